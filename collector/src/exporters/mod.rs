@@ -1,0 +1,3 @@
+//! Batch consumers.
+
+pub mod debug;

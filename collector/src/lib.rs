@@ -1,0 +1,11 @@
+//! kotel: a node agent that turns Linux kernel events into OpenTelemetry metrics and logs.
+//!
+//! The flow is sources -> processors -> exporters, built from `pipeline.yaml` by
+//! [`pipeline`]; see the repository's README for the operator's view.
+
+pub mod config;
+pub mod event;
+pub mod exporters;
+pub mod pipeline;
+pub mod processors;
+pub mod sources;

@@ -1,0 +1,87 @@
+//! The three component contracts. The runtime (not the components) counts what goes in,
+//! what comes out and what is dropped, supervises tasks and drives shutdown.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::sync::watch;
+
+use crate::event::Batch;
+use crate::pipeline::output::SourceOutput;
+
+/// A boxed, sendable future (the component traits are object safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An error a component reports at runtime. The runtime logs it with the component id,
+/// counts it (`kotel.component.errors`) and, for sources, restarts the source with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ComponentError {
+    /// Setting up the component failed (e.g. the kernel refused a program).
+    #[error("start-up failed: {0}")]
+    Startup(String),
+    /// Reading input failed (e.g. a file or ring buffer read error).
+    #[error("input failed: {0}")]
+    Input(String),
+    /// Writing output failed (e.g. stdout closed, backend refused).
+    #[error("output failed: {0}")]
+    Output(String),
+}
+
+/// Tells a running component that the agent is shutting down.
+#[derive(Clone, Debug)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    /// A signal that fires when `trigger` sends `true` (or is dropped).
+    pub fn new(rx: watch::Receiver<bool>) -> Self {
+        Self(rx)
+    }
+
+    /// A signal that never fires; for tests and one-shot tools.
+    pub fn never() -> Self {
+        let (tx, rx) = watch::channel(false);
+        std::mem::forget(tx);
+        Self(rx)
+    }
+
+    /// True once shutdown was requested.
+    pub fn is_requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes when shutdown is requested.
+    pub async fn requested(&mut self) {
+        // An error means the sender is gone, which also means "stop".
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+/// A producer of events: kernel programs, files.
+///
+/// `run` owns the source until it returns: it emits batches through `out` and returns
+/// `Ok(())` promptly (within the runtime's shutdown timeout) once `shutdown` fires,
+/// releasing everything it attached. Returning `Ok(())` before shutdown means the source
+/// has finished for good (e.g. a replay file reached its end); returning `Err` makes the
+/// runtime log and count the failure and build the source anew after a backoff.
+pub trait Source: Send {
+    /// Runs the source until shutdown, completion or failure.
+    fn run(self: Box<Self>, out: SourceOutput, shutdown: Shutdown) -> BoxFuture<'static, Result<(), ComponentError>>;
+}
+
+/// A function from batch to batch (filtering, enrichment). It must not block: anything
+/// slow (a gRPC call) happens in its own task and is consulted through a cache.
+pub trait Processor: Send {
+    /// Transforms one batch. Returning an empty batch drops everything in it; the runtime
+    /// counts the difference as dropped by this processor.
+    fn process(&mut self, batch: Batch) -> Batch;
+}
+
+/// A consumer that encodes and sends batches somewhere (stdout, a backend, a file).
+pub trait Exporter: Send {
+    /// Delivers one batch. An `Err` is logged, counted and the batch is dropped; the
+    /// exporter keeps receiving later batches.
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ComponentError>>;
+
+    /// Pushes out anything buffered. Called once at shutdown after the last batch.
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>>;
+}

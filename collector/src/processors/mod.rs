@@ -1,0 +1,3 @@
+//! Batch-to-batch transforms.
+
+pub mod filter;

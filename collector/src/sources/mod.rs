@@ -1,0 +1,4 @@
+//! Event producers: eBPF programs and files.
+
+pub mod replay;
+pub mod tcp;

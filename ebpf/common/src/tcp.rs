@@ -1,0 +1,182 @@
+//! TCP connection lifecycle records (`tcp` source).
+
+/// Length of the `comm` field (the kernel's `TASK_COMM_LEN`).
+pub const COMM_LEN: usize = 16;
+
+/// `AF_INET`, as carried in [`TcpEvent::family`].
+pub const AF_INET: u16 = 2;
+/// `AF_INET6`, as carried in [`TcpEvent::family`].
+pub const AF_INET6: u16 = 10;
+
+/// What happened to a connection. Values are stable: they cross the kernel boundary and
+/// appear in recorded files.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpEventKind {
+    /// Outbound connect completed (SYN_SENT -> ESTABLISHED).
+    Connect = 1,
+    /// Inbound connection established (SYN_RECV -> ESTABLISHED).
+    Accept = 2,
+    /// Outbound connect failed (SYN_SENT/SYN_RECV -> CLOSE); `old_state` says where it died.
+    ConnectFailed = 3,
+    /// An established connection reached CLOSE; `duration_ns` is its lifetime.
+    Close = 4,
+}
+
+impl TcpEventKind {
+    /// Decodes the wire value; `None` for a value this build does not know.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            1 => Some(Self::Connect),
+            2 => Some(Self::Accept),
+            3 => Some(Self::ConnectFailed),
+            4 => Some(Self::Close),
+            _ => None,
+        }
+    }
+}
+
+/// Which side opened the connection.
+pub const DIRECTION_UNKNOWN: u32 = 0;
+/// The local process called connect().
+pub const DIRECTION_OUTBOUND: u32 = 1;
+/// The connection arrived at a local listener.
+pub const DIRECTION_INBOUND: u32 = 2;
+
+/// The process that owns a socket, remembered at connect/listen time (process context),
+/// because later state changes often run in softirq context where the current task is
+/// unrelated to the socket.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockOwner {
+    /// Monotonic time (ns) of the first state change seen (SYN_SENT or SYN_RECV).
+    pub start_ns: u64,
+    /// Monotonic time (ns) the connection became ESTABLISHED, 0 before that.
+    pub established_ns: u64,
+    /// cgroup v2 id of the owning process.
+    pub cgroup_id: u64,
+    /// Thread-group id (user-space pid).
+    pub pid: u32,
+    /// One of the `DIRECTION_*` constants.
+    pub direction: u32,
+    /// Task name, NUL padded.
+    pub comm: [u8; COMM_LEN],
+}
+
+/// Key of the listener map: a listening port within a network namespace.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenerKey {
+    /// Inode number of the socket's network namespace (0 when unknown).
+    pub netns: u32,
+    /// Local port, host byte order.
+    pub port: u16,
+    /// Address family.
+    pub family: u16,
+}
+
+/// Byte offsets inside kernel structs, read from the running kernel's BTF by the agent and
+/// set as a global before the program loads. A zero `valid` means "unknown": the program
+/// then falls back to what the tracepoint itself carries.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockOffsets {
+    /// Non-zero when the offsets below were resolved.
+    pub valid: u32,
+    /// `struct sock_common.skc_net` (a `possible_net_t` holding `struct net *`).
+    pub sock_common_net: u32,
+    /// `struct net.ns` + `struct ns_common.inum`.
+    pub net_ns_inum: u32,
+    /// Padding, keeps the struct 8-byte sized.
+    pub _pad: u32,
+}
+
+/// One connection lifecycle record, as written by the kernel into the ring buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpEvent {
+    /// Monotonic timestamp (ns, `bpf_ktime_get_ns`).
+    pub timestamp_ns: u64,
+    /// SYN_SENT -> ESTABLISHED in ns (outbound connects; also set on their close), else 0.
+    pub connect_latency_ns: u64,
+    /// ESTABLISHED -> CLOSE in ns (close events), else 0.
+    pub duration_ns: u64,
+    /// cgroup v2 id of the owning process (0 when unknown).
+    pub cgroup_id: u64,
+    /// Opaque kernel socket address; identifies the connection while it lives.
+    pub sock_id: u64,
+    /// One of [`TcpEventKind`] as `u32`.
+    pub kind: u32,
+    /// One of the `DIRECTION_*` constants.
+    pub direction: u32,
+    /// Owning process id (0 when unknown).
+    pub pid: u32,
+    /// Network namespace inode (0 when unknown).
+    pub netns: u32,
+    /// TCP state before the transition (kernel `TCP_*` numbering).
+    pub old_state: u32,
+    /// TCP state after the transition.
+    pub new_state: u32,
+    /// `AF_INET` or `AF_INET6`.
+    pub family: u16,
+    /// Local port, host byte order.
+    pub local_port: u16,
+    /// Remote port, host byte order.
+    pub remote_port: u16,
+    /// Padding.
+    pub _pad: u16,
+    /// Local address: IPv4 in the first 4 bytes, or IPv6 (network byte order).
+    pub local_addr: [u8; 16],
+    /// Remote address, same layout as `local_addr`.
+    pub remote_addr: [u8; 16],
+    /// Owning task name, NUL padded.
+    pub comm: [u8; COMM_LEN],
+}
+
+/// Indexes of the per-CPU stats counters of the `tcp` program.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpStat {
+    /// Events emitted into the ring buffer.
+    Emitted = 0,
+    /// Ring buffer full: reserve failed, the event is lost.
+    RingbufFull = 1,
+    /// The owner map was full and an entry was evicted or not inserted.
+    OwnerMapFull = 2,
+    /// A tracepoint read failed (the event was skipped).
+    ReadError = 3,
+    /// A close or established transition with no remembered owner.
+    OwnerUnknown = 4,
+}
+
+impl TcpStat {
+    /// Number of counters (size of the stats map).
+    pub const COUNT: u32 = 5;
+    /// Every counter, in index order.
+    pub const ALL: [TcpStat; 5] = [
+        TcpStat::Emitted,
+        TcpStat::RingbufFull,
+        TcpStat::OwnerMapFull,
+        TcpStat::ReadError,
+        TcpStat::OwnerUnknown,
+    ];
+    /// Stable snake_case name, used as the `reason`/`stat` attribute in self-telemetry.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TcpStat::Emitted => "emitted",
+            TcpStat::RingbufFull => "ringbuf_full",
+            TcpStat::OwnerMapFull => "owner_map_full",
+            TcpStat::ReadError => "read_error",
+            TcpStat::OwnerUnknown => "owner_unknown",
+        }
+    }
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: plain-old-data, #[repr(C)], every bit pattern valid.
+    unsafe impl aya::Pod for super::SockOwner {}
+    unsafe impl aya::Pod for super::ListenerKey {}
+    unsafe impl aya::Pod for super::SockOffsets {}
+    unsafe impl aya::Pod for super::TcpEvent {}
+}
