@@ -7,5 +7,7 @@ pub mod config;
 pub mod event;
 pub mod exporters;
 pub mod pipeline;
+pub mod preflight;
 pub mod processors;
 pub mod sources;
+pub mod telemetry;

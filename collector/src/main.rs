@@ -1,1 +1,106 @@
-fn main(){}
+//! `kotel`: the command line. `run` starts the agent on a pipeline file, `validate`
+//! checks one, `print-config` shows the effective configuration.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kotel::config::{self, Config};
+use kotel::pipeline::{self, RunOptions};
+
+/// The pipeline file used when none is given.
+const DEFAULT_CONFIG: &str = "pipeline.yaml";
+
+#[derive(Parser)]
+#[command(name = "kotel", version, about = "Turns Linux kernel events into OpenTelemetry metrics and logs")]
+struct Cli {
+    /// Log filter for the agent's own logs (stderr), e.g. `info`, `kotel=debug`.
+    #[arg(long, global = true, env = "KOTEL_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the agent until SIGINT/SIGTERM (or until every source has finished).
+    Run {
+        /// Pipeline file.
+        #[arg(long, short, env = "KOTEL_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Also write every event the sources emit to this JSON-lines file (the `replay`
+        /// source reads it back).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+    },
+    /// Check a pipeline file: prints every error with its path and exits non-zero.
+    Validate {
+        /// Pipeline file.
+        #[arg(default_value = DEFAULT_CONFIG)]
+        file: PathBuf,
+    },
+    /// Print the effective configuration: defaults filled in, `${env:VAR}` substituted.
+    PrintConfig {
+        /// Pipeline file.
+        #[arg(default_value = DEFAULT_CONFIG)]
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let result = match cli.command {
+        Command::Run { config, record } => load(&config).and_then(|c| run(c, RunOptions { record })),
+        Command::Validate { file } => load(&file).map(|_| println!("{}: valid", file.display())),
+        Command::PrintConfig { file } => load(&file).map(|c| print!("{}", c.to_yaml())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kotel: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Loads and validates `path`; every error is printed with its path.
+fn load(path: &Path) -> anyhow::Result<Config> {
+    config::load_file(path).map_err(|errors| {
+        for e in &errors.0 {
+            eprintln!("{e}");
+        }
+        anyhow::anyhow!("{}: {} error(s); nothing was started", path.display(), errors.0.len())
+    })
+}
+
+fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
+    kotel::preflight::check(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .thread_name("kotel")
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(pipeline::run(&config, options, stop_signal()))?;
+    if report.timed_out {
+        tracing::warn!("exited before every exporter had flushed");
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

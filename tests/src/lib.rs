@@ -1,0 +1,31 @@
+//! Helpers shared by the root tests: privilege checks and the path of the built agent.
+
+use std::path::PathBuf;
+
+/// True when running as root. Root tests print why and return early otherwise, so that a
+/// plain `cargo test` by a user stays green; `scripts/test.sh` runs them as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Prints why a root test did not run.
+pub fn skip(test: &str, why: &str) {
+    eprintln!("SKIPPED {test}: {why}");
+}
+
+/// The `kotel` binary built by `cargo build` (scripts/test.sh builds it first).
+pub fn kotel_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("KOTEL_BIN") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    target.join("debug").join("kotel")
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}

@@ -21,6 +21,29 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
+    /// Every source type as written in ids (`tcp` in `tcp/fast`), in variant order. A test
+    /// keeps it in step with the variants.
+    pub const KINDS: &'static [&'static str] = &["tcp", "replay"];
+
+    /// This source's type as written in ids.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Tcp(_) => "tcp",
+            SourceConfig::Replay(_) => "replay",
+        }
+    }
+
+    /// Checks beyond what the types enforce, as `(field, message)` pairs; `field` is the
+    /// path below the component (`batch_timeout`, `rules[0]::port`), empty for the
+    /// component as a whole. Run for every source whose settings decoded.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        // Owners: call your struct's own check here.
+        match self {
+            SourceConfig::Tcp(c) => c.validate().iter().map(|p| split_problem(p)).collect(),
+            SourceConfig::Replay(c) => c.validate(),
+        }
+    }
+
     /// The signals this source can feed.
     pub fn signals(&self) -> &'static [Signal] {
         match self {
@@ -43,6 +66,26 @@ pub enum ProcessorConfig {
 }
 
 impl ProcessorConfig {
+    /// Every processor type as written in ids, in variant order. A test keeps it in step
+    /// with the variants.
+    pub const KINDS: &'static [&'static str] = &["filter"];
+
+    /// This processor's type as written in ids.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProcessorConfig::Filter(_) => "filter",
+        }
+    }
+
+    /// Checks beyond what the types enforce, as `(field, message)` pairs; see
+    /// [`SourceConfig::validate`].
+    pub fn validate(&self) -> Vec<(String, String)> {
+        // Owners: call your struct's own check here, e.g. `ProcessorConfig::Filter(c) => c.validate()`.
+        match self {
+            ProcessorConfig::Filter(_) => Vec::new(),
+        }
+    }
+
     /// The signals this processor can sit in.
     pub fn signals(&self) -> &'static [Signal] {
         match self {
@@ -60,10 +103,41 @@ pub enum ExporterConfig {
 }
 
 impl ExporterConfig {
+    /// Every exporter type as written in ids, in variant order. A test keeps it in step
+    /// with the variants.
+    pub const KINDS: &'static [&'static str] = &["debug"];
+
+    /// This exporter's type as written in ids.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExporterConfig::Debug(_) => "debug",
+        }
+    }
+
+    /// Checks beyond what the types enforce, as `(field, message)` pairs; see
+    /// [`SourceConfig::validate`].
+    pub fn validate(&self) -> Vec<(String, String)> {
+        // Owners: call your struct's own check here, e.g. `ExporterConfig::Debug(c) => c.validate()`.
+        match self {
+            ExporterConfig::Debug(_) => Vec::new(),
+        }
+    }
+
     /// The signals this exporter accepts.
     pub fn signals(&self) -> &'static [Signal] {
         match self {
             ExporterConfig::Debug(_) => &[Signal::Metrics, Signal::Logs],
         }
+    }
+}
+
+/// `"field: message"` (the form `TcpSourceConfig::validate` returns) as `(field, message)`;
+/// a problem without a `field: ` prefix is about the component as a whole.
+fn split_problem(problem: &str) -> (String, String) {
+    match problem.split_once(": ") {
+        Some((field, message)) if !field.is_empty() && !field.contains(' ') => {
+            (field.to_string(), message.to_string())
+        }
+        _ => (String::new(), problem.to_string()),
     }
 }

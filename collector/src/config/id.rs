@@ -52,14 +52,20 @@ impl FromStr for ComponentId {
         if kind.is_empty() || name.is_some_and(str::is_empty) {
             return Err(IdError::Empty(s.to_string()));
         }
-        let kind_ok = kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let kind_ok = kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         let name_ok = name.is_none_or(|n| {
-            n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         });
         if !kind_ok || !name_ok {
             return Err(IdError::BadCharacter(s.to_string()));
         }
-        Ok(Self { kind: kind.to_string(), name: name.map(str::to_string) })
+        Ok(Self {
+            kind: kind.to_string(),
+            name: name.map(str::to_string),
+        })
     }
 }
 
@@ -96,7 +102,10 @@ impl FromStr for PipelineId {
             "logs" => Signal::Logs,
             _ => return Err(IdError::UnknownSignal(s.to_string())),
         };
-        Ok(Self { signal, name: id.name })
+        Ok(Self {
+            signal,
+            name: id.name,
+        })
     }
 }
 
@@ -109,6 +118,21 @@ impl fmt::Display for PipelineId {
     }
 }
 
+/// Parses an id inside the visitor, so that yaml_serde reports errors with the path.
+struct IdVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T: FromStr<Err = IdError>> serde::de::Visitor<'_> for IdVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an id such as `type` or `type/name`")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        text.parse().map_err(E::custom)
+    }
+}
+
 macro_rules! string_serde {
     ($ty:ty) => {
         impl Serialize for $ty {
@@ -118,8 +142,7 @@ macro_rules! string_serde {
         }
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
+                d.deserialize_str(IdVisitor::<$ty>(std::marker::PhantomData))
             }
         }
     };

@@ -98,6 +98,8 @@ pub struct TelemetryConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        Self { interval: Duration::from_secs(30) }
+        Self {
+            interval: Duration::from_secs(30),
+        }
     }
 }

@@ -1,7 +1,23 @@
 //! Builds the component graph from the config, runs it and shuts it down.
+//!
+//! ```text
+//! source --edge--> pipeline (processors in order) --edge--> exporter
+//!        \--edge--> other pipelines / the recorder
+//! ```
+//! Every edge is a bounded channel with the `runtime.when_full` policy; the runtime counts
+//! events received, sent and dropped per component (`kotel.component.events.*`).
 
+pub mod build;
 pub mod component;
 pub mod output;
+pub mod record;
+pub mod run;
+pub mod stages;
+pub mod supervisor;
 
 pub use component::{BoxFuture, ComponentError, Exporter, Processor, Shutdown, Source};
 pub use output::SourceOutput;
+pub use run::{run, run_with, RunError, RunOptions, RunReport, StopReason};
+
+#[cfg(test)]
+pub(crate) mod tests;

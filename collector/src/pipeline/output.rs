@@ -1,19 +1,151 @@
-//! The handle a source emits batches through.
+//! Edges between stages: bounded channels with a drop policy, and the per-component
+//! counters the runtime keeps for them. A full channel never stalls a sender for longer
+//! than the policy allows; what cannot be delivered is dropped and counted.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::Counter;
+use tokio::sync::mpsc;
+
+use crate::config::{ComponentId, RuntimeConfig, WhenFull};
 use crate::event::Batch;
+use crate::telemetry::names;
 
-/// Where a source sends its batches. The runtime counts each batch sent or dropped; a
-/// full channel drops (and counts) rather than stall a kernel reader.
+/// How a sender behaves when the channel is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendPolicy {
+    /// Drop the batch at once.
+    DropNewest,
+    /// Wait up to the duration for room, then drop.
+    Block(Duration),
+}
+
+impl SendPolicy {
+    /// The policy `runtime.when_full` / `runtime.block_timeout` ask for.
+    pub fn from_runtime(runtime: &RuntimeConfig) -> Self {
+        match runtime.when_full {
+            WhenFull::DropNewest => SendPolicy::DropNewest,
+            WhenFull::Block => SendPolicy::Block(runtime.block_timeout),
+        }
+    }
+}
+
+/// Counters for one component, with its id and kind as labels; created once at build
+/// time so the per-batch path does no registry lookups.
+#[derive(Clone)]
+pub struct ComponentCounters {
+    /// Events received.
+    pub received: Counter,
+    /// Events handed on.
+    pub sent: Counter,
+    /// Events dropped because a downstream channel was full.
+    pub dropped_queue_full: Counter,
+    /// Runtime failures.
+    pub errors: Counter,
+}
+
+impl ComponentCounters {
+    /// Registers the counters of `id`, a component of `kind` (`source`, `processor`,
+    /// `exporter`, `pipeline`, `record`).
+    pub fn new(kind: &'static str, id: &str) -> Self {
+        let labels = [(names::COMPONENT_ID, id.to_string()), (names::COMPONENT_KIND, kind.to_string())];
+        let dropped = |reason: &'static str| {
+            let mut l = labels.to_vec();
+            l.push((names::REASON, reason.to_string()));
+            metrics::counter!(names::EVENTS_DROPPED, &l)
+        };
+        Self {
+            received: metrics::counter!(names::EVENTS_RECEIVED, &labels),
+            sent: metrics::counter!(names::EVENTS_SENT, &labels),
+            dropped_queue_full: dropped("queue_full"),
+            errors: metrics::counter!(names::COMPONENT_ERRORS, &labels),
+        }
+    }
+
+    /// A counter of events dropped for `reason` by this component.
+    pub fn dropped(kind: &'static str, id: &str, reason: &'static str) -> Counter {
+        metrics::counter!(
+            names::EVENTS_DROPPED,
+            names::COMPONENT_ID => id.to_string(),
+            names::COMPONENT_KIND => kind,
+            names::REASON => reason
+        )
+    }
+}
+
+/// The sending half of one bounded channel into a consumer.
+#[derive(Clone)]
+pub struct Edge {
+    tx: mpsc::Sender<Batch>,
+    policy: SendPolicy,
+}
+
+impl Edge {
+    /// An edge over `tx` with `policy`.
+    pub fn new(tx: mpsc::Sender<Batch>, policy: SendPolicy) -> Self {
+        Self { tx, policy }
+    }
+
+    /// Delivers `batch` under the policy; `false` if it was dropped (full or closed).
+    pub async fn deliver(&self, batch: Batch) -> bool {
+        match self.policy {
+            SendPolicy::DropNewest => self.tx.try_send(batch).is_ok(),
+            SendPolicy::Block(limit) => {
+                matches!(tokio::time::timeout(limit, self.tx.send(batch)).await, Ok(Ok(())))
+            }
+        }
+    }
+}
+
+/// Sends `batch` to every edge (cloning for all but the last), counting each delivery as
+/// sent and each failure as dropped (`queue_full`) on `counters`.
+pub async fn fan_out(edges: &[Edge], batch: Batch, counters: &ComponentCounters) {
+    let n = batch.len() as u64;
+    if n == 0 {
+        return;
+    }
+    if let Some((last, rest)) = edges.split_last() {
+        for edge in rest {
+            count(edge.deliver(batch.clone()).await, n, counters);
+        }
+        count(last.deliver(batch).await, n, counters);
+    }
+}
+
+fn count(delivered: bool, n: u64, counters: &ComponentCounters) {
+    if delivered {
+        counters.sent.increment(n);
+    } else {
+        counters.dropped_queue_full.increment(n);
+    }
+}
+
+/// Where a source sends its batches: every pipeline that lists it (and the recorder, when
+/// `kotel run --record` is on). The runtime counts each batch sent or dropped.
 #[derive(Clone)]
 pub struct SourceOutput {
-    tx: tokio::sync::mpsc::Sender<Batch>,
+    edges: Arc<[Edge]>,
+    counters: ComponentCounters,
 }
 
 impl SourceOutput {
-    /// Sends one batch (empty batches are ignored).
+    /// An output for source `id` feeding `edges`.
+    pub fn new(id: &ComponentId, edges: Vec<Edge>) -> Self {
+        Self { edges: edges.into(), counters: ComponentCounters::new("source", &id.to_string()) }
+    }
+
+    /// An output into one channel of `capacity` batches, for tests and tools that drive a
+    /// source by hand. Sends wait up to 5 s for room, so tests see every event.
+    pub fn for_test(capacity: usize) -> (Self, mpsc::Receiver<Batch>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let id: ComponentId = "test".parse().expect("static id");
+        (Self::new(&id, vec![Edge::new(tx, SendPolicy::Block(Duration::from_secs(5)))]), rx)
+    }
+
+    /// Sends one batch (empty batches are ignored). Returns after at most the policy's
+    /// wait per edge; never fails.
     pub async fn send(&self, batch: Batch) {
-        if !batch.is_empty() {
-            let _ = self.tx.try_send(batch);
-        }
+        fan_out(&self.edges, batch, &self.counters).await;
     }
 }

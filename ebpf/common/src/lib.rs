@@ -11,6 +11,10 @@ pub mod tcp;
 pub mod programs {
     /// `sock:inet_sock_set_state` tracepoint handler of the `tcp` source.
     pub const TCP_STATE: &str = "kotel_tcp_state";
+    /// Tracepoint category [`TCP_STATE`] attaches to.
+    pub const TCP_STATE_CATEGORY: &str = "sock";
+    /// Tracepoint name [`TCP_STATE`] attaches to.
+    pub const TCP_STATE_TRACEPOINT: &str = "inet_sock_set_state";
 }
 
 /// Names of the maps, as the loader looks them up in the object file.
@@ -29,4 +33,26 @@ pub mod maps {
 pub mod globals {
     /// [`crate::tcp::SockOffsets`] of the running kernel, read from its BTF.
     pub const TCP_SOCK_OFFSETS: &str = "KOTEL_TCP_SOCK_OFFSETS";
+    /// `u64`: 0 = wake the reader on every submit (the kernel's default policy); otherwise
+    /// submit with `BPF_RB_NO_WAKEUP` and force a wakeup only when the unread data crosses
+    /// this many bytes (the reader also polls on a timer).
+    pub const TCP_WAKEUP_BYTES: &str = "KOTEL_TCP_WAKEUP_BYTES";
+}
+
+/// Byte-wise string equality usable in `const` context. The kernel crate asserts with it
+/// that the identifiers its `#[map]`/`#[tracepoint]` macros turn into names equal the
+/// constants above, so a rename cannot silently split the two sides.
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }

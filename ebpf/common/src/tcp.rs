@@ -43,16 +43,75 @@ pub const DIRECTION_OUTBOUND: u32 = 1;
 /// The connection arrived at a local listener.
 pub const DIRECTION_INBOUND: u32 = 2;
 
+/// `IPPROTO_TCP`, as carried in the tracepoint's `protocol` field.
+pub const IPPROTO_TCP: u16 = 6;
+
+/// Kernel TCP states (`include/net/tcp_states.h`), as carried in `old_state`/`new_state`.
+pub mod state {
+    /// `TCP_ESTABLISHED`.
+    pub const ESTABLISHED: u32 = 1;
+    /// `TCP_SYN_SENT`.
+    pub const SYN_SENT: u32 = 2;
+    /// `TCP_SYN_RECV`.
+    pub const SYN_RECV: u32 = 3;
+    /// `TCP_FIN_WAIT1`.
+    pub const FIN_WAIT1: u32 = 4;
+    /// `TCP_FIN_WAIT2`.
+    pub const FIN_WAIT2: u32 = 5;
+    /// `TCP_TIME_WAIT`.
+    pub const TIME_WAIT: u32 = 6;
+    /// `TCP_CLOSE`.
+    pub const CLOSE: u32 = 7;
+    /// `TCP_CLOSE_WAIT`.
+    pub const CLOSE_WAIT: u32 = 8;
+    /// `TCP_LAST_ACK`.
+    pub const LAST_ACK: u32 = 9;
+    /// `TCP_LISTEN`.
+    pub const LISTEN: u32 = 10;
+    /// `TCP_CLOSING`.
+    pub const CLOSING: u32 = 11;
+    /// `TCP_NEW_SYN_RECV`.
+    pub const NEW_SYN_RECV: u32 = 12;
+
+    /// snake_case name of a state (`syn_sent`), `None` for a number this build does not know.
+    pub const fn name(state: u32) -> Option<&'static str> {
+        Some(match state {
+            ESTABLISHED => "established",
+            SYN_SENT => "syn_sent",
+            SYN_RECV => "syn_recv",
+            FIN_WAIT1 => "fin_wait1",
+            FIN_WAIT2 => "fin_wait2",
+            TIME_WAIT => "time_wait",
+            CLOSE => "close",
+            CLOSE_WAIT => "close_wait",
+            LAST_ACK => "last_ack",
+            LISTEN => "listen",
+            CLOSING => "closing",
+            NEW_SYN_RECV => "new_syn_recv",
+            _ => return None,
+        })
+    }
+
+    /// True for the states of an established connection (the ones a close leaves from).
+    pub const fn is_established_family(state: u32) -> bool {
+        matches!(state, ESTABLISHED | FIN_WAIT1 | FIN_WAIT2 | CLOSE_WAIT | LAST_ACK | CLOSING)
+    }
+}
+
 /// The process that owns a socket, remembered at connect/listen time (process context),
 /// because later state changes often run in softirq context where the current task is
 /// unrelated to the socket.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SockOwner {
-    /// Monotonic time (ns) of the first state change seen (SYN_SENT or SYN_RECV).
+    /// Monotonic time (ns) of connect() (CLOSE -> SYN_SENT); 0 for accepted sockets and for
+    /// connections whose start the program did not see.
     pub start_ns: u64,
     /// Monotonic time (ns) the connection became ESTABLISHED, 0 before that.
     pub established_ns: u64,
+    /// Kernel socket address this owner was recorded for (listeners: only the socket that
+    /// recorded an entry may delete it).
+    pub sock_id: u64,
     /// cgroup v2 id of the owning process.
     pub cgroup_id: u64,
     /// Thread-group id (user-space pid).
@@ -133,6 +192,13 @@ pub struct TcpEvent {
     pub comm: [u8; COMM_LEN],
 }
 
+/// Size of one [`TcpEvent`] record in the ring buffer; user space rejects records of any
+/// other length.
+pub const TCP_EVENT_SIZE: usize = core::mem::size_of::<TcpEvent>();
+const _: () = assert!(TCP_EVENT_SIZE == 120 && core::mem::align_of::<TcpEvent>() == 8);
+const _: () = assert!(core::mem::size_of::<SockOwner>() == 56);
+const _: () = assert!(core::mem::size_of::<ListenerKey>() == 8);
+
 /// Indexes of the per-CPU stats counters of the `tcp` program.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,24 +207,30 @@ pub enum TcpStat {
     Emitted = 0,
     /// Ring buffer full: reserve failed, the event is lost.
     RingbufFull = 1,
-    /// The owner map was full and an entry was evicted or not inserted.
+    /// Inserting into an owner map failed (LRU maps evict silently instead: evictions
+    /// show up later as `OwnerUnknown`).
     OwnerMapFull = 2,
     /// A tracepoint read failed (the event was skipped).
     ReadError = 3,
-    /// A close or established transition with no remembered owner.
+    /// An established, failed or close transition with no remembered owner (the connection
+    /// predates the program, or its LRU entry was evicted).
     OwnerUnknown = 4,
+    /// The program asked the kernel to wake the reader (ring buffer filled past
+    /// `KOTEL_TCP_WAKEUP_BYTES`).
+    Wakeup = 5,
 }
 
 impl TcpStat {
     /// Number of counters (size of the stats map).
-    pub const COUNT: u32 = 5;
+    pub const COUNT: u32 = 6;
     /// Every counter, in index order.
-    pub const ALL: [TcpStat; 5] = [
+    pub const ALL: [TcpStat; 6] = [
         TcpStat::Emitted,
         TcpStat::RingbufFull,
         TcpStat::OwnerMapFull,
         TcpStat::ReadError,
         TcpStat::OwnerUnknown,
+        TcpStat::Wakeup,
     ];
     /// Stable snake_case name, used as the `reason`/`stat` attribute in self-telemetry.
     pub const fn name(self) -> &'static str {
@@ -168,6 +240,7 @@ impl TcpStat {
             TcpStat::OwnerMapFull => "owner_map_full",
             TcpStat::ReadError => "read_error",
             TcpStat::OwnerUnknown => "owner_unknown",
+            TcpStat::Wakeup => "wakeup",
         }
     }
 }

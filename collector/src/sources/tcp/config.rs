@@ -19,6 +19,11 @@ pub struct TcpSourceConfig {
     /// Longest an event waits in a partial batch before it is sent.
     #[serde(with = "duration")]
     pub batch_timeout: Duration,
+    /// When the kernel wakes the reader: `0` wakes it on every event (the kernel's default
+    /// policy); a positive value wakes it only once this many bytes (about 128 per event) wait
+    /// unread, and the reader otherwise polls every `min(batch_timeout / 2, 100ms)`. Must be
+    /// below `ring_buffer_bytes`.
+    pub wakeup_bytes: u32,
 }
 
 impl Default for TcpSourceConfig {
@@ -28,6 +33,32 @@ impl Default for TcpSourceConfig {
             max_tracked_sockets: 65_536,
             batch_max_events: 512,
             batch_timeout: Duration::from_millis(200),
+            wakeup_bytes: 16 * 1024,
         }
+    }
+}
+
+impl TcpSourceConfig {
+    /// Every problem with the values, each as `field: message` (empty when valid). Checked
+    /// again when the source starts.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let rb = self.ring_buffer_bytes;
+        if !rb.is_power_of_two() || rb < 4096 {
+            problems.push(format!("ring_buffer_bytes: {rb} is not a power of two of at least 4096"));
+        }
+        if self.wakeup_bytes >= rb {
+            problems.push(format!("wakeup_bytes: {} must be below ring_buffer_bytes ({rb})", self.wakeup_bytes));
+        }
+        if self.max_tracked_sockets == 0 {
+            problems.push("max_tracked_sockets: must be at least 1".to_string());
+        }
+        if self.batch_max_events == 0 {
+            problems.push("batch_max_events: must be at least 1".to_string());
+        }
+        if self.batch_timeout.is_zero() {
+            problems.push("batch_timeout: must be longer than 0".to_string());
+        }
+        problems
     }
 }

@@ -1,0 +1,192 @@
+//! Turning one YAML value into one typed setting, with serde's message and the path to the
+//! offending field.
+
+use serde::de::DeserializeOwned;
+use yaml_serde::value::{Tag, TaggedValue};
+use yaml_serde::{Mapping, Value};
+
+/// Why a value did not decode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FieldError {
+    /// Where, below the decoded value: empty for the value itself, otherwise levels joined
+    /// by `::` with list items as `name[2]` (`ports[1]`, `rules[0]::name`).
+    pub path: String,
+    /// serde's message, without yaml_serde's path prefix and position.
+    pub message: String,
+}
+
+/// Deserializes `value` as `T`. With `tag`, `T` is an enum and `value` is the content of its
+/// variant `tag` (yaml_serde reads enums from YAML tags, as in `!tcp {...}`). A null value
+/// reads as an empty mapping, so `tcp:` with nothing after it means all defaults.
+///
+/// The value is written back to YAML text and read again by yaml_serde's text
+/// deserializer because that one, unlike `from_value`, reports the path to the field. Its
+/// positions refer to that text, not the user's file, so they are dropped.
+pub(crate) fn decode<T: DeserializeOwned>(
+    value: &Value,
+    tag: Option<&str>,
+) -> Result<T, FieldError> {
+    let content = match value {
+        Value::Null => Value::Mapping(Mapping::new()),
+        other => other.clone(),
+    };
+    let document = match tag {
+        Some(tag) => Value::Tagged(Box::new(TaggedValue {
+            tag: Tag::new(tag),
+            value: content.clone(),
+        })),
+        None => content.clone(),
+    };
+    let text = yaml_serde::to_string(&document).map_err(|e| FieldError {
+        path: String::new(),
+        message: e.to_string(),
+    })?;
+    yaml_serde::from_str(&text).map_err(|error| {
+        let mut message = error.to_string();
+        if let Some(at) = error.location() {
+            let suffix = format!(" at line {} column {}", at.line(), at.column());
+            if let Some(stripped) = message.strip_suffix(&suffix) {
+                message = stripped.to_string();
+            }
+        }
+        split_path(&message, &content)
+    })
+}
+
+/// Splits yaml_serde's `a.b[0]: message` into path and message. The prefix counts as a path
+/// only when it leads to a node of `root`: a message may contain `: ` itself
+/// (`invalid type: map, ...`).
+fn split_path(message: &str, root: &Value) -> FieldError {
+    if let Some((head, tail)) = message.split_once(": ") {
+        if let Some(path) = resolve(root, head) {
+            return FieldError {
+                path,
+                message: tail.to_string(),
+            };
+        }
+    }
+    FieldError {
+        path: String::new(),
+        message: message.to_string(),
+    }
+}
+
+/// Follows yaml_serde's path form (`a.b[0].c`, where keys may hold dots) through `value`;
+/// returns it in `a::b[0]::c` form when every step exists.
+fn resolve(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) => resolve(&tagged.value, path),
+        Value::Mapping(map) => map.iter().find_map(|(key, child)| {
+            let key = key.as_str()?;
+            let rest = path.strip_prefix(key)?;
+            if rest.is_empty() {
+                Some(key.to_string())
+            } else if let Some(rest) = rest.strip_prefix('.') {
+                resolve(child, rest).map(|p| format!("{key}::{p}"))
+            } else if rest.starts_with('[') {
+                resolve(child, rest).map(|p| format!("{key}{p}"))
+            } else {
+                None
+            }
+        }),
+        Value::Sequence(items) => {
+            let (index, rest) = path.strip_prefix('[')?.split_once(']')?;
+            let child = items.get(index.parse::<usize>().ok()?)?;
+            if rest.is_empty() {
+                Some(format!("[{index}]"))
+            } else if let Some(rest) = rest.strip_prefix('.') {
+                resolve(child, rest).map(|p| format!("[{index}]::{p}"))
+            } else if rest.starts_with('[') {
+                resolve(child, rest).map(|p| format!("[{index}]{p}"))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// How a value reads in a message: `a string`, `a list`, ...
+pub(crate) fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a map",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Default, PartialEq, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Rule {
+        name: String,
+    }
+
+    #[derive(Debug, Default, PartialEq, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Inner {
+        count: u32,
+        rules: Vec<Rule>,
+        #[serde(rename = "a.b")]
+        dotted: Vec<u8>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        Thing(Inner),
+    }
+
+    fn value(text: &str) -> Value {
+        yaml_serde::from_str(text).unwrap()
+    }
+
+    fn error(text: &str) -> FieldError {
+        decode::<Kind>(&value(text), Some("thing")).unwrap_err()
+    }
+
+    #[test]
+    fn null_means_defaults() {
+        assert_eq!(
+            decode::<Kind>(&Value::Null, Some("thing")).unwrap(),
+            Kind::Thing(Inner::default())
+        );
+    }
+
+    #[test]
+    fn field_paths_are_kept_and_positions_dropped() {
+        let e = error("count: lots");
+        assert_eq!(e.path, "count");
+        assert_eq!(e.message, "invalid type: string \"lots\", expected u32");
+        let e = error("rules: [{name: a}, {nme: b}]");
+        assert_eq!(e.path, "rules[1]");
+        assert!(e.message.starts_with("unknown field `nme`"), "{e:?}");
+        let e = error("rules: [{name: [x]}]");
+        assert_eq!(e.path, "rules[0]::name");
+        let e = error("a.b: [1, x]");
+        assert_eq!(e.path, "a.b[1]");
+    }
+
+    #[test]
+    fn message_with_colon_at_root_is_not_taken_for_a_path() {
+        let e = error("[1, 2]");
+        assert_eq!(e.path, "");
+        assert!(e.message.starts_with("invalid type: sequence"), "{e:?}");
+        let e = error("{colour: red}");
+        assert_eq!(e.path, "");
+        assert!(
+            e.message
+                .starts_with("unknown field `colour`, expected one of"),
+            "{e:?}"
+        );
+    }
+}

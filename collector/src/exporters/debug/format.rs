@@ -1,0 +1,117 @@
+//! Text rendering of events for the debug exporter.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+use crate::event::{Event, TcpConnEvent, TelemetrySnapshot};
+use crate::exporters::debug::Verbosity;
+use crate::telemetry::names;
+
+/// Appends `event` to `out` at `verbosity`, ending with a newline.
+pub fn event(out: &mut String, event: &Event, verbosity: Verbosity) {
+    match (event, verbosity) {
+        (Event::Tcp(e), Verbosity::Basic) => tcp_line(out, e),
+        (Event::Telemetry(t), Verbosity::Basic) => telemetry_line(out, t),
+        (Event::Telemetry(t), Verbosity::Detailed) => telemetry_detailed(out, t),
+        (e @ Event::Tcp(_), Verbosity::Detailed) => fields(out, e),
+    }
+}
+
+fn tcp_line(out: &mut String, e: &TcpConnEvent) {
+    let local = SocketAddr::new(e.local_addr, e.local_port);
+    let remote = SocketAddr::new(e.remote_addr, e.remote_port);
+    let arrow = match e.direction {
+        crate::event::Direction::Inbound => "<-",
+        _ => "->",
+    };
+    let _ = write!(
+        out,
+        "{} tcp {:<14} pid={} comm={} cgroup={} {local} {arrow} {remote}",
+        rfc3339(e.time_unix_nano),
+        e.kind.as_str(),
+        e.pid,
+        e.comm,
+        e.cgroup_id,
+    );
+    if let Some(ns) = e.connect_latency_ns {
+        let _ = write!(out, " connect_latency={}", millis(ns));
+    }
+    if let Some(ns) = e.duration_ns {
+        let _ = write!(out, " duration={}", millis(ns));
+    }
+    if let Some(state) = &e.failed_state {
+        let _ = write!(out, " failed_in={state}");
+    }
+    out.push('\n');
+}
+
+/// Every field of the event's JSON form, one `key: value` per line.
+fn fields(out: &mut String, e: &Event) {
+    let _ = writeln!(out, "Event {}", e.name());
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(e) {
+        for (key, value) in map.iter().filter(|(k, _)| k.as_str() != "type") {
+            match value {
+                serde_json::Value::String(s) => {
+                    let _ = writeln!(out, "    -> {key}: {s}");
+                }
+                other => {
+                    let _ = writeln!(out, "    -> {key}: {other}");
+                }
+            }
+        }
+    }
+}
+
+fn telemetry_line(out: &mut String, t: &TelemetrySnapshot) {
+    let sum = |name, labels: &[(&str, &str)]| t.counter_sum(name, labels) as u64;
+    let source = [(names::COMPONENT_KIND, "source")];
+    let exporter = [(names::COMPONENT_KIND, "exporter")];
+    let _ = writeln!(
+        out,
+        "{} kotel telemetry: sources sent={} dropped={}; exporters sent={} dropped={}; errors={}; ringbuf lost={}",
+        rfc3339(t.time_unix_nano),
+        sum(names::EVENTS_SENT, &source),
+        sum(names::EVENTS_DROPPED, &source),
+        sum(names::EVENTS_SENT, &exporter),
+        sum(names::EVENTS_DROPPED, &exporter),
+        sum(names::COMPONENT_ERRORS, &[]),
+        sum(names::RINGBUF_LOST, &[]),
+    );
+}
+
+fn telemetry_detailed(out: &mut String, t: &TelemetrySnapshot) {
+    let _ = writeln!(out, "{} kotel telemetry", rfc3339(t.time_unix_nano));
+    for (kind, points) in [("counter", &t.counters), ("gauge", &t.gauges)] {
+        for p in points {
+            let labels: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(out, "    {kind} {}{{{}}} {}", p.name, labels.join(","), p.value);
+        }
+    }
+}
+
+fn millis(ns: u64) -> String {
+    format!("{:.3}ms", ns as f64 / 1e6)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for nanoseconds since the Unix epoch (UTC).
+pub fn rfc3339(unix_nanos: u64) -> String {
+    let secs = unix_nanos / 1_000_000_000;
+    let millis = (unix_nanos / 1_000_000) % 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's method).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}

@@ -1,0 +1,45 @@
+//! Turns component configs into running components. Building touches nothing outside
+//! the process: sources attach to the kernel or open files only when they run.
+
+use crate::config::{ComponentId, ExporterConfig, ProcessorConfig, SourceConfig};
+use crate::exporters::debug::DebugExporter;
+use crate::pipeline::component::{Exporter, Processor, Source};
+use crate::processors::filter::FilterProcessor;
+use crate::sources::replay::ReplaySource;
+use crate::sources::tcp::TcpSource;
+
+/// Makes components from their configs. The runtime calls `source` again for every
+/// restart, `processor` once per pipeline that lists it and `exporter` once per id.
+/// Tests substitute components (a slow exporter, a failing source) through this trait.
+pub trait ComponentFactory: Send + Sync + 'static {
+    /// A fresh instance of the source `id`.
+    fn source(&self, id: &ComponentId, config: &SourceConfig) -> Box<dyn Source>;
+    /// A fresh instance of the processor `id`.
+    fn processor(&self, id: &ComponentId, config: &ProcessorConfig) -> Box<dyn Processor>;
+    /// The exporter `id`.
+    fn exporter(&self, id: &ComponentId, config: &ExporterConfig) -> Box<dyn Exporter>;
+}
+
+/// The real components, as configured.
+pub struct Components;
+
+impl ComponentFactory for Components {
+    fn source(&self, id: &ComponentId, config: &SourceConfig) -> Box<dyn Source> {
+        match config {
+            SourceConfig::Tcp(c) => Box::new(TcpSource::new(id, c)),
+            SourceConfig::Replay(c) => Box::new(ReplaySource::new(id, c)),
+        }
+    }
+
+    fn processor(&self, _id: &ComponentId, config: &ProcessorConfig) -> Box<dyn Processor> {
+        match config {
+            ProcessorConfig::Filter(c) => Box::new(FilterProcessor::new(c)),
+        }
+    }
+
+    fn exporter(&self, _id: &ComponentId, config: &ExporterConfig) -> Box<dyn Exporter> {
+        match config {
+            ExporterConfig::Debug(c) => Box::new(DebugExporter::stdout(c)),
+        }
+    }
+}

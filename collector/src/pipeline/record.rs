@@ -1,0 +1,47 @@
+//! `kotel run --record FILE`: everything the sources emit, one JSON event per line, in
+//! the format the `replay` source reads back.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::event::Batch;
+use crate::pipeline::component::{BoxFuture, ComponentError, Exporter};
+
+/// Writes batches as JSON lines to a file (created or truncated at start).
+pub struct RecordExporter {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl RecordExporter {
+    /// Creates (or truncates) `path`.
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        Ok(Self { path: path.to_path_buf(), out: BufWriter::new(File::create(path)?) })
+    }
+
+    fn write(&mut self, batch: &Batch) -> Result<(), ComponentError> {
+        for event in batch {
+            serde_json::to_writer(&mut self.out, event)
+                .map_err(|e| ComponentError::Output(format!("{}: {e}", self.path.display())))?;
+            self.out
+                .write_all(b"\n")
+                .map_err(|e| ComponentError::Output(format!("{}: {e}", self.path.display())))?;
+        }
+        Ok(())
+    }
+}
+
+impl Exporter for RecordExporter {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ComponentError>> {
+        Box::pin(async move { self.write(batch) })
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            self.out
+                .flush()
+                .map_err(|e| ComponentError::Output(format!("{}: {e}", self.path.display())))
+        })
+    }
+}

@@ -1,0 +1,230 @@
+//! Runs a whole configuration: exporters, pipelines, supervised sources and the
+//! self-telemetry ticker, then shuts them down in order within a bounded time.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::config::{ComponentId, Config};
+use crate::event::{Batch, Event};
+use std::sync::Arc;
+
+use crate::pipeline::build::{ComponentFactory, Components};
+use crate::pipeline::component::Shutdown;
+use crate::pipeline::output::{ComponentCounters, Edge, SendPolicy, SourceOutput};
+use crate::pipeline::record::RecordExporter;
+use crate::pipeline::stages::{run_exporter, run_pipeline, ExporterCounters, ProcessorStage};
+use crate::pipeline::supervisor::{supervise, Backoff, SourceEnd};
+use crate::telemetry::{self, names};
+
+/// Options of `kotel run` that are not part of the pipeline file.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Record every source's events to this JSON-lines file.
+    pub record: Option<PathBuf>,
+}
+
+/// How a run ended.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RunReport {
+    /// Why shutdown began.
+    pub reason: StopReason,
+    /// True if draining and flushing did not finish within `runtime.shutdown_timeout`.
+    pub timed_out: bool,
+}
+
+/// Why the runtime shut down.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The `stop` future completed (SIGINT/SIGTERM in `kotel run`).
+    Requested,
+    /// Every source finished on its own.
+    SourcesFinished,
+}
+
+/// A failure before anything runs.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The `--record` file could not be created.
+    #[error("cannot create record file {path}: {error}")]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// A channel whose depth the telemetry ticker reports.
+struct DepthProbe {
+    channel: String,
+    tx: mpsc::WeakSender<Batch>,
+}
+
+/// Runs `config` until `stop` completes or every source has finished, then stops the
+/// sources, drains the pipelines and flushes the exporters, giving up after
+/// `runtime.shutdown_timeout`. The config must have passed validation.
+pub async fn run(config: &Config, options: RunOptions, stop: impl Future<Output = ()>) -> Result<RunReport, RunError> {
+    run_with(config, options, stop, Arc::new(Components)).await
+}
+
+/// [`run`] with components made by `factory`.
+pub async fn run_with(
+    config: &Config,
+    options: RunOptions,
+    stop: impl Future<Output = ()>,
+    factory: Arc<dyn ComponentFactory>,
+) -> Result<RunReport, RunError> {
+    telemetry::install();
+    let policy = SendPolicy::from_runtime(&config.runtime);
+    let capacity = config.runtime.channel_capacity;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shutdown = Shutdown::new(stop_rx);
+    let mut probes = Vec::new();
+    let mut downstream = JoinSet::new();
+
+    let mut exporter_edges = BTreeMap::new();
+    for (id, exporter) in &config.exporters {
+        let (tx, rx) = mpsc::channel(capacity);
+        probes.push(DepthProbe { channel: id.to_string(), tx: tx.downgrade() });
+        let counters = exporter_counters("exporter", &id.to_string());
+        downstream.spawn(run_exporter(id.to_string(), rx, factory.exporter(id, exporter), counters));
+        exporter_edges.insert(id.clone(), Edge::new(tx, policy));
+    }
+
+    let mut source_edges: BTreeMap<ComponentId, Vec<Edge>> = BTreeMap::new();
+    for (pipeline_id, pipeline) in &config.pipelines {
+        let (tx, rx) = mpsc::channel(capacity);
+        let name = pipeline_id.to_string();
+        probes.push(DepthProbe { channel: format!("pipelines::{name}"), tx: tx.downgrade() });
+        let processors = pipeline.processors.iter().map(|id| processor_stage(config, factory.as_ref(), id)).collect();
+        let exporters = pipeline.exporters.iter().map(|id| exporter_edges[id].clone()).collect();
+        downstream.spawn(run_pipeline(rx, processors, exporters, ComponentCounters::new("pipeline", &name)));
+        for source in &pipeline.sources {
+            source_edges.entry(source.clone()).or_default().push(Edge::new(tx.clone(), policy));
+        }
+    }
+
+    if let Some(path) = &options.record {
+        let recorder = RecordExporter::create(path).map_err(|error| RunError::Record { path: path.clone(), error })?;
+        let (tx, rx) = mpsc::channel(capacity);
+        probes.push(DepthProbe { channel: "record".to_string(), tx: tx.downgrade() });
+        downstream.spawn(run_exporter("record".into(), rx, Box::new(recorder), exporter_counters("record", "record")));
+        for edges in source_edges.values_mut() {
+            edges.push(Edge::new(tx.clone(), policy));
+        }
+        tracing::info!(file = %path.display(), "recording source events");
+    }
+
+    let backoff = Backoff { initial: config.runtime.restart_backoff_initial, max: config.runtime.restart_backoff_max };
+    let mut sources = JoinSet::new();
+    for (id, edges) in source_edges {
+        let source_config = config.sources[&id].clone();
+        let output = SourceOutput::new(&id, edges);
+        let (build_id, factory) = (id.clone(), factory.clone());
+        let build = move || factory.source(&build_id, &source_config);
+        sources.spawn(supervise(id, build, output, shutdown.clone(), backoff));
+    }
+
+    let ticker = tokio::spawn(telemetry_ticker(
+        config.telemetry.interval,
+        exporter_edges.into_values().collect(),
+        probes,
+        shutdown.clone(),
+    ));
+    tracing::info!(
+        sources = config.sources.len(),
+        pipelines = config.pipelines.len(),
+        exporters = config.exporters.len(),
+        "kotel running"
+    );
+
+    let reason = wait_for_stop(&mut sources, stop).await;
+    let _ = stop_tx.send(true);
+    let drain = async {
+        while sources.join_next().await.is_some() {}
+        let _ = ticker.await;
+        while downstream.join_next().await.is_some() {}
+    };
+    let timed_out = tokio::time::timeout(config.runtime.shutdown_timeout, drain).await.is_err();
+    if timed_out {
+        tracing::warn!(timeout = ?config.runtime.shutdown_timeout, "shutdown did not finish in time; unsent events are lost");
+    } else {
+        tracing::info!("shutdown complete");
+    }
+    Ok(RunReport { reason, timed_out })
+}
+
+/// Waits for `stop`, or for every source to finish on its own.
+async fn wait_for_stop(sources: &mut JoinSet<SourceEnd>, stop: impl Future<Output = ()>) -> StopReason {
+    let all_finished = async {
+        while let Some(end) = sources.join_next().await {
+            if !matches!(end, Ok(SourceEnd::Finished)) {
+                // A supervisor only stops on shutdown; keep waiting for the stop request.
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = stop => {
+            tracing::info!("shutdown requested");
+            StopReason::Requested
+        }
+        _ = all_finished => {
+            tracing::info!("every source finished; shutting down");
+            StopReason::SourcesFinished
+        }
+    }
+}
+
+fn processor_stage(config: &Config, factory: &dyn ComponentFactory, id: &ComponentId) -> ProcessorStage {
+    let name = id.to_string();
+    ProcessorStage {
+        processor: factory.processor(id, &config.processors[id]),
+        counters: ComponentCounters::new("processor", &name),
+        filtered: ComponentCounters::dropped("processor", &name, "filtered"),
+    }
+}
+
+fn exporter_counters(kind: &'static str, id: &str) -> ExporterCounters {
+    ExporterCounters {
+        common: ComponentCounters::new(kind, id),
+        failed: ComponentCounters::dropped(kind, id, "export_failed"),
+    }
+}
+
+/// Every `interval` (and once at shutdown) hands a snapshot of the agent's own metrics to
+/// every exporter. An interval of zero turns it off.
+async fn telemetry_ticker(interval: Duration, exporters: Vec<Edge>, probes: Vec<DepthProbe>, mut shutdown: Shutdown) {
+    if interval.is_zero() {
+        return;
+    }
+    let counters = ComponentCounters::new("telemetry", "telemetry");
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        let last = tokio::select! {
+            _ = tick.tick() => false,
+            _ = shutdown.requested() => true,
+        };
+        record_channel_depths(&probes);
+        let batch = vec![Event::Telemetry(telemetry::snapshot())];
+        crate::pipeline::output::fan_out(&exporters, batch, &counters).await;
+        if last {
+            return;
+        }
+    }
+}
+
+fn record_channel_depths(probes: &[DepthProbe]) {
+    for probe in probes {
+        if let Some(tx) = probe.tx.upgrade() {
+            let depth = tx.max_capacity() - tx.capacity();
+            metrics::gauge!(names::CHANNEL_DEPTH, "channel" => probe.channel.clone()).set(depth as f64);
+            metrics::gauge!(names::CHANNEL_CAPACITY, "channel" => probe.channel.clone()).set(tx.max_capacity() as f64);
+        }
+    }
+}

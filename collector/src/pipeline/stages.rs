@@ -1,0 +1,80 @@
+//! The tasks between sources and the outside world: a pipeline's processor chain and an
+//! exporter's consumer loop. Both run until their input channel closes (every sender
+//! gone), so shutdown is: stop the sources, then let the channels drain.
+
+use metrics::Counter;
+use tokio::sync::mpsc;
+
+use crate::event::Batch;
+use crate::pipeline::component::{Exporter, Processor};
+use crate::pipeline::output::{fan_out, ComponentCounters, Edge};
+
+/// One processor of a pipeline with its counters.
+pub struct ProcessorStage {
+    /// The processor.
+    pub processor: Box<dyn Processor>,
+    /// Its counters (`component_kind="processor"`).
+    pub counters: ComponentCounters,
+    /// Events it removed from batches (`reason="filtered"`).
+    pub filtered: Counter,
+}
+
+/// Runs a pipeline: each batch goes through the processors in order, then to every
+/// exporter edge. Returns when `input` is closed and drained.
+pub async fn run_pipeline(
+    mut input: mpsc::Receiver<Batch>,
+    mut processors: Vec<ProcessorStage>,
+    exporters: Vec<Edge>,
+    counters: ComponentCounters,
+) {
+    while let Some(mut batch) = input.recv().await {
+        counters.received.increment(batch.len() as u64);
+        for stage in &mut processors {
+            let before = batch.len() as u64;
+            stage.counters.received.increment(before);
+            batch = stage.processor.process(batch);
+            let after = batch.len() as u64;
+            stage.counters.sent.increment(after);
+            stage.filtered.increment(before.saturating_sub(after));
+            if batch.is_empty() {
+                break;
+            }
+        }
+        fan_out(&exporters, batch, &counters).await;
+    }
+}
+
+/// Counters of an exporter task.
+pub struct ExporterCounters {
+    /// Shared component counters (`component_kind="exporter"`).
+    pub common: ComponentCounters,
+    /// Events in batches whose export failed (`reason="export_failed"`).
+    pub failed: Counter,
+}
+
+/// Runs an exporter: exports each batch as it arrives, then flushes once the input is
+/// closed and drained. A failed export is logged with the id, counted, and the exporter
+/// goes on with the next batch.
+pub async fn run_exporter(
+    id: String,
+    mut input: mpsc::Receiver<Batch>,
+    mut exporter: Box<dyn Exporter>,
+    counters: ExporterCounters,
+) {
+    while let Some(batch) = input.recv().await {
+        let n = batch.len() as u64;
+        counters.common.received.increment(n);
+        match exporter.export(&batch).await {
+            Ok(()) => counters.common.sent.increment(n),
+            Err(e) => {
+                counters.common.errors.increment(1);
+                counters.failed.increment(n);
+                tracing::warn!(component = %id, error = %e, events = n, "export failed; batch dropped");
+            }
+        }
+    }
+    if let Err(e) = exporter.flush().await {
+        counters.common.errors.increment(1);
+        tracing::warn!(component = %id, error = %e, "flush at shutdown failed");
+    }
+}

@@ -1,0 +1,147 @@
+//! Ring-buffer record -> [`TcpConnEvent`].
+//!
+//! Contract: [`decode`] accepts exactly one `kotel_common::tcp::TcpEvent` of exactly
+//! [`TCP_EVENT_SIZE`] bytes. A shorter record is [`DecodeError::Truncated`]; a longer one is
+//! [`DecodeError::Oversized`] and is rejected, not read by its prefix: a size mismatch means
+//! the kernel object and the agent disagree on the layout, and guessing would emit wrong
+//! data. Unknown kinds and families are errors too. Errors never panic; the reader counts
+//! them as `kotel.source.decode_errors{source="tcp", reason=DecodeError::reason()}`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use kotel_common::tcp::{
+    self as wire, state, TcpEvent, AF_INET, AF_INET6, DIRECTION_INBOUND, DIRECTION_OUTBOUND,
+    TCP_EVENT_SIZE,
+};
+
+use crate::event::{Direction, TcpConnEvent, TcpEventKind};
+
+/// Why a record could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Fewer bytes than a `TcpEvent`.
+    #[error("record of {0} bytes is shorter than a TcpEvent ({TCP_EVENT_SIZE} bytes)")]
+    Truncated(usize),
+    /// More bytes than a `TcpEvent` (agent and kernel object disagree on the layout).
+    #[error("record of {0} bytes is longer than a TcpEvent ({TCP_EVENT_SIZE} bytes)")]
+    Oversized(usize),
+    /// A `kind` value this build does not know.
+    #[error("unknown event kind {0}")]
+    UnknownKind(u32),
+    /// A `family` other than AF_INET and AF_INET6.
+    #[error("unknown address family {0}")]
+    UnknownFamily(u16),
+}
+
+impl DecodeError {
+    /// Value of the `reason` label when counting this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated(_) => "truncated",
+            DecodeError::Oversized(_) => "oversized",
+            DecodeError::UnknownKind(_) => "unknown_kind",
+            DecodeError::UnknownFamily(_) => "unknown_family",
+        }
+    }
+}
+
+/// Converts the kernel's `bpf_ktime_get_ns` (CLOCK_MONOTONIC) to Unix time. Computed once
+/// at start: wall-clock steps after that are not followed (a restart picks them up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockOffset {
+    /// CLOCK_REALTIME - CLOCK_MONOTONIC in ns.
+    realtime_minus_monotonic: i128,
+}
+
+impl ClockOffset {
+    /// The offset now.
+    pub fn now() -> Self {
+        let ns = |clock| {
+            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: valid clock id and a valid out-pointer.
+            unsafe { libc::clock_gettime(clock, &mut ts) };
+            i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+        };
+        let mono = ns(libc::CLOCK_MONOTONIC);
+        let real = ns(libc::CLOCK_REALTIME);
+        Self { realtime_minus_monotonic: real - mono }
+    }
+
+    /// A fixed offset (tests).
+    pub fn fixed(realtime_minus_monotonic_ns: i128) -> Self {
+        Self { realtime_minus_monotonic: realtime_minus_monotonic_ns }
+    }
+
+    /// Unix ns of a monotonic timestamp, clamped to `0..=u64::MAX`.
+    pub fn unix_nanos(&self, monotonic_ns: u64) -> u64 {
+        (i128::from(monotonic_ns) + self.realtime_minus_monotonic).clamp(0, u64::MAX.into()) as u64
+    }
+}
+
+/// Decodes one ring-buffer record.
+pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<TcpConnEvent, DecodeError> {
+    match bytes.len() {
+        n if n < TCP_EVENT_SIZE => return Err(DecodeError::Truncated(n)),
+        n if n > TCP_EVENT_SIZE => return Err(DecodeError::Oversized(n)),
+        _ => {}
+    }
+    // SAFETY: exactly size_of::<TcpEvent>() bytes; TcpEvent is plain old data (any bit
+    // pattern is valid) and read_unaligned has no alignment requirement.
+    let ev: TcpEvent = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+    let kind = match wire::TcpEventKind::from_u32(ev.kind).ok_or(DecodeError::UnknownKind(ev.kind))? {
+        wire::TcpEventKind::Connect => TcpEventKind::Connect,
+        wire::TcpEventKind::Accept => TcpEventKind::Accept,
+        wire::TcpEventKind::ConnectFailed => TcpEventKind::ConnectFailed,
+        wire::TcpEventKind::Close => TcpEventKind::Close,
+    };
+    let (local_addr, remote_addr) = match ev.family {
+        AF_INET => (v4(&ev.local_addr), v4(&ev.remote_addr)),
+        AF_INET6 => (v6(ev.local_addr), v6(ev.remote_addr)),
+        f => return Err(DecodeError::UnknownFamily(f)),
+    };
+    let direction = match ev.direction {
+        DIRECTION_OUTBOUND => Direction::Outbound,
+        DIRECTION_INBOUND => Direction::Inbound,
+        _ => Direction::Unknown,
+    };
+    let failed_state = (kind == TcpEventKind::ConnectFailed).then(|| match state::name(ev.old_state) {
+        Some(name) => name.to_string(),
+        None => format!("state_{}", ev.old_state),
+    });
+    Ok(TcpConnEvent {
+        kind,
+        time_unix_nano: clock.unix_nanos(ev.timestamp_ns),
+        direction,
+        local_addr,
+        local_port: ev.local_port,
+        remote_addr,
+        remote_port: ev.remote_port,
+        connect_latency_ns: (ev.connect_latency_ns > 0).then_some(ev.connect_latency_ns),
+        duration_ns: (kind == TcpEventKind::Close && ev.duration_ns > 0).then_some(ev.duration_ns),
+        failed_state,
+        pid: ev.pid,
+        comm: comm(&ev.comm),
+        cgroup_id: ev.cgroup_id,
+        netns: ev.netns,
+        sock_id: ev.sock_id,
+    })
+}
+
+fn v4(a: &[u8; 16]) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+}
+
+/// IPv6, with v4-mapped addresses (`::ffff:a.b.c.d`, dual-stack sockets) shown as IPv4.
+fn v6(a: [u8; 16]) -> IpAddr {
+    IpAddr::V6(Ipv6Addr::from(a)).to_canonical()
+}
+
+/// The task name up to its first NUL (all 16 bytes when there is none), lossy UTF-8.
+fn comm(c: &[u8]) -> String {
+    let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
+    String::from_utf8_lossy(&c[..end]).into_owned()
+}
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;

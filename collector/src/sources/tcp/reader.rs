@@ -1,0 +1,178 @@
+//! The read loop: ring buffer -> decoded batches -> [`SourceOutput`], plus the kernel's
+//! per-CPU counters -> self-telemetry.
+//!
+//! Contract: wakes when the kernel signals the ring buffer (tokio `AsyncFd` over aya's
+//! `RingBuf`) and on a poll tick of `min(batch_timeout / 4, 50ms)` (records submitted without
+//! a wakeup are picked up there); sends a batch when it holds `batch_max_events` or before
+//! its oldest event is `batch_timeout` old; reads the stats map every second and adds the
+//! deltas to `kotel.source.tcp.kernel_events{stat}` and `kotel.ebpf.ringbuf.lost{source}`.
+//! On shutdown it drains the ring, sends what it has, reads the stats a last time and drops
+//! the [`Kernel`] (detaching the program) before returning `Ok(())`.
+
+use std::time::{Duration, Instant};
+
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use kotel_common::maps;
+use kotel_common::tcp::TcpStat;
+use metrics::Counter;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::time::MissedTickBehavior;
+
+use super::config::TcpSourceConfig;
+use super::decode::{decode, ClockOffset};
+use super::loader::Kernel;
+use crate::event::{Batch, Event};
+use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
+use crate::telemetry::names;
+
+/// Counter of the kernel program's own stats; label `stat` is a `TcpStat::name()`.
+pub const KERNEL_EVENTS: &str = "kotel.source.tcp.kernel_events";
+/// Value of the `source` label on shared source metrics.
+const SOURCE: &str = "tcp";
+/// Most records handled per wakeup before yielding to the other branches.
+const DRAIN_LIMIT: usize = 4096;
+
+/// Runs until shutdown; see the module contract.
+pub async fn run(
+    mut kernel: Kernel,
+    config: &TcpSourceConfig,
+    out: SourceOutput,
+    mut shutdown: Shutdown,
+) -> Result<(), ComponentError> {
+    let mut map = |name| kernel.ebpf.take_map(name).ok_or_else(|| input(format!("map {name} missing")));
+    let ring = RingBuf::try_from(map(maps::TCP_EVENTS)?).map_err(|e| input(format!("ring buffer: {e}")))?;
+    let stats = PerCpuArray::try_from(map(maps::TCP_STATS)?).map_err(|e| input(format!("stats map: {e}")))?;
+    // SAFETY: the RingBuf owns its map fd, which stays open and unchanged until the AsyncFd
+    // (which owns the RingBuf) is dropped.
+    let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+        .map_err(|e| input(format!("epoll: {e}")))?;
+    let mut stats = KernelStats::new(stats);
+    let tick_every = (config.batch_timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
+    let mut batcher = Batcher::new(config, tick_every);
+    let mut tick = tokio::time::interval(tick_every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
+    stats_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.requested() => break,
+            ready = ring.readable_mut() => {
+                let mut guard = ready.map_err(|e| input(format!("waiting on the ring buffer: {e}")))?;
+                if batcher.drain(guard.get_inner_mut(), &out).await {
+                    guard.clear_ready();
+                }
+            }
+            _ = tick.tick() => {
+                batcher.drain(ring.get_mut(), &out).await;
+                batcher.flush_if_due(&out).await;
+            }
+            _ = stats_tick.tick() => stats.poll(),
+        }
+    }
+    while !batcher.drain(ring.get_mut(), &out).await {}
+    batcher.flush(&out).await;
+    stats.poll();
+    drop(ring);
+    drop(kernel); // detaches the program
+    Ok(())
+}
+
+fn input(msg: String) -> ComponentError {
+    ComponentError::Input(msg)
+}
+
+/// Builds batches from ring-buffer records.
+struct Batcher {
+    clock: ClockOffset,
+    batch: Batch,
+    max: usize,
+    timeout: Duration,
+    tick: Duration,
+    oldest: Option<Instant>,
+}
+
+impl Batcher {
+    fn new(config: &TcpSourceConfig, tick: Duration) -> Self {
+        let max = config.batch_max_events.max(1);
+        Self { clock: ClockOffset::now(), batch: Vec::with_capacity(max), max, timeout: config.batch_timeout, tick, oldest: None }
+    }
+
+    /// Reads records until the ring is empty (`true`) or `DRAIN_LIMIT` were read (`false`),
+    /// sending each full batch.
+    async fn drain(&mut self, ring: &mut RingBuf<MapData>, out: &SourceOutput) -> bool {
+        for _ in 0..DRAIN_LIMIT {
+            let decoded = match ring.next() {
+                Some(record) => decode(&record, &self.clock),
+                None => return true,
+            };
+            match decoded {
+                Ok(ev) => {
+                    self.oldest.get_or_insert_with(Instant::now);
+                    self.batch.push(Event::Tcp(ev));
+                    if self.batch.len() >= self.max {
+                        self.flush(out).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!("tcp source: dropping a record: {e}");
+                    metrics::counter!(names::DECODE_ERRORS, "source" => SOURCE, "reason" => e.reason()).increment(1);
+                }
+            }
+        }
+        false
+    }
+
+    /// Sends the partial batch if it would be `batch_timeout` old before the next tick.
+    async fn flush_if_due(&mut self, out: &SourceOutput) {
+        if self.oldest.is_some_and(|t| t.elapsed() + self.tick >= self.timeout) {
+            self.flush(out).await;
+        }
+    }
+
+    async fn flush(&mut self, out: &SourceOutput) {
+        self.oldest = None;
+        if !self.batch.is_empty() {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.max));
+            out.send(batch).await;
+        }
+    }
+}
+
+/// Turns the kernel's cumulative per-CPU counters into metric increments.
+struct KernelStats {
+    map: PerCpuArray<MapData, u64>,
+    last: [u64; TcpStat::COUNT as usize],
+    counters: Vec<Counter>,
+    lost: Counter,
+}
+
+impl KernelStats {
+    fn new(map: PerCpuArray<MapData, u64>) -> Self {
+        let counters = TcpStat::ALL.iter().map(|s| metrics::counter!(KERNEL_EVENTS, "stat" => s.name())).collect();
+        let lost = metrics::counter!(names::RINGBUF_LOST, "source" => SOURCE);
+        Self { map, last: [0; TcpStat::COUNT as usize], counters, lost }
+    }
+
+    fn poll(&mut self) {
+        for (i, stat) in TcpStat::ALL.iter().enumerate() {
+            let total = match self.map.get(&(*stat as u32), 0) {
+                Ok(per_cpu) => per_cpu.iter().sum::<u64>(),
+                Err(e) => {
+                    tracing::debug!("tcp source: reading stat {}: {e}", stat.name());
+                    continue;
+                }
+            };
+            let delta = total.saturating_sub(self.last[i]);
+            self.last[i] = total;
+            if delta > 0 {
+                self.counters[i].increment(delta);
+                if *stat == TcpStat::RingbufFull {
+                    self.lost.increment(delta);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Every self-telemetry metric name and label key the agent records.
+
+/// Counter: events a component received (processors, exporters). Labels: `component_id`, `component_kind`.
+pub const EVENTS_RECEIVED: &str = "kotel.component.events.received";
+/// Counter: events a component handed on (sources: emitted; processors: kept; exporters: exported).
+pub const EVENTS_SENT: &str = "kotel.component.events.sent";
+/// Counter: events a component lost. Labels add `reason` (`queue_full`, `filtered`, `export_failed`, `shutdown`).
+pub const EVENTS_DROPPED: &str = "kotel.component.events.dropped";
+/// Counter: runtime failures of a component (logged with the id).
+pub const COMPONENT_ERRORS: &str = "kotel.component.errors";
+/// Counter: restarts of a failed source.
+pub const SOURCE_RESTARTS: &str = "kotel.component.restarts";
+/// Gauge: batches waiting in a channel. Labels: `channel` (the consumer's id).
+pub const CHANNEL_DEPTH: &str = "kotel.channel.depth";
+/// Gauge: capacity (batches) of a channel. Labels: `channel`.
+pub const CHANNEL_CAPACITY: &str = "kotel.channel.capacity";
+/// Counter: records a kernel program could not put into its ring buffer. Labels: `source`.
+pub const RINGBUF_LOST: &str = "kotel.ebpf.ringbuf.lost";
+/// Counter: source records that could not be decoded. Labels: `source`, `reason`.
+pub const DECODE_ERRORS: &str = "kotel.source.decode_errors";
+/// Counter: events written by `kotel run --record`, and lost by it (`reason`).
+pub const RECORDED: &str = "kotel.record.events";
+
+/// Label: the component id (`type[/name]`).
+pub const COMPONENT_ID: &str = "component_id";
+/// Label: `source`, `processor` or `exporter`.
+pub const COMPONENT_KIND: &str = "component_kind";
+/// Label: why something was dropped or failed.
+pub const REASON: &str = "reason";
