@@ -13,19 +13,29 @@ use aya_build::{build_ebpf, Package, Toolchain};
 
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
-    let root = manifest_dir.parent().ok_or_else(|| anyhow!("collector/ has no parent"))?;
+    let root = manifest_dir
+        .parent()
+        .ok_or_else(|| anyhow!("collector/ has no parent"))?;
     let probes = root.join("ebpf/probes");
     let common = root.join("ebpf/common");
-    let probes_dir = probes.to_str().ok_or_else(|| anyhow!("non-UTF-8 path {probes:?}"))?;
+    let probes_dir = probes
+        .to_str()
+        .ok_or_else(|| anyhow!("non-UTF-8 path {probes:?}"))?;
     // aya-build adds rerun-if-changed for the probes crate; the shared structs live here.
     println!("cargo:rerun-if-changed={}", common.display());
 
     let out = PathBuf::from(std::env::var("OUT_DIR")?).join("kotel-probes");
-    if std::env::var_os("AYA_BUILD_SKIP").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) {
+    if std::env::var_os("AYA_BUILD_SKIP")
+        .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+    {
         // Keep `include_bytes_aligned!` compiling; loading this object fails cleanly.
         std::fs::write(&out, b"").with_context(|| format!("writing {}", out.display()))?;
     }
-    let package = Package { name: "kotel-probes", root_dir: probes_dir, ..Default::default() };
+    let package = Package {
+        name: "kotel-probes",
+        root_dir: probes_dir,
+        ..Default::default()
+    };
     build_ebpf([package], Toolchain::Nightly).context(
         "building the kernel programs (ebpf/probes) failed; run `bash scripts/setup.sh` \
          to install the nightly rust-src and bpf-linker",

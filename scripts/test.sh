@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: the unit tests (no privileges needed),
-# then the tests that need root and the real kernel (tests/).
+# then the tests that need root and the real kernel (tests/). Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 echo "== unit tests (cargo test: no root needed)"
-cargo test --quiet
+cargo test 2>&1 | tee -a "$log"
 
 echo "== root tests (real kernel; tests/)"
 cargo build --quiet --bin kotel
-cargo test --quiet -p kotel-integration-tests -- --test-threads=1
+cargo test -p kotel-integration-tests -- --test-threads=1 2>&1 | tee -a "$log"
+
+read -r passed failed < <(awk '/^test result: /{for(i=1;i<=NF;i++){if($i~/^passed;/)p+=$(i-1);if($i~/^failed;/)f+=$(i-1)}}END{print p+0, f+0}' "$log")
+skipped=$(grep -c '^SKIPPED ' "$log" || true)
+echo "total: ${passed} passed, ${failed} failed, ${skipped} skipped"

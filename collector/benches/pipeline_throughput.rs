@@ -10,7 +10,9 @@ use kotel::config::{self, ComponentId, ExporterConfig, ProcessorConfig, SourceCo
 use kotel::event::{Batch, Direction, Event, TcpConnEvent, TcpEventKind};
 use kotel::exporters::debug::{DebugExporter, DebugExporterConfig};
 use kotel::pipeline::build::{ComponentFactory, Components};
-use kotel::pipeline::{run_with, BoxFuture, ComponentError, Exporter, Processor, RunOptions, Source};
+use kotel::pipeline::{
+    run_with, BoxFuture, ComponentError, Exporter, Processor, RunOptions, Source,
+};
 
 const EVENTS_PER_FILE: usize = 10_000;
 const REPEAT: u32 = 30;
@@ -45,14 +47,21 @@ impl ComponentFactory for Factory {
     fn exporter(&self, _: &ComponentId, _: &ExporterConfig) -> Box<dyn Exporter> {
         match &self.0 {
             Sink::Null(n) => Box::new(Null(n.clone())),
-            Sink::DebugToSink => Box::new(DebugExporter::to_writer(&DebugExporterConfig::default(), std::io::sink())),
+            Sink::DebugToSink => Box::new(DebugExporter::to_writer(
+                &DebugExporterConfig::default(),
+                std::io::sink(),
+            )),
         }
     }
 }
 
 fn event(i: usize) -> Event {
     Event::Tcp(TcpConnEvent {
-        kind: if i % 2 == 0 { TcpEventKind::Connect } else { TcpEventKind::Close },
+        kind: if i.is_multiple_of(2) {
+            TcpEventKind::Connect
+        } else {
+            TcpEventKind::Close
+        },
         time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
         direction: Direction::Outbound,
         local_addr: "10.1.2.3".parse().unwrap(),
@@ -74,7 +83,9 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("kotel-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("events.jsonl");
-    let text: String = (0..EVENTS_PER_FILE).map(|i| serde_json::to_string(&event(i)).unwrap() + "\n").collect();
+    let text: String = (0..EVENTS_PER_FILE)
+        .map(|i| serde_json::to_string(&event(i)).unwrap() + "\n")
+        .collect();
     std::fs::write(&file, text).unwrap();
     let yaml = format!(
         "sources:\n  replay: {{ path: {}, repeat: {REPEAT} }}\nprocessors:\n  filter: {{ exclude: {{ ports: [9] }} }}\n\
@@ -83,17 +94,29 @@ fn main() {
         file.display()
     );
     let config = config::parse_str(&yaml, &|_| None).expect("bench config");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let total = EVENTS_PER_FILE as u64 * u64::from(REPEAT);
 
-    for (name, sink) in [("null exporter", Sink::Null(Arc::new(AtomicU64::new(0)))), ("debug exporter (basic, to a sink)", Sink::DebugToSink)] {
+    for (name, sink) in [
+        ("null exporter", Sink::Null(Arc::new(AtomicU64::new(0)))),
+        ("debug exporter (basic, to a sink)", Sink::DebugToSink),
+    ] {
         let counted = match &sink {
             Sink::Null(n) => Some(n.clone()),
             Sink::DebugToSink => None,
         };
         let started = Instant::now();
         runtime
-            .block_on(run_with(&config, RunOptions::default(), std::future::pending(), Arc::new(Factory(sink))))
+            .block_on(run_with(
+                &config,
+                RunOptions::default(),
+                std::future::pending(),
+                Arc::new(Factory(sink)),
+            ))
             .unwrap();
         let secs = started.elapsed().as_secs_f64();
         if let Some(n) = counted {

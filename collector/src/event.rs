@@ -22,7 +22,7 @@ pub enum Event {
 }
 
 impl Event {
-    /// The signals this event can feed. Telemetry is delivered to exporters directly.
+    /// A short name of the event's type, as in its JSON `type` field.
     pub fn name(&self) -> &'static str {
         match self {
             Event::Tcp(_) => "tcp",

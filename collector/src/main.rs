@@ -13,7 +13,11 @@ use kotel::pipeline::{self, RunOptions};
 const DEFAULT_CONFIG: &str = "pipeline.yaml";
 
 #[derive(Parser)]
-#[command(name = "kotel", version, about = "Turns Linux kernel events into OpenTelemetry metrics and logs")]
+#[command(
+    name = "kotel",
+    version,
+    about = "Turns Linux kernel events into OpenTelemetry metrics and logs"
+)]
 struct Cli {
     /// Log filter for the agent's own logs (stderr), e.g. `info`, `kotel=debug`.
     #[arg(long, global = true, env = "KOTEL_LOG", default_value = "info")]
@@ -52,7 +56,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
     let result = match cli.command {
-        Command::Run { config, record } => load(&config).and_then(|c| run(c, RunOptions { record })),
+        Command::Run { config, record } => {
+            load(&config).and_then(|c| run(c, RunOptions { record }))
+        }
         Command::Validate { file } => load(&file).map(|_| println!("{}: valid", file.display())),
         Command::PrintConfig { file } => load(&file).map(|c| print!("{}", c.to_yaml())),
     };
@@ -67,7 +73,10 @@ fn main() -> ExitCode {
 
 fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Loads and validates `path`; every error is printed with its path.
@@ -76,7 +85,11 @@ fn load(path: &Path) -> anyhow::Result<Config> {
         for e in &errors.0 {
             eprintln!("{e}");
         }
-        anyhow::anyhow!("{}: {} error(s); nothing was started", path.display(), errors.0.len())
+        anyhow::anyhow!(
+            "{}: {} error(s); nothing was started",
+            path.display(),
+            errors.0.len()
+        )
     })
 }
 

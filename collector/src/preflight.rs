@@ -23,8 +23,12 @@ pub enum PreflightError {
 
 /// Fails if a configured kernel source could not be loaded for lack of privilege.
 pub fn check(config: &Config) -> Result<(), PreflightError> {
-    let kernel_sources: Vec<String> =
-        config.sources.iter().filter(|(_, c)| c.needs_kernel()).map(|(id, _)| id.to_string()).collect();
+    let kernel_sources: Vec<String> = config
+        .sources
+        .iter()
+        .filter(|(_, c)| c.needs_kernel())
+        .map(|(id, _)| id.to_string())
+        .collect();
     if kernel_sources.is_empty() {
         return Ok(());
     }
@@ -33,7 +37,10 @@ pub fn check(config: &Config) -> Result<(), PreflightError> {
     if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
         Ok(())
     } else {
-        Err(PreflightError::NoBpfPrivilege { sources: kernel_sources.join(", "), caps })
+        Err(PreflightError::NoBpfPrivilege {
+            sources: kernel_sources.join(", "),
+            caps,
+        })
     }
 }
 

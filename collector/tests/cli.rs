@@ -5,7 +5,9 @@ use std::process::{Command, Output};
 
 fn kotel(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kotel"));
-    cmd.args(args).env_remove("KOTEL_CONFIG").env("KOTEL_LOG", "warn");
+    cmd.args(args)
+        .env_remove("KOTEL_CONFIG")
+        .env("KOTEL_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -17,15 +19,27 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn repo_file(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 #[test]
 fn version_and_help_are_there() {
     let out = kotel(&["--version"], &[]);
     assert!(out.status.success());
-    assert_eq!(text(&out.stdout).trim(), format!("kotel {}", env!("CARGO_PKG_VERSION")));
-    for sub in [vec!["--help"], vec!["run", "--help"], vec!["validate", "--help"], vec!["print-config", "--help"]] {
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("kotel {}", env!("CARGO_PKG_VERSION"))
+    );
+    for sub in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["validate", "--help"],
+        vec!["print-config", "--help"],
+    ] {
         let out = kotel(&sub, &[]);
         assert!(out.status.success(), "{sub:?}");
         assert!(text(&out.stdout).contains("Usage: kotel"), "{sub:?}");
@@ -52,7 +66,12 @@ fn validate_prints_every_error_with_its_path_and_fails() {
     let out = kotel(&["validate", file.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    for path in ["sources::tcp", "sources::nosuch", "exporters::debug", "pipelines::logs::sources"] {
+    for path in [
+        "sources::tcp",
+        "sources::nosuch",
+        "exporters::debug",
+        "pipelines::logs::sources",
+    ] {
         assert!(stderr.contains(path), "missing {path} in:\n{stderr}");
     }
     assert!(stderr.contains("nothing was started"), "{stderr}");
@@ -75,12 +94,18 @@ fn print_config_shows_defaults_and_substitutes_env() {
          pipelines:\n  logs: { sources: [tcp], exporters: [debug] }\n",
     )
     .unwrap();
-    let out = kotel(&["print-config", file.to_str().unwrap()], &[("KOTEL_TEST_SOCKS", "1234")]);
+    let out = kotel(
+        &["print-config", file.to_str().unwrap()],
+        &[("KOTEL_TEST_SOCKS", "1234")],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let yaml = text(&out.stdout);
     assert!(yaml.contains("max_tracked_sockets: 1234"), "{yaml}");
     assert!(yaml.contains("verbosity: detailed"), "{yaml}");
-    assert!(yaml.contains("ring_buffer_bytes: 262144"), "defaults are filled in:\n{yaml}");
+    assert!(
+        yaml.contains("ring_buffer_bytes: 262144"),
+        "defaults are filled in:\n{yaml}"
+    );
     assert!(yaml.contains("shutdown_timeout: 10s"), "{yaml}");
 }
 
@@ -102,9 +127,18 @@ fn run_replays_a_recording_prints_it_and_exits_zero() {
     let out = kotel(&["run", "--config", config.to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let accepts: Vec<&str> = stdout.lines().filter(|l| l.contains("tcp accept")).collect();
+    let accepts: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("tcp accept"))
+        .collect();
     assert_eq!(accepts.len(), 2, "{stdout}");
-    assert!(accepts[0].contains("pid=7 comm=nginx cgroup=99 10.0.0.1:8080 <- 10.0.0.2:51000"), "{stdout}");
+    assert!(
+        accepts[0].contains("pid=7 comm=nginx cgroup=99 10.0.0.1:8080 <- 10.0.0.2:51000"),
+        "{stdout}"
+    );
     // The final telemetry snapshot reports what went through.
-    assert!(stdout.contains("kotel telemetry: sources sent=2 dropped=0"), "{stdout}");
+    assert!(
+        stdout.contains("kotel telemetry: sources sent=2 dropped=0"),
+        "{stdout}"
+    );
 }

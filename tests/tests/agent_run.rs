@@ -12,10 +12,17 @@ use kotel_integration_tests::{is_root, kotel_binary, repo_root, skip};
 #[test]
 fn default_pipeline_prints_live_tcp_events_and_exits_zero_on_sigterm() {
     if !is_root() {
-        return skip("default_pipeline_prints_live_tcp_events", "needs root to load eBPF programs");
+        return skip(
+            "default_pipeline_prints_live_tcp_events",
+            "needs root to load eBPF programs",
+        );
     }
     let binary = kotel_binary();
-    assert!(binary.exists(), "{} missing: run `cargo build` first (scripts/test.sh does)", binary.display());
+    assert!(
+        binary.exists(),
+        "{} missing: run `cargo build` first (scripts/test.sh does)",
+        binary.display()
+    );
     let mut child = Command::new(&binary)
         .args(["run", "--config"])
         .arg(repo_root().join("pipeline.yaml"))
@@ -64,14 +71,24 @@ fn default_pipeline_prints_live_tcp_events_and_exits_zero_on_sigterm() {
     let needle = format!("127.0.0.1:{port}");
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !(has(&seen, "tcp connect", &needle) && has(&seen, "tcp accept", &needle) && has(&seen, "tcp close", &needle)) {
+    while !(has(&seen, "tcp connect", &needle)
+        && has(&seen, "tcp accept", &needle)
+        && has(&seen, "tcp close", &needle))
+    {
         match stdout_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(line) => seen.push(line),
-            Err(_) => panic!("no connect/accept/close lines for port {port} within 10 s; stdout:\n{}", seen.join("\n")),
+            Err(_) => panic!(
+                "no connect/accept/close lines for port {port} within 10 s; stdout:\n{}",
+                seen.join("\n")
+            ),
         }
     }
     let me = format!("pid={}", std::process::id());
-    assert!(seen.iter().any(|l| l.contains("tcp connect") && l.contains(&needle) && l.contains(&me)), "{seen:#?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("tcp connect") && l.contains(&needle) && l.contains(&me)),
+        "{seen:#?}"
+    );
 
     // SAFETY: plain kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -80,12 +97,20 @@ fn default_pipeline_prints_live_tcp_events_and_exits_zero_on_sigterm() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "kotel did not exit within 15 s of SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "kotel did not exit within 15 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
     let rest: Vec<String> = stdout_rx.try_iter().collect();
-    assert!(rest.iter().chain(&seen).any(|l| l.contains("kotel telemetry")), "a final telemetry summary is printed");
+    assert!(
+        rest.iter()
+            .chain(&seen)
+            .any(|l| l.contains("kotel telemetry")),
+        "a final telemetry summary is printed"
+    );
 }
 
 fn has(lines: &[String], what: &str, needle: &str) -> bool {

@@ -65,7 +65,11 @@ impl Shutdown {
 /// runtime log and count the failure and build the source anew after a backoff.
 pub trait Source: Send {
     /// Runs the source until shutdown, completion or failure.
-    fn run(self: Box<Self>, out: SourceOutput, shutdown: Shutdown) -> BoxFuture<'static, Result<(), ComponentError>>;
+    fn run(
+        self: Box<Self>,
+        out: SourceOutput,
+        shutdown: Shutdown,
+    ) -> BoxFuture<'static, Result<(), ComponentError>>;
 }
 
 /// A function from batch to batch (filtering, enrichment). It must not block: anything

@@ -49,7 +49,10 @@ impl ComponentCounters {
     /// Registers the counters of `id`, a component of `kind` (`source`, `processor`,
     /// `exporter`, `pipeline`, `record`).
     pub fn new(kind: &'static str, id: &str) -> Self {
-        let labels = [(names::COMPONENT_ID, id.to_string()), (names::COMPONENT_KIND, kind.to_string())];
+        let labels = [
+            (names::COMPONENT_ID, id.to_string()),
+            (names::COMPONENT_KIND, kind.to_string()),
+        ];
         let dropped = |reason: &'static str| {
             let mut l = labels.to_vec();
             l.push((names::REASON, reason.to_string()));
@@ -92,7 +95,10 @@ impl Edge {
         match self.policy {
             SendPolicy::DropNewest => self.tx.try_send(batch).is_ok(),
             SendPolicy::Block(limit) => {
-                matches!(tokio::time::timeout(limit, self.tx.send(batch)).await, Ok(Ok(())))
+                matches!(
+                    tokio::time::timeout(limit, self.tx.send(batch)).await,
+                    Ok(Ok(()))
+                )
             }
         }
     }
@@ -132,7 +138,10 @@ pub struct SourceOutput {
 impl SourceOutput {
     /// An output for source `id` feeding `edges`.
     pub fn new(id: &ComponentId, edges: Vec<Edge>) -> Self {
-        Self { edges: edges.into(), counters: ComponentCounters::new("source", &id.to_string()) }
+        Self {
+            edges: edges.into(),
+            counters: ComponentCounters::new("source", &id.to_string()),
+        }
     }
 
     /// An output into one channel of `capacity` batches, for tests and tools that drive a
@@ -140,7 +149,13 @@ impl SourceOutput {
     pub fn for_test(capacity: usize) -> (Self, mpsc::Receiver<Batch>) {
         let (tx, rx) = mpsc::channel(capacity);
         let id: ComponentId = "test".parse().expect("static id");
-        (Self::new(&id, vec![Edge::new(tx, SendPolicy::Block(Duration::from_secs(5)))]), rx)
+        (
+            Self::new(
+                &id,
+                vec![Edge::new(tx, SendPolicy::Block(Duration::from_secs(5)))],
+            ),
+            rx,
+        )
     }
 
     /// Sends one batch (empty batches are ignored). Returns after at most the policy's

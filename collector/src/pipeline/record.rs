@@ -17,7 +17,10 @@ pub struct RecordExporter {
 impl RecordExporter {
     /// Creates (or truncates) `path`.
     pub fn create(path: &Path) -> std::io::Result<Self> {
-        Ok(Self { path: path.to_path_buf(), out: BufWriter::new(File::create(path)?) })
+        Ok(Self {
+            path: path.to_path_buf(),
+            out: BufWriter::new(File::create(path)?),
+        })
     }
 
     fn write(&mut self, batch: &Batch) -> Result<(), ComponentError> {

@@ -68,7 +68,11 @@ struct DepthProbe {
 /// Runs `config` until `stop` completes or every source has finished, then stops the
 /// sources, drains the pipelines and flushes the exporters, giving up after
 /// `runtime.shutdown_timeout`. The config must have passed validation.
-pub async fn run(config: &Config, options: RunOptions, stop: impl Future<Output = ()>) -> Result<RunReport, RunError> {
+pub async fn run(
+    config: &Config,
+    options: RunOptions,
+    stop: impl Future<Output = ()>,
+) -> Result<RunReport, RunError> {
     run_with(config, options, stop, Arc::new(Components)).await
 }
 
@@ -90,9 +94,17 @@ pub async fn run_with(
     let mut exporter_edges = BTreeMap::new();
     for (id, exporter) in &config.exporters {
         let (tx, rx) = mpsc::channel(capacity);
-        probes.push(DepthProbe { channel: id.to_string(), tx: tx.downgrade() });
+        probes.push(DepthProbe {
+            channel: id.to_string(),
+            tx: tx.downgrade(),
+        });
         let counters = exporter_counters("exporter", &id.to_string());
-        downstream.spawn(run_exporter(id.to_string(), rx, factory.exporter(id, exporter), counters));
+        downstream.spawn(run_exporter(
+            id.to_string(),
+            rx,
+            factory.exporter(id, exporter),
+            counters,
+        ));
         exporter_edges.insert(id.clone(), Edge::new(tx, policy));
     }
 
@@ -100,27 +112,60 @@ pub async fn run_with(
     for (pipeline_id, pipeline) in &config.pipelines {
         let (tx, rx) = mpsc::channel(capacity);
         let name = pipeline_id.to_string();
-        probes.push(DepthProbe { channel: format!("pipelines::{name}"), tx: tx.downgrade() });
-        let processors = pipeline.processors.iter().map(|id| processor_stage(config, factory.as_ref(), id)).collect();
-        let exporters = pipeline.exporters.iter().map(|id| exporter_edges[id].clone()).collect();
-        downstream.spawn(run_pipeline(rx, processors, exporters, ComponentCounters::new("pipeline", &name)));
+        probes.push(DepthProbe {
+            channel: format!("pipelines::{name}"),
+            tx: tx.downgrade(),
+        });
+        let processors = pipeline
+            .processors
+            .iter()
+            .map(|id| processor_stage(config, factory.as_ref(), id))
+            .collect();
+        let exporters = pipeline
+            .exporters
+            .iter()
+            .map(|id| exporter_edges[id].clone())
+            .collect();
+        downstream.spawn(run_pipeline(
+            rx,
+            processors,
+            exporters,
+            ComponentCounters::new("pipeline", &name),
+        ));
         for source in &pipeline.sources {
-            source_edges.entry(source.clone()).or_default().push(Edge::new(tx.clone(), policy));
+            source_edges
+                .entry(source.clone())
+                .or_default()
+                .push(Edge::new(tx.clone(), policy));
         }
     }
 
     if let Some(path) = &options.record {
-        let recorder = RecordExporter::create(path).map_err(|error| RunError::Record { path: path.clone(), error })?;
+        let recorder = RecordExporter::create(path).map_err(|error| RunError::Record {
+            path: path.clone(),
+            error,
+        })?;
         let (tx, rx) = mpsc::channel(capacity);
-        probes.push(DepthProbe { channel: "record".to_string(), tx: tx.downgrade() });
-        downstream.spawn(run_exporter("record".into(), rx, Box::new(recorder), exporter_counters("record", "record")));
+        probes.push(DepthProbe {
+            channel: "record".to_string(),
+            tx: tx.downgrade(),
+        });
+        downstream.spawn(run_exporter(
+            "record".into(),
+            rx,
+            Box::new(recorder),
+            exporter_counters("record", "record"),
+        ));
         for edges in source_edges.values_mut() {
             edges.push(Edge::new(tx.clone(), policy));
         }
         tracing::info!(file = %path.display(), "recording source events");
     }
 
-    let backoff = Backoff { initial: config.runtime.restart_backoff_initial, max: config.runtime.restart_backoff_max };
+    let backoff = Backoff {
+        initial: config.runtime.restart_backoff_initial,
+        max: config.runtime.restart_backoff_max,
+    };
     let mut sources = JoinSet::new();
     for (id, edges) in source_edges {
         let source_config = config.sources[&id].clone();
@@ -150,7 +195,9 @@ pub async fn run_with(
         let _ = ticker.await;
         while downstream.join_next().await.is_some() {}
     };
-    let timed_out = tokio::time::timeout(config.runtime.shutdown_timeout, drain).await.is_err();
+    let timed_out = tokio::time::timeout(config.runtime.shutdown_timeout, drain)
+        .await
+        .is_err();
     if timed_out {
         tracing::warn!(timeout = ?config.runtime.shutdown_timeout, "shutdown did not finish in time; unsent events are lost");
     } else {
@@ -160,7 +207,10 @@ pub async fn run_with(
 }
 
 /// Waits for `stop`, or for every source to finish on its own.
-async fn wait_for_stop(sources: &mut JoinSet<SourceEnd>, stop: impl Future<Output = ()>) -> StopReason {
+async fn wait_for_stop(
+    sources: &mut JoinSet<SourceEnd>,
+    stop: impl Future<Output = ()>,
+) -> StopReason {
     let all_finished = async {
         while let Some(end) = sources.join_next().await {
             if !matches!(end, Ok(SourceEnd::Finished)) {
@@ -181,7 +231,11 @@ async fn wait_for_stop(sources: &mut JoinSet<SourceEnd>, stop: impl Future<Outpu
     }
 }
 
-fn processor_stage(config: &Config, factory: &dyn ComponentFactory, id: &ComponentId) -> ProcessorStage {
+fn processor_stage(
+    config: &Config,
+    factory: &dyn ComponentFactory,
+    id: &ComponentId,
+) -> ProcessorStage {
     let name = id.to_string();
     ProcessorStage {
         processor: factory.processor(id, &config.processors[id]),
@@ -199,7 +253,12 @@ fn exporter_counters(kind: &'static str, id: &str) -> ExporterCounters {
 
 /// Every `interval` (and once at shutdown) hands a snapshot of the agent's own metrics to
 /// every exporter. An interval of zero turns it off.
-async fn telemetry_ticker(interval: Duration, exporters: Vec<Edge>, probes: Vec<DepthProbe>, mut shutdown: Shutdown) {
+async fn telemetry_ticker(
+    interval: Duration,
+    exporters: Vec<Edge>,
+    probes: Vec<DepthProbe>,
+    mut shutdown: Shutdown,
+) {
     if interval.is_zero() {
         return;
     }
@@ -223,8 +282,10 @@ fn record_channel_depths(probes: &[DepthProbe]) {
     for probe in probes {
         if let Some(tx) = probe.tx.upgrade() {
             let depth = tx.max_capacity() - tx.capacity();
-            metrics::gauge!(names::CHANNEL_DEPTH, "channel" => probe.channel.clone()).set(depth as f64);
-            metrics::gauge!(names::CHANNEL_CAPACITY, "channel" => probe.channel.clone()).set(tx.max_capacity() as f64);
+            metrics::gauge!(names::CHANNEL_DEPTH, "channel" => probe.channel.clone())
+                .set(depth as f64);
+            metrics::gauge!(names::CHANNEL_CAPACITY, "channel" => probe.channel.clone())
+                .set(tx.max_capacity() as f64);
         }
     }
 }

@@ -35,7 +35,10 @@ pub async fn supervise(
     mut shutdown: Shutdown,
     backoff: Backoff,
 ) -> SourceEnd {
-    let labels = [(names::COMPONENT_ID, id.to_string()), (names::COMPONENT_KIND, "source".to_string())];
+    let labels = [
+        (names::COMPONENT_ID, id.to_string()),
+        (names::COMPONENT_KIND, "source".to_string()),
+    ];
     let errors = metrics::counter!(names::COMPONENT_ERRORS, &labels);
     let restarts = metrics::counter!(names::SOURCE_RESTARTS, &labels);
     let mut wait = backoff.initial;
@@ -48,7 +51,9 @@ pub async fn supervise(
                 return SourceEnd::Finished;
             }
             Ok(Err(e)) => e.to_string(),
-            Err(join) if join.is_panic() => format!("panicked: {}", panic_message(join.into_panic())),
+            Err(join) if join.is_panic() => {
+                format!("panicked: {}", panic_message(join.into_panic()))
+            }
             Err(join) => format!("task ended: {join}"),
         };
         errors.increment(1);

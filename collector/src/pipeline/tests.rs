@@ -9,7 +9,8 @@ use crate::config::{self, ComponentId, Config, ExporterConfig, ProcessorConfig, 
 use crate::event::{Batch, Direction, Event, TcpConnEvent, TcpEventKind};
 use crate::pipeline::build::{ComponentFactory, Components};
 use crate::pipeline::{
-    run_with, BoxFuture, ComponentError, Exporter, Processor, RunOptions, Shutdown, Source, SourceOutput, StopReason,
+    run_with, BoxFuture, ComponentError, Exporter, Processor, RunOptions, Shutdown, Source,
+    SourceOutput, StopReason,
 };
 use crate::telemetry::{self, names};
 
@@ -62,7 +63,8 @@ impl Exporter for SlowExporter {
 
     fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
-            *self.seen.flushed_after.lock().unwrap() = Some(self.seen.events.load(Ordering::SeqCst));
+            *self.seen.flushed_after.lock().unwrap() =
+                Some(self.seen.events.load(Ordering::SeqCst));
             Ok(())
         })
     }
@@ -79,13 +81,18 @@ struct BurstSource {
 }
 
 impl Source for BurstSource {
-    fn run(self: Box<Self>, out: SourceOutput, mut shutdown: Shutdown) -> BoxFuture<'static, Result<(), ComponentError>> {
+    fn run(
+        self: Box<Self>,
+        out: SourceOutput,
+        mut shutdown: Shutdown,
+    ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
             if self.attempts.fetch_add(1, Ordering::SeqCst) < self.failures {
                 return Err(ComponentError::Input("injected failure".into()));
             }
             for _ in 0..self.batches {
-                out.send((0..self.per_batch).map(|i| tcp_event(i as u16)).collect()).await;
+                out.send((0..self.per_batch).map(|i| tcp_event(i as u16)).collect())
+                    .await;
             }
             if self.wait_for_shutdown {
                 shutdown.requested().await;
@@ -109,7 +116,10 @@ impl ComponentFactory for Doubles {
         Components.processor(id, c)
     }
     fn exporter(&self, _: &ComponentId, _: &ExporterConfig) -> Box<dyn Exporter> {
-        Box::new(SlowExporter { delay: self.exporter_delay, seen: self.seen.clone() })
+        Box::new(SlowExporter {
+            delay: self.exporter_delay,
+            seen: self.seen.clone(),
+        })
     }
 }
 
@@ -131,7 +141,11 @@ fn counter(name: &str, id: &str, reason: Option<&str>) -> f64 {
 
 #[tokio::test]
 async fn slow_exporter_drops_are_counted_and_everything_is_accounted_for() {
-    let config = parse(&pipeline_yaml("slowtest", "slowtest", "runtime: { channel_capacity: 2 }\n"));
+    let config = parse(&pipeline_yaml(
+        "slowtest",
+        "slowtest",
+        "runtime: { channel_capacity: 2 }\n",
+    ));
     let seen = Arc::new(Seen::default());
     let factory = Doubles {
         source: Box::new(|| BurstSource {
@@ -144,7 +158,14 @@ async fn slow_exporter_drops_are_counted_and_everything_is_accounted_for() {
         exporter_delay: Duration::from_millis(5),
         seen: seen.clone(),
     };
-    let report = run_with(&config, RunOptions::default(), std::future::pending(), Arc::new(factory)).await.unwrap();
+    let report = run_with(
+        &config,
+        RunOptions::default(),
+        std::future::pending(),
+        Arc::new(factory),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.reason, StopReason::SourcesFinished);
     assert!(!report.timed_out);
 
@@ -153,15 +174,34 @@ async fn slow_exporter_drops_are_counted_and_everything_is_accounted_for() {
     let source_dropped = counter(names::EVENTS_DROPPED, "replay/slowtest", Some("queue_full"));
     let pipeline_dropped = counter(names::EVENTS_DROPPED, "logs/slowtest", Some("queue_full"));
     let exported = counter(names::EVENTS_SENT, "debug/slowtest", None);
-    assert_eq!(source_sent + source_dropped, emitted, "every emitted event is sent or dropped");
-    assert!(source_dropped + pipeline_dropped > 0.0, "a 5 ms exporter behind 2-slot channels must drop");
-    assert_eq!(exported as usize, seen.events.load(Ordering::SeqCst), "exporter count matches what it saw");
-    assert_eq!(source_sent - pipeline_dropped, exported, "what the pipeline passed on was exported");
+    assert_eq!(
+        source_sent + source_dropped,
+        emitted,
+        "every emitted event is sent or dropped"
+    );
+    assert!(
+        source_dropped + pipeline_dropped > 0.0,
+        "a 5 ms exporter behind 2-slot channels must drop"
+    );
+    assert_eq!(
+        exported as usize,
+        seen.events.load(Ordering::SeqCst),
+        "exporter count matches what it saw"
+    );
+    assert_eq!(
+        source_sent - pipeline_dropped,
+        exported,
+        "what the pipeline passed on was exported"
+    );
 }
 
 #[tokio::test]
 async fn shutdown_drains_and_flushes_after_the_last_batch() {
-    let config = parse(&pipeline_yaml("flushtest", "flushtest", "runtime: { channel_capacity: 1000, when_full: block, block_timeout: 5s }\n"));
+    let config = parse(&pipeline_yaml(
+        "flushtest",
+        "flushtest",
+        "runtime: { channel_capacity: 1000, when_full: block, block_timeout: 5s }\n",
+    ));
     let seen = Arc::new(Seen::default());
     let factory = Doubles {
         source: Box::new(|| BurstSource {
@@ -175,7 +215,9 @@ async fn shutdown_drains_and_flushes_after_the_last_batch() {
         seen: seen.clone(),
     };
     let stop = tokio::time::sleep(Duration::from_millis(20));
-    let report = run_with(&config, RunOptions::default(), stop, Arc::new(factory)).await.unwrap();
+    let report = run_with(&config, RunOptions::default(), stop, Arc::new(factory))
+        .await
+        .unwrap();
     assert_eq!(report.reason, StopReason::Requested);
     assert!(!report.timed_out);
     // The exporter was still busy when stop came (50 x 2 ms > 20 ms): all 200 events
@@ -203,18 +245,38 @@ async fn a_failing_source_is_restarted_with_backoff_and_counted() {
         seen: seen.clone(),
     };
     let started = std::time::Instant::now();
-    let report = run_with(&config, RunOptions::default(), std::future::pending(), Arc::new(factory)).await.unwrap();
+    let report = run_with(
+        &config,
+        RunOptions::default(),
+        std::future::pending(),
+        Arc::new(factory),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.reason, StopReason::SourcesFinished);
     assert_eq!(attempts.load(Ordering::SeqCst), 4);
-    assert!(started.elapsed() >= Duration::from_millis(10 + 20 + 20), "backoff waited");
-    assert_eq!(counter(names::COMPONENT_ERRORS, "replay/restarttest", None), 3.0);
-    assert_eq!(counter(names::SOURCE_RESTARTS, "replay/restarttest", None), 3.0);
+    assert!(
+        started.elapsed() >= Duration::from_millis(10 + 20 + 20),
+        "backoff waited"
+    );
+    assert_eq!(
+        counter(names::COMPONENT_ERRORS, "replay/restarttest", None),
+        3.0
+    );
+    assert_eq!(
+        counter(names::SOURCE_RESTARTS, "replay/restarttest", None),
+        3.0
+    );
     assert_eq!(seen.events.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
 async fn shutdown_gives_up_after_the_timeout_when_an_exporter_hangs() {
-    let config = parse(&pipeline_yaml("hangtest", "hangtest", "runtime: { shutdown_timeout: 200ms, when_full: block }\n"));
+    let config = parse(&pipeline_yaml(
+        "hangtest",
+        "hangtest",
+        "runtime: { shutdown_timeout: 200ms, when_full: block }\n",
+    ));
     let factory = Doubles {
         source: Box::new(|| BurstSource {
             batches: 5,
@@ -228,7 +290,9 @@ async fn shutdown_gives_up_after_the_timeout_when_an_exporter_hangs() {
     };
     let started = std::time::Instant::now();
     let stop = tokio::time::sleep(Duration::from_millis(10));
-    let report = run_with(&config, RunOptions::default(), stop, Arc::new(factory)).await.unwrap();
+    let report = run_with(&config, RunOptions::default(), stop, Arc::new(factory))
+        .await
+        .unwrap();
     assert!(report.timed_out);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -239,7 +303,10 @@ async fn replay_and_record_round_trip_through_the_real_components() {
     let input = dir.path().join("in.jsonl");
     let recorded = dir.path().join("out.jsonl");
     let events: Vec<Event> = (0..600).map(|i| tcp_event(i as u16)).collect();
-    let mut text: String = events.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
+    let mut text: String = events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
     text.push_str("this line is not an event\n\n");
     std::fs::write(&input, text).unwrap();
     let yaml = format!(
@@ -259,11 +326,23 @@ async fn replay_and_record_round_trip_through_the_real_components() {
             Components.processor(id, c)
         }
         fn exporter(&self, _: &ComponentId, _: &ExporterConfig) -> Box<dyn Exporter> {
-            Box::new(SlowExporter { delay: Duration::ZERO, seen: self.0.clone() })
+            Box::new(SlowExporter {
+                delay: Duration::ZERO,
+                seen: self.0.clone(),
+            })
         }
     }
-    let options = RunOptions { record: Some(recorded.clone()) };
-    let report = run_with(&config, options, std::future::pending(), Arc::new(RealSourceSlowSink(seen.clone()))).await.unwrap();
+    let options = RunOptions {
+        record: Some(recorded.clone()),
+    };
+    let report = run_with(
+        &config,
+        options,
+        std::future::pending(),
+        Arc::new(RealSourceSlowSink(seen.clone())),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.reason, StopReason::SourcesFinished);
     assert_eq!(seen.events.load(Ordering::SeqCst), 600);
     let back: Vec<Event> = std::fs::read_to_string(&recorded)

@@ -56,7 +56,9 @@ impl Matcher {
     fn matches(&self, e: &TcpConnEvent) -> bool {
         (self.kinds.is_empty() || self.kinds.contains(&e.kind))
             && (self.comms.is_empty() || self.comms.contains(&e.comm))
-            && (self.ports.is_empty() || self.ports.contains(&e.local_port) || self.ports.contains(&e.remote_port))
+            && (self.ports.is_empty()
+                || self.ports.contains(&e.local_port)
+                || self.ports.contains(&e.remote_port))
     }
 }
 
@@ -69,13 +71,17 @@ pub struct FilterProcessor {
 impl FilterProcessor {
     /// A filter for `config`.
     pub fn new(config: &FilterProcessorConfig) -> Self {
-        Self { include: Matcher::new(&config.include), exclude: Matcher::new(&config.exclude) }
+        Self {
+            include: Matcher::new(&config.include),
+            exclude: Matcher::new(&config.exclude),
+        }
     }
 
     fn keeps(&self, event: &Event) -> bool {
         match event {
             Event::Tcp(e) => {
-                self.include.as_ref().is_none_or(|m| m.matches(e)) && !self.exclude.as_ref().is_some_and(|m| m.matches(e))
+                self.include.as_ref().is_none_or(|m| m.matches(e))
+                    && !self.exclude.as_ref().is_some_and(|m| m.matches(e))
             }
             Event::Telemetry(_) => true,
         }
@@ -114,15 +120,33 @@ mod tests {
     #[test]
     fn include_and_exclude_combine() {
         let batch = (1..=5).map(tcp_event).collect();
-        assert_eq!(kept("include: { ports: [1, 2, 3] }\nexclude: { ports: [2] }", batch), vec![1, 3]);
+        assert_eq!(
+            kept(
+                "include: { ports: [1, 2, 3] }\nexclude: { ports: [2] }",
+                batch
+            ),
+            vec![1, 3]
+        );
     }
 
     #[test]
     fn fields_must_all_match_and_lists_are_alternatives() {
         let batch = vec![tcp_event(1), tcp_event(2)];
-        assert_eq!(kept("include: { comms: [curl, wget], ports: [2] }", batch.clone()), vec![2]);
-        assert_eq!(kept("include: { comms: [wget] }", batch.clone()), Vec::<u16>::new());
-        assert_eq!(kept("exclude: { kinds: [connect] }", batch), Vec::<u16>::new());
+        assert_eq!(
+            kept(
+                "include: { comms: [curl, wget], ports: [2] }",
+                batch.clone()
+            ),
+            vec![2]
+        );
+        assert_eq!(
+            kept("include: { comms: [wget] }", batch.clone()),
+            Vec::<u16>::new()
+        );
+        assert_eq!(
+            kept("exclude: { kinds: [connect] }", batch),
+            Vec::<u16>::new()
+        );
     }
 
     #[test]

@@ -26,7 +26,11 @@ pub struct ReplaySourceConfig {
 
 impl Default for ReplaySourceConfig {
     fn default() -> Self {
-        Self { path: PathBuf::new(), batch_max_events: 256, repeat: 1 }
+        Self {
+            path: PathBuf::new(),
+            batch_max_events: 256,
+            repeat: 1,
+        }
     }
 }
 
@@ -35,7 +39,10 @@ impl ReplaySourceConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         if self.path.as_os_str().is_empty() {
-            problems.push(("path".into(), "is required: the JSON-lines file to read".into()));
+            problems.push((
+                "path".into(),
+                "is required: the JSON-lines file to read".into(),
+            ));
         }
         if self.batch_max_events == 0 {
             problems.push(("batch_max_events".into(), "must be at least 1".into()));
@@ -60,7 +67,10 @@ pub struct ReplaySource {
 impl ReplaySource {
     /// A source for `config`; the file is opened when it runs.
     pub fn new(id: &ComponentId, config: &ReplaySourceConfig) -> Self {
-        Self { id: id.to_string(), config: config.clone() }
+        Self {
+            id: id.to_string(),
+            config: config.clone(),
+        }
     }
 
     async fn replay(self, out: SourceOutput, shutdown: Shutdown) -> Result<(), ComponentError> {
@@ -70,15 +80,18 @@ impl ReplaySource {
         for _ in 0..self.config.repeat {
             let file = tokio::fs::File::open(&self.config.path)
                 .await
-                .map_err(|e| ComponentError::Startup(format!("cannot open {}: {e}", self.config.path.display())))?;
+                .map_err(|e| {
+                    ComponentError::Startup(format!(
+                        "cannot open {}: {e}",
+                        self.config.path.display()
+                    ))
+                })?;
             let mut lines = BufReader::new(file).lines();
             let mut batch: Batch = Vec::with_capacity(max);
             let mut number = 0u64;
-            while let Some(line) = lines
-                .next_line()
-                .await
-                .map_err(|e| ComponentError::Input(format!("{}: {e}", self.config.path.display())))?
-            {
+            while let Some(line) = lines.next_line().await.map_err(|e| {
+                ComponentError::Input(format!("{}: {e}", self.config.path.display()))
+            })? {
                 number += 1;
                 if line.trim().is_empty() {
                     continue;
@@ -94,7 +107,8 @@ impl ReplaySource {
                     }
                 }
                 if batch.len() >= max {
-                    out.send(std::mem::replace(&mut batch, Vec::with_capacity(max))).await;
+                    out.send(std::mem::replace(&mut batch, Vec::with_capacity(max)))
+                        .await;
                     if shutdown.is_requested() {
                         return Ok(());
                     }
@@ -107,7 +121,11 @@ impl ReplaySource {
 }
 
 impl Source for ReplaySource {
-    fn run(self: Box<Self>, out: SourceOutput, shutdown: Shutdown) -> BoxFuture<'static, Result<(), ComponentError>> {
+    fn run(
+        self: Box<Self>,
+        out: SourceOutput,
+        shutdown: Shutdown,
+    ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(self.replay(out, shutdown))
     }
 }

@@ -19,11 +19,13 @@ impl Recorder for KotelRecorder {
     fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        self.registry.get_or_create_counter(key, |c| Counter::from_arc(c.clone()))
+        self.registry
+            .get_or_create_counter(key, |c| Counter::from_arc(c.clone()))
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        self.registry.get_or_create_gauge(key, |g| Gauge::from_arc(g.clone()))
+        self.registry
+            .get_or_create_gauge(key, |g| Gauge::from_arc(g.clone()))
     }
 
     fn register_histogram(&self, _key: &Key, _: &Metadata<'_>) -> Histogram {
@@ -37,8 +39,9 @@ static RECORDER: OnceLock<&'static KotelRecorder> = OnceLock::new();
 /// Installs the process-wide recorder. Idempotent: later calls (tests) reuse the first.
 pub fn install() {
     RECORDER.get_or_init(|| {
-        let recorder: &'static KotelRecorder =
-            Box::leak(Box::new(KotelRecorder { registry: Registry::atomic() }));
+        let recorder: &'static KotelRecorder = Box::leak(Box::new(KotelRecorder {
+            registry: Registry::atomic(),
+        }));
         // Fails only if another recorder was installed first; ours then stays unused.
         let _ = metrics::set_global_recorder(recorder);
         recorder
@@ -52,7 +55,10 @@ pub fn snapshot() -> TelemetrySnapshot {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or_default();
     let Some(recorder) = RECORDER.get() else {
-        return TelemetrySnapshot { time_unix_nano, ..Default::default() };
+        return TelemetrySnapshot {
+            time_unix_nano,
+            ..Default::default()
+        };
     };
     let mut counters = Vec::new();
     recorder.registry.visit_counters(|key, value| {
@@ -64,14 +70,24 @@ pub fn snapshot() -> TelemetrySnapshot {
     });
     counters.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
     gauges.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
-    TelemetrySnapshot { time_unix_nano, counters, gauges }
+    TelemetrySnapshot {
+        time_unix_nano,
+        counters,
+        gauges,
+    }
 }
 
 fn point(key: &Key, value: f64) -> TelemetryPoint {
-    let mut labels: Vec<(String, String)> =
-        key.labels().map(|l| (l.key().to_string(), l.value().to_string())).collect();
+    let mut labels: Vec<(String, String)> = key
+        .labels()
+        .map(|l| (l.key().to_string(), l.value().to_string()))
+        .collect();
     labels.sort();
-    TelemetryPoint { name: key.name().to_string(), labels, value }
+    TelemetryPoint {
+        name: key.name().to_string(),
+        labels,
+        value,
+    }
 }
 
 impl TelemetrySnapshot {
@@ -80,7 +96,11 @@ impl TelemetrySnapshot {
         self.counters
             .iter()
             .filter(|p| p.name == name)
-            .filter(|p| labels.iter().all(|(k, v)| p.labels.iter().any(|(pk, pv)| pk == k && pv == v)))
+            .filter(|p| {
+                labels
+                    .iter()
+                    .all(|(k, v)| p.labels.iter().any(|(pk, pv)| pk == k && pv == v))
+            })
             .map(|p| p.value)
             .sum()
     }

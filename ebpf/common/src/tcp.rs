@@ -94,7 +94,10 @@ pub mod state {
 
     /// True for the states of an established connection (the ones a close leaves from).
     pub const fn is_established_family(state: u32) -> bool {
-        matches!(state, ESTABLISHED | FIN_WAIT1 | FIN_WAIT2 | CLOSE_WAIT | LAST_ACK | CLOSING)
+        matches!(
+            state,
+            ESTABLISHED | FIN_WAIT1 | FIN_WAIT2 | CLOSE_WAIT | LAST_ACK | CLOSING
+        )
     }
 }
 
@@ -136,7 +139,7 @@ pub struct ListenerKey {
 
 /// Byte offsets inside kernel structs, read from the running kernel's BTF by the agent and
 /// set as a global before the program loads. A zero `valid` means "unknown": the program
-/// then falls back to what the tracepoint itself carries.
+/// then reports netns 0 and keys listeners by port and family alone.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SockOffsets {

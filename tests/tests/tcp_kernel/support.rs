@@ -28,26 +28,34 @@ impl NetnsThread {
     pub fn spawn() -> io::Result<Self> {
         let (jobs, rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel();
-        let handle = thread::Builder::new().name(THREAD_NAME.into()).spawn(move || {
-            let setup = || -> io::Result<u32> {
-                // SAFETY: affects only this thread's namespaces.
-                if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-                    return Err(io::Error::last_os_error());
+        let handle = thread::Builder::new()
+            .name(THREAD_NAME.into())
+            .spawn(move || {
+                let setup = || -> io::Result<u32> {
+                    // SAFETY: affects only this thread's namespaces.
+                    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    loopback_up()?;
+                    Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino() as u32)
+                };
+                let result = setup();
+                let ok = result.is_ok();
+                let _ = ready_tx.send(result);
+                if ok {
+                    for job in rx {
+                        job();
+                    }
                 }
-                loopback_up()?;
-                Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino() as u32)
-            };
-            let result = setup();
-            let ok = result.is_ok();
-            let _ = ready_tx.send(result);
-            if ok {
-                for job in rx {
-                    job();
-                }
-            }
-        })?;
-        let inode = ready_rx.recv().map_err(|_| io::Error::other("netns thread died"))??;
-        Ok(Self { jobs: Some(jobs), handle: Some(handle), inode })
+            })?;
+        let inode = ready_rx
+            .recv()
+            .map_err(|_| io::Error::other("netns thread died"))??;
+        Ok(Self {
+            jobs: Some(jobs),
+            handle: Some(handle),
+            inode,
+        })
     }
 
     /// Runs `f` on the namespace thread and returns its result (re-raising its panic).
@@ -56,7 +64,11 @@ impl NetnsThread {
         let job: Job = Box::new(move || {
             let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
         });
-        self.jobs.as_ref().expect("running").send(job).expect("netns thread alive");
+        self.jobs
+            .as_ref()
+            .expect("running")
+            .send(job)
+            .expect("netns thread alive");
         match rx.recv().expect("netns thread answered") {
             Ok(v) => v,
             Err(panic) => resume_unwind(panic),
@@ -92,13 +104,16 @@ fn loopback_up() -> io::Result<()> {
         }
         let err = io::Error::last_os_error();
         libc::close(fd);
-        if rc == 0 { Ok(()) } else { Err(err) }
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(err)
+        }
     }
 }
 
-/// cgroup v2 id of this process: the inode of its cgroup2 directory (what
-/// `bpf_get_current_cgroup_id()` returns).
-pub fn own_cgroup_id() -> io::Result<u64> {
+/// The cgroup2 mount point and this process's cgroup path below it.
+fn own_cgroup_dir() -> io::Result<std::path::PathBuf> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup")?;
     let path = cgroups
         .lines()
@@ -111,7 +126,48 @@ pub fn own_cgroup_id() -> io::Result<u64> {
         .find(|f| f.len() > 2 && f[2] == "cgroup2")
         .map(|f| f[1].to_string())
         .ok_or_else(|| io::Error::other("no cgroup2 mount"))?;
-    Ok(std::fs::metadata(format!("{mount}{path}"))?.ino())
+    Ok(std::path::PathBuf::from(format!("{mount}{path}")))
+}
+
+/// cgroup v2 id of this process: the inode of its cgroup2 directory (what
+/// `bpf_get_current_cgroup_id()` returns).
+pub fn own_cgroup_id() -> io::Result<u64> {
+    Ok(std::fs::metadata(own_cgroup_dir()?)?.ino())
+}
+
+/// While alive, this whole process sits in a cgroup2 child created for it, so events
+/// can be told apart by a cgroup id that nothing else on the machine has. Dropping it
+/// moves the process back and removes the child. Callers serialise on [`CGROUP_LOCK`].
+pub struct FreshCgroup {
+    parent: std::path::PathBuf,
+    child: std::path::PathBuf,
+}
+
+/// Serialises tests that move the process between cgroups.
+pub static CGROUP_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl FreshCgroup {
+    /// Creates `<own cgroup>/kotel-test-<pid>-<tag>` and moves this process into it.
+    pub fn enter(tag: &str) -> io::Result<Self> {
+        let parent = own_cgroup_dir()?;
+        let child = parent.join(format!("kotel-test-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&child)?;
+        if let Err(e) = std::fs::write(child.join("cgroup.procs"), std::process::id().to_string()) {
+            let _ = std::fs::remove_dir(&child);
+            return Err(e);
+        }
+        Ok(Self { parent, child })
+    }
+}
+
+impl Drop for FreshCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(
+            self.parent.join("cgroup.procs"),
+            std::process::id().to_string(),
+        );
+        let _ = std::fs::remove_dir(&self.child);
+    }
 }
 
 /// True when `ip` can be bound in the current namespace (IPv6 may be disabled).
@@ -171,5 +227,9 @@ pub fn workload(ip: IpAddr, n: usize) -> io::Result<Workload> {
         other => panic!("connect to closed port {closed_port}: expected refusal, got {other:?}"),
     }
     drop(listener);
-    Ok(Workload { port, client_ports, closed_port })
+    Ok(Workload {
+        port,
+        client_ports,
+        closed_port,
+    })
 }

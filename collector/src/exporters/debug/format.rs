@@ -84,7 +84,13 @@ fn telemetry_detailed(out: &mut String, t: &TelemetrySnapshot) {
     for (kind, points) in [("counter", &t.counters), ("gauge", &t.gauges)] {
         for p in points {
             let labels: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let _ = writeln!(out, "    {kind} {}{{{}}} {}", p.name, labels.join(","), p.value);
+            let _ = writeln!(
+                out,
+                "    {kind} {}{{{}}} {}",
+                p.name,
+                labels.join(","),
+                p.value
+            );
         }
     }
 }
@@ -99,7 +105,12 @@ pub fn rfc3339(unix_nanos: u64) -> String {
     let millis = (unix_nanos / 1_000_000) % 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's method).

@@ -47,7 +47,11 @@ impl DebugExporter<io::Stdout> {
 impl<W: Write + Send> DebugExporter<W> {
     /// An exporter printing to `out` (tests use a buffer).
     pub fn to_writer(config: &DebugExporterConfig, out: W) -> Self {
-        Self { verbosity: config.verbosity, out, text: String::new() }
+        Self {
+            verbosity: config.verbosity,
+            out,
+            text: String::new(),
+        }
     }
 
     /// What has been written so far, for writers that keep it.
@@ -73,7 +77,11 @@ impl<W: Write + Send> Exporter for DebugExporter<W> {
     }
 
     fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
-        Box::pin(async move { self.out.flush().map_err(|e| ComponentError::Output(format!("flushing stdout: {e}"))) })
+        Box::pin(async move {
+            self.out
+                .flush()
+                .map_err(|e| ComponentError::Output(format!("flushing stdout: {e}")))
+        })
     }
 }
 

@@ -10,7 +10,10 @@ fn render(verbosity: Verbosity, batch: Batch) -> String {
 }
 
 fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 #[test]
@@ -26,7 +29,9 @@ fn basic_prints_one_line_per_event_with_the_essentials() {
 
 #[test]
 fn basic_shows_inbound_ipv6_close_and_failures() {
-    let Event::Tcp(mut e) = tcp_event(8080) else { unreachable!() };
+    let Event::Tcp(mut e) = tcp_event(8080) else {
+        unreachable!()
+    };
     e.kind = crate::event::TcpEventKind::Close;
     e.direction = crate::event::Direction::Inbound;
     e.local_addr = "::1".parse().unwrap();
@@ -39,7 +44,10 @@ fn basic_shows_inbound_ipv6_close_and_failures() {
     failed.duration_ns = None;
     let text = render(Verbosity::Basic, vec![Event::Tcp(e), Event::Tcp(failed)]);
     assert!(text.contains("tcp close          pid=42 comm=curl cgroup=7 [::1]:40000 <- [::1]:8080 duration=2.500ms"), "{text}");
-    assert!(text.contains("connect_failed") && text.contains("failed_in=syn_sent"), "{text}");
+    assert!(
+        text.contains("connect_failed") && text.contains("failed_in=syn_sent"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -60,7 +68,10 @@ fn detailed_prints_every_field() {
         "netns: 0",
         "sock_id: 1",
     ] {
-        assert!(text.contains(&format!("-> {field}\n")), "missing {field} in\n{text}");
+        assert!(
+            text.contains(&format!("-> {field}\n")),
+            "missing {field} in\n{text}"
+        );
     }
 }
 
@@ -68,27 +79,44 @@ fn detailed_prints_every_field() {
 fn telemetry_is_summarised_in_basic_and_listed_in_detailed() {
     let point = |name: &str, kind: &str, value| TelemetryPoint {
         name: name.into(),
-        labels: vec![("component_id".into(), "tcp".into()), ("component_kind".into(), kind.into())],
+        labels: vec![
+            ("component_id".into(), "tcp".into()),
+            ("component_kind".into(), kind.into()),
+        ],
         value,
     };
     let snapshot = TelemetrySnapshot {
         time_unix_nano: 0,
-        counters: vec![point("kotel.component.events.sent", "source", 12.0), point("kotel.component.events.dropped", "source", 3.0)],
+        counters: vec![
+            point("kotel.component.events.sent", "source", 12.0),
+            point("kotel.component.events.dropped", "source", 3.0),
+        ],
         gauges: vec![point("kotel.channel.depth", "source", 1.0)],
     };
     let basic = render(Verbosity::Basic, vec![Event::Telemetry(snapshot.clone())]);
     assert_eq!(basic.lines().count(), 1);
     assert!(basic.contains("sources sent=12 dropped=3"), "{basic}");
     let detailed = render(Verbosity::Detailed, vec![Event::Telemetry(snapshot)]);
-    assert!(detailed.contains("counter kotel.component.events.sent{component_id=tcp,component_kind=source} 12"), "{detailed}");
-    assert!(detailed.contains("gauge kotel.channel.depth{component_id=tcp,component_kind=source} 1"), "{detailed}");
+    assert!(
+        detailed.contains(
+            "counter kotel.component.events.sent{component_id=tcp,component_kind=source} 12"
+        ),
+        "{detailed}"
+    );
+    assert!(
+        detailed.contains("gauge kotel.channel.depth{component_id=tcp,component_kind=source} 1"),
+        "{detailed}"
+    );
 }
 
 #[test]
 fn timestamps_are_utc_rfc3339() {
     assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
     assert_eq!(rfc3339(951_782_400_123_000_000), "2000-02-29T00:00:00.123Z");
-    assert_eq!(rfc3339(1_795_000_000_000_000_000), "2026-11-18T11:06:40.000Z");
+    assert_eq!(
+        rfc3339(1_795_000_000_000_000_000),
+        "2026-11-18T11:06:40.000Z"
+    );
 }
 
 #[test]

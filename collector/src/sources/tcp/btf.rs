@@ -90,8 +90,10 @@ impl Btf {
 
     /// Reads and parses a raw BTF file.
     pub fn from_file(path: &Path) -> Result<Self, BtfError> {
-        let data = std::fs::read(path)
-            .map_err(|e| BtfError::Io { path: path.display().to_string(), error: e.to_string() })?;
+        let data = std::fs::read(path).map_err(|e| BtfError::Io {
+            path: path.display().to_string(),
+            error: e.to_string(),
+        })?;
         Self::parse(data)
     }
 
@@ -105,11 +107,20 @@ impl Btf {
             b if u16::from_be_bytes(b) == MAGIC => true,
             _ => return Err(BtfError::Malformed("bad magic")),
         };
-        let mut btf = Self { data, big_endian, types: Vec::new(), strings: (0, 0) };
+        let mut btf = Self {
+            data,
+            big_endian,
+            types: Vec::new(),
+            strings: (0, 0),
+        };
         let hdr_len = btf.u32_at(4)? as usize;
         let section = |off: usize, len: usize| -> Result<(usize, usize), BtfError> {
-            let start = hdr_len.checked_add(off).ok_or(BtfError::Malformed("section offset"))?;
-            let end = start.checked_add(len).ok_or(BtfError::Malformed("section length"))?;
+            let start = hdr_len
+                .checked_add(off)
+                .ok_or(BtfError::Malformed("section offset"))?;
+            let end = start
+                .checked_add(len)
+                .ok_or(BtfError::Malformed("section length"))?;
             (hdr_len >= HEADER_LEN && end <= btf.data.len())
                 .then_some((start, end))
                 .ok_or(BtfError::Malformed("section outside the blob"))
@@ -122,7 +133,14 @@ impl Btf {
 
     fn parse_types(&self, (mut pos, end): (usize, usize)) -> Result<Vec<Type>, BtfError> {
         // Id 0 is void; a placeholder keeps ids equal to indexes.
-        let mut types = vec![Type { name_off: 0, kind: 0, kind_flag: false, vlen: 0, size_or_type: 0, extra: 0 }];
+        let mut types = vec![Type {
+            name_off: 0,
+            kind: 0,
+            kind_flag: false,
+            vlen: 0,
+            size_or_type: 0,
+            extra: 0,
+        }];
         while pos < end {
             if pos + TYPE_LEN > end {
                 return Err(BtfError::Malformed("truncated type record"));
@@ -160,12 +178,19 @@ impl Btf {
             .get(off..off + 4)
             .and_then(|s| s.try_into().ok())
             .ok_or(BtfError::Malformed("read past the end"))?;
-        Ok(if self.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+        Ok(if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
     }
 
     fn name(&self, name_off: u32) -> &[u8] {
         let (start, end) = self.strings;
-        let Some(s) = start.checked_add(name_off as usize).and_then(|s| self.data.get(s..end)) else {
+        let Some(s) = start
+            .checked_add(name_off as usize)
+            .and_then(|s| self.data.get(s..end))
+        else {
             return b"";
         };
         &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())]
@@ -184,7 +209,12 @@ impl Btf {
     fn resolve(&self, mut id: u32) -> u32 {
         for _ in 0..32 {
             match self.types.get(id as usize) {
-                Some(t) if matches!(t.kind, KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG) => {
+                Some(t)
+                    if matches!(
+                        t.kind,
+                        KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG
+                    ) =>
+                {
                     id = t.size_or_type
                 }
                 _ => break,
@@ -196,14 +226,21 @@ impl Btf {
     /// Bit offset and type of member `name` of struct/union `id`, searching anonymous
     /// struct/union members too.
     fn member(&self, id: u32, name: &str, depth: u32) -> Result<Option<(u32, u32)>, BtfError> {
-        let Some(t) = self.types.get(id as usize).copied() else { return Ok(None) };
+        let Some(t) = self.types.get(id as usize).copied() else {
+            return Ok(None);
+        };
         if !matches!(t.kind, KIND_STRUCT | KIND_UNION) || depth > 8 {
             return Ok(None);
         }
         for i in 0..t.vlen as usize {
             let at = t.extra + 12 * i;
-            let (m_name, m_type, m_off) = (self.u32_at(at)?, self.u32_at(at + 4)?, self.u32_at(at + 8)?);
-            let (bits, bitfield) = if t.kind_flag { (m_off & 0xff_ffff, m_off >> 24) } else { (m_off, 0) };
+            let (m_name, m_type, m_off) =
+                (self.u32_at(at)?, self.u32_at(at + 4)?, self.u32_at(at + 8)?);
+            let (bits, bitfield) = if t.kind_flag {
+                (m_off & 0xff_ffff, m_off >> 24)
+            } else {
+                (m_off, 0)
+            };
             let m_name = self.name(m_name);
             if m_name == name.as_bytes() {
                 if bitfield != 0 || bits % 8 != 0 {
@@ -223,7 +260,9 @@ impl Btf {
     /// Byte offset of `path` (e.g. `["skc_net", "net"]`) inside `struct struct_name`,
     /// descending through each member's (embedded, not pointed-to) type.
     pub fn offset_of(&self, struct_name: &str, path: &[&str]) -> Result<u32, BtfError> {
-        let mut id = self.find_struct(struct_name).ok_or_else(|| BtfError::NoSuchStruct(struct_name.into()))?;
+        let mut id = self
+            .find_struct(struct_name)
+            .ok_or_else(|| BtfError::NoSuchStruct(struct_name.into()))?;
         let mut bits = 0;
         let mut container = struct_name.to_string();
         for member in path {

@@ -12,11 +12,19 @@ struct Builder {
 
 impl Builder {
     fn new() -> Self {
-        Self { types: Vec::new(), strings: vec![0], big_endian: false }
+        Self {
+            types: Vec::new(),
+            strings: vec![0],
+            big_endian: false,
+        }
     }
 
     fn bytes(&self, v: u32) -> [u8; 4] {
-        if self.big_endian { v.to_be_bytes() } else { v.to_le_bytes() }
+        if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
     }
 
     fn put(&mut self, v: u32) {
@@ -48,7 +56,14 @@ impl Builder {
     }
 
     /// Members are (name, type id, raw offset field).
-    fn composite(&mut self, kind: u32, name: &str, kind_flag: bool, size: u32, members: &[(&str, u32, u32)]) {
+    fn composite(
+        &mut self,
+        kind: u32,
+        name: &str,
+        kind_flag: bool,
+        size: u32,
+        members: &[(&str, u32, u32)],
+    ) {
         self.record(name, kind, kind_flag, members.len() as u32, size);
         for (m, ty, off) in members {
             let m = self.str(m);
@@ -60,7 +75,11 @@ impl Builder {
 
     fn finish(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let magic = if self.big_endian { 0xeb9f_u16.to_be_bytes() } else { 0xeb9f_u16.to_le_bytes() };
+        let magic = if self.big_endian {
+            0xeb9f_u16.to_be_bytes()
+        } else {
+            0xeb9f_u16.to_le_bytes()
+        };
         out.extend_from_slice(&magic);
         out.extend_from_slice(&[1, 0]);
         let tl = self.types.len() as u32;
@@ -83,7 +102,18 @@ fn sample() -> Vec<u8> {
     b.record("inner_t", 8, false, 0, 2);
     b.composite(5, "", false, 4, &[("x", 1, 0)]);
     b.record("", 10, false, 0, 3);
-    b.composite(4, "outer", true, 24, &[("flag", 1, 1 << 24), ("", 4, 64), ("in", 5, 128), ("tail", 1, 192)]);
+    b.composite(
+        4,
+        "outer",
+        true,
+        24,
+        &[
+            ("flag", 1, 1 << 24),
+            ("", 4, 64),
+            ("in", 5, 128),
+            ("tail", 1, 192),
+        ],
+    );
     b.finish()
 }
 
@@ -100,10 +130,22 @@ fn offsets_through_typedefs_qualifiers_and_anonymous_members() {
 #[test]
 fn bitfields_and_missing_names_are_errors() {
     let btf = Btf::parse(sample()).unwrap();
-    assert_eq!(btf.offset_of("outer", &["flag"]), Err(BtfError::NotByteAligned("flag".into())));
-    assert_eq!(btf.offset_of("outer", &["nope"]), Err(BtfError::NoSuchMember("outer".into(), "nope".into())));
-    assert_eq!(btf.offset_of("outer", &["in", "c"]), Err(BtfError::NoSuchMember("in".into(), "c".into())));
-    assert_eq!(btf.offset_of("missing", &["a"]), Err(BtfError::NoSuchStruct("missing".into())));
+    assert_eq!(
+        btf.offset_of("outer", &["flag"]),
+        Err(BtfError::NotByteAligned("flag".into()))
+    );
+    assert_eq!(
+        btf.offset_of("outer", &["nope"]),
+        Err(BtfError::NoSuchMember("outer".into(), "nope".into()))
+    );
+    assert_eq!(
+        btf.offset_of("outer", &["in", "c"]),
+        Err(BtfError::NoSuchMember("in".into(), "c".into()))
+    );
+    assert_eq!(
+        btf.offset_of("missing", &["a"]),
+        Err(BtfError::NoSuchStruct("missing".into()))
+    );
 }
 
 #[test]
@@ -112,7 +154,10 @@ fn malformed_blobs_are_errors_not_panics() {
     assert!(matches!(Btf::parse(vec![]), Err(BtfError::Malformed(_))));
     let mut bad_magic = good.clone();
     bad_magic[0] = 0;
-    assert_eq!(Btf::parse(bad_magic).err(), Some(BtfError::Malformed("bad magic")));
+    assert_eq!(
+        Btf::parse(bad_magic).err(),
+        Some(BtfError::Malformed("bad magic"))
+    );
     // Every truncation either fails cleanly or (only past the type section) still parses.
     for len in 0..good.len() {
         let _ = Btf::parse(good[..len].to_vec());
@@ -123,7 +168,10 @@ fn malformed_blobs_are_errors_not_panics() {
     assert!(Btf::parse(truncated_types).is_err());
     let mut unknown_kind = Builder::new();
     unknown_kind.record("x", 31, false, 0, 0);
-    assert_eq!(Btf::parse(unknown_kind.finish()).err(), Some(BtfError::UnknownKind(31)));
+    assert_eq!(
+        Btf::parse(unknown_kind.finish()).err(),
+        Some(BtfError::UnknownKind(31))
+    );
 }
 
 #[test]
@@ -147,7 +195,13 @@ fn running_kernel_offsets_resolve() {
     let net = btf.offset_of("sock_common", &["skc_net", "net"]).unwrap();
     let ns = btf.offset_of("net", &["ns"]).unwrap();
     let inum = btf.offset_of("ns_common", &["inum"]).unwrap();
-    assert!(net < 136 && net % 8 == 0, "sock_common.skc_net at {net}");
-    assert!(ns > 0 && inum % 4 == 0, "net.ns at {ns}, ns_common.inum at {inum}");
+    assert!(
+        net < 136 && net.is_multiple_of(8),
+        "sock_common.skc_net at {net}"
+    );
+    assert!(
+        ns > 0 && inum.is_multiple_of(4),
+        "net.ns at {ns}, ns_common.inum at {inum}"
+    );
     assert_eq!(btf.offset_of("sock", &["__sk_common"]), Ok(0));
 }

@@ -57,19 +57,26 @@ impl ClockOffset {
     /// The offset now.
     pub fn now() -> Self {
         let ns = |clock| {
-            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
             // SAFETY: valid clock id and a valid out-pointer.
             unsafe { libc::clock_gettime(clock, &mut ts) };
             i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
         };
         let mono = ns(libc::CLOCK_MONOTONIC);
         let real = ns(libc::CLOCK_REALTIME);
-        Self { realtime_minus_monotonic: real - mono }
+        Self {
+            realtime_minus_monotonic: real - mono,
+        }
     }
 
     /// A fixed offset (tests).
     pub fn fixed(realtime_minus_monotonic_ns: i128) -> Self {
-        Self { realtime_minus_monotonic: realtime_minus_monotonic_ns }
+        Self {
+            realtime_minus_monotonic: realtime_minus_monotonic_ns,
+        }
     }
 
     /// Unix ns of a monotonic timestamp, clamped to `0..=u64::MAX`.
@@ -88,12 +95,13 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<TcpConnEvent, DecodeE
     // SAFETY: exactly size_of::<TcpEvent>() bytes; TcpEvent is plain old data (any bit
     // pattern is valid) and read_unaligned has no alignment requirement.
     let ev: TcpEvent = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
-    let kind = match wire::TcpEventKind::from_u32(ev.kind).ok_or(DecodeError::UnknownKind(ev.kind))? {
-        wire::TcpEventKind::Connect => TcpEventKind::Connect,
-        wire::TcpEventKind::Accept => TcpEventKind::Accept,
-        wire::TcpEventKind::ConnectFailed => TcpEventKind::ConnectFailed,
-        wire::TcpEventKind::Close => TcpEventKind::Close,
-    };
+    let kind =
+        match wire::TcpEventKind::from_u32(ev.kind).ok_or(DecodeError::UnknownKind(ev.kind))? {
+            wire::TcpEventKind::Connect => TcpEventKind::Connect,
+            wire::TcpEventKind::Accept => TcpEventKind::Accept,
+            wire::TcpEventKind::ConnectFailed => TcpEventKind::ConnectFailed,
+            wire::TcpEventKind::Close => TcpEventKind::Close,
+        };
     let (local_addr, remote_addr) = match ev.family {
         AF_INET => (v4(&ev.local_addr), v4(&ev.remote_addr)),
         AF_INET6 => (v6(ev.local_addr), v6(ev.remote_addr)),
@@ -104,10 +112,11 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<TcpConnEvent, DecodeE
         DIRECTION_INBOUND => Direction::Inbound,
         _ => Direction::Unknown,
     };
-    let failed_state = (kind == TcpEventKind::ConnectFailed).then(|| match state::name(ev.old_state) {
-        Some(name) => name.to_string(),
-        None => format!("state_{}", ev.old_state),
-    });
+    let failed_state =
+        (kind == TcpEventKind::ConnectFailed).then(|| match state::name(ev.old_state) {
+            Some(name) => name.to_string(),
+            None => format!("state_{}", ev.old_state),
+        });
     Ok(TcpConnEvent {
         kind,
         time_unix_nano: clock.unix_nanos(ev.timestamp_ns),

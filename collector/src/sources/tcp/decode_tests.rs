@@ -3,8 +3,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use kotel_common::tcp::{
-    state, TcpEvent, TcpEventKind as Wire, AF_INET, AF_INET6, DIRECTION_INBOUND, DIRECTION_OUTBOUND,
-    TCP_EVENT_SIZE,
+    state, TcpEvent, TcpEventKind as Wire, AF_INET, AF_INET6, DIRECTION_INBOUND,
+    DIRECTION_OUTBOUND, TCP_EVENT_SIZE,
 };
 
 use super::{decode, ClockOffset, DecodeError};
@@ -13,7 +13,8 @@ use crate::event::{Direction, TcpEventKind};
 /// The record's bytes exactly as the kernel puts them into the ring buffer.
 fn encode(ev: &TcpEvent) -> Vec<u8> {
     // SAFETY: TcpEvent is #[repr(C)] plain old data without padding holes.
-    unsafe { std::slice::from_raw_parts((ev as *const TcpEvent).cast::<u8>(), TCP_EVENT_SIZE) }.to_vec()
+    unsafe { std::slice::from_raw_parts((ev as *const TcpEvent).cast::<u8>(), TCP_EVENT_SIZE) }
+        .to_vec()
 }
 
 fn comm(name: &[u8]) -> [u8; 16] {
@@ -49,7 +50,9 @@ fn v4_connect() -> TcpEvent {
     }
 }
 
-const CLOCK: ClockOffset = ClockOffset { realtime_minus_monotonic: 1_700_000_000_000_000_000 };
+const CLOCK: ClockOffset = ClockOffset {
+    realtime_minus_monotonic: 1_700_000_000_000_000_000,
+};
 
 #[test]
 fn v4_connect_round_trips() {
@@ -63,7 +66,10 @@ fn v4_connect_round_trips() {
     assert_eq!(ev.connect_latency_ns, Some(250_000));
     assert_eq!((ev.duration_ns, ev.failed_state.as_deref()), (None, None));
     assert_eq!((ev.pid, ev.comm.as_str(), ev.cgroup_id), (77, "curl", 4242));
-    assert_eq!((ev.netns, ev.sock_id), (4_026_531_840, 0xffff_8880_1234_5678));
+    assert_eq!(
+        (ev.netns, ev.sock_id),
+        (4_026_531_840, 0xffff_8880_1234_5678)
+    );
 }
 
 #[test]
@@ -81,7 +87,10 @@ fn v6_close_round_trips_and_v4_mapped_becomes_v4() {
     assert_eq!(ev.direction, Direction::Inbound);
     assert_eq!(ev.local_addr, IpAddr::V6(Ipv6Addr::LOCALHOST));
     assert_eq!(ev.remote_addr, "2001:db8::7".parse::<IpAddr>().unwrap());
-    assert_eq!((ev.duration_ns, ev.connect_latency_ns), (Some(5_000_000), None));
+    assert_eq!(
+        (ev.duration_ns, ev.connect_latency_ns),
+        (Some(5_000_000), None)
+    );
 
     raw.remote_addr = "::ffff:192.0.2.1".parse::<Ipv6Addr>().unwrap().octets();
     let ev = decode(&encode(&raw), &CLOCK).unwrap();
@@ -97,9 +106,21 @@ fn failed_connect_names_the_state_it_died_in() {
     let ev = decode(&encode(&raw), &CLOCK).unwrap();
     assert_eq!(ev.failed_state.as_deref(), Some("syn_sent"));
     raw.old_state = state::SYN_RECV;
-    assert_eq!(decode(&encode(&raw), &CLOCK).unwrap().failed_state.as_deref(), Some("syn_recv"));
+    assert_eq!(
+        decode(&encode(&raw), &CLOCK)
+            .unwrap()
+            .failed_state
+            .as_deref(),
+        Some("syn_recv")
+    );
     raw.old_state = 99;
-    assert_eq!(decode(&encode(&raw), &CLOCK).unwrap().failed_state.as_deref(), Some("state_99"));
+    assert_eq!(
+        decode(&encode(&raw), &CLOCK)
+            .unwrap()
+            .failed_state
+            .as_deref(),
+        Some("state_99")
+    );
 }
 
 #[test]
@@ -118,7 +139,10 @@ fn comm_without_nul_and_unknown_direction() {
 fn truncated_and_oversized_records_are_errors() {
     let bytes = encode(&v4_connect());
     for len in [0, 1, 8, TCP_EVENT_SIZE - 1] {
-        assert_eq!(decode(&bytes[..len], &CLOCK), Err(DecodeError::Truncated(len)));
+        assert_eq!(
+            decode(&bytes[..len], &CLOCK),
+            Err(DecodeError::Truncated(len))
+        );
     }
     let mut long = bytes.clone();
     long.extend_from_slice(&[0; 8]);
@@ -132,20 +156,32 @@ fn unknown_kind_and_family_are_errors() {
     let mut raw = v4_connect();
     raw.kind = 9;
     let err = decode(&encode(&raw), &CLOCK).unwrap_err();
-    assert_eq!((err.clone(), err.reason()), (DecodeError::UnknownKind(9), "unknown_kind"));
+    assert_eq!(
+        (err.clone(), err.reason()),
+        (DecodeError::UnknownKind(9), "unknown_kind")
+    );
     let mut raw = v4_connect();
     raw.family = 1;
-    assert_eq!(decode(&encode(&raw), &CLOCK), Err(DecodeError::UnknownFamily(1)));
+    assert_eq!(
+        decode(&encode(&raw), &CLOCK),
+        Err(DecodeError::UnknownFamily(1))
+    );
 }
 
 #[test]
 fn clock_offset_converts_and_clamps() {
     let now = ClockOffset::now();
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid clock id and out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     let mono = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
-    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     assert!(now.unix_nanos(mono).abs_diff(wall) < 1_000_000_000);
     assert_eq!(ClockOffset::fixed(-10).unix_nanos(3), 0);
     assert_eq!(ClockOffset::fixed(10).unix_nanos(u64::MAX), u64::MAX);

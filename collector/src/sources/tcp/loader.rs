@@ -22,6 +22,10 @@ use crate::pipeline::ComponentError;
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-probes"));
 
 const TRACEFS: &str = "/sys/kernel/tracing";
+/// Most listening sockets remembered at once (LRU), capped by `max_tracked_sockets`.
+const MAX_LISTENERS: u32 = 8192;
+/// Longest start-up error message (the tail of a verifier log is kept).
+const MAX_ERROR_CHARS: usize = 4000;
 
 /// The loaded object; the program stays attached while this lives.
 pub struct Kernel {
@@ -37,7 +41,8 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
     }
     if OBJECT.is_empty() {
         return Err(ComponentError::Startup(
-            "this kotel was built without kernel programs (AYA_BUILD_SKIP); rebuild without it".into(),
+            "this kotel was built without kernel programs (AYA_BUILD_SKIP); rebuild without it"
+                .into(),
         ));
     }
     raise_memlock();
@@ -49,14 +54,25 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
         .override_global(globals::TCP_WAKEUP_BYTES, &wakeup, true)
         .map_max_entries(maps::TCP_EVENTS, config.ring_buffer_bytes)
         .map_max_entries(maps::TCP_SOCKS, config.max_tracked_sockets)
+        .map_max_entries(
+            maps::TCP_LISTENERS,
+            config.max_tracked_sockets.min(MAX_LISTENERS),
+        )
         .load(OBJECT)
         .map_err(|e| startup("loading the tcp kernel object", &e))?;
     let program: &mut TracePoint = ebpf
         .program_mut(programs::TCP_STATE)
-        .ok_or_else(|| ComponentError::Startup(format!("program {} missing from the object", programs::TCP_STATE)))?
+        .ok_or_else(|| {
+            ComponentError::Startup(format!(
+                "program {} missing from the object",
+                programs::TCP_STATE
+            ))
+        })?
         .try_into()
         .map_err(|e| startup("program type", &e))?;
-    program.load().map_err(|e| startup("loading the tcp program", &e))?;
+    program
+        .load()
+        .map_err(|e| startup("loading the tcp program", &e))?;
     program
         .attach(programs::TCP_STATE_CATEGORY, programs::TCP_STATE_TRACEPOINT)
         .map_err(|e| startup("attaching to sock:inet_sock_set_state", &e))?;
@@ -81,6 +97,13 @@ fn startup(what: &str, err: &dyn std::error::Error) -> ComponentError {
         msg.push_str(&format!(": {s}"));
         source = s.source();
     }
+    // A verifier log can run to thousands of lines; its end says what was rejected.
+    if msg.len() > MAX_ERROR_CHARS {
+        let cut = (msg.len() - MAX_ERROR_CHARS..)
+            .find(|&i| msg.is_char_boundary(i))
+            .unwrap_or(0);
+        msg = format!("{what}: ... {}", &msg[cut..]);
+    }
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root || msg.contains("Operation not permitted") {
@@ -97,11 +120,20 @@ pub fn sock_offsets() -> SockOffsets {
         let net = btf.offset_of("sock_common", &["skc_net", "net"])?;
         let ns = btf.offset_of("net", &["ns"])?;
         let inum = btf.offset_of("ns_common", &["inum"])?;
-        Ok(SockOffsets { valid: 1, sock_common_net: net, net_ns_inum: ns + inum, _pad: 0 })
+        Ok(SockOffsets {
+            valid: 1,
+            sock_common_net: net,
+            net_ns_inum: ns + inum,
+            _pad: 0,
+        })
     };
     match resolve() {
         Ok(o) => {
-            tracing::debug!(sock_common_net = o.sock_common_net, net_ns_inum = o.net_ns_inum, "netns offsets from BTF");
+            tracing::debug!(
+                sock_common_net = o.sock_common_net,
+                net_ns_inum = o.net_ns_inum,
+                "netns offsets from BTF"
+            );
             o
         }
         Err(e) => {
@@ -113,10 +145,16 @@ pub fn sock_offsets() -> SockOffsets {
 
 /// Tries to lift RLIMIT_MEMLOCK (needed before kernel 5.11); failure is only logged.
 fn raise_memlock() {
-    let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
     // SAFETY: valid resource and pointer.
     if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } != 0 {
-        tracing::debug!("could not raise RLIMIT_MEMLOCK ({}); fine on kernels >= 5.11", std::io::Error::last_os_error());
+        tracing::debug!(
+            "could not raise RLIMIT_MEMLOCK ({}); fine on kernels >= 5.11",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
@@ -127,11 +165,20 @@ fn ensure_tracefs() {
     }
     // SAFETY: static NUL-terminated strings; no mount data.
     let rc = unsafe {
-        libc::mount(c"nodev".as_ptr(), c"/sys/kernel/tracing".as_ptr(), c"tracefs".as_ptr(), 0, std::ptr::null())
+        libc::mount(
+            c"nodev".as_ptr(),
+            c"/sys/kernel/tracing".as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
     };
     if rc == 0 {
         tracing::info!("mounted tracefs at {TRACEFS}");
     } else {
-        tracing::warn!("tracefs missing and mounting it failed: {}", std::io::Error::last_os_error());
+        tracing::warn!(
+            "tracefs missing and mounting it failed: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }

@@ -34,7 +34,10 @@ pub struct TcpSource {
 impl TcpSource {
     /// A source for `id` with `config`; no kernel access.
     pub fn new(id: &ComponentId, config: &TcpSourceConfig) -> Self {
-        Self { id: id.clone(), config: config.clone() }
+        Self {
+            id: id.clone(),
+            config: config.clone(),
+        }
     }
 
     /// The component id this source was built for.
@@ -44,7 +47,11 @@ impl TcpSource {
 }
 
 impl Source for TcpSource {
-    fn run(self: Box<Self>, out: SourceOutput, shutdown: Shutdown) -> BoxFuture<'static, Result<(), ComponentError>> {
+    fn run(
+        self: Box<Self>,
+        out: SourceOutput,
+        shutdown: Shutdown,
+    ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
             let kernel = loader::attach(&self.config)?;
             tracing::debug!(source = %self.id, "tcp source running");

@@ -40,15 +40,23 @@ pub async fn run(
     out: SourceOutput,
     mut shutdown: Shutdown,
 ) -> Result<(), ComponentError> {
-    let mut map = |name| kernel.ebpf.take_map(name).ok_or_else(|| input(format!("map {name} missing")));
-    let ring = RingBuf::try_from(map(maps::TCP_EVENTS)?).map_err(|e| input(format!("ring buffer: {e}")))?;
-    let stats = PerCpuArray::try_from(map(maps::TCP_STATS)?).map_err(|e| input(format!("stats map: {e}")))?;
+    let mut map = |name| {
+        kernel
+            .ebpf
+            .take_map(name)
+            .ok_or_else(|| input(format!("map {name} missing")))
+    };
+    let ring = RingBuf::try_from(map(maps::TCP_EVENTS)?)
+        .map_err(|e| input(format!("ring buffer: {e}")))?;
+    let stats = PerCpuArray::try_from(map(maps::TCP_STATS)?)
+        .map_err(|e| input(format!("stats map: {e}")))?;
     // SAFETY: the RingBuf owns its map fd, which stays open and unchanged until the AsyncFd
     // (which owns the RingBuf) is dropped.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
         .map_err(|e| input(format!("epoll: {e}")))?;
     let mut stats = KernelStats::new(stats);
-    let tick_every = (config.batch_timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
+    let tick_every =
+        (config.batch_timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
     let mut batcher = Batcher::new(config, tick_every);
     let mut tick = tokio::time::interval(tick_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -56,8 +64,8 @@ pub async fn run(
     stats_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
     loop {
+        // Unbiased: a ring that stays readable under overload cannot starve the ticks.
         tokio::select! {
-            biased;
             _ = shutdown.requested() => break,
             ready = ring.readable_mut() => {
                 let mut guard = ready.map_err(|e| input(format!("waiting on the ring buffer: {e}")))?;
@@ -72,7 +80,12 @@ pub async fn run(
             _ = stats_tick.tick() => stats.poll(),
         }
     }
-    while !batcher.drain(ring.get_mut(), &out).await {}
+    // What the ring holds now (bounded: traffic keeps arriving until the program detaches).
+    for _ in 0..16 {
+        if batcher.drain(ring.get_mut(), &out).await {
+            break;
+        }
+    }
     batcher.flush(&out).await;
     stats.poll();
     drop(ring);
@@ -97,7 +110,14 @@ struct Batcher {
 impl Batcher {
     fn new(config: &TcpSourceConfig, tick: Duration) -> Self {
         let max = config.batch_max_events.max(1);
-        Self { clock: ClockOffset::now(), batch: Vec::with_capacity(max), max, timeout: config.batch_timeout, tick, oldest: None }
+        Self {
+            clock: ClockOffset::now(),
+            batch: Vec::with_capacity(max),
+            max,
+            timeout: config.batch_timeout,
+            tick,
+            oldest: None,
+        }
     }
 
     /// Reads records until the ring is empty (`true`) or `DRAIN_LIMIT` were read (`false`),
@@ -127,7 +147,10 @@ impl Batcher {
 
     /// Sends the partial batch if it would be `batch_timeout` old before the next tick.
     async fn flush_if_due(&mut self, out: &SourceOutput) {
-        if self.oldest.is_some_and(|t| t.elapsed() + self.tick >= self.timeout) {
+        if self
+            .oldest
+            .is_some_and(|t| t.elapsed() + self.tick >= self.timeout)
+        {
             self.flush(out).await;
         }
     }
@@ -151,9 +174,17 @@ struct KernelStats {
 
 impl KernelStats {
     fn new(map: PerCpuArray<MapData, u64>) -> Self {
-        let counters = TcpStat::ALL.iter().map(|s| metrics::counter!(KERNEL_EVENTS, "stat" => s.name())).collect();
+        let counters = TcpStat::ALL
+            .iter()
+            .map(|s| metrics::counter!(KERNEL_EVENTS, "stat" => s.name()))
+            .collect();
         let lost = metrics::counter!(names::RINGBUF_LOST, "source" => SOURCE);
-        Self { map, last: [0; TcpStat::COUNT as usize], counters, lost }
+        Self {
+            map,
+            last: [0; TcpStat::COUNT as usize],
+            counters,
+            lost,
+        }
     }
 
     fn poll(&mut self) {

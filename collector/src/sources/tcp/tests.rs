@@ -29,8 +29,17 @@ fn validation_names_every_bad_field() {
         wakeup_bytes: 8192,
     };
     let problems = config.validate();
-    for field in ["ring_buffer_bytes", "wakeup_bytes", "max_tracked_sockets", "batch_max_events", "batch_timeout"] {
-        assert!(problems.iter().any(|p| p.starts_with(&format!("{field}:"))), "{field} missing in {problems:?}");
+    for field in [
+        "ring_buffer_bytes",
+        "wakeup_bytes",
+        "max_tracked_sockets",
+        "batch_max_events",
+        "batch_timeout",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(&format!("{field}:"))),
+            "{field} missing in {problems:?}"
+        );
     }
 }
 
@@ -44,9 +53,15 @@ fn wakeup_bytes_defaults_when_absent() {
 #[tokio::test]
 async fn invalid_config_fails_at_startup_before_the_kernel() {
     let id: ComponentId = "tcp".parse().unwrap();
-    let config = TcpSourceConfig { ring_buffer_bytes: 1000, ..TcpSourceConfig::default() };
+    let config = TcpSourceConfig {
+        ring_buffer_bytes: 1000,
+        ..TcpSourceConfig::default()
+    };
     let (out, _rx) = SourceOutput::for_test(4);
-    let err = Box::new(TcpSource::new(&id, &config)).run(out, Shutdown::never()).await.unwrap_err();
+    let err = Box::new(TcpSource::new(&id, &config))
+        .run(out, Shutdown::never())
+        .await
+        .unwrap_err();
     match err {
         ComponentError::Startup(msg) => assert!(msg.contains("ring_buffer_bytes"), "{msg}"),
         other => panic!("expected a start-up error, got {other:?}"),

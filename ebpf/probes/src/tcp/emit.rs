@@ -1,0 +1,77 @@
+//! Records into the ring buffer under the configured wakeup policy.
+
+use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
+use kotel_common::tcp::{SockOwner, TcpEvent, TcpEventKind, TcpStat, TCP_EVENT_SIZE};
+
+use super::record::Transition;
+use super::{count, KOTEL_TCP_EVENTS, KOTEL_TCP_WAKEUP_BYTES};
+
+/// Ring buffer bytes one record takes (8-byte header + payload).
+const RECORD_BYTES: u64 = TCP_EVENT_SIZE as u64 + 8;
+
+/// Connect latency of an outbound socket whose connect() the program saw, else 0.
+#[inline(always)]
+fn latency(o: &SockOwner) -> u64 {
+    if o.start_ns != 0 && o.established_ns > o.start_ns {
+        o.established_ns - o.start_ns
+    } else {
+        0
+    }
+}
+
+/// Ring-buffer flags for the next record under the configured wakeup policy.
+#[inline(always)]
+fn wakeup_flags() -> u64 {
+    let wake = KOTEL_TCP_WAKEUP_BYTES.load();
+    if wake == 0 {
+        return 0;
+    }
+    // Wake the reader once per fill cycle: when this record crosses the threshold.
+    let avail = KOTEL_TCP_EVENTS.query(BPF_RB_AVAIL_DATA as u64);
+    if avail < wake && avail + RECORD_BYTES >= wake {
+        count(TcpStat::Wakeup);
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    }
+}
+
+/// Writes one record straight into the ring buffer (no 120-byte copy on the BPF stack).
+pub(super) fn emit(
+    t: &Transition,
+    owner: &SockOwner,
+    kind: TcpEventKind,
+    duration_ns: u64,
+    netns: u32,
+) {
+    let flags = wakeup_flags();
+    let Some(mut entry) = KOTEL_TCP_EVENTS.reserve::<TcpEvent>(0) else {
+        count(TcpStat::RingbufFull);
+        return;
+    };
+    // SAFETY: reserve returned TCP_EVENT_SIZE writable bytes, aligned for TcpEvent; every
+    // field is written below before submit.
+    unsafe {
+        let ev = entry.as_mut_ptr();
+        (*ev).timestamp_ns = t.now;
+        (*ev).connect_latency_ns = latency(owner);
+        (*ev).duration_ns = duration_ns;
+        (*ev).cgroup_id = owner.cgroup_id;
+        (*ev).sock_id = t.sk;
+        (*ev).kind = kind as u32;
+        (*ev).direction = owner.direction;
+        (*ev).pid = owner.pid;
+        (*ev).netns = netns;
+        (*ev).old_state = t.old;
+        (*ev).new_state = t.new;
+        (*ev).family = t.family;
+        (*ev).local_port = t.sport;
+        (*ev).remote_port = t.dport;
+        (*ev)._pad = 0;
+        (*ev).local_addr = core::mem::transmute::<[u32; 4], [u8; 16]>(t.saddr);
+        (*ev).remote_addr = core::mem::transmute::<[u32; 4], [u8; 16]>(t.daddr);
+        (*ev).comm = owner.comm;
+    }
+    entry.submit(flags);
+    count(TcpStat::Emitted);
+}

@@ -1,0 +1,126 @@
+//! `sock:inet_sock_set_state` -> [`TcpEvent`] records for the `tcp` source.
+//!
+//! Contract (what user space can rely on):
+//! - Only `IPPROTO_TCP` transitions; one record per connect (SYN_SENT -> ESTABLISHED), accept
+//!   (SYN_RECV -> ESTABLISHED), failed connect (SYN_SENT/SYN_RECV -> CLOSE) and close
+//!   (established family -> CLOSE). Every full socket reaches CLOSE exactly once.
+//! - The owner (pid, comm, cgroup) is the task that called connect() (remembered at
+//!   CLOSE -> SYN_SENT in `KOTEL_TCP_SOCKS`, keyed by socket address) or, for accepted
+//!   sockets, the task that called listen() (remembered at -> LISTEN in
+//!   `KOTEL_TCP_LISTENERS`, keyed by netns, port and family), never the current task of a
+//!   softirq. A transition without a remembered owner is still emitted with pid 0 and counted
+//!   as `OwnerUnknown`. Entries are deleted at CLOSE, so the LRU maps only hold live sockets.
+//! - Nothing here aborts: a failed read, insert or reserve increments a `TcpStat` counter.
+
+mod emit;
+mod owner;
+mod record;
+
+use aya_ebpf::{
+    macros::{map, tracepoint},
+    maps::{LruHashMap, PerCpuArray, RingBuf},
+    programs::TracePointContext,
+    Global,
+};
+use kotel_common::{
+    globals, maps, programs, str_eq,
+    tcp::{state, ListenerKey, SockOffsets, SockOwner, TcpEventKind, TcpStat, IPPROTO_TCP},
+};
+
+use owner::{
+    accepted, closed, connected, failed_inbound, forget_listener, remember_connect,
+    remember_listener,
+};
+use record::{field, Transition, OFF_NEWSTATE, OFF_OLDSTATE, OFF_PROTOCOL};
+
+/// Fails the build when an identifier the aya macros turn into an object-file name differs
+/// from the shared constant user space looks it up by.
+macro_rules! same_name {
+    ($ident:ident, $constant:expr) => {
+        const _: () = assert!(str_eq($constant, stringify!($ident)));
+    };
+}
+
+/// Events to user space. Size set by the agent (`ring_buffer_bytes`).
+#[map]
+static KOTEL_TCP_EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
+/// Socket address -> owner of a connecting or established socket. Size set by the agent
+/// (`max_tracked_sockets`).
+#[map]
+static KOTEL_TCP_SOCKS: LruHashMap<u64, SockOwner> = LruHashMap::with_max_entries(65_536, 0);
+/// (netns, port, family) -> owner of a listening socket.
+#[map]
+static KOTEL_TCP_LISTENERS: LruHashMap<ListenerKey, SockOwner> =
+    LruHashMap::with_max_entries(8_192, 0);
+/// Per-CPU `u64` counters indexed by [`TcpStat`].
+#[map]
+static KOTEL_TCP_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(TcpStat::COUNT, 0);
+
+/// Offsets to read a socket's netns inode; `valid == 0` means netns is reported as 0.
+#[unsafe(no_mangle)]
+static KOTEL_TCP_SOCK_OFFSETS: Global<SockOffsets> = Global::new(SockOffsets {
+    valid: 0,
+    sock_common_net: 0,
+    net_ns_inum: 0,
+    _pad: 0,
+});
+/// Wakeup threshold in bytes of unread data; 0 = wake on every submit.
+#[unsafe(no_mangle)]
+static KOTEL_TCP_WAKEUP_BYTES: Global<u64> = Global::new(0);
+
+same_name!(KOTEL_TCP_EVENTS, maps::TCP_EVENTS);
+same_name!(KOTEL_TCP_SOCKS, maps::TCP_SOCKS);
+same_name!(KOTEL_TCP_LISTENERS, maps::TCP_LISTENERS);
+same_name!(KOTEL_TCP_STATS, maps::TCP_STATS);
+same_name!(KOTEL_TCP_SOCK_OFFSETS, globals::TCP_SOCK_OFFSETS);
+same_name!(KOTEL_TCP_WAKEUP_BYTES, globals::TCP_WAKEUP_BYTES);
+same_name!(kotel_tcp_state, programs::TCP_STATE);
+
+#[tracepoint]
+pub fn kotel_tcp_state(ctx: TracePointContext) -> u32 {
+    match try_state(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// Increments one per-CPU stats counter.
+#[inline(always)]
+fn count(stat: TcpStat) {
+    if let Some(p) = KOTEL_TCP_STATS.get_ptr_mut(stat as u32) {
+        // SAFETY: per-CPU slot of this CPU; a racing nested program may lose one increment.
+        unsafe { *p += 1 };
+    }
+}
+
+fn try_state(ctx: &TracePointContext) -> Result<u32, u32> {
+    if field::<u16>(ctx, OFF_PROTOCOL) != IPPROTO_TCP {
+        return Ok(0);
+    }
+    let old = field::<i32>(ctx, OFF_OLDSTATE) as u32;
+    let new = field::<i32>(ctx, OFF_NEWSTATE) as u32;
+    let relevant = match (old, new) {
+        (state::CLOSE, state::SYN_SENT) | (_, state::LISTEN) => true,
+        (state::SYN_SENT | state::SYN_RECV, state::ESTABLISHED) => true,
+        (o, state::CLOSE) => {
+            o == state::LISTEN
+                || o == state::SYN_SENT
+                || o == state::SYN_RECV
+                || state::is_established_family(o)
+        }
+        _ => false,
+    };
+    if !relevant {
+        return Ok(0);
+    }
+    let t = Transition::read(ctx, old, new);
+    match (old, new) {
+        (state::CLOSE, state::SYN_SENT) => remember_connect(&t),
+        (_, state::LISTEN) => remember_listener(&t),
+        (state::LISTEN, state::CLOSE) => forget_listener(&t),
+        (state::SYN_SENT, state::ESTABLISHED) => connected(t),
+        (state::SYN_RECV, state::ESTABLISHED) => accepted(t),
+        (state::SYN_SENT, state::CLOSE) => closed(t, TcpEventKind::ConnectFailed),
+        (state::SYN_RECV, state::CLOSE) => failed_inbound(t),
+        _ => closed(t, TcpEventKind::Close),
+    }
+}

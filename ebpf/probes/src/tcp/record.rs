@@ -1,0 +1,85 @@
+//! The tracepoint record: field offsets, one read of every field, and the socket's netns.
+
+use aya_ebpf::{helpers::bpf_probe_read_kernel, programs::TracePointContext, EbpfContext};
+use kotel_common::tcp::{TcpStat, AF_INET6};
+
+use super::{count, KOTEL_TCP_SOCK_OFFSETS};
+
+// Field offsets of the tracepoint record (stable format, see
+// /sys/kernel/tracing/events/sock/inet_sock_set_state/format).
+pub(super) const OFF_SKADDR: usize = 8;
+pub(super) const OFF_OLDSTATE: usize = 16;
+pub(super) const OFF_NEWSTATE: usize = 20;
+pub(super) const OFF_SPORT: usize = 24;
+pub(super) const OFF_DPORT: usize = 26;
+pub(super) const OFF_FAMILY: usize = 28;
+pub(super) const OFF_PROTOCOL: usize = 30;
+pub(super) const OFF_SADDR: usize = 32;
+pub(super) const OFF_DADDR: usize = 36;
+pub(super) const OFF_SADDR_V6: usize = 40;
+pub(super) const OFF_DADDR_V6: usize = 56;
+
+/// One observed transition: the tracepoint fields, read once, plus the time.
+pub(super) struct Transition {
+    pub(super) sk: u64,
+    pub(super) old: u32,
+    pub(super) new: u32,
+    pub(super) now: u64,
+    pub(super) family: u16,
+    pub(super) sport: u16,
+    pub(super) dport: u16,
+    pub(super) saddr: [u32; 4],
+    pub(super) daddr: [u32; 4],
+}
+
+/// Reads a tracepoint field directly from the context. Volatile, so LLVM neither merges
+/// loads nor turns them into loads through a computed pointer, which the verifier rejects
+/// ("dereference of modified ctx ptr").
+#[inline(always)]
+pub(super) fn field<T: Copy>(ctx: &TracePointContext, off: usize) -> T {
+    // SAFETY: `off` is a field offset of the record format above, naturally aligned.
+    unsafe { core::ptr::read_volatile(ctx.as_ptr().cast::<u8>().add(off).cast::<T>()) }
+}
+
+impl Transition {
+    /// Reads every field; both address forms are read unconditionally (no pointer
+    /// selection for the verifier to reject) and the family picks one.
+    #[inline(always)]
+    pub(super) fn read(ctx: &TracePointContext, old: u32, new: u32) -> Self {
+        let family: u16 = field(ctx, OFF_FAMILY);
+        let (s4, d4): (u32, u32) = (field(ctx, OFF_SADDR), field(ctx, OFF_DADDR));
+        let (s6, d6): ([u32; 4], [u32; 4]) = (field(ctx, OFF_SADDR_V6), field(ctx, OFF_DADDR_V6));
+        let v6 = family == AF_INET6;
+        Self {
+            sk: field(ctx, OFF_SKADDR),
+            old,
+            new,
+            now: 0,
+            family,
+            sport: field(ctx, OFF_SPORT),
+            dport: field(ctx, OFF_DPORT),
+            saddr: if v6 { s6 } else { [s4, 0, 0, 0] },
+            daddr: if v6 { d6 } else { [d4, 0, 0, 0] },
+        }
+    }
+}
+
+/// Inode of the socket's network namespace, 0 when the offsets are unknown or a read fails.
+#[inline(always)]
+pub(super) fn netns(sk: u64) -> u32 {
+    let off = KOTEL_TCP_SOCK_OFFSETS.load();
+    if off.valid == 0 {
+        return 0;
+    }
+    let net = unsafe { bpf_probe_read_kernel((sk + off.sock_common_net as u64) as *const u64) };
+    let inum = match net {
+        Ok(net) if net != 0 => unsafe {
+            bpf_probe_read_kernel((net + off.net_ns_inum as u64) as *const u32)
+        },
+        _ => Err(0),
+    };
+    inum.unwrap_or_else(|_| {
+        count(TcpStat::ReadError);
+        0
+    })
+}
