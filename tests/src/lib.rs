@@ -29,3 +29,6 @@ pub fn kotel_binary() -> PathBuf {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+
+pub mod harness;
+pub mod support;

@@ -6,20 +6,16 @@
 
 #[path = "tcp_kernel/checks.rs"]
 mod checks;
-#[path = "tcp_kernel/support.rs"]
-mod support;
 
-use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use kotel::config::ComponentId;
-use kotel::event::{Batch, Event, TcpConnEvent, TcpEventKind};
+use kotel::event::{TcpConnEvent, TcpEventKind};
 use kotel::pipeline::{Shutdown, Source, SourceOutput};
 use kotel::sources::tcp::{TcpSource, TcpSourceConfig};
-use kotel_integration_tests::{is_root, skip};
+use kotel_integration_tests::{harness, is_root, skip, support};
 use support::{NetnsThread, Workload};
-use tokio::sync::mpsc::Receiver;
 
 /// Connections per test (the brief asks for at least 50).
 const N: usize = 64;
@@ -82,35 +78,7 @@ fn run_case(name: &str, ip: IpAddr) {
             &format!("{ip} is not available in a new network namespace"),
         );
     }
-    kotel::telemetry::install(); // shared by both tests: counters below are sums over both
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (out, mut rx) = SourceOutput::for_test(4096);
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let config = TcpSourceConfig {
-        batch_timeout: Duration::from_millis(50),
-        ..TcpSourceConfig::default()
-    };
-    let source = Box::new(TcpSource::new(
-        &"tcp".parse::<ComponentId>().unwrap(),
-        &config,
-    ));
-    let run = source.run(out, Shutdown::new(stop_rx));
-    let task = rt.spawn(async move {
-        let result = run.await;
-        if let Err(e) = &result {
-            eprintln!("tcp source failed: {e}");
-        }
-        result
-    });
-
-    // The accept's owner comes from the listener map, so the measured listener must be
-    // opened after the program is attached: wait until a warm-up connection is seen.
-    let mut seen: Vec<TcpConnEvent> = Vec::new();
-    let warmup_ports = wait_until_attached(&rt, &ns, ip, &mut rx, &mut seen);
+    let mut source = harness::Attached::start(&ns, ip);
     // The workload runs from a cgroup of its own, so the owner's cgroup id is one that no
     // other process has (the test would otherwise sit in the root cgroup, id 1).
     let fresh = support::FreshCgroup::enter(name).expect("creating a cgroup2 child for the test");
@@ -118,6 +86,7 @@ fn run_case(name: &str, ip: IpAddr) {
     assert_ne!(cgroup, 1, "the test runs in a fresh cgroup, not the root");
     let w: Workload = ns.run(move || support::workload(ip, N)).expect("workload");
     drop(fresh);
+    let warmup_ports = source.warmup_ports.clone();
     let mine = |e: &TcpConnEvent| {
         e.netns == ns.inode
             && e.pid == std::process::id()
@@ -125,18 +94,8 @@ fn run_case(name: &str, ip: IpAddr) {
             && !warmup_ports.contains(&e.remote_port)
             && (e.local_port == w.port || e.remote_port == w.port || e.remote_port == w.closed_port)
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut mine_count = 0;
-    while mine_count < 4 * N + 1 && Instant::now() < deadline {
-        receive(&rt, &mut rx, &mut seen, Duration::from_millis(100));
-        mine_count = seen.iter().filter(|e| mine(e)).count();
-    }
-    receive(&rt, &mut rx, &mut seen, Duration::from_millis(300)); // anything extra shows up too
-    stop.send(true).unwrap();
-    rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await })
-        .expect("source stops within 5 s")
-        .expect("source task")
-        .expect("source returns Ok after shutdown");
+    source.collect_until(4 * N + 1, |seen| seen.iter().filter(|e| mine(e)).count());
+    let seen = source.stop();
 
     let events: Vec<&TcpConnEvent> = seen.iter().filter(|e| mine(e)).collect();
     for kind in [
@@ -157,54 +116,4 @@ fn run_case(name: &str, ip: IpAddr) {
         ns.inode,
         seen.len()
     );
-}
-
-/// Makes warm-up connections until the source reports one; returns their ports.
-fn wait_until_attached(
-    rt: &tokio::runtime::Runtime,
-    ns: &NetnsThread,
-    ip: IpAddr,
-    rx: &mut Receiver<Batch>,
-    seen: &mut Vec<TcpConnEvent>,
-) -> HashSet<u16> {
-    let mut ports = HashSet::new();
-    for _ in 0..100 {
-        let port = ns
-            .run(move || support::one_connection(ip))
-            .expect("warm-up connection");
-        ports.insert(port);
-        receive(rt, rx, seen, Duration::from_millis(200));
-        if seen.iter().any(|e| {
-            e.netns == ns.inode && e.remote_port == port && e.kind == TcpEventKind::Connect
-        }) {
-            // Client-side ports of warm-up connections are excluded as well.
-            ports.extend(
-                seen.iter()
-                    .filter(|e| e.remote_port == port)
-                    .map(|e| e.local_port),
-            );
-            return ports;
-        }
-    }
-    panic!("no event from the tcp source after 100 warm-up connections (is the program attached?)");
-}
-
-/// Collects batches for up to `wait`; panics with the source's error if it stopped.
-fn receive(
-    rt: &tokio::runtime::Runtime,
-    rx: &mut Receiver<Batch>,
-    seen: &mut Vec<TcpConnEvent>,
-    wait: Duration,
-) {
-    let end = Instant::now() + wait;
-    while let Some(left) = end.checked_duration_since(Instant::now()) {
-        match rt.block_on(async { tokio::time::timeout(left, rx.recv()).await }) {
-            Ok(Some(batch)) => seen.extend(batch.into_iter().filter_map(|e| match e {
-                Event::Tcp(t) => Some(t),
-                _ => None,
-            })),
-            Ok(None) => panic!("the tcp source stopped sending (its error is printed above)"),
-            Err(_) => return,
-        }
-    }
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use kotel::event::{Direction, TcpConnEvent, TcpEventKind};
 use kotel::telemetry::names;
 
-use super::support::{Workload, THREAD_NAME};
+use kotel_integration_tests::support::{Workload, THREAD_NAME};
 
 /// Exactly `n` connects and accepts, `2n` closes and one refused connect, each with the
 /// right ports, direction, owner (`comm` of the namespace thread, this cgroup), addresses,
@@ -101,7 +101,7 @@ pub fn check(events: &[&TcpConnEvent], w: &Workload, ip: IpAddr, cgroup: u64, n:
 /// test's events were emitted, nothing was lost or undecodable.
 pub fn check_self_telemetry(n: usize) {
     let t = kotel::telemetry::snapshot();
-    let emitted = t.counter_sum(kotel::sources::tcp::KERNEL_EVENTS, &[("stat", "emitted")]);
+    let emitted = t.counter_sum(names::TCP_KERNEL_EVENTS, &[("stat", "emitted")]);
     assert!(
         emitted >= (4 * n + 1) as f64,
         "kernel_events{{stat=emitted}} = {emitted}"

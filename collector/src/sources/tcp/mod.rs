@@ -20,7 +20,6 @@ pub use btf::{Btf, BtfError};
 pub use config::TcpSourceConfig;
 pub use decode::{decode, ClockOffset, DecodeError};
 pub use loader::sock_offsets;
-pub use reader::KERNEL_EVENTS;
 
 use crate::config::ComponentId;
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};

@@ -26,10 +26,10 @@ use crate::event::{Batch, Event};
 use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
 use crate::telemetry::names;
 
-/// Counter of the kernel program's own stats; label `stat` is a `TcpStat::name()`.
-pub const KERNEL_EVENTS: &str = "kotel.source.tcp.kernel_events";
 /// Value of the `source` label on shared source metrics.
 const SOURCE: &str = "tcp";
+/// Undecodable records logged in full before logging thins out.
+const LOGGED_BAD_RECORDS: u64 = 5;
 /// Most records handled per wakeup before yielding to the other branches.
 const DRAIN_LIMIT: usize = 4096;
 
@@ -105,6 +105,8 @@ struct Batcher {
     timeout: Duration,
     tick: Duration,
     oldest: Option<Instant>,
+    /// Records that failed to decode so far (the first few and every 10 000th are logged).
+    bad_records: u64,
 }
 
 impl Batcher {
@@ -117,6 +119,7 @@ impl Batcher {
             timeout: config.batch_timeout,
             tick,
             oldest: None,
+            bad_records: 0,
         }
     }
 
@@ -137,7 +140,15 @@ impl Batcher {
                     }
                 }
                 Err(e) => {
-                    tracing::debug!("tcp source: dropping a record: {e}");
+                    self.bad_records += 1;
+                    if self.bad_records <= LOGGED_BAD_RECORDS
+                        || self.bad_records.is_multiple_of(10_000)
+                    {
+                        tracing::warn!(
+                            total = self.bad_records,
+                            "tcp source: skipping a kernel record: {e}"
+                        );
+                    }
                     metrics::counter!(names::DECODE_ERRORS, "source" => SOURCE, "reason" => e.reason()).increment(1);
                 }
             }
@@ -176,7 +187,7 @@ impl KernelStats {
     fn new(map: PerCpuArray<MapData, u64>) -> Self {
         let counters = TcpStat::ALL
             .iter()
-            .map(|s| metrics::counter!(KERNEL_EVENTS, "stat" => s.name()))
+            .map(|s| metrics::counter!(names::TCP_KERNEL_EVENTS, "stat" => s.name()))
             .collect();
         let lost = metrics::counter!(names::RINGBUF_LOST, "source" => SOURCE);
         Self {

@@ -135,37 +135,49 @@ pub fn own_cgroup_id() -> io::Result<u64> {
     Ok(std::fs::metadata(own_cgroup_dir()?)?.ino())
 }
 
-/// While alive, this whole process sits in a cgroup2 child created for it, so events
-/// can be told apart by a cgroup id that nothing else on the machine has. Dropping it
-/// moves the process back and removes the child. Callers serialise on [`CGROUP_LOCK`].
+/// While alive, a process (this one, or a child) sits in a cgroup2 child created for it,
+/// so its events can be told apart by a cgroup id that nothing else on the machine has.
+/// Dropping it moves the process back (if it still runs) and removes the child cgroup.
+/// Callers serialise on [`CGROUP_LOCK`].
 pub struct FreshCgroup {
     parent: std::path::PathBuf,
     child: std::path::PathBuf,
+    pid: u32,
+    /// cgroup v2 id (inode) of the new cgroup.
+    pub id: u64,
 }
 
-/// Serialises tests that move the process between cgroups.
+/// Serialises tests that move processes between cgroups.
 pub static CGROUP_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl FreshCgroup {
-    /// Creates `<own cgroup>/kotel-test-<pid>-<tag>` and moves this process into it.
+    /// Moves this process into `<own cgroup>/kotel-test-<pid>-<tag>`.
     pub fn enter(tag: &str) -> io::Result<Self> {
+        Self::move_pid(std::process::id(), tag)
+    }
+
+    /// Moves process `pid` into `<own cgroup>/kotel-test-<own pid>-<tag>`.
+    pub fn move_pid(pid: u32, tag: &str) -> io::Result<Self> {
         let parent = own_cgroup_dir()?;
         let child = parent.join(format!("kotel-test-{}-{tag}", std::process::id()));
         std::fs::create_dir_all(&child)?;
-        if let Err(e) = std::fs::write(child.join("cgroup.procs"), std::process::id().to_string()) {
+        if let Err(e) = std::fs::write(child.join("cgroup.procs"), pid.to_string()) {
             let _ = std::fs::remove_dir(&child);
             return Err(e);
         }
-        Ok(Self { parent, child })
+        let id = std::fs::metadata(&child)?.ino();
+        Ok(Self {
+            parent,
+            child,
+            pid,
+            id,
+        })
     }
 }
 
 impl Drop for FreshCgroup {
     fn drop(&mut self) {
-        let _ = std::fs::write(
-            self.parent.join("cgroup.procs"),
-            std::process::id().to_string(),
-        );
+        let _ = std::fs::write(self.parent.join("cgroup.procs"), self.pid.to_string());
         let _ = std::fs::remove_dir(&self.child);
     }
 }

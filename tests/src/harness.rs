@@ -1,0 +1,137 @@
+//! A real `tcp` source attached for a test: started on its own runtime, fed by warm-up
+//! connections until it is known to be attached, collecting what it emits.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use kotel::config::ComponentId;
+use kotel::event::{Batch, Event, TcpConnEvent, TcpEventKind};
+use kotel::pipeline::{ComponentError, Shutdown, Source, SourceOutput};
+use kotel::sources::tcp::{TcpSource, TcpSourceConfig};
+use tokio::sync::mpsc::Receiver;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::support::{self, NetnsThread};
+
+/// The attached source and everything it has emitted so far.
+pub struct Attached {
+    rt: tokio::runtime::Runtime,
+    rx: Receiver<Batch>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<(), ComponentError>>,
+    /// Every tcp event received so far.
+    pub seen: Vec<TcpConnEvent>,
+    /// Ports of the warm-up connections (listeners and clients), to exclude from checks.
+    pub warmup_ports: HashSet<u16>,
+}
+
+impl Attached {
+    /// Starts the source and makes warm-up connections on `ip` inside `ns` until one is
+    /// reported, so that listeners opened afterwards are known to the program.
+    pub fn start(ns: &NetnsThread, ip: IpAddr) -> Self {
+        kotel::telemetry::install();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (out, rx) = SourceOutput::for_test(4096);
+        let (stop, stop_rx) = watch::channel(false);
+        let config = TcpSourceConfig {
+            batch_timeout: Duration::from_millis(50),
+            ..TcpSourceConfig::default()
+        };
+        let source = Box::new(TcpSource::new(
+            &"tcp".parse::<ComponentId>().unwrap(),
+            &config,
+        ));
+        let run = source.run(out, Shutdown::new(stop_rx));
+        let task = rt.spawn(async move {
+            let result = run.await;
+            if let Err(e) = &result {
+                eprintln!("tcp source failed: {e}");
+            }
+            result
+        });
+        let mut attached = Self {
+            rt,
+            rx,
+            stop,
+            task,
+            seen: Vec::new(),
+            warmup_ports: HashSet::new(),
+        };
+        attached.warm_up(ns, ip);
+        attached
+    }
+
+    fn warm_up(&mut self, ns: &NetnsThread, ip: IpAddr) {
+        for _ in 0..100 {
+            let port = ns
+                .run(move || support::one_connection(ip))
+                .expect("warm-up connection");
+            self.warmup_ports.insert(port);
+            self.receive(Duration::from_millis(200));
+            let reported = |e: &TcpConnEvent| {
+                e.netns == ns.inode && e.remote_port == port && e.kind == TcpEventKind::Connect
+            };
+            if self.seen.iter().any(reported) {
+                // Client-side ports of warm-up connections are excluded as well.
+                let clients: Vec<u16> = self
+                    .seen
+                    .iter()
+                    .filter(|e| e.remote_port == port)
+                    .map(|e| e.local_port)
+                    .collect();
+                self.warmup_ports.extend(clients);
+                return;
+            }
+        }
+        panic!(
+            "no event from the tcp source after 100 warm-up connections (is the program attached?)"
+        );
+    }
+
+    /// Collects until `count(seen)` reaches `want` or 10 s pass, then 300 ms more so that
+    /// anything extra shows up too.
+    pub fn collect_until(&mut self, want: usize, count: impl Fn(&[TcpConnEvent]) -> usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count(&self.seen) < want && Instant::now() < deadline {
+            self.receive(Duration::from_millis(100));
+        }
+        self.receive(Duration::from_millis(300));
+    }
+
+    /// Stops the source and checks that it returned `Ok` within 5 s; returns every event.
+    pub fn stop(self) -> Vec<TcpConnEvent> {
+        self.stop.send(true).unwrap();
+        let task = self.task;
+        self.rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await })
+            .expect("source stops within 5 s")
+            .expect("source task")
+            .expect("source returns Ok after shutdown");
+        self.seen
+    }
+
+    /// Collects batches for up to `wait`; panics if the source stopped.
+    fn receive(&mut self, wait: Duration) {
+        let end = Instant::now() + wait;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            let rx = &mut self.rx;
+            match self
+                .rt
+                .block_on(async { tokio::time::timeout(left, rx.recv()).await })
+            {
+                Ok(Some(batch)) => self.seen.extend(batch.into_iter().filter_map(|e| match e {
+                    Event::Tcp(t) => Some(t),
+                    _ => None,
+                })),
+                Ok(None) => panic!("the tcp source stopped sending (its error is printed above)"),
+                Err(_) => return,
+            }
+        }
+    }
+}
