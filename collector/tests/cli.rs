@@ -142,3 +142,43 @@ fn run_replays_a_recording_prints_it_and_exits_zero() {
         "{stdout}"
     );
 }
+
+#[test]
+fn run_refuses_kernel_sources_without_privilege_before_starting_anything() {
+    // As root, drop to `nobody` (which also drops every capability); otherwise the test
+    // user already lacks them.
+    let binary = env!("CARGO_BIN_EXE_kotel");
+    let config = repo_file("pipeline.yaml");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            binary,
+        ]);
+        c
+    } else {
+        Command::new(binary)
+    };
+    let out = cmd
+        .args(["run", "--config", &config])
+        .env("KOTEL_LOG", "warn")
+        .output()
+        .expect("running kotel");
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "sources tcp load eBPF programs, which needs root or CAP_BPF and CAP_PERFMON"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("kotel running"),
+        "nothing was started: {stderr}"
+    );
+}

@@ -153,4 +153,4 @@ fn comm(c: &[u8]) -> String {
 
 #[cfg(test)]
 #[path = "decode_tests.rs"]
-mod tests;
+pub(crate) mod tests;

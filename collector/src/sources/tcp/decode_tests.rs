@@ -11,7 +11,7 @@ use super::{decode, ClockOffset, DecodeError};
 use crate::event::{Direction, TcpEventKind};
 
 /// The record's bytes exactly as the kernel puts them into the ring buffer.
-fn encode(ev: &TcpEvent) -> Vec<u8> {
+pub(crate) fn encode(ev: &TcpEvent) -> Vec<u8> {
     // SAFETY: TcpEvent is #[repr(C)] plain old data without padding holes.
     unsafe { std::slice::from_raw_parts((ev as *const TcpEvent).cast::<u8>(), TCP_EVENT_SIZE) }
         .to_vec()
@@ -23,7 +23,7 @@ fn comm(name: &[u8]) -> [u8; 16] {
     c
 }
 
-fn v4_connect() -> TcpEvent {
+pub(crate) fn v4_connect() -> TcpEvent {
     let mut local = [0u8; 16];
     local[..4].copy_from_slice(&[10, 0, 0, 1]);
     let mut remote = [0u8; 16];

@@ -10,6 +10,7 @@
 //! `ComponentError::Startup` with the reason, e.g. missing privileges), emits
 //! `Event::Tcp` batches until shutdown, then detaches and returns `Ok(())`.
 
+mod batcher;
 mod btf;
 mod config;
 mod decode;

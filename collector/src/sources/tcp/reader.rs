@@ -9,7 +9,7 @@
 //! On shutdown it drains the ring, sends what it has, reads the stats a last time and drops
 //! the [`Kernel`] (detaching the program) before returning `Ok(())`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use kotel_common::maps;
@@ -19,17 +19,14 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::time::MissedTickBehavior;
 
+use super::batcher::Batcher;
 use super::config::TcpSourceConfig;
-use super::decode::{decode, ClockOffset};
 use super::loader::Kernel;
-use crate::event::{Batch, Event};
 use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
 use crate::telemetry::names;
 
-/// Value of the `source` label on shared source metrics.
-const SOURCE: &str = "tcp";
-/// Undecodable records logged in full before logging thins out.
-const LOGGED_BAD_RECORDS: u64 = 5;
+use super::batcher::SOURCE;
+
 /// Most records handled per wakeup before yielding to the other branches.
 const DRAIN_LIMIT: usize = 4096;
 
@@ -69,12 +66,12 @@ pub async fn run(
             _ = shutdown.requested() => break,
             ready = ring.readable_mut() => {
                 let mut guard = ready.map_err(|e| input(format!("waiting on the ring buffer: {e}")))?;
-                if batcher.drain(guard.get_inner_mut(), &out).await {
+                if drain(&mut batcher, guard.get_inner_mut(), &out).await {
                     guard.clear_ready();
                 }
             }
             _ = tick.tick() => {
-                batcher.drain(ring.get_mut(), &out).await;
+                drain(&mut batcher, ring.get_mut(), &out).await;
                 batcher.flush_if_due(&out).await;
             }
             _ = stats_tick.tick() => stats.poll(),
@@ -82,7 +79,7 @@ pub async fn run(
     }
     // What the ring holds now (bounded: traffic keeps arriving until the program detaches).
     for _ in 0..16 {
-        if batcher.drain(ring.get_mut(), &out).await {
+        if drain(&mut batcher, ring.get_mut(), &out).await {
             break;
         }
     }
@@ -97,82 +94,16 @@ fn input(msg: String) -> ComponentError {
     ComponentError::Input(msg)
 }
 
-/// Builds batches from ring-buffer records.
-struct Batcher {
-    clock: ClockOffset,
-    batch: Batch,
-    max: usize,
-    timeout: Duration,
-    tick: Duration,
-    oldest: Option<Instant>,
-    /// Records that failed to decode so far (the first few and every 10 000th are logged).
-    bad_records: u64,
-}
-
-impl Batcher {
-    fn new(config: &TcpSourceConfig, tick: Duration) -> Self {
-        let max = config.batch_max_events.max(1);
-        Self {
-            clock: ClockOffset::now(),
-            batch: Vec::with_capacity(max),
-            max,
-            timeout: config.batch_timeout,
-            tick,
-            oldest: None,
-            bad_records: 0,
+/// Reads records until the ring is empty (`true`) or `DRAIN_LIMIT` were read (`false`),
+/// handing each to the batcher.
+async fn drain(batcher: &mut Batcher, ring: &mut RingBuf<MapData>, out: &SourceOutput) -> bool {
+    for _ in 0..DRAIN_LIMIT {
+        match ring.next() {
+            Some(record) => batcher.push_record(&record, out).await,
+            None => return true,
         }
     }
-
-    /// Reads records until the ring is empty (`true`) or `DRAIN_LIMIT` were read (`false`),
-    /// sending each full batch.
-    async fn drain(&mut self, ring: &mut RingBuf<MapData>, out: &SourceOutput) -> bool {
-        for _ in 0..DRAIN_LIMIT {
-            let decoded = match ring.next() {
-                Some(record) => decode(&record, &self.clock),
-                None => return true,
-            };
-            match decoded {
-                Ok(ev) => {
-                    self.oldest.get_or_insert_with(Instant::now);
-                    self.batch.push(Event::Tcp(ev));
-                    if self.batch.len() >= self.max {
-                        self.flush(out).await;
-                    }
-                }
-                Err(e) => {
-                    self.bad_records += 1;
-                    if self.bad_records <= LOGGED_BAD_RECORDS
-                        || self.bad_records.is_multiple_of(10_000)
-                    {
-                        tracing::warn!(
-                            total = self.bad_records,
-                            "tcp source: skipping a kernel record: {e}"
-                        );
-                    }
-                    metrics::counter!(names::DECODE_ERRORS, "source" => SOURCE, "reason" => e.reason()).increment(1);
-                }
-            }
-        }
-        false
-    }
-
-    /// Sends the partial batch if it would be `batch_timeout` old before the next tick.
-    async fn flush_if_due(&mut self, out: &SourceOutput) {
-        if self
-            .oldest
-            .is_some_and(|t| t.elapsed() + self.tick >= self.timeout)
-        {
-            self.flush(out).await;
-        }
-    }
-
-    async fn flush(&mut self, out: &SourceOutput) {
-        self.oldest = None;
-        if !self.batch.is_empty() {
-            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.max));
-            out.send(batch).await;
-        }
-    }
+    false
 }
 
 /// Turns the kernel's cumulative per-CPU counters into metric increments.
