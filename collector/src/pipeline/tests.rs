@@ -9,8 +9,8 @@ use crate::config::{self, ComponentId, Config, ExporterConfig, ProcessorConfig, 
 use crate::event::{Batch, Direction, Event, TcpConnEvent, TcpEventKind};
 use crate::pipeline::build::{ComponentFactory, Components};
 use crate::pipeline::{
-    run_with, BoxFuture, ComponentError, Exporter, Processor, RunOptions, Shutdown, Source,
-    SourceOutput, StopReason,
+    run_with, BoxFuture, ComponentError, Exporter, Processor, RunOptions, RunReport, Shutdown,
+    Source, SourceOutput, StopReason,
 };
 use crate::telemetry::{self, names};
 
@@ -70,6 +70,7 @@ impl Exporter for SlowExporter {
     }
 }
 
+#[derive(Clone)]
 /// Source that emits `batches` batches of `per_batch` events as fast as it can, fails
 /// `failures` times first, and then either finishes or waits for shutdown.
 struct BurstSource {
@@ -102,15 +103,39 @@ impl Source for BurstSource {
     }
 }
 
+/// Every source is a copy of `source` (sharing its attempt counter); every exporter is a
+/// [`SlowExporter`] reporting into `seen`.
 struct Doubles {
-    source: Box<dyn Fn() -> BurstSource + Send + Sync>,
+    source: BurstSource,
     exporter_delay: Duration,
     seen: Arc<Seen>,
 }
 
+impl Doubles {
+    fn new(
+        batches: usize,
+        per_batch: usize,
+        wait_for_shutdown: bool,
+        exporter_delay: Duration,
+    ) -> Self {
+        let source = BurstSource {
+            batches,
+            per_batch,
+            attempts: Arc::new(AtomicUsize::new(0)),
+            failures: 0,
+            wait_for_shutdown,
+        };
+        Self {
+            source,
+            exporter_delay,
+            seen: Arc::new(Seen::default()),
+        }
+    }
+}
+
 impl ComponentFactory for Doubles {
     fn source(&self, _: &ComponentId, _: &SourceConfig) -> Box<dyn Source> {
-        Box::new((self.source)())
+        Box::new(self.source.clone())
     }
     fn processor(&self, id: &ComponentId, c: &ProcessorConfig) -> Box<dyn Processor> {
         Components.processor(id, c)
@@ -131,6 +156,18 @@ fn pipeline_yaml(source: &str, exporter: &str, extra: &str) -> String {
     )
 }
 
+/// Runs `config` with `factory` until every source finishes.
+async fn run_to_end(config: &Config, factory: impl ComponentFactory) -> RunReport {
+    run_with(
+        config,
+        RunOptions::default(),
+        std::future::pending(),
+        Arc::new(factory),
+    )
+    .await
+    .unwrap()
+}
+
 fn counter(name: &str, id: &str, reason: Option<&str>) -> f64 {
     let mut labels = vec![(names::COMPONENT_ID, id)];
     if let Some(r) = reason {
@@ -146,26 +183,9 @@ async fn slow_exporter_drops_are_counted_and_everything_is_accounted_for() {
         "slowtest",
         "runtime: { channel_capacity: 2 }\n",
     ));
-    let seen = Arc::new(Seen::default());
-    let factory = Doubles {
-        source: Box::new(|| BurstSource {
-            batches: 200,
-            per_batch: 10,
-            attempts: Arc::new(AtomicUsize::new(0)),
-            failures: 0,
-            wait_for_shutdown: false,
-        }),
-        exporter_delay: Duration::from_millis(5),
-        seen: seen.clone(),
-    };
-    let report = run_with(
-        &config,
-        RunOptions::default(),
-        std::future::pending(),
-        Arc::new(factory),
-    )
-    .await
-    .unwrap();
+    let factory = Doubles::new(200, 10, false, Duration::from_millis(5));
+    let seen = factory.seen.clone();
+    let report = run_to_end(&config, factory).await;
     assert_eq!(report.reason, StopReason::SourcesFinished);
     assert!(!report.timed_out);
 
@@ -202,18 +222,8 @@ async fn shutdown_drains_and_flushes_after_the_last_batch() {
         "flushtest",
         "runtime: { channel_capacity: 1000, when_full: block, block_timeout: 5s }\n",
     ));
-    let seen = Arc::new(Seen::default());
-    let factory = Doubles {
-        source: Box::new(|| BurstSource {
-            batches: 50,
-            per_batch: 4,
-            attempts: Arc::new(AtomicUsize::new(0)),
-            failures: 0,
-            wait_for_shutdown: true,
-        }),
-        exporter_delay: Duration::from_millis(2),
-        seen: seen.clone(),
-    };
+    let factory = Doubles::new(50, 4, true, Duration::from_millis(2));
+    let seen = factory.seen.clone();
     let stop = tokio::time::sleep(Duration::from_millis(20));
     let report = run_with(&config, RunOptions::default(), stop, Arc::new(factory))
         .await
@@ -230,29 +240,11 @@ async fn shutdown_drains_and_flushes_after_the_last_batch() {
 async fn a_failing_source_is_restarted_with_backoff_and_counted() {
     let extra = "runtime: { restart_backoff_initial: 10ms, restart_backoff_max: 20ms }\n";
     let config = parse(&pipeline_yaml("restarttest", "restarttest", extra));
-    let seen = Arc::new(Seen::default());
-    let attempts = Arc::new(AtomicUsize::new(0));
-    let shared = attempts.clone();
-    let factory = Doubles {
-        source: Box::new(move || BurstSource {
-            batches: 1,
-            per_batch: 3,
-            attempts: shared.clone(),
-            failures: 3,
-            wait_for_shutdown: false,
-        }),
-        exporter_delay: Duration::ZERO,
-        seen: seen.clone(),
-    };
+    let mut factory = Doubles::new(1, 3, false, Duration::ZERO);
+    factory.source.failures = 3;
+    let (seen, attempts) = (factory.seen.clone(), factory.source.attempts.clone());
     let started = std::time::Instant::now();
-    let report = run_with(
-        &config,
-        RunOptions::default(),
-        std::future::pending(),
-        Arc::new(factory),
-    )
-    .await
-    .unwrap();
+    let report = run_to_end(&config, factory).await;
     assert_eq!(report.reason, StopReason::SourcesFinished);
     assert_eq!(attempts.load(Ordering::SeqCst), 4);
     assert!(
@@ -277,17 +269,7 @@ async fn shutdown_gives_up_after_the_timeout_when_an_exporter_hangs() {
         "hangtest",
         "runtime: { shutdown_timeout: 200ms, when_full: block }\n",
     ));
-    let factory = Doubles {
-        source: Box::new(|| BurstSource {
-            batches: 5,
-            per_batch: 1,
-            attempts: Arc::new(AtomicUsize::new(0)),
-            failures: 0,
-            wait_for_shutdown: true,
-        }),
-        exporter_delay: Duration::from_secs(3600),
-        seen: Arc::new(Seen::default()),
-    };
+    let factory = Doubles::new(5, 1, true, Duration::from_secs(3600));
     let started = std::time::Instant::now();
     let stop = tokio::time::sleep(Duration::from_millis(10));
     let report = run_with(&config, RunOptions::default(), stop, Arc::new(factory))
