@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::Signal;
 use crate::exporters::debug::DebugExporterConfig;
 use crate::processors::filter::FilterProcessorConfig;
+use crate::sources::exec::ExecSourceConfig;
+use crate::sources::file_open::FileOpenSourceConfig;
 use crate::sources::replay::ReplaySourceConfig;
 use crate::sources::tcp::TcpSourceConfig;
 
@@ -16,6 +18,10 @@ use crate::sources::tcp::TcpSourceConfig;
 pub enum SourceConfig {
     /// TCP connection lifecycle from the kernel (`sock:inet_sock_set_state`).
     Tcp(TcpSourceConfig),
+    /// Successful execs from the kernel, with argv.
+    Exec(ExecSourceConfig),
+    /// Opens of watched paths, matched in the kernel.
+    FileOpen(FileOpenSourceConfig),
     /// Events read back from a JSON-lines file (`kotel run --record` writes those).
     Replay(ReplaySourceConfig),
 }
@@ -23,12 +29,14 @@ pub enum SourceConfig {
 impl SourceConfig {
     /// Every source type as written in ids (`tcp` in `tcp/fast`), in variant order. A test
     /// keeps it in step with the variants.
-    pub const KINDS: &'static [&'static str] = &["tcp", "replay"];
+    pub const KINDS: &'static [&'static str] = &["tcp", "exec", "file_open", "replay"];
 
     /// This source's type as written in ids.
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::Tcp(_) => "tcp",
+            SourceConfig::Exec(_) => "exec",
+            SourceConfig::FileOpen(_) => "file_open",
             SourceConfig::Replay(_) => "replay",
         }
     }
@@ -37,9 +45,10 @@ impl SourceConfig {
     /// path below the component (`batch_timeout`, `rules[0]::port`), empty for the
     /// component as a whole. Run for every source whose settings decoded.
     pub fn validate(&self) -> Vec<(String, String)> {
-        // Owners: call your struct's own check here.
         match self {
-            SourceConfig::Tcp(c) => c.validate().iter().map(|p| split_problem(p)).collect(),
+            SourceConfig::Tcp(c) => c.validate(),
+            SourceConfig::Exec(c) => c.validate(),
+            SourceConfig::FileOpen(c) => c.validate(),
             SourceConfig::Replay(c) => c.validate(),
         }
     }
@@ -48,12 +57,16 @@ impl SourceConfig {
     pub fn signals(&self) -> &'static [Signal] {
         match self {
             SourceConfig::Tcp(_) | SourceConfig::Replay(_) => &[Signal::Metrics, Signal::Logs],
+            SourceConfig::Exec(_) | SourceConfig::FileOpen(_) => &[Signal::Logs],
         }
     }
 
     /// True when the source needs root / CAP_BPF (it loads kernel programs).
     pub fn needs_kernel(&self) -> bool {
-        matches!(self, SourceConfig::Tcp(_))
+        matches!(
+            self,
+            SourceConfig::Tcp(_) | SourceConfig::Exec(_) | SourceConfig::FileOpen(_)
+        )
     }
 }
 
@@ -128,16 +141,5 @@ impl ExporterConfig {
         match self {
             ExporterConfig::Debug(_) => &[Signal::Metrics, Signal::Logs],
         }
-    }
-}
-
-/// `"field: message"` (the form `TcpSourceConfig::validate` returns) as `(field, message)`;
-/// a problem without a `field: ` prefix is about the component as a whole.
-fn split_problem(problem: &str) -> (String, String) {
-    match problem.split_once(": ") {
-        Some((field, message)) if !field.is_empty() && !field.contains(' ') => {
-            (field.to_string(), message.to_string())
-        }
-        _ => (String::new(), problem.to_string()),
     }
 }

@@ -5,6 +5,8 @@ use crate::config::{ComponentId, ExporterConfig, ProcessorConfig, SourceConfig};
 use crate::exporters::debug::DebugExporter;
 use crate::pipeline::component::{Exporter, Processor, Source};
 use crate::processors::filter::FilterProcessor;
+use crate::sources::exec::ExecSource;
+use crate::sources::file_open::FileOpenSource;
 use crate::sources::replay::ReplaySource;
 use crate::sources::tcp::TcpSource;
 
@@ -27,6 +29,8 @@ impl ComponentFactory for Components {
     fn source(&self, id: &ComponentId, config: &SourceConfig) -> Box<dyn Source> {
         match config {
             SourceConfig::Tcp(c) => Box::new(TcpSource::new(id, c)),
+            SourceConfig::Exec(c) => Box::new(ExecSource::new(id, c)),
+            SourceConfig::FileOpen(c) => Box::new(FileOpenSource::new(id, c)),
             SourceConfig::Replay(c) => Box::new(ReplaySource::new(id, c)),
         }
     }

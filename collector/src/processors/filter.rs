@@ -1,5 +1,6 @@
 //! The `filter` processor: keeps the events that match `include` (everything when it is
-//! empty) and do not match `exclude`. Self-telemetry always passes.
+//! empty) and do not match `exclude`. It looks at TCP connection events; every other
+//! event (histograms, counters, execs, file opens, self-telemetry) passes.
 
 use std::collections::HashSet;
 
@@ -83,7 +84,13 @@ impl FilterProcessor {
                 self.include.as_ref().is_none_or(|m| m.matches(e))
                     && !self.exclude.as_ref().is_some_and(|m| m.matches(e))
             }
-            Event::Telemetry(_) => true,
+            // Only connection events are filtered here; the kernel-side filters of each
+            // source cover the others.
+            Event::TcpCounters(_)
+            | Event::Histogram(_)
+            | Event::Exec(_)
+            | Event::FileOpen(_)
+            | Event::Telemetry(_) => true,
         }
     }
 }
@@ -107,7 +114,7 @@ mod tests {
             .into_iter()
             .map(|e| match e {
                 Event::Tcp(t) => t.remote_port,
-                Event::Telemetry(_) => 0,
+                _ => 0,
             })
             .collect()
     }
@@ -150,8 +157,13 @@ mod tests {
     }
 
     #[test]
-    fn telemetry_always_passes() {
-        let batch = vec![Event::Telemetry(Default::default())];
-        assert_eq!(kept("include: { ports: [9] }", batch), vec![0]);
+    fn events_other_than_connections_always_pass() {
+        let batch = vec![
+            Event::Telemetry(Default::default()),
+            Event::Exec(Default::default()),
+            Event::FileOpen(Default::default()),
+            Event::TcpCounters(Default::default()),
+        ];
+        assert_eq!(kept("include: { ports: [9] }", batch), vec![0, 0, 0, 0]);
     }
 }

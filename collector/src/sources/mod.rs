@@ -1,4 +1,6 @@
 //! Event producers: eBPF programs and files.
 
+pub mod exec;
+pub mod file_open;
 pub mod replay;
 pub mod tcp;

@@ -3,7 +3,9 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 
-use crate::event::{Event, TcpConnEvent, TelemetrySnapshot};
+use crate::event::{
+    CgroupHistogram, Event, ExecEvent, FileOpenEvent, TcpConnEvent, TcpCounters, TelemetrySnapshot,
+};
 use crate::exporters::debug::Verbosity;
 use crate::telemetry::names;
 
@@ -11,9 +13,13 @@ use crate::telemetry::names;
 pub fn event(out: &mut String, event: &Event, verbosity: Verbosity) {
     match (event, verbosity) {
         (Event::Tcp(e), Verbosity::Basic) => tcp_line(out, e),
+        (Event::TcpCounters(c), Verbosity::Basic) => counters_line(out, c),
+        (Event::Histogram(h), Verbosity::Basic) => histogram_line(out, h),
+        (Event::Exec(e), Verbosity::Basic) => exec_line(out, e),
+        (Event::FileOpen(e), Verbosity::Basic) => file_open_line(out, e),
         (Event::Telemetry(t), Verbosity::Basic) => telemetry_line(out, t),
         (Event::Telemetry(t), Verbosity::Detailed) => telemetry_detailed(out, t),
-        (e @ Event::Tcp(_), Verbosity::Detailed) => fields(out, e),
+        (e, Verbosity::Detailed) => fields(out, e),
     }
 }
 
@@ -43,6 +49,99 @@ fn tcp_line(out: &mut String, e: &TcpConnEvent) {
         let _ = write!(out, " failed_in={state}");
     }
     out.push('\n');
+}
+
+fn counters_line(out: &mut String, c: &TcpCounters) {
+    let _ = writeln!(
+        out,
+        "{} tcp_counters   cgroup={} retransmits={} resets_sent={} resets_received={} over={}",
+        rfc3339(c.time_unix_nano),
+        c.cgroup_id,
+        c.retransmits,
+        c.resets_sent,
+        c.resets_received,
+        millis(c.interval_ns),
+    );
+}
+
+fn histogram_line(out: &mut String, h: &CgroupHistogram) {
+    let metric = serde_json::to_value(h.metric)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mean = if h.count > 0 {
+        h.sum / h.count as f64
+    } else {
+        0.0
+    };
+    let _ = write!(
+        out,
+        "{} histogram {metric} cgroup={} count={} mean={:.3}ms",
+        rfc3339(h.time_unix_nano),
+        h.cgroup_id,
+        h.count,
+        mean * 1e3,
+    );
+    if let Some(upper) = median_upper_bound(h) {
+        let _ = write!(out, " p50<={:.3}ms", upper * 1e3);
+    }
+    out.push('\n');
+}
+
+/// Upper bound (seconds) of the bucket holding the median sample, if any.
+fn median_upper_bound(h: &CgroupHistogram) -> Option<f64> {
+    let half = h.count.div_ceil(2);
+    if h.count == 0 || h.zero_count >= half {
+        return None;
+    }
+    let base = 2f64.powf(2f64.powi(-h.scale));
+    let mut seen = h.zero_count;
+    for (i, n) in h.bucket_counts.iter().enumerate() {
+        seen += n;
+        if seen >= half {
+            return Some(base.powi(h.offset + i as i32 + 1));
+        }
+    }
+    None
+}
+
+fn exec_line(out: &mut String, e: &ExecEvent) {
+    let _ = writeln!(
+        out,
+        "{} exec           pid={} ppid={} uid={} comm={} cgroup={} {} [{}]{}",
+        rfc3339(e.time_unix_nano),
+        e.pid,
+        e.ppid,
+        e.uid,
+        e.comm,
+        e.cgroup_id,
+        e.path,
+        e.args.join(" "),
+        if e.args_truncated {
+            " (args truncated)"
+        } else {
+            ""
+        },
+    );
+}
+
+fn file_open_line(out: &mut String, e: &FileOpenEvent) {
+    let result = if e.errno == 0 {
+        "ok".to_string()
+    } else {
+        format!("errno={}", e.errno)
+    };
+    let _ = writeln!(
+        out,
+        "{} file_open      pid={} comm={} cgroup={} {}{} access={} {result}",
+        rfc3339(e.time_unix_nano),
+        e.pid,
+        e.comm,
+        e.cgroup_id,
+        e.path,
+        if e.path_truncated { "…" } else { "" },
+        e.access.join(","),
+    );
 }
 
 /// Every field of the event's JSON form, one `key: value` per line.

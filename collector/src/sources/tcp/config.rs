@@ -40,30 +40,34 @@ impl Default for TcpSourceConfig {
 }
 
 impl TcpSourceConfig {
-    /// Every problem with the values, each as `field: message` (empty when valid). Checked
+    /// Every problem with the values as `(field, message)` (empty when valid). Checked
     /// again when the source starts.
-    pub fn validate(&self) -> Vec<String> {
+    pub fn validate(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         let rb = self.ring_buffer_bytes;
         if !rb.is_power_of_two() || rb < 4096 {
-            problems.push(format!(
-                "ring_buffer_bytes: {rb} is not a power of two of at least 4096"
+            problems.push((
+                "ring_buffer_bytes".into(),
+                format!("{rb} is not a power of two of at least 4096"),
             ));
         }
         if self.wakeup_bytes >= rb {
-            problems.push(format!(
-                "wakeup_bytes: {} must be below ring_buffer_bytes ({rb})",
-                self.wakeup_bytes
+            problems.push((
+                "wakeup_bytes".into(),
+                format!(
+                    "{} must be below ring_buffer_bytes ({rb})",
+                    self.wakeup_bytes
+                ),
             ));
         }
         if self.max_tracked_sockets == 0 {
-            problems.push("max_tracked_sockets: must be at least 1".to_string());
+            problems.push(("max_tracked_sockets".into(), "must be at least 1".into()));
         }
         if self.batch_max_events == 0 {
-            problems.push("batch_max_events: must be at least 1".to_string());
+            problems.push(("batch_max_events".into(), "must be at least 1".into()));
         }
         if self.batch_timeout.is_zero() {
-            problems.push("batch_timeout: must be longer than 0".to_string());
+            problems.push(("batch_timeout".into(), "must be longer than 0".into()));
         }
         problems
     }

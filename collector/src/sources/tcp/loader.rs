@@ -37,7 +37,8 @@ pub struct Kernel {
 pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
     let problems = config.validate();
     if !problems.is_empty() {
-        return Err(ComponentError::Startup(problems.join("; ")));
+        let text: Vec<String> = problems.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        return Err(ComponentError::Startup(text.join("; ")));
     }
     if OBJECT.is_empty() {
         return Err(ComponentError::Startup(

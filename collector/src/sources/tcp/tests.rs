@@ -16,7 +16,10 @@ fn new_touches_nothing_and_keeps_the_id() {
 
 #[test]
 fn default_config_is_valid() {
-    assert_eq!(TcpSourceConfig::default().validate(), Vec::<String>::new());
+    assert_eq!(
+        TcpSourceConfig::default().validate(),
+        Vec::<(String, String)>::new()
+    );
 }
 
 #[test]
@@ -37,7 +40,7 @@ fn validation_names_every_bad_field() {
         "batch_timeout",
     ] {
         assert!(
-            problems.iter().any(|p| p.starts_with(&format!("{field}:"))),
+            problems.iter().any(|(f, _)| f == field),
             "{field} missing in {problems:?}"
         );
     }

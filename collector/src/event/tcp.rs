@@ -1,35 +1,8 @@
-//! The event model that flows through a pipeline: what sources emit, processors transform
-//! and exporters encode. Every type here serializes to one JSON object per event, which is
-//! the format of recorded files (`kotel run --record`) and of the `replay` source.
+//! TCP connection lifecycle events and per-cgroup TCP counters (`tcp` source).
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-
-/// A unit of work between components. Batches keep per-item channel overhead off the
-/// hot path; a batch is never empty when sent.
-pub type Batch = Vec<Event>;
-
-/// Anything that travels through a pipeline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
-    /// A TCP connection lifecycle event from the `tcp` source.
-    Tcp(TcpConnEvent),
-    /// The agent's own counters and gauges, injected by the runtime into every exporter
-    /// each telemetry interval.
-    Telemetry(TelemetrySnapshot),
-}
-
-impl Event {
-    /// A short name of the event's type, as in its JSON `type` field.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Event::Tcp(_) => "tcp",
-            Event::Telemetry(_) => "telemetry",
-        }
-    }
-}
 
 /// What happened to a TCP connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,24 +93,19 @@ pub struct TcpConnEvent {
     pub sock_id: u64,
 }
 
-/// A point-in-time copy of the agent's own metrics (`kotel.*`).
+/// Retransmits and resets of one cgroup during one interval (deltas, not totals).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct TelemetrySnapshot {
-    /// Wall-clock time of the snapshot, nanoseconds since the Unix epoch.
+pub struct TcpCounters {
+    /// Wall-clock end of the interval, nanoseconds since the Unix epoch.
     pub time_unix_nano: u64,
-    /// Monotonic counters, sorted by name then labels.
-    pub counters: Vec<TelemetryPoint>,
-    /// Gauges (e.g. channel depth), sorted by name then labels.
-    pub gauges: Vec<TelemetryPoint>,
-}
-
-/// One self-telemetry series and its value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TelemetryPoint {
-    /// Metric name, `kotel.*`.
-    pub name: String,
-    /// Label pairs, sorted by key.
-    pub labels: Vec<(String, String)>,
-    /// Current value (counters: cumulative since start).
-    pub value: f64,
+    /// Length of the interval in nanoseconds.
+    pub interval_ns: u64,
+    /// cgroup v2 id the sockets belonged to (0 when unknown).
+    pub cgroup_id: u64,
+    /// Segments retransmitted.
+    pub retransmits: u64,
+    /// Resets sent.
+    pub resets_sent: u64,
+    /// Resets received.
+    pub resets_received: u64,
 }

@@ -1,0 +1,74 @@
+//! The event model that flows through a pipeline: what sources emit, processors transform
+//! and exporters encode. Every type here serializes to one JSON object per event, which is
+//! the format of recorded files (`kotel run --record`) and of the `replay` source.
+
+mod exec;
+mod file;
+mod histogram;
+mod tcp;
+
+use serde::{Deserialize, Serialize};
+
+pub use exec::ExecEvent;
+pub use file::FileOpenEvent;
+pub use histogram::{CgroupHistogram, HistogramMetric};
+pub use tcp::{Direction, TcpConnEvent, TcpCounters, TcpEventKind};
+
+/// A unit of work between components. Batches keep per-item channel overhead off the
+/// hot path; a batch is never empty when sent.
+pub type Batch = Vec<Event>;
+
+/// Anything that travels through a pipeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A TCP connection lifecycle event from the `tcp` source.
+    Tcp(TcpConnEvent),
+    /// Retransmits and resets of one cgroup over an interval, from the `tcp` source.
+    TcpCounters(TcpCounters),
+    /// A kernel-aggregated histogram of one cgroup over an interval (RTT, connect latency).
+    Histogram(CgroupHistogram),
+    /// A successful exec, from the `exec` source.
+    Exec(ExecEvent),
+    /// An open of a watched path, from the `file_open` source.
+    FileOpen(FileOpenEvent),
+    /// The agent's own counters and gauges, injected by the runtime into every exporter
+    /// each telemetry interval.
+    Telemetry(TelemetrySnapshot),
+}
+
+impl Event {
+    /// A short name of the event's type, as in its JSON `type` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Tcp(_) => "tcp",
+            Event::TcpCounters(_) => "tcp_counters",
+            Event::Histogram(_) => "histogram",
+            Event::Exec(_) => "exec",
+            Event::FileOpen(_) => "file_open",
+            Event::Telemetry(_) => "telemetry",
+        }
+    }
+}
+
+/// A point-in-time copy of the agent's own metrics (`kotel.*`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TelemetrySnapshot {
+    /// Wall-clock time of the snapshot, nanoseconds since the Unix epoch.
+    pub time_unix_nano: u64,
+    /// Monotonic counters, sorted by name then labels.
+    pub counters: Vec<TelemetryPoint>,
+    /// Gauges (e.g. channel depth), sorted by name then labels.
+    pub gauges: Vec<TelemetryPoint>,
+}
+
+/// One self-telemetry series and its value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryPoint {
+    /// Metric name, `kotel.*`.
+    pub name: String,
+    /// Label pairs, sorted by key.
+    pub labels: Vec<(String, String)>,
+    /// Current value (counters: cumulative since start).
+    pub value: f64,
+}
