@@ -1,6 +1,7 @@
 //! Builds the kernel programs (`ebpf/probes`, crate `kotel-probes`) for the BPF target with
-//! aya-build and leaves the object at `$OUT_DIR/kotel-probes`, which
-//! `sources::tcp::loader` embeds with `aya::include_bytes_aligned!`.
+//! aya-build and leaves one object per source at `$OUT_DIR/<binary>` (`kotel-tcp`,
+//! `kotel-exec`, `kotel-file-open`), which each source embeds with
+//! `aya::include_bytes_aligned!`.
 //!
 //! Needs the nightly toolchain with `rust-src` and a `bpf-linker` matching its LLVM
 //! (`scripts/setup.sh` installs both). `AYA_BUILD_SKIP=1` skips the kernel build (the agent
@@ -10,6 +11,9 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context as _};
 use aya_build::{build_ebpf, Package, Toolchain};
+
+/// The binaries of `kotel-probes`: one program object per source.
+const OBJECTS: [&str; 3] = ["kotel-tcp", "kotel-exec", "kotel-file-open"];
 
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
@@ -24,12 +28,15 @@ fn main() -> anyhow::Result<()> {
     // aya-build adds rerun-if-changed for the probes crate; the shared structs live here.
     println!("cargo:rerun-if-changed={}", common.display());
 
-    let out = PathBuf::from(std::env::var("OUT_DIR")?).join("kotel-probes");
     if std::env::var_os("AYA_BUILD_SKIP")
         .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
     {
-        // Keep `include_bytes_aligned!` compiling; loading this object fails cleanly.
-        std::fs::write(&out, b"").with_context(|| format!("writing {}", out.display()))?;
+        // Keep `include_bytes_aligned!` compiling; loading these objects fails cleanly.
+        let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+        for object in OBJECTS {
+            let out = out_dir.join(object);
+            std::fs::write(&out, b"").with_context(|| format!("writing {}", out.display()))?;
+        }
     }
     let package = Package {
         name: "kotel-probes",

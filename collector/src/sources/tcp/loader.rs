@@ -19,7 +19,7 @@ use super::config::TcpSourceConfig;
 use crate::pipeline::ComponentError;
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
-static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-probes"));
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-tcp"));
 
 const TRACEFS: &str = "/sys/kernel/tracing";
 /// Most listening sockets remembered at once (LRU), capped by `max_tracked_sockets`.

@@ -1,7 +1,8 @@
 //! The tracepoint record: field offsets, one read of every field, and the socket's netns.
 
-use aya_ebpf::{helpers::bpf_probe_read_kernel, programs::TracePointContext, EbpfContext};
+use aya_ebpf::{helpers::bpf_probe_read_kernel, programs::TracePointContext};
 use kotel_common::tcp::{TcpStat, AF_INET6};
+pub(super) use kotel_probes::read::field;
 
 use super::{count, KOTEL_TCP_SOCK_OFFSETS};
 
@@ -30,15 +31,6 @@ pub(super) struct Transition {
     pub(super) dport: u16,
     pub(super) saddr: [u32; 4],
     pub(super) daddr: [u32; 4],
-}
-
-/// Reads a tracepoint field directly from the context. Volatile, so LLVM neither merges
-/// loads nor turns them into loads through a computed pointer, which the verifier rejects
-/// ("dereference of modified ctx ptr").
-#[inline(always)]
-pub(super) fn field<T: Copy>(ctx: &TracePointContext, off: usize) -> T {
-    // SAFETY: `off` is a field offset of the record format above, naturally aligned.
-    unsafe { core::ptr::read_volatile(ctx.as_ptr().cast::<u8>().add(off).cast::<T>()) }
 }
 
 impl Transition {
