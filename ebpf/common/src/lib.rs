@@ -5,6 +5,7 @@
 //! here and nowhere else.
 #![no_std]
 
+pub mod filter;
 pub mod tcp;
 
 /// Names of the kernel programs, as the loader looks them up in the object file.

@@ -221,19 +221,22 @@ pub enum TcpStat {
     /// The program asked the kernel to wake the reader (ring buffer filled past
     /// `KOTEL_TCP_WAKEUP_BYTES`).
     Wakeup = 5,
+    /// An event the kernel-side filters dropped (cgroup, comm or port).
+    Filtered = 6,
 }
 
 impl TcpStat {
     /// Number of counters (size of the stats map).
-    pub const COUNT: u32 = 6;
+    pub const COUNT: u32 = 7;
     /// Every counter, in index order.
-    pub const ALL: [TcpStat; 6] = [
+    pub const ALL: [TcpStat; 7] = [
         TcpStat::Emitted,
         TcpStat::RingbufFull,
         TcpStat::OwnerMapFull,
         TcpStat::ReadError,
         TcpStat::OwnerUnknown,
         TcpStat::Wakeup,
+        TcpStat::Filtered,
     ];
     /// Stable snake_case name, used as the `reason`/`stat` attribute in self-telemetry.
     pub const fn name(self) -> &'static str {
@@ -244,6 +247,7 @@ impl TcpStat {
             TcpStat::ReadError => "read_error",
             TcpStat::OwnerUnknown => "owner_unknown",
             TcpStat::Wakeup => "wakeup",
+            TcpStat::Filtered => "filtered",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! own programs and maps; what they share lives here.
 #![no_std]
 
+pub mod filter;
 pub mod read;
 
 /// The panic handler and license section every program object needs. Invoke once at

@@ -2,6 +2,7 @@
 
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use kotel_common::tcp::{SockOwner, TcpEvent, TcpEventKind, TcpStat, TCP_EVENT_SIZE};
+use kotel_probes::filter::{allows_ports, allows_process};
 
 use super::record::Transition;
 use super::{count, KOTEL_TCP_EVENTS, KOTEL_TCP_WAKEUP_BYTES};
@@ -44,6 +45,10 @@ pub(super) fn emit(
     duration_ns: u64,
     netns: u32,
 ) {
+    if !allows_process(owner.cgroup_id, &owner.comm) || !allows_ports(t.sport, t.dport) {
+        count(TcpStat::Filtered);
+        return;
+    }
     let flags = wakeup_flags();
     let Some(mut entry) = KOTEL_TCP_EVENTS.reserve::<TcpEvent>(0) else {
         count(TcpStat::RingbufFull);
