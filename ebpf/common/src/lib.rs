@@ -5,6 +5,8 @@
 //! here and nowhere else.
 #![no_std]
 
+pub mod exec;
+pub mod file_open;
 pub mod filter;
 pub mod tcp;
 

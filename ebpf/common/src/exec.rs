@@ -1,0 +1,1 @@
+//! `exec` source records (shared with the kernel program). Being built: issue 3.
