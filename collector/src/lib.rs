@@ -6,6 +6,7 @@
 pub mod config;
 pub mod event;
 pub mod exporters;
+pub mod kernel;
 pub mod pipeline;
 pub mod preflight;
 pub mod processors;

@@ -7,25 +7,21 @@
 //! program still runs and reports netns 0 (logged once). Dropping the [`Kernel`] detaches
 //! the program and frees its maps.
 
-use std::path::Path;
-
 use aya::programs::TracePoint;
 use aya::{Ebpf, EbpfLoader};
 use kotel_common::tcp::SockOffsets;
 use kotel_common::{globals, maps, programs};
 
-use super::btf::Btf;
 use super::config::TcpSourceConfig;
+use crate::kernel::btf::{Btf, BtfError};
+use crate::kernel::load::{ensure_tracefs, raise_memlock, startup};
 use crate::pipeline::ComponentError;
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-tcp"));
 
-const TRACEFS: &str = "/sys/kernel/tracing";
 /// Most listening sockets remembered at once (LRU), capped by `max_tracked_sockets`.
 const MAX_LISTENERS: u32 = 8192;
-/// Longest start-up error message (the tail of a verifier log is kept).
-const MAX_ERROR_CHARS: usize = 4000;
 
 /// The loaded object; the program stays attached while this lives.
 pub struct Kernel {
@@ -89,34 +85,10 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
     Ok(Kernel { ebpf })
 }
 
-/// A start-up error that names the operation, adds the privilege hint when the kernel said
-/// EPERM, and keeps the whole error chain (aya puts the verifier log in a source).
-fn startup(what: &str, err: &dyn std::error::Error) -> ComponentError {
-    let mut msg = format!("{what}: {err}");
-    let mut source = err.source();
-    while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    // A verifier log can run to thousands of lines; its end says what was rejected.
-    if msg.len() > MAX_ERROR_CHARS {
-        let cut = (msg.len() - MAX_ERROR_CHARS..)
-            .find(|&i| msg.is_char_boundary(i))
-            .unwrap_or(0);
-        msg = format!("{what}: ... {}", &msg[cut..]);
-    }
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root || msg.contains("Operation not permitted") {
-        msg.push_str(" (loading kernel programs needs root, or CAP_BPF and CAP_PERFMON)");
-    }
-    ComponentError::Startup(msg)
-}
-
 /// Offsets of `sock -> skc_net.net -> ns.inum` from /sys/kernel/btf/vmlinux, or
 /// `valid == 0` (netns reported as 0) with a warning saying why.
 pub fn sock_offsets() -> SockOffsets {
-    let resolve = || -> Result<SockOffsets, super::btf::BtfError> {
+    let resolve = || -> Result<SockOffsets, BtfError> {
         let btf = Btf::from_sys_fs()?;
         let net = btf.offset_of("sock_common", &["skc_net", "net"])?;
         let ns = btf.offset_of("net", &["ns"])?;
@@ -141,45 +113,5 @@ pub fn sock_offsets() -> SockOffsets {
             tracing::warn!("tcp source: netns unknown, events carry netns 0 ({e})");
             SockOffsets::default()
         }
-    }
-}
-
-/// Tries to lift RLIMIT_MEMLOCK (needed before kernel 5.11); failure is only logged.
-fn raise_memlock() {
-    let unlimited = libc::rlimit {
-        rlim_cur: libc::RLIM_INFINITY,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: valid resource and pointer.
-    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } != 0 {
-        tracing::debug!(
-            "could not raise RLIMIT_MEMLOCK ({}); fine on kernels >= 5.11",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
-/// Mounts tracefs at /sys/kernel/tracing when its `events` directory is missing.
-fn ensure_tracefs() {
-    if Path::new(TRACEFS).join("events").exists() {
-        return;
-    }
-    // SAFETY: static NUL-terminated strings; no mount data.
-    let rc = unsafe {
-        libc::mount(
-            c"nodev".as_ptr(),
-            c"/sys/kernel/tracing".as_ptr(),
-            c"tracefs".as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc == 0 {
-        tracing::info!("mounted tracefs at {TRACEFS}");
-    } else {
-        tracing::warn!(
-            "tracefs missing and mounting it failed: {}",
-            std::io::Error::last_os_error()
-        );
     }
 }

@@ -11,13 +11,11 @@
 //! `Event::Tcp` batches until shutdown, then detaches and returns `Ok(())`.
 
 mod batcher;
-mod btf;
 mod config;
 mod decode;
 mod loader;
 mod reader;
 
-pub use btf::{Btf, BtfError};
 pub use config::TcpSourceConfig;
 pub use decode::{decode, ClockOffset, DecodeError};
 pub use loader::sock_offsets;

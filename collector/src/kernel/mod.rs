@@ -1,0 +1,4 @@
+//! Shared by every kernel source: reading the running kernel's BTF and loading objects.
+
+pub mod btf;
+pub mod load;
