@@ -31,6 +31,20 @@ impl Attached {
     /// Starts the source and makes warm-up connections on `ip` inside `ns` until one is
     /// reported, so that listeners opened afterwards are known to the program.
     pub fn start(ns: &NetnsThread, ip: IpAddr) -> Self {
+        let config = TcpSourceConfig {
+            batch_timeout: Duration::from_millis(50),
+            ..TcpSourceConfig::default()
+        };
+        Self::start_source(
+            ns,
+            ip,
+            TcpSource::new(&"tcp".parse::<ComponentId>().unwrap(), &config),
+        )
+    }
+
+    /// [`Attached::start`] with a source the caller built (its own config, or with a
+    /// filter control taken out first).
+    pub fn start_source(ns: &NetnsThread, ip: IpAddr, source: TcpSource) -> Self {
         kotel::telemetry::install();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -39,15 +53,7 @@ impl Attached {
             .unwrap();
         let (out, rx) = SourceOutput::for_test(4096);
         let (stop, stop_rx) = watch::channel(false);
-        let config = TcpSourceConfig {
-            batch_timeout: Duration::from_millis(50),
-            ..TcpSourceConfig::default()
-        };
-        let source = Box::new(TcpSource::new(
-            &"tcp".parse::<ComponentId>().unwrap(),
-            &config,
-        ));
-        let run = source.run(out, Shutdown::new(stop_rx));
+        let run = Box::new(source).run(out, Shutdown::new(stop_rx));
         let task = rt.spawn(async move {
             let result = run.await;
             if let Err(e) = &result {
@@ -117,7 +123,7 @@ impl Attached {
     }
 
     /// Collects batches for up to `wait`; panics if the source stopped.
-    fn receive(&mut self, wait: Duration) {
+    pub fn receive(&mut self, wait: Duration) {
         let end = Instant::now() + wait;
         while let Some(left) = end.checked_duration_since(Instant::now()) {
             let rx = &mut self.rx;

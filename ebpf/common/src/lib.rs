@@ -24,9 +24,9 @@ pub mod programs {
 pub mod maps {
     /// Ring buffer carrying [`crate::tcp::TcpEvent`] records to user space.
     pub const TCP_EVENTS: &str = "KOTEL_TCP_EVENTS";
-    /// LRU hash: socket address -> [`crate::tcp::SockOwner`] of an open connection.
+    /// Hash: socket address -> [`crate::tcp::SockOwner`] of an open connection.
     pub const TCP_SOCKS: &str = "KOTEL_TCP_SOCKS";
-    /// LRU hash: [`crate::tcp::ListenerKey`] -> [`crate::tcp::SockOwner`] of a listening socket.
+    /// Hash: [`crate::tcp::ListenerKey`] -> [`crate::tcp::SockOwner`] of a listening socket.
     pub const TCP_LISTENERS: &str = "KOTEL_TCP_LISTENERS";
     /// Per-CPU array of `u64` counters indexed by [`crate::tcp::TcpStat`].
     pub const TCP_STATS: &str = "KOTEL_TCP_STATS";

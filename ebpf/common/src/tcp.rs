@@ -210,13 +210,13 @@ pub enum TcpStat {
     Emitted = 0,
     /// Ring buffer full: reserve failed, the event is lost.
     RingbufFull = 1,
-    /// Inserting into an owner map failed (LRU maps evict silently instead: evictions
+    /// Inserting into an owner map failed because it was full: the socket is not tracked
     /// show up later as `OwnerUnknown`).
     OwnerMapFull = 2,
     /// A tracepoint read failed (the event was skipped).
     ReadError = 3,
     /// An established, failed or close transition with no remembered owner (the connection
-    /// predates the program, or its LRU entry was evicted).
+    /// predates the program, or it was not tracked because the map was full).
     OwnerUnknown = 4,
     /// The program asked the kernel to wake the reader (ring buffer filled past
     /// `KOTEL_TCP_WAKEUP_BYTES`).

@@ -7,21 +7,23 @@ use aya_ebpf::{
     maps::{Array, HashMap},
 };
 use kotel_common::filter::{
-    FilterModes, MAX_CGROUPS, MAX_COMMS, MAX_PORTS, MODE_EXCLUDE, MODE_INCLUDE,
+    CgroupKey, CommKey, FilterModes, PortKey, MAX_CGROUPS, MAX_COMMS, MAX_PORTS, MODE_EXCLUDE,
+    MODE_INCLUDE,
 };
 
 /// One [`FilterModes`]; all zero (nothing filtered) until the agent writes it.
 #[map]
 pub static KOTEL_FILTER_MODES: Array<FilterModes> = Array::with_max_entries(1, 0);
-/// cgroup ids of the set.
+/// cgroup ids of the set, two generations.
 #[map]
-pub static KOTEL_FILTER_CGROUPS: HashMap<u64, u8> = HashMap::with_max_entries(MAX_CGROUPS, 0);
-/// comms of the set.
+pub static KOTEL_FILTER_CGROUPS: HashMap<CgroupKey, u8> =
+    HashMap::with_max_entries(2 * MAX_CGROUPS, 0);
+/// comms of the set, two generations.
 #[map]
-pub static KOTEL_FILTER_COMMS: HashMap<[u8; 16], u8> = HashMap::with_max_entries(MAX_COMMS, 0);
-/// Ports of the set.
+pub static KOTEL_FILTER_COMMS: HashMap<CommKey, u8> = HashMap::with_max_entries(2 * MAX_COMMS, 0);
+/// Ports of the set, two generations.
 #[map]
-pub static KOTEL_FILTER_PORTS: HashMap<u16, u8> = HashMap::with_max_entries(MAX_PORTS, 0);
+pub static KOTEL_FILTER_PORTS: HashMap<PortKey, u8> = HashMap::with_max_entries(2 * MAX_PORTS, 0);
 
 #[inline(always)]
 fn admits(mode: u32, in_set: impl FnOnce() -> bool) -> bool {
@@ -38,11 +40,21 @@ pub fn allows_process(cgroup_id: u64, comm: &[u8; 16]) -> bool {
     let Some(modes) = KOTEL_FILTER_MODES.get(0) else {
         return true;
     };
+    let generation = modes.generation;
+    let cgroup = CgroupKey {
+        cgroup_id,
+        generation,
+        _pad: 0,
+    };
+    let comm = CommKey {
+        comm: *comm,
+        generation,
+    };
     // SAFETY: lookups only; the values are not read.
     admits(modes.cgroups, || {
-        unsafe { KOTEL_FILTER_CGROUPS.get(cgroup_id) }.is_some()
+        unsafe { KOTEL_FILTER_CGROUPS.get(&cgroup) }.is_some()
     }) && admits(modes.comms, || {
-        unsafe { KOTEL_FILTER_COMMS.get(comm) }.is_some()
+        unsafe { KOTEL_FILTER_COMMS.get(&comm) }.is_some()
     })
 }
 
@@ -53,9 +65,16 @@ pub fn allows_ports(local: u16, remote: u16) -> bool {
     let Some(modes) = KOTEL_FILTER_MODES.get(0) else {
         return true;
     };
+    let generation = modes.generation;
+    let key = |port| PortKey {
+        port,
+        _pad: 0,
+        generation,
+    };
     // SAFETY: lookups only; the values are not read.
     admits(modes.ports, || unsafe {
-        KOTEL_FILTER_PORTS.get(local).is_some() || KOTEL_FILTER_PORTS.get(remote).is_some()
+        KOTEL_FILTER_PORTS.get(&key(local)).is_some()
+            || KOTEL_FILTER_PORTS.get(&key(remote)).is_some()
     })
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::duration;
+use crate::sources::kernel_filter::KernelFilterConfig;
 
 /// `sources.tcp`: TCP connect, accept, failed connect and close events from the kernel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -12,7 +13,8 @@ use crate::config::duration;
 pub struct TcpSourceConfig {
     /// Size of the kernel ring buffer in bytes (a power of two, at least one page).
     pub ring_buffer_bytes: u32,
-    /// How many sockets the kernel remembers an owner for at once (LRU; evictions counted).
+    /// How many sockets the kernel remembers an owner for at once; beyond it new sockets
+    /// are not tracked (counted as `owner_map_full`) and their events carry pid 0.
     pub max_tracked_sockets: u32,
     /// Most events in one batch handed to the pipeline.
     pub batch_max_events: usize,
@@ -25,6 +27,9 @@ pub struct TcpSourceConfig {
     /// `batch_timeout / 4` (5 to 50 ms): ~0.85 µs per event. Must be below
     /// `ring_buffer_bytes`.
     pub wakeup_bytes: u32,
+    /// Which processes and ports the kernel reports (cgroup ids, comms, ports); see
+    /// README "Kernel filters". Changing it at runtime needs no reload.
+    pub filter: KernelFilterConfig,
 }
 
 impl Default for TcpSourceConfig {
@@ -35,6 +40,7 @@ impl Default for TcpSourceConfig {
             batch_max_events: 512,
             batch_timeout: Duration::from_millis(200),
             wakeup_bytes: 16 * 1024,
+            filter: KernelFilterConfig::default(),
         }
     }
 }
@@ -66,6 +72,7 @@ impl TcpSourceConfig {
         if self.batch_max_events == 0 {
             problems.push(("batch_max_events".into(), "must be at least 1".into()));
         }
+        problems.extend(self.filter.validate(true));
         if self.batch_timeout.is_zero() {
             problems.push(("batch_timeout".into(), "must be longer than 0".into()));
         }

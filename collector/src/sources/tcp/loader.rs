@@ -16,17 +16,20 @@ use super::config::TcpSourceConfig;
 use crate::kernel::btf::{Btf, BtfError};
 use crate::kernel::load::{ensure_tracefs, raise_memlock, startup};
 use crate::pipeline::ComponentError;
+use crate::sources::kernel_filter::KernelFilter;
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-tcp"));
 
-/// Most listening sockets remembered at once (LRU), capped by `max_tracked_sockets`.
+/// Most listening sockets remembered at once, capped by `max_tracked_sockets`.
 const MAX_LISTENERS: u32 = 8192;
 
 /// The loaded object; the program stays attached while this lives.
 pub struct Kernel {
     /// Maps and the attached program.
     pub ebpf: Ebpf,
+    /// The filter maps, taken out of `ebpf`.
+    pub filter: KernelFilter,
 }
 
 /// Loads the object with the config's sizes and the running kernel's offsets, and attaches.
@@ -57,6 +60,8 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
         )
         .load(OBJECT)
         .map_err(|e| startup("loading the tcp kernel object", &e))?;
+    let mut filter = KernelFilter::take(&mut ebpf)?;
+    filter.apply(&config.filter)?;
     let program: &mut TracePoint = ebpf
         .program_mut(programs::TCP_STATE)
         .ok_or_else(|| {
@@ -82,7 +87,7 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
         programs::TCP_STATE_CATEGORY,
         programs::TCP_STATE_TRACEPOINT,
     );
-    Ok(Kernel { ebpf })
+    Ok(Kernel { ebpf, filter })
 }
 
 /// Offsets of `sock -> skc_net.net -> ns.inum` from /sys/kernel/btf/vmlinux, or

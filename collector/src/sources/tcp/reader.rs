@@ -23,6 +23,7 @@ use super::batcher::Batcher;
 use super::config::TcpSourceConfig;
 use super::loader::Kernel;
 use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
+use crate::sources::kernel_filter::FilterUpdates;
 use crate::telemetry::names;
 
 use super::batcher::SOURCE;
@@ -36,6 +37,7 @@ pub async fn run(
     config: &TcpSourceConfig,
     out: SourceOutput,
     mut shutdown: Shutdown,
+    mut filter_updates: FilterUpdates,
 ) -> Result<(), ComponentError> {
     let mut map = |name| {
         kernel
@@ -75,6 +77,10 @@ pub async fn run(
                 batcher.flush_if_due(&out).await;
             }
             _ = stats_tick.tick() => stats.poll(),
+            filter = filter_updates.next() => match kernel.filter.apply(&filter) {
+                Ok(()) => tracing::info!("tcp source: kernel filter replaced"),
+                Err(e) => tracing::warn!("tcp source: keeping the previous kernel filter: {e}"),
+            },
         }
     }
     // What the ring holds now (bounded: traffic keeps arriving until the program detaches).

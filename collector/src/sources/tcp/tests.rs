@@ -30,9 +30,12 @@ fn validation_names_every_bad_field() {
         batch_max_events: 0,
         batch_timeout: Duration::ZERO,
         wakeup_bytes: 8192,
+        filter: yaml_serde::from_str("exclude: { ports: [80] }\ninclude: { ports: [443] }")
+            .unwrap(),
     };
     let problems = config.validate();
     for field in [
+        "filter::exclude::ports",
         "ring_buffer_bytes",
         "wakeup_bytes",
         "max_tracked_sockets",

@@ -9,7 +9,9 @@
 //!   sockets, the task that called listen() (remembered at -> LISTEN in
 //!   `KOTEL_TCP_LISTENERS`, keyed by netns, port and family), never the current task of a
 //!   softirq. A transition without a remembered owner is still emitted with pid 0 and counted
-//!   as `OwnerUnknown`. Entries are deleted at CLOSE, so the LRU maps only hold live sockets.
+//!   as `OwnerUnknown`. Entries are deleted at CLOSE, so the maps only hold live sockets;
+//!   when a map is full a new socket is not tracked (counted as `OwnerMapFull`), and its
+//!   later events carry pid 0. Nothing is ever evicted silently.
 //! - Nothing here aborts: a failed read, insert or reserve increments a `TcpStat` counter.
 
 mod emit;
@@ -18,7 +20,7 @@ mod record;
 
 use aya_ebpf::{
     macros::{map, tracepoint},
-    maps::{LruHashMap, PerCpuArray, RingBuf},
+    maps::{HashMap, PerCpuArray, RingBuf},
     programs::TracePointContext,
     Global,
 };
@@ -47,11 +49,10 @@ static KOTEL_TCP_EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 /// Socket address -> owner of a connecting or established socket. Size set by the agent
 /// (`max_tracked_sockets`).
 #[map]
-static KOTEL_TCP_SOCKS: LruHashMap<u64, SockOwner> = LruHashMap::with_max_entries(65_536, 0);
+static KOTEL_TCP_SOCKS: HashMap<u64, SockOwner> = HashMap::with_max_entries(65_536, 0);
 /// (netns, port, family) -> owner of a listening socket.
 #[map]
-static KOTEL_TCP_LISTENERS: LruHashMap<ListenerKey, SockOwner> =
-    LruHashMap::with_max_entries(8_192, 0);
+static KOTEL_TCP_LISTENERS: HashMap<ListenerKey, SockOwner> = HashMap::with_max_entries(8_192, 0);
 /// Per-CPU `u64` counters indexed by [`TcpStat`].
 #[map]
 static KOTEL_TCP_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(TcpStat::COUNT, 0);

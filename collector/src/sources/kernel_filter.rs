@@ -1,0 +1,363 @@
+//! `filter:` of a kernel source: which processes (cgroup ids, comms) and, for connections,
+//! which ports the kernel programs report. The programs consult maps on every event
+//! (`kotel_common::filter`), so [`KernelFilter::apply`] changes what is reported while
+//! the programs stay attached; what the programs drop is counted in their `filtered` stat.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use aya::maps::{Array, HashMap, MapData};
+use aya::Ebpf;
+use kotel_common::filter::{
+    maps, CgroupKey, CommKey, FilterModes, PortKey, MAX_CGROUPS, MAX_COMMS, MAX_PORTS,
+    MODE_EXCLUDE, MODE_INCLUDE, MODE_OFF,
+};
+use serde::{Deserialize, Serialize};
+
+use tokio::sync::watch;
+
+use crate::pipeline::ComponentError;
+
+/// Longest comm the kernel keeps (TASK_COMM_LEN - 1).
+const COMM_MAX: usize = 15;
+
+/// `filter:` — events pass if they match `include` (every non-empty list) and do not
+/// match `exclude`. A list may be used in `include` or in `exclude`, not both.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KernelFilterConfig {
+    /// Report only events of these processes / ports.
+    pub include: KernelMatch,
+    /// Never report events of these processes / ports.
+    pub exclude: KernelMatch,
+}
+
+/// A set of values per dimension. Lists are alternatives within a dimension.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KernelMatch {
+    /// cgroup v2 ids (the inode of the cgroup directory, as events carry them).
+    pub cgroup_ids: Vec<u64>,
+    /// cgroup directories, absolute within the cgroup2 hierarchy (e.g. `/system.slice`);
+    /// resolved to ids when the source starts. Only that cgroup, not its children.
+    pub cgroup_paths: Vec<PathBuf>,
+    /// Task names as the kernel keeps them (at most 15 bytes).
+    pub comms: Vec<String>,
+    /// Local or remote ports (connection sources only).
+    pub ports: Vec<u16>,
+}
+
+impl KernelMatch {
+    fn has_cgroups(&self) -> bool {
+        !self.cgroup_ids.is_empty() || !self.cgroup_paths.is_empty()
+    }
+}
+
+impl KernelFilterConfig {
+    /// Problems as `(field, message)` with fields below `filter`; `ports_apply` is false
+    /// for sources whose events have no ports.
+    pub fn validate(&self, ports_apply: bool) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut problem =
+            |field: &str, message: String| problems.push((format!("filter::{field}"), message));
+        let (inc, exc) = (&self.include, &self.exclude);
+        if inc.has_cgroups() && exc.has_cgroups() {
+            problem(
+                "exclude",
+                "cgroups can be included or excluded, not both".into(),
+            );
+        }
+        if !inc.comms.is_empty() && !exc.comms.is_empty() {
+            problem(
+                "exclude::comms",
+                "comms can be included or excluded, not both".into(),
+            );
+        }
+        if !inc.ports.is_empty() && !exc.ports.is_empty() {
+            problem(
+                "exclude::ports",
+                "ports can be included or excluded, not both".into(),
+            );
+        }
+        for (side, m) in [("include", inc), ("exclude", exc)] {
+            if !ports_apply && !m.ports.is_empty() {
+                problem(
+                    &format!("{side}::ports"),
+                    "this source's events have no ports".into(),
+                );
+            }
+            for comm in m
+                .comms
+                .iter()
+                .filter(|c| c.is_empty() || c.len() > COMM_MAX)
+            {
+                problem(
+                    &format!("{side}::comms"),
+                    format!("\"{comm}\" must be 1 to {COMM_MAX} bytes (the kernel keeps 15)"),
+                );
+            }
+            for path in m.cgroup_paths.iter().filter(|p| !p.is_absolute()) {
+                problem(
+                    &format!("{side}::cgroup_paths"),
+                    format!("{} must be absolute", path.display()),
+                );
+            }
+            let cgroups = m.cgroup_ids.len() + m.cgroup_paths.len();
+            for (field, n, max) in [
+                ("cgroup_ids", cgroups, MAX_CGROUPS),
+                ("comms", m.comms.len(), MAX_COMMS),
+                ("ports", m.ports.len(), MAX_PORTS),
+            ] {
+                if n > max as usize {
+                    problem(
+                        &format!("{side}::{field}"),
+                        format!("{n} entries; at most {max}"),
+                    );
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// The filter maps of one loaded object, and the generation in force.
+pub struct KernelFilter {
+    modes: Array<MapData, FilterModes>,
+    cgroups: HashMap<MapData, CgroupKey, u8>,
+    comms: HashMap<MapData, CommKey, u8>,
+    ports: HashMap<MapData, PortKey, u8>,
+    generation: u32,
+}
+
+fn filter_error(what: &str, e: impl std::fmt::Display) -> ComponentError {
+    ComponentError::Startup(format!("kernel filter: {what}: {e}"))
+}
+
+impl KernelFilter {
+    /// Takes the filter maps out of a loaded object (before or after attaching).
+    pub fn take(ebpf: &mut Ebpf) -> Result<Self, ComponentError> {
+        let mut take = |name: &str| {
+            ebpf.take_map(name)
+                .ok_or_else(|| filter_error(name, "missing from the object"))
+        };
+        Ok(Self {
+            modes: Array::try_from(take(maps::MODES)?).map_err(|e| filter_error(maps::MODES, e))?,
+            cgroups: HashMap::try_from(take(maps::CGROUPS)?)
+                .map_err(|e| filter_error(maps::CGROUPS, e))?,
+            comms: HashMap::try_from(take(maps::COMMS)?)
+                .map_err(|e| filter_error(maps::COMMS, e))?,
+            ports: HashMap::try_from(take(maps::PORTS)?)
+                .map_err(|e| filter_error(maps::PORTS, e))?,
+            generation: 0,
+        })
+    }
+
+    /// Replaces the filter with `config` while the programs run, atomically: the new sets
+    /// are written under the other generation, one write of the modes entry switches to
+    /// them, then the old generation is deleted. On error the old filter stays in force.
+    pub fn apply(&mut self, config: &KernelFilterConfig) -> Result<(), ComponentError> {
+        let (inc, exc) = (&config.include, &config.exclude);
+        let cgroup_side = if inc.has_cgroups() { inc } else { exc };
+        let cgroup_ids = resolve_cgroups(cgroup_side)?;
+        let comm_side = if inc.comms.is_empty() {
+            &exc.comms
+        } else {
+            &inc.comms
+        };
+        let port_side = if inc.ports.is_empty() {
+            &exc.ports
+        } else {
+            &inc.ports
+        };
+        let (old, new) = (self.generation, self.generation ^ 1);
+
+        let cgroup = |generation| {
+            move |cgroup_id| CgroupKey {
+                cgroup_id,
+                generation,
+                _pad: 0,
+            }
+        };
+        let comm = |generation| {
+            move |c: &String| CommKey {
+                comm: comm_key(c),
+                generation,
+            }
+        };
+        let port = |generation| {
+            move |port| PortKey {
+                port,
+                _pad: 0,
+                generation,
+            }
+        };
+        let e = |what| move |err| filter_error(what, err);
+        retain(&mut self.cgroups, |k| k.generation == old).map_err(e("cgroups"))?;
+        retain(&mut self.comms, |k| k.generation == old).map_err(e("comms"))?;
+        retain(&mut self.ports, |k| k.generation == old).map_err(e("ports"))?;
+        insert(
+            &mut self.cgroups,
+            cgroup_ids.iter().copied().map(cgroup(new)),
+        )
+        .map_err(e("cgroups"))?;
+        insert(&mut self.comms, comm_side.iter().map(comm(new))).map_err(e("comms"))?;
+        insert(&mut self.ports, port_side.iter().copied().map(port(new))).map_err(e("ports"))?;
+
+        let mode = |included: bool, excluded: bool| match (included, excluded) {
+            (true, _) => MODE_INCLUDE,
+            (false, true) => MODE_EXCLUDE,
+            _ => MODE_OFF,
+        };
+        let modes = FilterModes {
+            cgroups: mode(inc.has_cgroups(), exc.has_cgroups()),
+            comms: mode(!inc.comms.is_empty(), !exc.comms.is_empty()),
+            ports: mode(!inc.ports.is_empty(), !exc.ports.is_empty()),
+            generation: new,
+        };
+        self.modes.set(0, modes, 0).map_err(e("modes"))?;
+        self.generation = new;
+        retain(&mut self.cgroups, |k| k.generation == new).map_err(e("cgroups"))?;
+        retain(&mut self.comms, |k| k.generation == new).map_err(e("comms"))?;
+        retain(&mut self.ports, |k| k.generation == new).map_err(e("ports"))
+    }
+}
+
+/// Replacement filters for a running source, sent by whoever owns the matching
+/// [`watch::Sender`] (e.g. a processor that resolved namespaces to cgroup ids).
+pub struct FilterUpdates(Option<watch::Receiver<KernelFilterConfig>>);
+
+impl FilterUpdates {
+    /// No updates will come.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// A sender to change the filter of a source while it runs, starting from `initial`,
+    /// and the updates the source reads.
+    pub fn channel(initial: KernelFilterConfig) -> (watch::Sender<KernelFilterConfig>, Self) {
+        let (tx, rx) = watch::channel(initial);
+        (tx, Self(Some(rx)))
+    }
+
+    /// Completes with the next filter; pending forever when there is no sender (any more).
+    pub async fn next(&mut self) -> KernelFilterConfig {
+        if let Some(rx) = &mut self.0 {
+            if rx.changed().await.is_ok() {
+                return rx.borrow_and_update().clone();
+            }
+            self.0 = None;
+        }
+        std::future::pending().await
+    }
+}
+
+/// Deletes every entry of `map` whose key fails `keep`.
+fn retain<K: aya::Pod>(
+    map: &mut HashMap<MapData, K, u8>,
+    keep: impl Fn(&K) -> bool,
+) -> Result<(), aya::maps::MapError> {
+    let stale: Vec<K> = map
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|k| !keep(k))
+        .collect();
+    for key in stale {
+        map.remove(&key)?;
+    }
+    Ok(())
+}
+
+/// Inserts `keys` (value 1).
+fn insert<K: aya::Pod>(
+    map: &mut HashMap<MapData, K, u8>,
+    keys: impl Iterator<Item = K>,
+) -> Result<(), aya::maps::MapError> {
+    for key in keys {
+        map.insert(key, 1, 0)?;
+    }
+    Ok(())
+}
+
+/// A comm as the kernel stores it: NUL padded to 16 bytes.
+fn comm_key(comm: &str) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    let n = comm.len().min(COMM_MAX);
+    key[..n].copy_from_slice(&comm.as_bytes()[..n]);
+    key
+}
+
+/// The ids of `m`'s cgroups: the listed ids plus the inode of each listed directory.
+fn resolve_cgroups(m: &KernelMatch) -> Result<Vec<u64>, ComponentError> {
+    let mut ids = m.cgroup_ids.clone();
+    if m.cgroup_paths.is_empty() {
+        return Ok(ids);
+    }
+    let root = cgroup2_mount()
+        .ok_or_else(|| filter_error("cgroup_paths", "no cgroup2 mount in /proc/self/mounts"))?;
+    for path in &m.cgroup_paths {
+        let dir = root.join(path.strip_prefix("/").unwrap_or(path));
+        let meta = std::fs::metadata(&dir)
+            .map_err(|e| filter_error(&format!("cgroup {}", dir.display()), e))?;
+        ids.push(meta.ino());
+    }
+    Ok(ids)
+}
+
+/// Where the cgroup2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified`
+/// on hybrid hosts).
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.len() > 2 && fields[2] == "cgroup2").then(|| Path::new(fields[1]).to_path_buf())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(yaml: &str, ports_apply: bool) -> Vec<(String, String)> {
+        let config: KernelFilterConfig = yaml_serde::from_str(yaml).unwrap();
+        config.validate(ports_apply)
+    }
+
+    #[test]
+    fn an_empty_filter_is_valid() {
+        assert!(problems("{}", true).is_empty());
+    }
+
+    #[test]
+    fn a_dimension_is_included_or_excluded_not_both() {
+        let p = problems(
+            "include: { comms: [a], cgroup_ids: [1] }\nexclude: { comms: [b], cgroup_paths: [/x] }",
+            true,
+        );
+        let fields: Vec<&str> = p.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["filter::exclude", "filter::exclude::comms"]);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let p = problems(
+            "exclude: { comms: [\"\", abcdefghijklmnopq], cgroup_paths: [relative], ports: [80] }",
+            false,
+        );
+        let fields: Vec<&str> = p.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "filter::exclude::ports",
+                "filter::exclude::comms",
+                "filter::exclude::comms",
+                "filter::exclude::cgroup_paths"
+            ]
+        );
+    }
+
+    #[test]
+    fn comms_are_nul_padded_and_cut_like_the_kernel() {
+        assert_eq!(&comm_key("curl")[..5], b"curl\0");
+        assert_eq!(comm_key("abcdefghijklmnopq")[15], 0);
+    }
+}
