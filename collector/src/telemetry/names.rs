@@ -16,8 +16,9 @@ pub const CHANNEL_DEPTH: &str = "kotel.channel.depth";
 pub const CHANNEL_CAPACITY: &str = "kotel.channel.capacity";
 /// Counter: records a kernel program could not put into its ring buffer. Labels: `source`.
 pub const RINGBUF_LOST: &str = "kotel.ebpf.ringbuf.lost";
-/// Counter: the `tcp` kernel program's own stats. Labels: `stat` (a `TcpStat` name:
-/// `emitted`, `ringbuf_full`, `owner_map_full`, `read_error`, `owner_unknown`, `wakeup`).
+/// Counter: the `tcp` kernel program's own stats. Labels: `source` (component id),
+/// `stat` (a `TcpStat` name: `emitted`, `ringbuf_full`, `owner_map_full`, `read_error`,
+/// `owner_unknown`, `wakeup`, `filtered`).
 pub const TCP_KERNEL_EVENTS: &str = "kotel.source.tcp.kernel_events";
 /// Counter: source records that could not be decoded. Labels: `source`, `reason`.
 pub const DECODE_ERRORS: &str = "kotel.source.decode_errors";

@@ -2,7 +2,7 @@
 //!
 //! Contract: a record that decodes joins the current batch, which is sent when it holds
 //! `batch_max_events`; a record that does not decode (truncated, oversized, unknown kind
-//! or family) is skipped, counted in `kotel.source.decode_errors{source="tcp",reason}` and
+//! or family) is skipped, counted in `kotel.source.decode_errors{source=<component id>,reason}` and
 //! logged (the first five, then every 10 000th) — never fatal.
 
 use std::time::{Duration, Instant};
@@ -13,13 +13,13 @@ use crate::event::{Batch, Event};
 use crate::pipeline::SourceOutput;
 use crate::telemetry::names;
 
-/// Value of the `source` label on shared source metrics.
-pub const SOURCE: &str = "tcp";
 /// Undecodable records logged in full before logging thins out.
 const LOGGED_BAD_RECORDS: u64 = 5;
 
 /// Builds batches from ring-buffer records.
 pub struct Batcher {
+    /// The source's component id (`source` label of its metrics).
+    source: String,
     clock: ClockOffset,
     batch: Batch,
     max: usize,
@@ -32,9 +32,10 @@ pub struct Batcher {
 
 impl Batcher {
     /// A batcher for `config` whose owner checks [`Batcher::flush_if_due`] every `tick`.
-    pub fn new(config: &TcpSourceConfig, tick: Duration) -> Self {
+    pub fn new(source: &str, config: &TcpSourceConfig, tick: Duration) -> Self {
         let max = config.batch_max_events.max(1);
         Self {
+            source: source.to_string(),
             clock: ClockOffset::now(),
             batch: Vec::with_capacity(max),
             max,
@@ -64,7 +65,7 @@ impl Batcher {
                         "tcp source: skipping a kernel record: {e}"
                     );
                 }
-                metrics::counter!(names::DECODE_ERRORS, "source" => SOURCE, names::REASON => e.reason())
+                metrics::counter!(names::DECODE_ERRORS, "source" => self.source.clone(), names::REASON => e.reason())
                     .increment(1);
             }
         }
@@ -99,7 +100,7 @@ mod tests {
     fn decode_errors(reason: &str) -> f64 {
         telemetry::snapshot().counter_sum(
             names::DECODE_ERRORS,
-            &[("source", SOURCE), (names::REASON, reason)],
+            &[("source", "tcp/batcher-test"), (names::REASON, reason)],
         )
     }
 
@@ -110,7 +111,7 @@ mod tests {
             batch_max_events: 2,
             ..TcpSourceConfig::default()
         };
-        let mut batcher = Batcher::new(&config, Duration::from_millis(50));
+        let mut batcher = Batcher::new("tcp/batcher-test", &config, Duration::from_millis(50));
         let (out, mut rx) = SourceOutput::for_test(8);
         let good = encode(&v4_connect());
         let mut oversized = good.clone();

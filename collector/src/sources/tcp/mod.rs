@@ -66,7 +66,15 @@ impl Source for TcpSource {
         Box::pin(async move {
             let kernel = loader::attach(&self.config)?;
             tracing::debug!(source = %self.id, "tcp source running");
-            reader::run(kernel, &self.config, out, shutdown, self.filter_updates).await
+            reader::run(
+                &self.id.to_string(),
+                kernel,
+                &self.config,
+                out,
+                shutdown,
+                self.filter_updates,
+            )
+            .await
         })
     }
 }

@@ -26,13 +26,12 @@ use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::FilterUpdates;
 use crate::telemetry::names;
 
-use super::batcher::SOURCE;
-
 /// Most records handled per wakeup before yielding to the other branches.
 const DRAIN_LIMIT: usize = 4096;
 
 /// Runs until shutdown; see the module contract.
 pub async fn run(
+    source: &str,
     mut kernel: Kernel,
     config: &TcpSourceConfig,
     out: SourceOutput,
@@ -53,10 +52,10 @@ pub async fn run(
     // (which owns the RingBuf) is dropped.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
         .map_err(|e| input(format!("epoll: {e}")))?;
-    let mut stats = KernelStats::new(stats);
+    let mut stats = KernelStats::new(stats, source);
     let tick_every =
         (config.batch_timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
-    let mut batcher = Batcher::new(config, tick_every);
+    let mut batcher = Batcher::new(source, config, tick_every);
     let mut tick = tokio::time::interval(tick_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
@@ -121,12 +120,12 @@ struct KernelStats {
 }
 
 impl KernelStats {
-    fn new(map: PerCpuArray<MapData, u64>) -> Self {
+    fn new(map: PerCpuArray<MapData, u64>, source: &str) -> Self {
         let counters = TcpStat::ALL
             .iter()
-            .map(|s| metrics::counter!(names::TCP_KERNEL_EVENTS, "stat" => s.name()))
+            .map(|s| metrics::counter!(names::TCP_KERNEL_EVENTS, "source" => source.to_string(), "stat" => s.name()))
             .collect();
-        let lost = metrics::counter!(names::RINGBUF_LOST, "source" => SOURCE);
+        let lost = metrics::counter!(names::RINGBUF_LOST, "source" => source.to_string());
         Self {
             map,
             last: [0; TcpStat::COUNT as usize],
