@@ -101,19 +101,32 @@ fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
         .thread_name("kotel")
         .build()
         .context("starting the async runtime")?;
-    let report = runtime.block_on(pipeline::run(&config, options, stop_signal()))?;
+    // The handlers are in place before anything starts, so an early SIGTERM is a clean stop.
+    let stop = runtime
+        .block_on(async { stop_signal() })
+        .context("installing signal handlers")?;
+    let report = runtime.block_on(pipeline::run(&config, options, stop))?;
     if report.timed_out {
         tracing::warn!("exited before every exporter had flushed");
     }
+    // A task blocked in a system call (e.g. writing to a stdout nobody reads) must not
+    // keep the process alive: give the workers a moment, then leave.
+    runtime.shutdown_timeout(WORKER_GRACE);
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn stop_signal() {
+/// How long exiting waits for runtime workers still busy after shutdown.
+const WORKER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Installs SIGINT and SIGTERM handlers; the returned future completes on either.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }

@@ -138,7 +138,7 @@ fn run_replays_a_recording_prints_it_and_exits_zero() {
     );
     // The final telemetry snapshot reports what went through.
     assert!(
-        stdout.contains("kotel telemetry: sources sent=2 dropped=0"),
+        stdout.contains("kotel telemetry: sources emitted=2 dropped=0"),
         "{stdout}"
     );
 }
@@ -166,7 +166,7 @@ fn run_refuses_kernel_sources_without_privilege_before_starting_anything() {
     };
     let out = cmd
         .args(["run", "--config", &config])
-        .env("KOTEL_LOG", "warn")
+        .env("KOTEL_LOG", "info")
         .output()
         .expect("running kotel");
     assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));

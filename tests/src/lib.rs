@@ -9,9 +9,11 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Prints why a root test did not run.
+/// Prints why a root test did not run, as a `SKIPPED` line that `scripts/test.sh` counts.
+/// Written to the process's stderr directly: the test harness captures `eprintln!`.
 pub fn skip(test: &str, why: &str) {
-    eprintln!("SKIPPED {test}: {why}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
 }
 
 /// The `kotel` binary built by `cargo build` (scripts/test.sh builds it first).

@@ -97,22 +97,26 @@ fn default_pipeline_prints_live_tcp_events_and_exits_zero_on_sigterm() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
+        // Stopping, draining and flushing take milliseconds here; the 10 s
+        // shutdown_timeout is a ceiling, not the expected time.
         assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "kotel did not exit within 15 s of SIGTERM"
+            started.elapsed() < Duration::from_secs(3),
+            "kotel did not exit within 3 s of SIGTERM"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
-    let rest: Vec<String> = stdout_rx.try_iter().collect();
+    // The reader threads end at EOF, so these iterators see every remaining line.
+    let rest: Vec<String> = stdout_rx.iter().collect();
+    let log: String = log + &stderr_rx.iter().collect::<String>();
     assert!(
         rest.iter()
             .chain(&seen)
-            .any(|l| l.contains("kotel telemetry")),
+            .any(|l| l.contains("kotel telemetry: sources emitted=")),
         "a final telemetry summary is printed"
     );
-}
-
-fn has(lines: &[String], what: &str, needle: &str) -> bool {
-    lines.iter().any(|l| l.contains(what) && l.contains(needle))
+    assert!(
+        log.contains("shutdown complete"),
+        "a clean shutdown, not a timeout:\n{log}"
+    );
 }

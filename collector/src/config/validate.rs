@@ -192,11 +192,20 @@ fn check_components<T>(
     }
 }
 
+/// Largest `runtime.channel_capacity`: memory stays bounded by what a batch holds.
+const MAX_CHANNEL_CAPACITY: usize = 65_536;
+
 fn check_runtime(runtime: &RuntimeConfig, errors: &mut Vec<ConfigError>) {
-    if runtime.channel_capacity == 0 {
+    if !(1..=MAX_CHANNEL_CAPACITY).contains(&runtime.channel_capacity) {
         errors.push(ConfigError::new(
             "runtime::channel_capacity",
-            "must be at least 1",
+            format!("must be 1 to {MAX_CHANNEL_CAPACITY} (batches)"),
+        ));
+    }
+    if runtime.restart_backoff_initial.is_zero() {
+        errors.push(ConfigError::new(
+            "runtime::restart_backoff_initial",
+            "must be longer than 0s (a failing source would restart in a busy loop)",
         ));
     }
     if runtime.shutdown_timeout == Duration::ZERO {
@@ -281,7 +290,7 @@ mod tests {
         assert_eq!(
             text,
             [
-                "runtime::channel_capacity: must be at least 1",
+                "runtime::channel_capacity: must be 1 to 65536 (batches)",
                 "runtime::shutdown_timeout: must be longer than 0s",
                 "runtime::restart_backoff_initial: 2m is longer than restart_backoff_max (1m)",
             ]

@@ -25,6 +25,10 @@ pub enum ComponentError {
     /// Writing output failed (e.g. stdout closed, backend refused).
     #[error("output failed: {0}")]
     Output(String),
+    /// The source cannot go on and must not be restarted (a restart would repeat what it
+    /// already emitted, e.g. a replay file that fails to read half way).
+    #[error("stopped for good: {0}")]
+    Fatal(String),
 }
 
 /// Tells a running component that the agent is shutting down.
@@ -62,7 +66,8 @@ impl Shutdown {
 /// `Ok(())` promptly (within the runtime's shutdown timeout) once `shutdown` fires,
 /// releasing everything it attached. Returning `Ok(())` before shutdown means the source
 /// has finished for good (e.g. a replay file reached its end); returning `Err` makes the
-/// runtime log and count the failure and build the source anew after a backoff.
+/// runtime log and count the failure and build the source anew after a backoff, except
+/// for [`ComponentError::Fatal`], after which the source stays stopped.
 pub trait Source: Send {
     /// Runs the source until shutdown, completion or failure.
     fn run(

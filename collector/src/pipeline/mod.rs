@@ -14,6 +14,7 @@ pub mod record;
 pub mod run;
 pub mod stages;
 pub mod supervisor;
+pub mod ticker;
 
 pub use component::{BoxFuture, ComponentError, Exporter, Processor, Shutdown, Source};
 pub use output::SourceOutput;

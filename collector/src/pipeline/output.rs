@@ -159,8 +159,10 @@ impl SourceOutput {
     }
 
     /// Sends one batch (empty batches are ignored). Returns after at most the policy's
-    /// wait per edge; never fails.
+    /// wait per edge; never fails. Counts the events once as `received` (what the source
+    /// produced) and per edge as `sent` or `dropped`.
     pub async fn send(&self, batch: Batch) {
+        self.counters.received.increment(batch.len() as u64);
         fan_out(&self.edges, batch, &self.counters).await;
     }
 }

@@ -4,13 +4,11 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::{ComponentId, Config};
-use crate::event::{Batch, Event};
 use std::sync::Arc;
 
 use crate::pipeline::build::{ComponentFactory, Components};
@@ -19,6 +17,7 @@ use crate::pipeline::output::{ComponentCounters, Edge, SendPolicy, SourceOutput}
 use crate::pipeline::record::RecordExporter;
 use crate::pipeline::stages::{run_exporter, run_pipeline, ExporterCounters, ProcessorStage};
 use crate::pipeline::supervisor::{supervise, Backoff, SourceEnd};
+use crate::pipeline::ticker::{DepthProbe, Ticker};
 use crate::telemetry::{self, names};
 
 /// Options of `kotel run` that are not part of the pipeline file.
@@ -59,12 +58,6 @@ pub enum RunError {
     },
 }
 
-/// A channel whose depth the telemetry ticker reports.
-struct DepthProbe {
-    channel: String,
-    tx: mpsc::WeakSender<Batch>,
-}
-
 /// Runs `config` until `stop` completes or every source has finished, then stops the
 /// sources, drains the pipelines and flushes the exporters, giving up after
 /// `runtime.shutdown_timeout`. The config must have passed validation.
@@ -89,7 +82,8 @@ pub async fn run_with(
     let (stop_tx, stop_rx) = watch::channel(false);
     let shutdown = Shutdown::new(stop_rx);
     let mut probes = Vec::new();
-    let mut downstream = JoinSet::new();
+    let mut exporters = JoinSet::new();
+    let mut pipelines = JoinSet::new();
 
     let mut exporter_edges = BTreeMap::new();
     for (id, exporter) in &config.exporters {
@@ -99,7 +93,7 @@ pub async fn run_with(
             tx: tx.downgrade(),
         });
         let counters = exporter_counters("exporter", &id.to_string());
-        downstream.spawn(run_exporter(
+        exporters.spawn(run_exporter(
             id.to_string(),
             rx,
             factory.exporter(id, exporter),
@@ -126,7 +120,7 @@ pub async fn run_with(
             .iter()
             .map(|id| exporter_edges[id].clone())
             .collect();
-        downstream.spawn(run_pipeline(
+        pipelines.spawn(run_pipeline(
             rx,
             processors,
             exporters,
@@ -150,7 +144,7 @@ pub async fn run_with(
             channel: "record".to_string(),
             tx: tx.downgrade(),
         });
-        downstream.spawn(run_exporter(
+        exporters.spawn(run_exporter(
             "record".into(),
             rx,
             Box::new(recorder),
@@ -175,12 +169,12 @@ pub async fn run_with(
         sources.spawn(supervise(id, build, output, shutdown.clone(), backoff));
     }
 
-    let ticker = tokio::spawn(telemetry_ticker(
-        config.telemetry.interval,
-        exporter_edges.into_values().collect(),
-        probes,
-        shutdown.clone(),
-    ));
+    let ticker = Ticker::new(exporter_edges.into_values().collect(), probes);
+    let ticking = tokio::spawn(
+        ticker
+            .clone()
+            .run(config.telemetry.interval, shutdown.clone()),
+    );
     tracing::info!(
         sources = config.sources.len(),
         pipelines = config.pipelines.len(),
@@ -190,10 +184,18 @@ pub async fn run_with(
 
     let reason = wait_for_stop(&mut sources, stop).await;
     let _ = stop_tx.send(true);
-    let drain = async {
+    // In order: sources stop (their edges close), pipelines drain into the exporter
+    // channels, the last telemetry snapshot follows them, then the exporters drain and flush.
+    let telemetry_on = !config.telemetry.interval.is_zero();
+    let drain = async move {
         while sources.join_next().await.is_some() {}
-        let _ = ticker.await;
-        while downstream.join_next().await.is_some() {}
+        let _ = ticking.await;
+        join_all("pipeline", &mut pipelines).await;
+        if telemetry_on {
+            ticker.send_snapshot().await;
+        }
+        drop(ticker);
+        join_all("exporter", &mut exporters).await;
     };
     let timed_out = tokio::time::timeout(config.runtime.shutdown_timeout, drain)
         .await
@@ -241,6 +243,8 @@ fn processor_stage(
         processor: factory.processor(id, &config.processors[id]),
         counters: ComponentCounters::new("processor", &name),
         filtered: ComponentCounters::dropped("processor", &name, "filtered"),
+        panicked: ComponentCounters::dropped("processor", &name, "panic"),
+        id: name,
     }
 }
 
@@ -251,41 +255,13 @@ fn exporter_counters(kind: &'static str, id: &str) -> ExporterCounters {
     }
 }
 
-/// Every `interval` (and once at shutdown) hands a snapshot of the agent's own metrics to
-/// every exporter. An interval of zero turns it off.
-async fn telemetry_ticker(
-    interval: Duration,
-    exporters: Vec<Edge>,
-    probes: Vec<DepthProbe>,
-    mut shutdown: Shutdown,
-) {
-    if interval.is_zero() {
-        return;
-    }
-    let counters = ComponentCounters::new("telemetry", "telemetry");
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    loop {
-        let last = tokio::select! {
-            _ = tick.tick() => false,
-            _ = shutdown.requested() => true,
-        };
-        record_channel_depths(&probes);
-        let batch = vec![Event::Telemetry(telemetry::snapshot())];
-        crate::pipeline::output::fan_out(&exporters, batch, &counters).await;
-        if last {
-            return;
-        }
-    }
-}
-
-fn record_channel_depths(probes: &[DepthProbe]) {
-    for probe in probes {
-        if let Some(tx) = probe.tx.upgrade() {
-            let depth = tx.max_capacity() - tx.capacity();
-            metrics::gauge!(names::CHANNEL_DEPTH, "channel" => probe.channel.clone())
-                .set(depth as f64);
-            metrics::gauge!(names::CHANNEL_CAPACITY, "channel" => probe.channel.clone())
-                .set(tx.max_capacity() as f64);
+/// Waits for every task of `tasks`; a task that panicked is logged and counted (its
+/// channel then refuses batches, which the senders count as dropped).
+async fn join_all(kind: &'static str, tasks: &mut JoinSet<()>) {
+    while let Some(result) = tasks.join_next().await {
+        if let Err(e) = result {
+            metrics::counter!(names::COMPONENT_ERRORS, names::COMPONENT_KIND => kind).increment(1);
+            tracing::error!(component_kind = kind, error = %e, "a {kind} task ended abnormally");
         }
     }
 }

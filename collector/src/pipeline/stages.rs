@@ -2,21 +2,29 @@
 //! exporter's consumer loop. Both run until their input channel closes (every sender
 //! gone), so shutdown is: stop the sources, then let the channels drain.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use futures_util::FutureExt;
 use metrics::Counter;
 use tokio::sync::mpsc;
 
 use crate::event::Batch;
 use crate::pipeline::component::{Exporter, Processor};
 use crate::pipeline::output::{fan_out, ComponentCounters, Edge};
+use crate::pipeline::supervisor::panic_message;
 
 /// One processor of a pipeline with its counters.
 pub struct ProcessorStage {
+    /// The processor's component id.
+    pub id: String,
     /// The processor.
     pub processor: Box<dyn Processor>,
     /// Its counters (`component_kind="processor"`).
     pub counters: ComponentCounters,
     /// Events it removed from batches (`reason="filtered"`).
     pub filtered: Counter,
+    /// Events lost in batches it panicked on (`reason="panic"`).
+    pub panicked: Counter,
 }
 
 /// Runs a pipeline: each batch goes through the processors in order, then to every
@@ -32,7 +40,16 @@ pub async fn run_pipeline(
         for stage in &mut processors {
             let before = batch.len() as u64;
             stage.counters.received.increment(before);
-            batch = stage.processor.process(batch);
+            let processor = &mut stage.processor;
+            batch = match catch_unwind(AssertUnwindSafe(move || processor.process(batch))) {
+                Ok(batch) => batch,
+                Err(panic) => {
+                    stage.counters.errors.increment(1);
+                    stage.panicked.increment(before);
+                    tracing::error!(component = %stage.id, panic = panic_message(&*panic), events = before, "processor panicked; batch dropped");
+                    Vec::new()
+                }
+            };
             let after = batch.len() as u64;
             stage.counters.sent.increment(after);
             stage.filtered.increment(before.saturating_sub(after));
@@ -64,12 +81,20 @@ pub async fn run_exporter(
     while let Some(batch) = input.recv().await {
         let n = batch.len() as u64;
         counters.common.received.increment(n);
-        match exporter.export(&batch).await {
-            Ok(()) => counters.common.sent.increment(n),
-            Err(e) => {
+        let outcome = AssertUnwindSafe(exporter.export(&batch))
+            .catch_unwind()
+            .await;
+        match outcome {
+            Ok(Ok(())) => counters.common.sent.increment(n),
+            Ok(Err(e)) => {
                 counters.common.errors.increment(1);
                 counters.failed.increment(n);
                 tracing::warn!(component = %id, error = %e, events = n, "export failed; batch dropped");
+            }
+            Err(panic) => {
+                counters.common.errors.increment(1);
+                counters.failed.increment(n);
+                tracing::error!(component = %id, panic = panic_message(&*panic), events = n, "exporter panicked; batch dropped");
             }
         }
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::config::ComponentId;
-use crate::pipeline::component::{Shutdown, Source};
+use crate::pipeline::component::{ComponentError, Shutdown, Source};
 use crate::pipeline::output::SourceOutput;
 use crate::telemetry::names;
 
@@ -43,6 +43,7 @@ pub async fn supervise(
     let restarts = metrics::counter!(names::SOURCE_RESTARTS, &labels);
     let mut wait = backoff.initial;
     loop {
+        let started = tokio::time::Instant::now();
         let attempt = tokio::spawn(build().run(output.clone(), shutdown.clone()));
         let failure = match attempt.await {
             Ok(Ok(())) if shutdown.is_requested() => return SourceEnd::Stopped,
@@ -50,13 +51,21 @@ pub async fn supervise(
                 tracing::info!(component = %id, "source finished");
                 return SourceEnd::Finished;
             }
+            Ok(Err(e @ ComponentError::Fatal(_))) => {
+                errors.increment(1);
+                tracing::error!(component = %id, error = %e, "source stopped; not restarting it");
+                return SourceEnd::Finished;
+            }
             Ok(Err(e)) => e.to_string(),
             Err(join) if join.is_panic() => {
-                format!("panicked: {}", panic_message(join.into_panic()))
+                format!("panicked: {}", panic_message(&*join.into_panic()))
             }
             Err(join) => format!("task ended: {join}"),
         };
         errors.increment(1);
+        if started.elapsed() > backoff.max {
+            wait = backoff.initial; // it ran well for a while: this is a new failure
+        }
         if shutdown.is_requested() {
             tracing::warn!(component = %id, error = %failure, "source failed during shutdown");
             return SourceEnd::Stopped;
@@ -71,7 +80,8 @@ pub async fn supervise(
     }
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+/// The text of a panic payload (`&str` or `String`), else a placeholder.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

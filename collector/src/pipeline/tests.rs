@@ -336,3 +336,95 @@ async fn replay_and_record_round_trip_through_the_real_components() {
     let bad = telemetry::snapshot().counter_sum(names::DECODE_ERRORS, &[("source", "replay/rt")]);
     assert_eq!(bad, 1.0, "the bad line is counted, not fatal");
 }
+
+/// Panics on its first batch, then exports normally.
+struct PanicsOnce(Arc<Seen>, bool);
+
+impl Exporter for PanicsOnce {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ComponentError>> {
+        Box::pin(async move {
+            if !std::mem::replace(&mut self.1, true) {
+                panic!("injected exporter panic");
+            }
+            self.0.events.fetch_add(batch.len(), Ordering::SeqCst);
+            Ok(())
+        })
+    }
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Panics on batches whose first event goes to port 1.
+struct PanicsOnPortOne;
+
+impl Processor for PanicsOnPortOne {
+    fn process(&mut self, batch: Batch) -> Batch {
+        if matches!(batch.first(), Some(Event::Tcp(e)) if e.remote_port == 1) {
+            panic!("injected processor panic");
+        }
+        batch
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_exporter_or_processor_loses_one_batch_counted_and_keeps_running() {
+    let yaml = "sources:\n  replay/panictest: { path: /dev/null }\nprocessors:\n  filter/panictest: {}\n\
+                exporters:\n  debug/panictest: {}\npipelines:\n  logs/panictest: { sources: [replay/panictest], \
+                processors: [filter/panictest], exporters: [debug/panictest] }\n\
+                runtime: { when_full: block, block_timeout: 5s }\ntelemetry: { interval: 0s }\n";
+    let config = parse(yaml);
+    struct Factory(Arc<Seen>);
+    impl ComponentFactory for Factory {
+        fn source(&self, _: &ComponentId, _: &SourceConfig) -> Box<dyn Source> {
+            // Batches of one event each, to ports 0, 1, 2, 3, 4.
+            struct Five;
+            impl Source for Five {
+                fn run(
+                    self: Box<Self>,
+                    out: SourceOutput,
+                    _: Shutdown,
+                ) -> BoxFuture<'static, Result<(), ComponentError>> {
+                    Box::pin(async move {
+                        for port in 0..5 {
+                            out.send(vec![tcp_event(port)]).await;
+                        }
+                        Ok(())
+                    })
+                }
+            }
+            Box::new(Five)
+        }
+        fn processor(&self, _: &ComponentId, _: &ProcessorConfig) -> Box<dyn Processor> {
+            Box::new(PanicsOnPortOne)
+        }
+        fn exporter(&self, _: &ComponentId, _: &ExporterConfig) -> Box<dyn Exporter> {
+            Box::new(PanicsOnce(self.0.clone(), false))
+        }
+    }
+    let seen = Arc::new(Seen::default());
+    let report = run_to_end(&config, Factory(seen.clone())).await;
+    assert_eq!(report.reason, StopReason::SourcesFinished);
+    // Port 0 dies in the exporter's first call, port 1 in the processor; 2, 3, 4 arrive.
+    assert_eq!(seen.events.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        counter(names::EVENTS_DROPPED, "filter/panictest", Some("panic")),
+        1.0
+    );
+    assert_eq!(
+        counter(
+            names::EVENTS_DROPPED,
+            "debug/panictest",
+            Some("export_failed")
+        ),
+        1.0
+    );
+    assert_eq!(
+        counter(names::COMPONENT_ERRORS, "filter/panictest", None),
+        1.0
+    );
+    assert_eq!(
+        counter(names::COMPONENT_ERRORS, "debug/panictest", None),
+        1.0
+    );
+}

@@ -1,16 +1,30 @@
 //! The `replay` source: events read back from a JSON-lines file, one [`Event`] per line
 //! (what `kotel run --record` writes). Pipeline tests, benchmarks and bug reports use it
 //! to run without root or a kernel.
+//!
+//! Contract: lines that are not events (bad JSON, invalid UTF-8, longer than
+//! [`MAX_LINE_BYTES`]) are skipped, counted in `kotel.source.decode_errors{source,reason}`
+//! and the first few logged with their line numbers; blank lines are ignored. A file that
+//! cannot be opened is a start-up error (retried with backoff: it may appear later); a
+//! read error half way is fatal for the source (a restart would replay the file again).
+//! Shutdown is honoured between lines.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use crate::config::ComponentId;
 use crate::event::{Batch, Event};
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
 use crate::telemetry::names;
+
+/// Longest line read as an event; longer lines are skipped (`reason="line_too_long"`).
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// Largest batch a replay may be configured to build.
+const MAX_BATCH: usize = 65_536;
+/// Undecodable lines logged before logging stops.
+const LOGGED_BAD_LINES: u64 = 5;
 
 /// `sources.replay`: reads events back from a JSON-lines file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,7 +32,7 @@ use crate::telemetry::names;
 pub struct ReplaySourceConfig {
     /// The file to read, one JSON event per line (as written by `kotel run --record`).
     pub path: PathBuf,
-    /// Most events in one batch.
+    /// Most events in one batch (1 to 65536).
     pub batch_max_events: usize,
     /// How many times to read the file (benchmarks replay a small file many times).
     pub repeat: u32,
@@ -35,7 +49,7 @@ impl Default for ReplaySourceConfig {
 }
 
 impl ReplaySourceConfig {
-    /// Problems as `(field, message)`: a path is required, sizes must be positive.
+    /// Problems as `(field, message)`: a path is required, sizes must be in range.
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         if self.path.as_os_str().is_empty() {
@@ -44,8 +58,11 @@ impl ReplaySourceConfig {
                 "is required: the JSON-lines file to read".into(),
             ));
         }
-        if self.batch_max_events == 0 {
-            problems.push(("batch_max_events".into(), "must be at least 1".into()));
+        if !(1..=MAX_BATCH).contains(&self.batch_max_events) {
+            problems.push((
+                "batch_max_events".into(),
+                format!("must be 1 to {MAX_BATCH}"),
+            ));
         }
         if self.repeat == 0 {
             problems.push(("repeat".into(), "must be at least 1".into()));
@@ -54,14 +71,16 @@ impl ReplaySourceConfig {
     }
 }
 
-/// Lines that fail to parse are logged (the first few, with their line numbers) and
-/// counted as `kotel.source.decode_errors{reason="invalid_json"}`, never fatal.
-const LOGGED_BAD_LINES: u64 = 5;
-
 /// Reads the file `repeat` times, then finishes (`Ok`); stops early on shutdown.
 pub struct ReplaySource {
     id: String,
     config: ReplaySourceConfig,
+}
+
+/// Why a line was skipped.
+enum BadLine {
+    TooLong,
+    NotAnEvent(serde_json::Error),
 }
 
 impl ReplaySource {
@@ -74,49 +93,105 @@ impl ReplaySource {
     }
 
     async fn replay(self, out: SourceOutput, shutdown: Shutdown) -> Result<(), ComponentError> {
-        let bad_lines = metrics::counter!(names::DECODE_ERRORS, "source" => self.id.clone(), names::REASON => "invalid_json");
-        let max = self.config.batch_max_events.max(1);
+        let max = self.config.batch_max_events.clamp(1, MAX_BATCH);
+        let path = self.config.path.display().to_string();
         let mut bad = 0u64;
         for _ in 0..self.config.repeat {
             let file = tokio::fs::File::open(&self.config.path)
                 .await
-                .map_err(|e| {
-                    ComponentError::Startup(format!(
-                        "cannot open {}: {e}",
-                        self.config.path.display()
-                    ))
-                })?;
-            let mut lines = BufReader::new(file).lines();
+                .map_err(|e| ComponentError::Startup(format!("cannot open {path}: {e}")))?;
+            let mut reader = BufReader::new(file);
             let mut batch: Batch = Vec::with_capacity(max);
             let mut number = 0u64;
-            while let Some(line) = lines.next_line().await.map_err(|e| {
-                ComponentError::Input(format!("{}: {e}", self.config.path.display()))
-            })? {
+            let mut line = Vec::new();
+            while !shutdown.is_requested() {
+                let Some(read) = read_line(&mut reader, &mut line).await.map_err(|e| {
+                    ComponentError::Fatal(format!("{path}: line {}: {e}", number + 1))
+                })?
+                else {
+                    break;
+                };
                 number += 1;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<Event>(&line) {
+                let event = match read {
+                    _ if line.iter().all(u8::is_ascii_whitespace) => continue,
+                    LineRead::Whole => {
+                        serde_json::from_slice::<Event>(&line).map_err(BadLine::NotAnEvent)
+                    }
+                    LineRead::TooLong => Err(BadLine::TooLong),
+                };
+                match event {
                     Ok(event) => batch.push(event),
-                    Err(e) => {
+                    Err(why) => {
                         bad += 1;
-                        bad_lines.increment(1);
-                        if bad <= LOGGED_BAD_LINES {
-                            tracing::warn!(component = %self.id, line = number, error = %e, "skipping a line that is not an event");
-                        }
+                        self.count_bad_line(&why, number, bad);
                     }
                 }
                 if batch.len() >= max {
                     out.send(std::mem::replace(&mut batch, Vec::with_capacity(max)))
                         .await;
-                    if shutdown.is_requested() {
-                        return Ok(());
-                    }
                 }
             }
             out.send(batch).await;
+            if shutdown.is_requested() {
+                break;
+            }
         }
         Ok(())
+    }
+
+    fn count_bad_line(&self, why: &BadLine, number: u64, bad: u64) {
+        let (reason, detail) = match why {
+            BadLine::TooLong => (
+                "line_too_long",
+                format!("longer than {MAX_LINE_BYTES} bytes"),
+            ),
+            BadLine::NotAnEvent(e) => ("invalid_json", e.to_string()),
+        };
+        metrics::counter!(names::DECODE_ERRORS, "source" => self.id.clone(), names::REASON => reason).increment(1);
+        if bad <= LOGGED_BAD_LINES {
+            tracing::warn!(component = %self.id, line = number, error = %detail, "skipping a line that is not an event");
+        }
+    }
+}
+
+/// How much of a line [`read_line`] kept.
+enum LineRead {
+    /// The whole line (without its newline).
+    Whole,
+    /// The line was longer than [`MAX_LINE_BYTES`]; the rest was read and thrown away.
+    TooLong,
+}
+
+/// Reads one line into `line` (cleared first), keeping at most [`MAX_LINE_BYTES`] in
+/// memory; `None` at the end of the file.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+) -> std::io::Result<Option<LineRead>> {
+    line.clear();
+    let limit = MAX_LINE_BYTES as u64 + 1;
+    let n = (&mut *reader).take(limit).read_until(b'\n', line).await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        return Ok(Some(LineRead::Whole));
+    }
+    if line.len() <= MAX_LINE_BYTES {
+        return Ok(Some(LineRead::Whole)); // the last line, without a newline
+    }
+    // Skip the rest of the over-long line without keeping it.
+    let mut rest = Vec::new();
+    loop {
+        rest.clear();
+        let n = (&mut *reader)
+            .take(limit)
+            .read_until(b'\n', &mut rest)
+            .await?;
+        if n == 0 || rest.last() == Some(&b'\n') {
+            return Ok(Some(LineRead::TooLong));
+        }
     }
 }
 
@@ -127,5 +202,76 @@ impl Source for ReplaySource {
         shutdown: Shutdown,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(self.replay(out, shutdown))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::tests::tcp_event;
+    use crate::telemetry;
+
+    fn bad_lines(id: &str, reason: &str) -> f64 {
+        telemetry::snapshot().counter_sum(
+            names::DECODE_ERRORS,
+            &[("source", id), (names::REASON, reason)],
+        )
+    }
+
+    #[tokio::test]
+    async fn bad_utf8_and_over_long_lines_are_counted_and_skipped_not_fatal() {
+        telemetry::install();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mixed.jsonl");
+        let good = serde_json::to_string(&tcp_event(1)).unwrap();
+        let mut bytes = format!("{good}\n").into_bytes();
+        bytes.extend_from_slice(b"\xff\xfe not utf-8\n");
+        bytes.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
+        bytes.extend_from_slice(format!("\n\n{good}").as_bytes()); // last line without newline
+        std::fs::write(&path, bytes).unwrap();
+
+        let id: ComponentId = "replay/mixed".parse().unwrap();
+        let config = ReplaySourceConfig {
+            path,
+            ..Default::default()
+        };
+        let (out, mut rx) = SourceOutput::for_test(8);
+        let result = Box::new(ReplaySource::new(&id, &config))
+            .run(out, Shutdown::never())
+            .await;
+        assert!(result.is_ok(), "{result:?}");
+        let mut events = Vec::new();
+        while let Ok(batch) = rx.try_recv() {
+            events.extend(batch);
+        }
+        assert_eq!(events, vec![tcp_event(1), tcp_event(1)]);
+        assert_eq!(bad_lines("replay/mixed", "invalid_json"), 1.0);
+        assert_eq!(bad_lines("replay/mixed", "line_too_long"), 1.0);
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_a_long_replay_between_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("small.jsonl");
+        std::fs::write(
+            &path,
+            format!("{}\n", serde_json::to_string(&tcp_event(2)).unwrap()),
+        )
+        .unwrap();
+        let id: ComponentId = "replay/endless".parse().unwrap();
+        let config = ReplaySourceConfig {
+            path,
+            repeat: u32::MAX,
+            ..Default::default()
+        };
+        let (out, mut rx) = SourceOutput::for_test(1024);
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(
+            Box::new(ReplaySource::new(&id, &config)).run(out, Shutdown::new(stop_rx)),
+        );
+        let _ = rx.recv().await; // it is running
+        stop.send(true).unwrap();
+        let finished = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
+        assert!(matches!(finished, Ok(Ok(Ok(())))), "{finished:?}");
     }
 }

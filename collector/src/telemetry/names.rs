@@ -1,10 +1,13 @@
 //! Every self-telemetry metric name and label key the agent records.
 
-/// Counter: events a component received (processors, exporters). Labels: `component_id`, `component_kind`.
+/// Counter: events a component received (sources: produced, once per event; processors,
+/// pipelines, exporters: taken in). Labels: `component_id`, `component_kind`.
 pub const EVENTS_RECEIVED: &str = "kotel.component.events.received";
-/// Counter: events a component handed on (sources: emitted; processors: kept; exporters: exported).
+/// Counter: events a component handed on (sources and pipelines: per downstream edge
+/// delivered; processors: kept; exporters: exported).
 pub const EVENTS_SENT: &str = "kotel.component.events.sent";
-/// Counter: events a component lost. Labels add `reason` (`queue_full`, `filtered`, `export_failed`, `shutdown`).
+/// Counter: events a component lost. Labels add `reason` (`queue_full`, `filtered`,
+/// `export_failed`, `panic`).
 pub const EVENTS_DROPPED: &str = "kotel.component.events.dropped";
 /// Counter: runtime failures of a component (logged with the id).
 pub const COMPONENT_ERRORS: &str = "kotel.component.errors";
@@ -22,8 +25,6 @@ pub const RINGBUF_LOST: &str = "kotel.ebpf.ringbuf.lost";
 pub const TCP_KERNEL_EVENTS: &str = "kotel.source.tcp.kernel_events";
 /// Counter: source records that could not be decoded. Labels: `source`, `reason`.
 pub const DECODE_ERRORS: &str = "kotel.source.decode_errors";
-/// Counter: events written by `kotel run --record`, and lost by it (`reason`).
-pub const RECORDED: &str = "kotel.record.events";
 
 /// Label: the component id (`type[/name]`).
 pub const COMPONENT_ID: &str = "component_id";

@@ -88,18 +88,20 @@ fn histogram_line(out: &mut String, h: &CgroupHistogram) {
     out.push('\n');
 }
 
-/// Upper bound (seconds) of the bucket holding the median sample, if any.
+/// Upper bound (seconds) of the bucket holding the median sample, if any. Histograms
+/// outside OTLP's scale range (-10..=20) or with absurd offsets (replayed files) give `None`.
 fn median_upper_bound(h: &CgroupHistogram) -> Option<f64> {
     let half = h.count.div_ceil(2);
-    if h.count == 0 || h.zero_count >= half {
+    if h.count == 0 || h.zero_count >= half || !(-10..=20).contains(&h.scale) {
         return None;
     }
     let base = 2f64.powf(2f64.powi(-h.scale));
     let mut seen = h.zero_count;
     for (i, n) in h.bucket_counts.iter().enumerate() {
-        seen += n;
+        seen = seen.saturating_add(*n);
         if seen >= half {
-            return Some(base.powi(h.offset + i as i32 + 1));
+            let index = i64::from(h.offset) + i as i64 + 1;
+            return i32::try_from(index).ok().map(|i| base.powi(i));
         }
     }
     None
@@ -167,9 +169,9 @@ fn telemetry_line(out: &mut String, t: &TelemetrySnapshot) {
     let exporter = [(names::COMPONENT_KIND, "exporter")];
     let _ = writeln!(
         out,
-        "{} kotel telemetry: sources sent={} dropped={}; exporters sent={} dropped={}; errors={}; ringbuf lost={}",
+        "{} kotel telemetry: sources emitted={} dropped={}; exporters sent={} dropped={}; errors={}; ringbuf lost={}",
         rfc3339(t.time_unix_nano),
-        sum(names::EVENTS_SENT, &source),
+        sum(names::EVENTS_RECEIVED, &source),
         sum(names::EVENTS_DROPPED, &source),
         sum(names::EVENTS_SENT, &exporter),
         sum(names::EVENTS_DROPPED, &exporter),

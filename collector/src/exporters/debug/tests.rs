@@ -88,18 +88,18 @@ fn telemetry_is_summarised_in_basic_and_listed_in_detailed() {
     let snapshot = TelemetrySnapshot {
         time_unix_nano: 0,
         counters: vec![
-            point("kotel.component.events.sent", "source", 12.0),
+            point("kotel.component.events.received", "source", 12.0),
             point("kotel.component.events.dropped", "source", 3.0),
         ],
         gauges: vec![point("kotel.channel.depth", "source", 1.0)],
     };
     let basic = render(Verbosity::Basic, vec![Event::Telemetry(snapshot.clone())]);
     assert_eq!(basic.lines().count(), 1);
-    assert!(basic.contains("sources sent=12 dropped=3"), "{basic}");
+    assert!(basic.contains("sources emitted=12 dropped=3"), "{basic}");
     let detailed = render(Verbosity::Detailed, vec![Event::Telemetry(snapshot)]);
     assert!(
         detailed.contains(
-            "counter kotel.component.events.sent{component_id=tcp,component_kind=source} 12"
+            "counter kotel.component.events.received{component_id=tcp,component_kind=source} 12"
         ),
         "{detailed}"
     );
@@ -133,4 +133,44 @@ fn a_closed_output_is_an_export_error_not_a_panic() {
     let mut exporter = DebugExporter::to_writer(&DebugExporterConfig::default(), Closed);
     let err = futures_lite_block_on(exporter.export(&vec![tcp_event(1)])).unwrap_err();
     assert!(err.to_string().contains("stdout"), "{err}");
+}
+
+#[test]
+fn histograms_print_count_mean_and_median_bucket_and_survive_absurd_values() {
+    use crate::event::{CgroupHistogram, HistogramMetric};
+    // Scale 0: bucket i covers (2^i, 2^(i+1)]; 3 samples in (2^-10, 2^-9] s, 1 in (2^-9, 2^-8].
+    let h = CgroupHistogram {
+        metric: HistogramMetric::TcpRtt,
+        time_unix_nano: 0,
+        start_time_unix_nano: 0,
+        cgroup_id: 9,
+        scale: 0,
+        offset: -10,
+        bucket_counts: vec![3, 1],
+        zero_count: 0,
+        count: 4,
+        sum: 0.005,
+    };
+    let text = render(Verbosity::Basic, vec![Event::Histogram(h.clone())]);
+    assert!(
+        text.contains("histogram tcp_rtt cgroup=9 count=4 mean=1.250ms p50<=1.953ms"),
+        "{text}"
+    );
+    let absurd = CgroupHistogram {
+        scale: i32::MIN,
+        offset: i32::MAX,
+        ..h.clone()
+    };
+    let text = render(
+        Verbosity::Basic,
+        vec![
+            Event::Histogram(absurd),
+            Event::Histogram(CgroupHistogram {
+                offset: i32::MAX,
+                ..h
+            }),
+        ],
+    );
+    assert_eq!(text.lines().count(), 2);
+    assert!(!text.contains("p50"), "{text}");
 }
