@@ -4,6 +4,7 @@
 //! [`pipeline`]; see the repository's README for the operator's view.
 
 pub mod config;
+pub mod doctor;
 pub mod event;
 pub mod exporters;
 pub mod kernel;

@@ -44,6 +44,13 @@ enum Command {
         #[arg(default_value = DEFAULT_CONFIG)]
         file: PathBuf,
     },
+    /// Check what this kernel offers kotel and whether the configured sources can run:
+    /// exits non-zero, saying what is missing, when one cannot.
+    Doctor {
+        /// Pipeline file whose sources to check (every kernel source when it does not exist).
+        #[arg(long, short, env = "KOTEL_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
     /// Print the effective configuration: defaults filled in, `${env:VAR}` substituted.
     PrintConfig {
         /// Pipeline file.
@@ -61,6 +68,7 @@ fn main() -> ExitCode {
         }
         Command::Validate { file } => load(&file).map(|_| println!("{}: valid", file.display())),
         Command::PrintConfig { file } => load(&file).map(|c| print!("{}", c.to_yaml())),
+        Command::Doctor { config } => doctor(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,6 +99,18 @@ fn load(path: &Path) -> anyhow::Result<Config> {
             errors.0.len()
         )
     })
+}
+
+fn doctor(path: &Path) -> anyhow::Result<()> {
+    let config = if path.exists() {
+        Some(load(path)?)
+    } else {
+        None
+    };
+    let report = kotel::doctor::examine(config.as_ref());
+    print!("{report}");
+    anyhow::ensure!(report.can_run(), "see the MISSING lines above");
+    Ok(())
 }
 
 fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {

@@ -33,8 +33,7 @@ pub fn check(config: &Config) -> Result<(), PreflightError> {
         return Ok(());
     }
     let caps = effective_capabilities();
-    let has = |bit: u32| caps & (1u64 << bit) != 0;
-    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+    if may_load_bpf(caps) {
         Ok(())
     } else {
         Err(PreflightError::NoBpfPrivilege {
@@ -44,8 +43,14 @@ pub fn check(config: &Config) -> Result<(), PreflightError> {
     }
 }
 
+/// True when the capability mask allows loading and attaching tracing programs.
+pub fn may_load_bpf(caps: u64) -> bool {
+    let has = |bit: u32| caps & (1u64 << bit) != 0;
+    has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
+}
+
 /// The `CapEff` mask from /proc/self/status (0 if unreadable).
-fn effective_capabilities() -> u64 {
+pub fn effective_capabilities() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

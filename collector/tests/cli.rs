@@ -182,3 +182,41 @@ fn run_refuses_kernel_sources_without_privilege_before_starting_anything() {
         "nothing was started: {stderr}"
     );
 }
+
+/// `kotel <args>` as an unprivileged user: `nobody` via setpriv when the test runs as root.
+fn kotel_unprivileged(args: &[&str]) -> Output {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            env!("CARGO_BIN_EXE_kotel"),
+        ]);
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_kotel"))
+    };
+    cmd.args(args)
+        .env("KOTEL_LOG", "info")
+        .output()
+        .expect("running kotel")
+}
+
+#[test]
+fn doctor_without_privileges_says_what_is_missing_and_fails() {
+    let out = kotel_unprivileged(&["doctor", "--config", &repo_file("pipeline.yaml")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l.starts_with("MISSING privileges")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("kotel cannot run here as configured: missing privileges"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,132 @@
+//! The doctor's findings and how they print.
+
+use std::fmt;
+
+/// How a finding bears on running kotel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Present and usable.
+    Ok,
+    /// Absent or limited; kotel works around it (the detail says how).
+    Warn,
+    /// Absent, and a configured source needs it: kotel cannot run as configured.
+    Missing,
+    /// For information only.
+    Info,
+}
+
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Missing => "MISSING",
+            Status::Info => "info",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// What was examined (`BTF`, `source tcp`).
+    pub subject: String,
+    /// The verdict.
+    pub status: Status,
+    /// What was found, in a sentence.
+    pub detail: String,
+}
+
+/// Everything `kotel doctor` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// In the order examined.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Adds a finding.
+    pub fn add(&mut self, subject: impl Into<String>, status: Status, detail: impl Into<String>) {
+        self.findings.push(Finding {
+            subject: subject.into(),
+            status,
+            detail: detail.into(),
+        });
+    }
+
+    /// True when nothing a configured source needs is missing.
+    pub fn can_run(&self) -> bool {
+        !self.findings.iter().any(|f| f.status == Status::Missing)
+    }
+
+    /// The findings that stop kotel from running as configured.
+    pub fn missing(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.status == Status::Missing)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self
+            .findings
+            .iter()
+            .map(|x| x.subject.len())
+            .max()
+            .unwrap_or(0);
+        for x in &self.findings {
+            writeln!(
+                f,
+                "{:<7} {:<width$}  {}",
+                x.status.label(),
+                x.subject,
+                x.detail
+            )?;
+        }
+        if self.can_run() {
+            writeln!(f, "\nkotel can run here as configured.")
+        } else {
+            let what: Vec<String> = self
+                .missing()
+                .map(|x| format!("{} ({})", x.subject, x.detail))
+                .collect();
+            writeln!(
+                f,
+                "\nkotel cannot run here as configured: missing {}.",
+                what.join("; ")
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_requirement_fails_the_report_and_is_named() {
+        let mut report = Report::default();
+        report.add(
+            "BTF",
+            Status::Warn,
+            "no /sys/kernel/btf/vmlinux: netns reported as 0",
+        );
+        assert!(report.can_run());
+        report.add(
+            "source tcp",
+            Status::Missing,
+            "tracepoint sock:inet_sock_set_state does not exist",
+        );
+        assert!(!report.can_run());
+        let text = report.to_string();
+        assert!(
+            text.contains("MISSING source tcp  tracepoint sock:inet_sock_set_state does not exist"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "missing source tcp (tracepoint sock:inet_sock_set_state does not exist).\n"
+            ),
+            "{text}"
+        );
+    }
+}
