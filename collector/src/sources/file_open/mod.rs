@@ -1,45 +1,143 @@
-//! The `file_open` source: opens of watched paths. (Being built: see issue 3.)
+//! The `file_open` source: opens of watched paths, as security events.
+//!
+//! Kernel programs (`ebpf/probes/src/bin/kotel-file-open/`) on the `syscalls` tracepoints of
+//! openat, openat2, open and creat match each path argument against the configured prefixes
+//! inside the kernel (an LPM trie), remember a matching open per thread until the syscall
+//! returns, and send it with its result through a ring buffer. Unwatched opens never reach
+//! user space. This module loads the programs ([`loader`]), decodes the records
+//! ([`decode`]) and batches them into the pipeline (`reader`).
+//!
+//! Contract: [`FileOpenSource::new`] touches nothing outside the process (config validation
+//! and unit tests need no root). [`Source::run`] loads and attaches (failures are
+//! `ComponentError::Startup` with the reason, e.g. missing privileges or an invalid config),
+//! emits `Event::FileOpen` batches until shutdown, then detaches and returns `Ok(())`.
+//!
+//! Self-telemetry: [`KERNEL_EVENTS`]`{stat}` (a `FileOpenStat` name),
+//! `kotel.ebpf.ringbuf.lost{source="file_open"}`,
+//! `kotel.source.decode_errors{source="file_open",reason}`.
 
-use serde::{Deserialize, Serialize};
+mod config;
+mod decode;
+mod loader;
+mod reader;
+mod stats;
+
+pub use config::FileOpenSourceConfig;
+pub use decode::{access_names, decode, DecodeError};
+pub use loader::prefix_key;
+
+use aya::maps::{PerCpuArray, RingBuf};
+use kotel_common::file_open::{names, FileOpenStat};
+use tokio::sync::watch;
 
 use crate::config::ComponentId;
+use crate::event::Event;
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
+use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
+use crate::sources::tcp::ClockOffset;
 
-/// `sources.file_open`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FileOpenSourceConfig {}
+/// Value of the `source` label on shared source metrics.
+pub const SOURCE: &str = "file_open";
+/// Counter: the `file_open` kernel programs' own stats. Labels: `stat` (a `FileOpenStat`
+/// name: `emitted`, `ringbuf_full`, `read_error`, `pending_full`, `filtered`, `wakeup`,
+/// `truncated`, `orphaned`).
+pub const KERNEL_EVENTS: &str = "kotel.source.file_open.kernel_events";
 
-impl FileOpenSourceConfig {
-    /// Problems as `(field, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
-        Vec::new()
+/// `FileOpenStat` names in map-index order.
+const STAT_NAMES: [&str; FileOpenStat::COUNT as usize] = {
+    let mut names = [""; FileOpenStat::COUNT as usize];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = FileOpenStat::ALL[i].name();
+        i += 1;
     }
-}
+    names
+};
 
-/// The running source.
+/// The `file_open` source, built from its config; attaches to the kernel only in `run`.
 pub struct FileOpenSource {
-    id: String,
+    id: ComponentId,
+    config: FileOpenSourceConfig,
+    filter_updates: FilterUpdates,
 }
 
 impl FileOpenSource {
-    /// A source for `config`; touches nothing until it runs.
-    pub fn new(id: &ComponentId, _config: &FileOpenSourceConfig) -> Self {
-        Self { id: id.to_string() }
+    /// A source for `id` with `config`; no kernel access.
+    pub fn new(id: &ComponentId, config: &FileOpenSourceConfig) -> Self {
+        Self {
+            id: id.clone(),
+            config: config.clone(),
+            filter_updates: FilterUpdates::none(),
+        }
     }
+
+    /// A handle that replaces the kernel filter while the source runs (no reload); the
+    /// source starts with `filter` from its config.
+    pub fn filter_control(&mut self) -> watch::Sender<KernelFilterConfig> {
+        let (tx, updates) = FilterUpdates::channel(self.config.filter.clone());
+        self.filter_updates = updates;
+        tx
+    }
+
+    /// The component id this source was built for.
+    pub fn id(&self) -> &ComponentId {
+        &self.id
+    }
+}
+
+fn input(msg: String) -> ComponentError {
+    ComponentError::Input(msg)
 }
 
 impl Source for FileOpenSource {
     fn run(
         self: Box<Self>,
-        _out: SourceOutput,
-        _shutdown: Shutdown,
+        out: SourceOutput,
+        shutdown: Shutdown,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
-            Err(ComponentError::Startup(format!(
-                "{}: not built yet",
-                self.id
-            )))
+            let mut kernel = loader::attach(&self.config)?;
+            let mut map = |name| {
+                kernel
+                    .ebpf
+                    .take_map(name)
+                    .ok_or_else(|| input(format!("map {name} missing")))
+            };
+            let ring = RingBuf::try_from(map(names::EVENTS)?)
+                .map_err(|e| input(format!("ring buffer: {e}")))?;
+            let stats = PerCpuArray::try_from(map(names::STATS)?)
+                .map_err(|e| input(format!("stats map: {e}")))?;
+            let stats = stats::KernelStats::new(
+                stats,
+                stats::StatsSpec {
+                    source: SOURCE,
+                    metric: KERNEL_EVENTS,
+                    stats: &STAT_NAMES,
+                    ringbuf_full: FileOpenStat::RingbufFull as usize,
+                },
+            );
+            let settings = reader::ReadSettings {
+                source: SOURCE,
+                batch_max_events: self.config.batch_max_events,
+                batch_timeout: self.config.batch_timeout,
+            };
+            let clock = ClockOffset::now();
+            let decode = move |record: &[u8]| {
+                decode::decode(record, &clock)
+                    .map(Event::FileOpen)
+                    .map_err(|e| (e.reason(), e.to_string()))
+            };
+            tracing::debug!(source = %self.id, "file_open source running");
+            let (filter, updates) = (&mut kernel.filter, self.filter_updates);
+            let result = reader::run(
+                ring, stats, filter, updates, settings, decode, out, shutdown,
+            )
+            .await;
+            drop(kernel); // detaches the programs
+            result
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

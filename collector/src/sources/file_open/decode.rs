@@ -1,0 +1,123 @@
+//! Ring-buffer record -> [`FileOpenEvent`].
+//!
+//! Contract: [`decode`] accepts exactly one `kotel_common::file_open::FileOpenRecord` of
+//! exactly [`FILE_OPEN_RECORD_SIZE`] bytes. A shorter record is [`DecodeError::Truncated`], a
+//! longer one [`DecodeError::Oversized`] (the kernel object and the agent disagree on the
+//! layout: nothing is guessed). An unknown syscall id or a path length beyond the buffer is
+//! an error too. Errors never panic; the reader counts them as
+//! `kotel.source.decode_errors{source="file_open", reason=DecodeError::reason()}`.
+
+use kotel_common::file_open::{syscall, FileOpenRecord, FILE_OPEN_RECORD_SIZE, PATH_MAX_BYTES};
+
+use crate::event::FileOpenEvent;
+use crate::sources::tcp::ClockOffset;
+
+/// Why a record could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Fewer bytes than a `FileOpenRecord`.
+    #[error(
+        "record of {0} bytes is shorter than a FileOpenRecord ({FILE_OPEN_RECORD_SIZE} bytes)"
+    )]
+    Truncated(usize),
+    /// More bytes than a `FileOpenRecord` (agent and kernel object disagree on the layout).
+    #[error("record of {0} bytes is longer than a FileOpenRecord ({FILE_OPEN_RECORD_SIZE} bytes)")]
+    Oversized(usize),
+    /// A `syscall` id this build does not know.
+    #[error("unknown syscall id {0}")]
+    UnknownSyscall(u32),
+    /// `path_bits` is not a whole number of bytes within the path buffer.
+    #[error("path length of {0} bits does not fit the {PATH_MAX_BYTES}-byte path buffer")]
+    BadPathLength(u32),
+}
+
+impl DecodeError {
+    /// Value of the `reason` label when counting this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated(_) => "truncated",
+            DecodeError::Oversized(_) => "oversized",
+            DecodeError::UnknownSyscall(_) => "unknown_syscall",
+            DecodeError::BadPathLength(_) => "bad_path_length",
+        }
+    }
+}
+
+/// Decodes one ring-buffer record.
+pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<FileOpenEvent, DecodeError> {
+    match bytes.len() {
+        n if n < FILE_OPEN_RECORD_SIZE => return Err(DecodeError::Truncated(n)),
+        n if n > FILE_OPEN_RECORD_SIZE => return Err(DecodeError::Oversized(n)),
+        _ => {}
+    }
+    // SAFETY: exactly size_of::<FileOpenRecord>() bytes; the record is plain old data (any
+    // bit pattern is valid) and read_unaligned has no alignment requirement.
+    let rec: FileOpenRecord = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+    let name = syscall::name(rec.syscall).ok_or(DecodeError::UnknownSyscall(rec.syscall))?;
+    let len = rec.path_bits as usize / 8;
+    if !rec.path_bits.is_multiple_of(8) || len >= PATH_MAX_BYTES {
+        return Err(DecodeError::BadPathLength(rec.path_bits));
+    }
+    Ok(FileOpenEvent {
+        time_unix_nano: clock.unix_nanos(rec.timestamp_ns),
+        pid: rec.pid,
+        tid: rec.tid,
+        comm: text(&rec.comm),
+        cgroup_id: rec.cgroup_id,
+        path: text(&rec.path[..len]),
+        path_truncated: rec.path_truncated != 0,
+        flags: rec.flags,
+        access: access_names(rec.flags),
+        errno: if rec.ret < 0 { -rec.ret } else { 0 },
+        syscall: name.to_string(),
+    })
+}
+
+/// Names of the access mode and notable flags of raw open flags, in this order: `read`,
+/// `write` or `read_write` (or `path` for `O_PATH`, which opens no content), then `create`,
+/// `truncate`, `append`, `tmpfile` when set. Access mode 3 (no read or write, both
+/// permissions checked) is reported as `read_write`.
+pub fn access_names(flags: u32) -> Vec<String> {
+    let f = flags as i32;
+    let mode = if f & libc::O_PATH != 0 {
+        "path"
+    } else {
+        match f & libc::O_ACCMODE {
+            libc::O_RDONLY => "read",
+            libc::O_WRONLY => "write",
+            _ => "read_write",
+        }
+    };
+    let mut names = vec![mode.to_string()];
+    for (bit, name) in [
+        (libc::O_CREAT, "create"),
+        (libc::O_TRUNC, "truncate"),
+        (libc::O_APPEND, "append"),
+    ] {
+        if f & bit != 0 {
+            names.push(name.to_string());
+        }
+    }
+    if f & libc::O_TMPFILE == libc::O_TMPFILE {
+        names.push("tmpfile".to_string());
+    }
+    names
+}
+
+/// Bytes up to the first NUL as text; bytes that are not UTF-8 are kept as `\xNN` escapes
+/// (a path is bytes, and a security event must not hide which ones).
+fn text(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let mut out = String::with_capacity(end);
+    for chunk in bytes[..end].utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+pub(crate) mod tests;
