@@ -120,3 +120,7 @@ fn default_pipeline_prints_live_tcp_events_and_exits_zero_on_sigterm() {
         "a clean shutdown, not a timeout:\n{log}"
     );
 }
+
+fn has(lines: &[String], what: &str, needle: &str) -> bool {
+    lines.iter().any(|l| l.contains(what) && l.contains(needle))
+}

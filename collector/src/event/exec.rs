@@ -9,7 +9,7 @@ pub struct ExecEvent {
     pub time_unix_nano: u64,
     /// Process id (`process.pid`).
     pub pid: u32,
-    /// Parent process id (`process.parent_pid`).
+    /// Parent process id (`process.parent_pid`); 0 when the kernel could not tell.
     pub ppid: u32,
     /// Real user id (`process.real_user.id`).
     pub uid: u32,
@@ -17,11 +17,16 @@ pub struct ExecEvent {
     pub cgroup_id: u64,
     /// Task name after the exec (`process.executable.name` as the kernel knows it).
     pub comm: String,
-    /// Path of the executed binary (`process.executable.path`).
+    /// Path of the executed binary as given to exec (`process.executable.path`), possibly
+    /// relative, possibly cut short (`path_truncated`).
     pub path: String,
     /// Arguments, argv[0] first (`process.command_args`), possibly cut short.
     pub args: Vec<String>,
-    /// True when `args` (or the last argument) was cut to the kernel's bound.
+    /// True when `args` was cut to the kernel's byte budget (the last argument may be cut
+    /// too), or could not be read at all (`args` is then empty).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub args_truncated: bool,
+    /// True when `path` was cut to the kernel's bound (256 bytes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub path_truncated: bool,
 }
