@@ -2,3 +2,5 @@
 
 pub mod btf;
 pub mod load;
+pub mod reader;
+pub mod stats;

@@ -15,7 +15,6 @@ mod config;
 mod decode;
 mod loader;
 mod reader;
-pub mod ring;
 
 pub use config::{ExecSourceConfig, HookChoice, MIN_RING_BUFFER_BYTES, RECORD_BYTES};
 pub use decode::{decode, split_args, DecodeError};

@@ -1,26 +1,19 @@
-//! The read loop: ring buffer -> decoded batches -> [`SourceOutput`], the kernel's per-CPU
-//! counters -> self-telemetry, and filter replacements -> the filter maps.
+//! The exec source's read loop: the shared ring-buffer reader ([`crate::kernel::reader`])
+//! with exec's decode and stats.
 //!
-//! Contract: wakes when the kernel signals the ring buffer (tokio `AsyncFd` over aya's
-//! `RingBuf`) and on a poll tick of `batch_timeout / 4` clamped to 5..50 ms (records
-//! submitted without a wakeup are picked up there); reads the stats map every second into
-//! [`KERNEL_EVENTS`]`{stat}` and `kotel.ebpf.ringbuf.lost{source="exec"}`. On shutdown it
-//! drains the ring, sends what it has, reads the stats a last time and drops the
-//! [`Kernel`] (detaching the program) before returning `Ok(())`.
-
-use std::time::Duration;
+//! Contract: see the shared reader; stats go to [`KERNEL_EVENTS`]`{stat}` and
+//! `kotel.ebpf.ringbuf.lost{source="exec"}`. On return the [`Kernel`] is dropped, which
+//! detaches the program.
 
 use aya::maps::{PerCpuArray, RingBuf};
 use kotel_common::exec::{names, ExecStat};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
-use tokio::time::MissedTickBehavior;
 
 use super::config::ExecSourceConfig;
-use super::decode::{decode, DecodeError};
+use super::decode::decode;
 use super::loader::Kernel;
-use super::ring::{drain, Batcher, KernelStats, RecordError};
 use crate::event::Event;
+use crate::kernel::reader::{self as kernel_reader, ReadSettings};
+use crate::kernel::stats::{KernelStats, StatsSpec};
 use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::FilterUpdates;
 use crate::sources::tcp::ClockOffset;
@@ -32,102 +25,66 @@ pub const KERNEL_EVENTS: &str = "kotel.source.exec.kernel_events";
 /// Value of the `source` label on shared source metrics.
 pub const SOURCE: &str = "exec";
 
-impl RecordError for DecodeError {
-    fn reason(&self) -> &'static str {
-        DecodeError::reason(self)
+/// The `stat` label of each counter of the stats map, in index order.
+const STAT_NAMES: [&str; ExecStat::ALL.len()] = {
+    let mut names = [""; ExecStat::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[ExecStat::ALL[i] as usize] = ExecStat::ALL[i].name();
+        i += 1;
     }
-}
-
-fn decode_event(bytes: &[u8], clock: &ClockOffset) -> Result<Event, DecodeError> {
-    decode(bytes, clock).map(Event::Exec)
-}
-
-/// A batcher of exec records for `config` whose owner ticks every `tick`.
-pub fn batcher(config: &ExecSourceConfig, tick: Duration) -> Batcher<DecodeError> {
-    Batcher::new(
-        SOURCE,
-        decode_event,
-        config.batch_max_events,
-        config.batch_timeout,
-        tick,
-    )
-}
+    names
+};
 
 /// Runs until shutdown; see the module contract.
 pub async fn run(
     mut kernel: Kernel,
     config: &ExecSourceConfig,
     out: SourceOutput,
-    mut shutdown: Shutdown,
-    mut filter_updates: FilterUpdates,
+    shutdown: Shutdown,
+    filter_updates: FilterUpdates,
 ) -> Result<(), ComponentError> {
     let mut map = |name| {
         kernel
             .ebpf
             .take_map(name)
-            .ok_or_else(|| input(format!("map {name} missing")))
+            .ok_or_else(|| ComponentError::Input(format!("map {name} missing")))
     };
-    let ring =
-        RingBuf::try_from(map(names::EVENTS)?).map_err(|e| input(format!("ring buffer: {e}")))?;
-    let stats =
-        PerCpuArray::try_from(map(names::STATS)?).map_err(|e| input(format!("stats map: {e}")))?;
-    // SAFETY: the RingBuf owns its map fd, which stays open and unchanged until the AsyncFd
-    // (which owns the RingBuf) is dropped.
-    let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-        .map_err(|e| input(format!("epoll: {e}")))?;
-    let all: Vec<(u32, &'static str)> = ExecStat::ALL
-        .iter()
-        .map(|s| (*s as u32, s.name()))
-        .collect();
-    let mut stats = KernelStats::new(
+    let ring = RingBuf::try_from(map(names::EVENTS)?)
+        .map_err(|e| ComponentError::Input(format!("ring buffer: {e}")))?;
+    let stats = PerCpuArray::try_from(map(names::STATS)?)
+        .map_err(|e| ComponentError::Input(format!("stats map: {e}")))?;
+    let stats = KernelStats::new(
         stats,
-        KERNEL_EVENTS,
-        SOURCE,
-        &all,
-        ExecStat::RingbufFull as u32,
+        StatsSpec {
+            source: SOURCE,
+            metric: KERNEL_EVENTS,
+            stats: &STAT_NAMES,
+            ringbuf_full: ExecStat::RingbufFull as usize,
+        },
     );
-    let tick_every =
-        (config.batch_timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
-    let mut batcher = batcher(config, tick_every);
-    let mut tick = tokio::time::interval(tick_every);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
-    stats_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-
-    loop {
-        // Unbiased: a ring that stays readable under overload cannot starve the ticks.
-        tokio::select! {
-            _ = shutdown.requested() => break,
-            ready = ring.readable_mut() => {
-                let mut guard = ready.map_err(|e| input(format!("waiting on the ring buffer: {e}")))?;
-                if drain(&mut batcher, guard.get_inner_mut(), &out).await {
-                    guard.clear_ready();
-                }
-            }
-            _ = tick.tick() => {
-                drain(&mut batcher, ring.get_mut(), &out).await;
-                batcher.flush_if_due(&out).await;
-            }
-            _ = stats_tick.tick() => stats.poll(),
-            filter = filter_updates.next() => match kernel.filter.apply(&filter) {
-                Ok(()) => tracing::info!("exec source: kernel filter replaced"),
-                Err(e) => tracing::warn!("exec source: keeping the previous kernel filter: {e}"),
-            },
-        }
-    }
-    // What the ring holds now (bounded: execs keep arriving until the program detaches).
-    for _ in 0..16 {
-        if drain(&mut batcher, ring.get_mut(), &out).await {
-            break;
-        }
-    }
-    batcher.flush(&out).await;
-    stats.poll();
-    drop(ring);
+    let settings = ReadSettings {
+        source: SOURCE,
+        batch_max_events: config.batch_max_events,
+        batch_timeout: config.batch_timeout,
+    };
+    let clock = ClockOffset::now();
+    let decode = move |record: &[u8]| {
+        decode(record, &clock)
+            .map(Event::Exec)
+            .map_err(|e| (e.reason(), e.to_string()))
+    };
+    let result = kernel_reader::run(
+        ring,
+        stats,
+        &mut kernel.filter,
+        filter_updates,
+        settings,
+        decode,
+        out,
+        shutdown,
+    )
+    .await;
     drop(kernel); // detaches the program
-    Ok(())
-}
-
-fn input(msg: String) -> ComponentError {
-    ComponentError::Input(msg)
+    result
 }

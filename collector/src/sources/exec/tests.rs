@@ -1,14 +1,12 @@
 //! Tests of the `exec` source that need no root: construction, config checks, BTF offsets,
-//! batching, and start-up errors that happen before the kernel is touched.
+//! and start-up errors that happen before the kernel is touched.
 
 use std::time::Duration;
 
-use super::decode::tests::{encode, record};
-use super::{reader, task_offsets_from, wakeup_policy, ExecSource, ExecSourceConfig, SOURCE};
+use super::{task_offsets_from, wakeup_policy, ExecSource, ExecSourceConfig};
 use crate::config::ComponentId;
 use crate::kernel::btf::{Btf, BtfError, VMLINUX};
 use crate::pipeline::{ComponentError, Shutdown, Source, SourceOutput};
-use crate::telemetry::{self, names};
 
 #[test]
 fn new_touches_nothing_and_keeps_the_id() {
@@ -92,50 +90,6 @@ fn offsets_come_from_btf_or_fail_cleanly() {
         o.mm_arg_start + 8,
         "arg_end follows arg_start: {o:?}"
     );
-}
-
-fn decode_errors(reason: &str) -> f64 {
-    telemetry::snapshot().counter_sum(
-        names::DECODE_ERRORS,
-        &[("source", SOURCE), (names::REASON, reason)],
-    )
-}
-
-#[tokio::test]
-async fn bad_records_are_counted_and_skipped_and_good_ones_still_batched() {
-    telemetry::install();
-    let config = ExecSourceConfig {
-        batch_max_events: 2,
-        ..ExecSourceConfig::default()
-    };
-    let mut batcher = reader::batcher(&config, Duration::from_millis(50));
-    let (out, mut rx) = SourceOutput::for_test(8);
-    let good = encode(&record("/bin/sh", &["sh"]));
-    let mut bad_len = record("/bin/sh", &["sh"]);
-    bad_len.args_len = 5000;
-    let before = |r| decode_errors(r);
-    let (t0, o0, b0) = (
-        before("truncated"),
-        before("oversized"),
-        before("bad_length"),
-    );
-
-    batcher.push_record(&good, &out).await;
-    batcher.push_record(&good[..100], &out).await;
-    batcher
-        .push_record(&[good.as_slice(), &[0; 8]].concat(), &out)
-        .await;
-    batcher.push_record(&encode(&bad_len), &out).await;
-    batcher.push_record(&good, &out).await; // fills the batch of two
-    batcher.push_record(&good, &out).await;
-    batcher.flush(&out).await;
-
-    assert_eq!(rx.recv().await.unwrap().len(), 2);
-    assert_eq!(rx.recv().await.unwrap().len(), 1);
-    assert!(rx.try_recv().is_err());
-    assert_eq!(decode_errors("truncated") - t0, 1.0);
-    assert_eq!(decode_errors("oversized") - o0, 1.0);
-    assert_eq!(decode_errors("bad_length") - b0, 1.0);
 }
 
 #[test]

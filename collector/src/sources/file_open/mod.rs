@@ -19,8 +19,6 @@
 mod config;
 mod decode;
 mod loader;
-mod reader;
-mod stats;
 
 pub use config::FileOpenSourceConfig;
 pub use decode::{access_names, decode, DecodeError};
@@ -32,6 +30,8 @@ use tokio::sync::watch;
 
 use crate::config::ComponentId;
 use crate::event::Event;
+use crate::kernel::reader::{self as kernel_reader, ReadSettings};
+use crate::kernel::stats::{KernelStats, StatsSpec};
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
 use crate::sources::tcp::ClockOffset;
@@ -107,16 +107,16 @@ impl Source for FileOpenSource {
                 .map_err(|e| input(format!("ring buffer: {e}")))?;
             let stats = PerCpuArray::try_from(map(names::STATS)?)
                 .map_err(|e| input(format!("stats map: {e}")))?;
-            let stats = stats::KernelStats::new(
+            let stats = KernelStats::new(
                 stats,
-                stats::StatsSpec {
+                StatsSpec {
                     source: SOURCE,
                     metric: KERNEL_EVENTS,
                     stats: &STAT_NAMES,
                     ringbuf_full: FileOpenStat::RingbufFull as usize,
                 },
             );
-            let settings = reader::ReadSettings {
+            let settings = ReadSettings {
                 source: SOURCE,
                 batch_max_events: self.config.batch_max_events,
                 batch_timeout: self.config.batch_timeout,
@@ -129,7 +129,7 @@ impl Source for FileOpenSource {
             };
             tracing::debug!(source = %self.id, "file_open source running");
             let (filter, updates) = (&mut kernel.filter, self.filter_updates);
-            let result = reader::run(
+            let result = kernel_reader::run(
                 ring, stats, filter, updates, settings, decode, out, shutdown,
             )
             .await;

@@ -1,8 +1,8 @@
 //! The read loop of a ring-buffer source: records -> decoded batches -> [`SourceOutput`],
 //! kernel counters -> self-telemetry, filter updates -> kernel maps.
 //!
-//! Source-agnostic (a candidate to share with the `tcp` source): the caller passes the
-//! maps, a decode function and the batching settings.
+//! Shared by the kernel sources: the caller passes the maps, a decode function and the
+//! batching settings.
 //!
 //! Contract: wakes when the kernel signals the ring buffer (tokio `AsyncFd` over aya's
 //! `RingBuf`) and on a poll tick of `batch_timeout / 4` clamped to 5..50 ms (records
@@ -20,8 +20,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::time::MissedTickBehavior;
 
-use super::stats::KernelStats;
 use crate::event::{Batch, Event};
+use crate::kernel::stats::KernelStats;
 use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilter};
 use crate::telemetry::names;
@@ -46,7 +46,7 @@ pub struct ReadSettings {
 }
 
 /// Builds batches from records.
-struct Batcher<D> {
+pub struct Batcher<D> {
     decode: D,
     settings: ReadSettings,
     batch: Batch,
@@ -55,7 +55,19 @@ struct Batcher<D> {
 }
 
 impl<D: FnMut(&[u8]) -> Result<Event, DecodeFailure>> Batcher<D> {
-    async fn push(&mut self, record: &[u8], out: &SourceOutput) {
+    /// A batcher that turns records into events with `decode`.
+    pub fn new(settings: ReadSettings, decode: D) -> Self {
+        Self {
+            decode,
+            settings,
+            batch: Vec::new(),
+            oldest: None,
+            bad_records: 0,
+        }
+    }
+
+    /// Decodes one record into the batch (sending it when full), or counts it as bad.
+    pub async fn push(&mut self, record: &[u8], out: &SourceOutput) {
         match (self.decode)(record) {
             Ok(ev) => {
                 self.oldest.get_or_insert_with(Instant::now);
@@ -89,7 +101,8 @@ impl<D: FnMut(&[u8]) -> Result<Event, DecodeFailure>> Batcher<D> {
         }
     }
 
-    async fn flush(&mut self, out: &SourceOutput) {
+    /// Sends the partial batch, if any.
+    pub async fn flush(&mut self, out: &SourceOutput) {
         self.oldest = None;
         if !self.batch.is_empty() {
             out.send(std::mem::take(&mut self.batch)).await;
@@ -131,13 +144,7 @@ pub async fn run(
         .map_err(|e| input(format!("epoll: {e}")))?;
     let tick_every =
         (settings.batch_timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
-    let mut batcher = Batcher {
-        decode,
-        settings,
-        batch: Vec::new(),
-        oldest: None,
-        bad_records: 0,
-    };
+    let mut batcher = Batcher::new(settings, decode);
     let mut tick = tokio::time::interval(tick_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
@@ -177,11 +184,9 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::file_open::decode::{decode, tests as records};
-    use crate::sources::tcp::ClockOffset;
     use crate::telemetry;
 
-    const SOURCE: &str = "file_open";
+    const SOURCE: &str = "reader-test";
 
     fn decode_errors(reason: &str) -> f64 {
         telemetry::snapshot().counter_sum(
@@ -190,38 +195,34 @@ mod tests {
         )
     }
 
+    /// Records of exactly 3 bytes decode; shorter ones are "truncated", longer "oversized".
+    fn decode(record: &[u8]) -> Result<Event, DecodeFailure> {
+        match record.len() {
+            3 => Ok(Event::Telemetry(Default::default())),
+            n if n < 3 => Err(("truncated", format!("{n} bytes"))),
+            n => Err(("oversized", format!("{n} bytes"))),
+        }
+    }
+
     #[tokio::test]
     async fn bad_records_are_counted_and_skipped_and_good_ones_still_batched() {
         telemetry::install();
-        let clock = ClockOffset::fixed(0);
-        let mut batcher = Batcher {
-            decode: move |r: &[u8]| {
-                decode(r, &clock)
-                    .map(Event::FileOpen)
-                    .map_err(|e| (e.reason(), e.to_string()))
-            },
-            settings: ReadSettings {
-                source: SOURCE,
-                batch_max_events: 2,
-                batch_timeout: Duration::from_millis(200),
-            },
-            batch: Vec::new(),
-            oldest: None,
-            bad_records: 0,
+        let settings = ReadSettings {
+            source: SOURCE,
+            batch_max_events: 2,
+            batch_timeout: Duration::from_millis(200),
         };
+        let mut batcher = Batcher::new(settings, decode);
         let (out, mut rx) = SourceOutput::for_test(8);
-        let good = records::encode(&records::record(b"/etc/shadow", 0, 3));
-        let mut oversized = good.clone();
-        oversized.extend_from_slice(&[0; 8]);
         let (truncated_before, oversized_before) =
             (decode_errors("truncated"), decode_errors("oversized"));
 
-        batcher.push(&good, &out).await;
-        batcher.push(&good[..good.len() - 1], &out).await;
-        batcher.push(&oversized, &out).await;
+        batcher.push(b"abc", &out).await;
+        batcher.push(b"ab", &out).await;
+        batcher.push(b"abcd", &out).await;
         batcher.push(&[], &out).await;
-        batcher.push(&good, &out).await; // fills the batch of two
-        batcher.push(&good, &out).await;
+        batcher.push(b"abc", &out).await; // fills the batch of two
+        batcher.push(b"abc", &out).await;
         batcher.flush_if_due(&out, Duration::ZERO).await; // not due yet
         assert!(rx.try_recv().unwrap().len() == 2 && rx.try_recv().is_err());
         batcher.flush(&out).await;

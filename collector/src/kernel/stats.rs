@@ -1,6 +1,6 @@
 //! A kernel program's cumulative per-CPU counters -> `metrics` counter increments.
 //!
-//! Source-agnostic (a candidate to share with the `tcp` source): each counter index of
+//! Shared by the kernel sources: each counter index of
 //! the stats map becomes one series `<metric>{stat=<name>}`, and the ring-buffer-full
 //! counter also feeds `kotel.ebpf.ringbuf.lost{source}`.
 //!
