@@ -76,6 +76,7 @@ fn event(i: usize) -> Event {
         cgroup_id: 4242,
         netns: 4026531840,
         sock_id: i as u64,
+        stats: None,
     })
 }
 

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use kotel::config::ComponentId;
-use kotel::event::{Batch, Event, TcpConnEvent, TcpEventKind};
+use kotel::event::{Batch, CgroupHistogram, Event, TcpConnEvent, TcpCounters, TcpEventKind};
 use kotel::pipeline::{ComponentError, Shutdown, Source, SourceOutput};
 use kotel::sources::tcp::{TcpSource, TcpSourceConfig};
 use tokio::sync::mpsc::Receiver;
@@ -23,6 +23,10 @@ pub struct Attached {
     task: JoinHandle<Result<(), ComponentError>>,
     /// Every tcp event received so far.
     pub seen: Vec<TcpConnEvent>,
+    /// Every kernel histogram record received so far (one per cgroup, metric, interval).
+    pub histograms: Vec<CgroupHistogram>,
+    /// Every per-cgroup counters record received so far.
+    pub counters: Vec<TcpCounters>,
     /// Ports of the warm-up connections (listeners and clients), to exclude from checks.
     pub warmup_ports: HashSet<u16>,
 }
@@ -67,6 +71,8 @@ impl Attached {
             stop,
             task,
             seen: Vec::new(),
+            histograms: Vec::new(),
+            counters: Vec::new(),
             warmup_ports: HashSet::new(),
         };
         attached.warm_up(ns, ip);
@@ -112,6 +118,12 @@ impl Attached {
 
     /// Stops the source and checks that it returned `Ok` within 5 s; returns every event.
     pub fn stop(self) -> Vec<TcpConnEvent> {
+        self.stop_all().seen
+    }
+
+    /// Stops the source (checked like [`Attached::stop`]) and keeps what it sent while
+    /// shutting down too (the last, partial metrics interval).
+    pub fn stop_all(mut self) -> Stopped {
         self.stop.send(true).unwrap();
         let task = self.task;
         self.rt
@@ -119,7 +131,16 @@ impl Attached {
             .expect("source stops within 5 s")
             .expect("source task")
             .expect("source returns Ok after shutdown");
-        self.seen
+        while let Ok(batch) = self.rx.try_recv() {
+            for e in batch {
+                keep(e, &mut self.seen, &mut self.histograms, &mut self.counters);
+            }
+        }
+        Stopped {
+            seen: self.seen,
+            histograms: self.histograms,
+            counters: self.counters,
+        }
     }
 
     /// Collects batches for up to `wait`; panics if the source stopped.
@@ -131,13 +152,38 @@ impl Attached {
                 .rt
                 .block_on(async { tokio::time::timeout(left, rx.recv()).await })
             {
-                Ok(Some(batch)) => self.seen.extend(batch.into_iter().filter_map(|e| match e {
-                    Event::Tcp(t) => Some(t),
-                    _ => None,
-                })),
+                Ok(Some(batch)) => {
+                    for e in batch {
+                        keep(e, &mut self.seen, &mut self.histograms, &mut self.counters);
+                    }
+                }
                 Ok(None) => panic!("the tcp source stopped sending (its error is printed above)"),
                 Err(_) => return,
             }
         }
+    }
+}
+
+/// Everything a stopped source sent.
+pub struct Stopped {
+    /// Lifecycle events.
+    pub seen: Vec<TcpConnEvent>,
+    /// Histogram records.
+    pub histograms: Vec<CgroupHistogram>,
+    /// Counter records.
+    pub counters: Vec<TcpCounters>,
+}
+
+fn keep(
+    e: Event,
+    seen: &mut Vec<TcpConnEvent>,
+    histograms: &mut Vec<CgroupHistogram>,
+    counters: &mut Vec<TcpCounters>,
+) {
+    match e {
+        Event::Tcp(t) => seen.push(t),
+        Event::Histogram(h) => histograms.push(h),
+        Event::TcpCounters(c) => counters.push(c),
+        _ => {}
     }
 }

@@ -1,6 +1,7 @@
-//! The kernel hooks each source attaches to, as the doctor checks them.
+//! The kernel hooks each source attaches to, as the doctor checks them. Names come from
+//! `kotel_common`, the same constants the loaders attach with.
 
-use kotel_common::programs;
+use kotel_common::{exec, programs};
 
 use super::Hook;
 
@@ -12,19 +13,30 @@ const fn required(category: &'static str, name: &'static str) -> Hook {
     }
 }
 
+const fn optional(category: &'static str, name: &'static str) -> Hook {
+    Hook {
+        category,
+        name,
+        required: false,
+    }
+}
+
 /// `tcp`: connection lifecycle.
 pub const TCP: &[Hook] = &[required(
     programs::TCP_STATE_CATEGORY,
     programs::TCP_STATE_TRACEPOINT,
 )];
-/// `exec`: argv at syscall entry, success at `sched_process_exec`, cleanup at exit.
-pub const EXEC: &[Hook] = &[
-    required("syscalls", "sys_enter_execve"),
-    required("sched", "sched_process_exec"),
-    required("sched", "sched_process_exit"),
-];
-/// `file_open`: the path at syscall entry, the result at exit.
+/// `exec`: successful execs (as a BTF tracepoint where possible, else a tracepoint).
+pub const EXEC: &[Hook] = &[required(exec::names::CATEGORY, exec::names::TRACEPOINT)];
+/// `file_open`: each open syscall's entry (the path) and exit (the result); only
+/// `openat` is required, the others are attached where the architecture has them.
 pub const FILE_OPEN: &[Hook] = &[
     required("syscalls", "sys_enter_openat"),
     required("syscalls", "sys_exit_openat"),
+    optional("syscalls", "sys_enter_openat2"),
+    optional("syscalls", "sys_exit_openat2"),
+    optional("syscalls", "sys_enter_open"),
+    optional("syscalls", "sys_exit_open"),
+    optional("syscalls", "sys_enter_creat"),
+    optional("syscalls", "sys_exit_creat"),
 ];

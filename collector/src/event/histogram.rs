@@ -37,3 +37,43 @@ pub struct CgroupHistogram {
     /// Sum of the samples, seconds.
     pub sum: f64,
 }
+
+impl CgroupHistogram {
+    /// The bucket base, 2^(2^-scale).
+    pub fn base(&self) -> f64 {
+        2f64.powf(2f64.powi(-self.scale))
+    }
+
+    /// Bounds `(lower, upper]` in seconds of the bucket with OTLP index `index`.
+    pub fn bucket_bounds(&self, index: i32) -> (f64, f64) {
+        let base = self.base();
+        (base.powi(index), base.powi(index + 1))
+    }
+
+    /// OTLP index of the bucket holding the sample of rank ceil(q * count) (q in 0..=1),
+    /// e.g. `q = 0.5` for the median. `None` when empty or when that sample is a zero.
+    pub fn quantile_index(&self, q: f64) -> Option<i32> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
+        let mut seen = self.zero_count;
+        if seen >= rank {
+            return None;
+        }
+        for (i, n) in self.bucket_counts.iter().enumerate() {
+            seen = seen.saturating_add(*n);
+            if seen >= rank {
+                return i32::try_from(i).ok().map(|i| self.offset + i);
+            }
+        }
+        None
+    }
+
+    /// OTLP index of a positive `value` at `scale` (bucket `(base^i, base^(i+1)]`),
+    /// computed in floating point: the reference the kernel's integer buckets are tested
+    /// against (values within an ulp of a boundary may land on either side).
+    pub fn index_of(value: f64, scale: i32) -> i32 {
+        (value.log2() * 2f64.powi(scale)).ceil() as i32 - 1
+    }
+}

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use exec::ExecEvent;
 pub use file::FileOpenEvent;
 pub use histogram::{CgroupHistogram, HistogramMetric};
-pub use tcp::{Direction, TcpConnEvent, TcpCounters, TcpEventKind};
+pub use tcp::{Direction, TcpConnEvent, TcpConnStats, TcpCounters, TcpEventKind};
 
 /// A unit of work between components. Batches keep per-item channel overhead off the
 /// hot path; a batch is never empty when sent.

@@ -91,6 +91,35 @@ pub struct TcpConnEvent {
     /// Opaque socket identity while the connection lives (pairs a connect with its close).
     #[serde(default)]
     pub sock_id: u64,
+    /// What the kernel read from the socket as it closed; close and failed-connect events
+    /// only (absent in recordings made before kotel carried it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<TcpConnStats>,
+}
+
+/// A connection's totals at close, read in the kernel (as `tcplife` reports them). The
+/// byte counts are the kernel's (`TCP_INFO` `tcpi_bytes_acked`, `tcpi_bytes_received`):
+/// sequence space, so they exceed the payload by the connecting side's SYN (+1 sent) and
+/// each FIN (+1 once acknowledged / received).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TcpConnStats {
+    /// Bytes the peer acknowledged (`tcp_sock.bytes_acked`; retransmitted copies count
+    /// once; + SYN of outbound connections, + FIN once acknowledged).
+    pub bytes_sent: u64,
+    /// Bytes received in order (`tcp_sock.bytes_received`; + the peer's FIN).
+    pub bytes_received: u64,
+    /// Smoothed RTT at close in µs (`tcp_sock.srtt_us >> 3`; 0 without a sample).
+    pub srtt_us: u32,
+    /// Minimum RTT seen in µs (`tcp_sock.rtt_min`; 0 without a sample).
+    pub min_rtt_us: u32,
+    /// Successful retransmissions (`tcp:tcp_retransmit_skb`, one per retransmitted skb).
+    pub retransmits: u32,
+    /// Resets sent while the connection was open (resets sent as it closes count only
+    /// per cgroup, see `TcpCounters`).
+    pub resets_sent: u32,
+    /// Resets received.
+    pub resets_received: u32,
 }
 
 /// Retransmits and resets of one cgroup during one interval (deltas, not totals).

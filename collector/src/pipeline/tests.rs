@@ -31,6 +31,7 @@ pub(crate) fn tcp_event(port: u16) -> Event {
         cgroup_id: 7,
         netns: 0,
         sock_id: 1,
+        stats: None,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod file_open;
 pub mod filter;
 pub mod tcp;
+pub mod tcp_quality;
 
 /// Names of the kernel programs, as the loader looks them up in the object file.
 pub mod programs {
@@ -18,6 +19,16 @@ pub mod programs {
     pub const TCP_STATE_CATEGORY: &str = "sock";
     /// Tracepoint name [`TCP_STATE`] attaches to.
     pub const TCP_STATE_TRACEPOINT: &str = "inet_sock_set_state";
+    /// cgroup `sock_ops` program of the `tcp` source: RTT samples (`BPF_SOCK_OPS_RTT_CB`).
+    pub const TCP_SOCKOPS: &str = "kotel_tcp_sockops";
+    /// `tcp:tcp_retransmit_skb` handler of the `tcp` source.
+    pub const TCP_RETRANSMIT: &str = "kotel_tcp_retransmit";
+    /// `tcp:tcp_send_reset` handler of the `tcp` source.
+    pub const TCP_SEND_RESET: &str = "kotel_tcp_send_reset";
+    /// `tcp:tcp_receive_reset` handler of the `tcp` source.
+    pub const TCP_RECEIVE_RESET: &str = "kotel_tcp_receive_reset";
+    /// Tracepoint category of the three handlers above.
+    pub const TCP_CATEGORY: &str = "tcp";
 }
 
 /// Names of the maps, as the loader looks them up in the object file.
@@ -30,6 +41,15 @@ pub mod maps {
     pub const TCP_LISTENERS: &str = "KOTEL_TCP_LISTENERS";
     /// Per-CPU array of `u64` counters indexed by [`crate::tcp::TcpStat`].
     pub const TCP_STATS: &str = "KOTEL_TCP_STATS";
+    /// Per-CPU array of [`crate::tcp_quality::HistRow`], two phases of rows.
+    pub const TCP_HIST: &str = "KOTEL_TCP_HIST";
+    /// Socket storage: the `sock_ops` program's per-socket owner cache.
+    pub const TCP_SOCK_CACHE: &str = "KOTEL_TCP_SOCK_CACHE";
+    /// Per-CPU hash: [`crate::tcp_quality::CounterKey`] -> [`crate::tcp_quality::CounterValue`].
+    pub const TCP_COUNTERS: &str = "KOTEL_TCP_COUNTERS";
+    /// Array of two `u32`: [`crate::tcp_quality::CONTROL_PHASE`] and
+    /// [`crate::tcp_quality::CONTROL_FILTER_EPOCH`], written by the agent.
+    pub const TCP_CONTROL: &str = "KOTEL_TCP_CONTROL";
 }
 
 /// Names of global variables that the agent sets before loading (`EbpfLoader::set_global`).
@@ -40,6 +60,10 @@ pub mod globals {
     /// submit with `BPF_RB_NO_WAKEUP` and force a wakeup only when the unread data crosses
     /// this many bytes (the reader also polls on a timer).
     pub const TCP_WAKEUP_BYTES: &str = "KOTEL_TCP_WAKEUP_BYTES";
+    /// [`crate::tcp_quality::TcpSockFields`] of the running kernel, read from its BTF.
+    pub const TCP_SOCK_FIELDS: &str = "KOTEL_TCP_SOCK_FIELDS";
+    /// `u32`: histogram rows per phase (a power of two; `KOTEL_TCP_HIST` holds twice as many).
+    pub const TCP_HIST_ROWS: &str = "KOTEL_TCP_HIST_ROWS";
 }
 
 /// Byte-wise string equality usable in `const` context. The kernel crate asserts with it

@@ -123,6 +123,15 @@ pub struct SockOwner {
     pub direction: u32,
     /// Task name, NUL padded.
     pub comm: [u8; COMM_LEN],
+    /// Retransmissions of this connection so far (`tcp:tcp_retransmit_skb`).
+    pub retransmits: u32,
+    /// Resets this connection sent so far (`tcp:tcp_send_reset`).
+    pub resets_sent: u32,
+    /// Resets this connection received so far (`tcp:tcp_receive_reset`).
+    pub resets_received: u32,
+    /// Cached filter verdict for the quality programs: 0 = not computed; else the low 16
+    /// bits are the filter epoch + 1 it was computed under and bit 31 is "allowed".
+    pub verdict: u32,
 }
 
 /// Key of the listener map: a listening port within a network namespace.
@@ -193,13 +202,30 @@ pub struct TcpEvent {
     pub remote_addr: [u8; 16],
     /// Owning task name, NUL padded.
     pub comm: [u8; COMM_LEN],
+    /// Bytes the peer acknowledged (`tcp_sock.bytes_acked`); close and failed events, else 0.
+    pub bytes_sent: u64,
+    /// Bytes received in sequence (`tcp_sock.bytes_received`); close and failed events.
+    pub bytes_received: u64,
+    /// Smoothed RTT in µs (`tcp_sock.srtt_us >> 3`) at close; close and failed events.
+    pub srtt_us: u32,
+    /// Minimum RTT in µs (`tcp_sock.rtt_min`) at close; close and failed events.
+    pub min_rtt_us: u32,
+    /// Retransmissions of the connection; close and failed events.
+    pub retransmits: u32,
+    /// Resets the connection sent while it was open; close and failed events.
+    pub resets_sent: u32,
+    /// Resets the connection received; close and failed events.
+    pub resets_received: u32,
+    /// Padding.
+    pub _pad2: u32,
 }
 
 /// Size of one [`TcpEvent`] record in the ring buffer; user space rejects records of any
 /// other length.
 pub const TCP_EVENT_SIZE: usize = core::mem::size_of::<TcpEvent>();
-const _: () = assert!(TCP_EVENT_SIZE == 120 && core::mem::align_of::<TcpEvent>() == 8);
-const _: () = assert!(core::mem::size_of::<SockOwner>() == 56);
+const _: () = assert!(TCP_EVENT_SIZE == 160 && core::mem::align_of::<TcpEvent>() == 8);
+const _: () = assert!(core::mem::offset_of!(TcpEvent, bytes_sent) == 120);
+const _: () = assert!(core::mem::size_of::<SockOwner>() == 72);
 const _: () = assert!(core::mem::size_of::<ListenerKey>() == 8);
 
 /// Indexes of the per-CPU stats counters of the `tcp` program.
@@ -221,15 +247,22 @@ pub enum TcpStat {
     /// The program asked the kernel to wake the reader (ring buffer filled past
     /// `KOTEL_TCP_WAKEUP_BYTES`).
     Wakeup = 5,
-    /// An event the kernel-side filters dropped (cgroup, comm or port).
+    /// An event or sample the kernel-side filters dropped (cgroup, comm or port):
+    /// lifecycle events, RTT samples, connect latencies, retransmits and resets.
     Filtered = 6,
+    /// A histogram or counter entry could not be created (aggregation map full): the
+    /// sample is lost.
+    AggMapFull = 7,
+    /// An RTT sample, retransmit or reset of a socket with no remembered owner: counted
+    /// under the socket's own cgroup (or 0 when unreadable).
+    QualityOwnerUnknown = 8,
 }
 
 impl TcpStat {
     /// Number of counters (size of the stats map).
-    pub const COUNT: u32 = 7;
+    pub const COUNT: u32 = 9;
     /// Every counter, in index order.
-    pub const ALL: [TcpStat; 7] = [
+    pub const ALL: [TcpStat; 9] = [
         TcpStat::Emitted,
         TcpStat::RingbufFull,
         TcpStat::OwnerMapFull,
@@ -237,6 +270,8 @@ impl TcpStat {
         TcpStat::OwnerUnknown,
         TcpStat::Wakeup,
         TcpStat::Filtered,
+        TcpStat::AggMapFull,
+        TcpStat::QualityOwnerUnknown,
     ];
     /// Stable snake_case name, used as the `reason`/`stat` attribute in self-telemetry.
     pub const fn name(self) -> &'static str {
@@ -248,6 +283,8 @@ impl TcpStat {
             TcpStat::OwnerUnknown => "owner_unknown",
             TcpStat::Wakeup => "wakeup",
             TcpStat::Filtered => "filtered",
+            TcpStat::AggMapFull => "agg_map_full",
+            TcpStat::QualityOwnerUnknown => "quality_owner_unknown",
         }
     }
 }

@@ -28,7 +28,9 @@ fn echo(mut conn: TcpStream) {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>().expect("a number"));
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<u64>().expect("a number"));
     let rounds = args.next().unwrap_or(50_000);
     let connections = args.next().unwrap_or(5_000);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

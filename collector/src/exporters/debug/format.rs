@@ -110,7 +110,7 @@ fn median_upper_bound(h: &CgroupHistogram) -> Option<f64> {
 fn exec_line(out: &mut String, e: &ExecEvent) {
     let _ = writeln!(
         out,
-        "{} exec           pid={} ppid={} uid={} comm={} cgroup={} {} [{}]{}",
+        "{} exec           pid={} ppid={} uid={} comm={} cgroup={} {}{} [{}]{}",
         rfc3339(e.time_unix_nano),
         e.pid,
         e.ppid,
@@ -118,6 +118,7 @@ fn exec_line(out: &mut String, e: &ExecEvent) {
         e.comm,
         e.cgroup_id,
         e.path,
+        if e.path_truncated { "…" } else { "" },
         e.args.join(" "),
         if e.args_truncated {
             " (args truncated)"

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::duration;
 use crate::sources::kernel_filter::KernelFilterConfig;
 
-/// `sources.tcp`: TCP connect, accept, failed connect and close events from the kernel.
+/// `sources.tcp`: TCP connect, accept, failed connect and close events from the kernel, and
+/// per-cgroup RTT and connect-latency histograms and retransmit/reset counters aggregated
+/// in the kernel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TcpSourceConfig {
@@ -23,14 +25,38 @@ pub struct TcpSourceConfig {
     pub batch_timeout: Duration,
     /// When the kernel wakes the reader: `0` wakes it on every event (the kernel's default
     /// policy, ~4-6 µs per event of kernel time on a VM); a positive value wakes it only once
-    /// this many bytes (128 per event) wait unread, and the reader otherwise polls every
+    /// this many bytes (168 per event) wait unread, and the reader otherwise polls every
     /// `batch_timeout / 4` (5 to 50 ms): ~0.85 µs per event. Must be below
     /// `ring_buffer_bytes`.
     pub wakeup_bytes: u32,
+    /// How often the kernel's histograms (`tcp_rtt`, `tcp_connect_latency`) and counters
+    /// (retransmits, resets) are read and reset; each read emits one record per cgroup
+    /// and metric covering exactly the time since the previous read. At most 5 minutes
+    /// (the kernel's per-CPU bucket counters are 32-bit).
+    #[serde(with = "duration")]
+    pub metrics_interval: Duration,
+    /// Histogram rows per CPU and interval (a power of two): each (cgroup, metric) with
+    /// samples on a CPU in an interval takes one (568 bytes per CPU, twice for the double
+    /// buffer: 512 rows = 1.1 MiB per CPU). When the probed rows are taken, samples are
+    /// lost and counted as `agg_map_full`; keep it at about twice the cgroups with TCP
+    /// traffic. Per-cgroup counters get the same number of entries.
+    pub histogram_rows: u32,
     /// Which processes and ports the kernel reports (cgroup ids, comms, ports); see
-    /// README "Kernel filters". Changing it at runtime needs no reload.
+    /// README "Kernel filters". Changing it at runtime needs no reload. Applies to the
+    /// histograms and counters too.
     pub filter: KernelFilterConfig,
 }
+
+/// Shortest `metrics_interval`: each read flips the double buffer and waits for programs
+/// still writing the old phase.
+pub const MIN_METRICS_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest `metrics_interval`: 32-bit per-CPU bucket counts cannot wrap within it even at
+/// 10 million samples a second into one bucket.
+pub const MAX_METRICS_INTERVAL: Duration = Duration::from_secs(300);
+/// Fewest `histogram_rows`.
+const MIN_ROWS: u32 = 16;
+/// Most `histogram_rows` (per-CPU memory: 65536 rows = 71 MiB per CPU).
+const MAX_ROWS: u32 = 65_536;
 
 impl Default for TcpSourceConfig {
     fn default() -> Self {
@@ -40,6 +66,8 @@ impl Default for TcpSourceConfig {
             batch_max_events: 512,
             batch_timeout: Duration::from_millis(200),
             wakeup_bytes: 16 * 1024,
+            metrics_interval: Duration::from_secs(15),
+            histogram_rows: 512,
             filter: KernelFilterConfig::default(),
         }
     }
@@ -75,6 +103,22 @@ impl TcpSourceConfig {
         problems.extend(self.filter.validate(true));
         if self.batch_timeout.is_zero() {
             problems.push(("batch_timeout".into(), "must be longer than 0".into()));
+        }
+        if !(MIN_METRICS_INTERVAL..=MAX_METRICS_INTERVAL).contains(&self.metrics_interval) {
+            problems.push((
+                "metrics_interval".into(),
+                format!(
+                    "{:?} is outside {MIN_METRICS_INTERVAL:?}..={MAX_METRICS_INTERVAL:?}",
+                    self.metrics_interval
+                ),
+            ));
+        }
+        let rows = self.histogram_rows;
+        if !rows.is_power_of_two() || !(MIN_ROWS..=MAX_ROWS).contains(&rows) {
+            problems.push((
+                "histogram_rows".into(),
+                format!("{rows} is not a power of two in {MIN_ROWS}..={MAX_ROWS}"),
+            ));
         }
         problems
     }

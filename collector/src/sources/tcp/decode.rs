@@ -14,7 +14,7 @@ use kotel_common::tcp::{
     TCP_EVENT_SIZE,
 };
 
-use crate::event::{Direction, TcpConnEvent, TcpEventKind};
+use crate::event::{Direction, TcpConnEvent, TcpConnStats, TcpEventKind};
 
 /// Why a record could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -133,6 +133,17 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<TcpConnEvent, DecodeE
         cgroup_id: ev.cgroup_id,
         netns: ev.netns,
         sock_id: ev.sock_id,
+        stats: matches!(kind, TcpEventKind::Close | TcpEventKind::ConnectFailed).then(|| {
+            TcpConnStats {
+                bytes_sent: ev.bytes_sent,
+                bytes_received: ev.bytes_received,
+                srtt_us: ev.srtt_us,
+                min_rtt_us: ev.min_rtt_us,
+                retransmits: ev.retransmits,
+                resets_sent: ev.resets_sent,
+                resets_received: ev.resets_received,
+            }
+        }),
     })
 }
 

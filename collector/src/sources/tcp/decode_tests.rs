@@ -8,7 +8,7 @@ use kotel_common::tcp::{
 };
 
 use super::{decode, ClockOffset, DecodeError};
-use crate::event::{Direction, TcpEventKind};
+use crate::event::{Direction, TcpConnEvent, TcpConnStats, TcpEventKind};
 
 /// The record's bytes exactly as the kernel puts them into the ring buffer.
 pub(crate) fn encode(ev: &TcpEvent) -> Vec<u8> {
@@ -47,6 +47,14 @@ pub(crate) fn v4_connect() -> TcpEvent {
         local_addr: local,
         remote_addr: remote,
         comm: comm(b"curl"),
+        bytes_sent: 0,
+        bytes_received: 0,
+        srtt_us: 0,
+        min_rtt_us: 0,
+        retransmits: 0,
+        resets_sent: 0,
+        resets_received: 0,
+        _pad2: 0,
     }
 }
 
@@ -95,6 +103,62 @@ fn v6_close_round_trips_and_v4_mapped_becomes_v4() {
     raw.remote_addr = "::ffff:192.0.2.1".parse::<Ipv6Addr>().unwrap().octets();
     let ev = decode(&encode(&raw), &CLOCK).unwrap();
     assert_eq!(ev.remote_addr, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+}
+
+#[test]
+fn close_and_failed_events_carry_the_connection_stats_and_others_none() {
+    let mut raw = v4_connect();
+    (raw.bytes_sent, raw.bytes_received) = (1_000_001, 4_096);
+    (raw.srtt_us, raw.min_rtt_us) = (1_250, 980);
+    (raw.retransmits, raw.resets_sent, raw.resets_received) = (3, 1, 2);
+    assert_eq!(
+        decode(&encode(&raw), &CLOCK).unwrap().stats,
+        None,
+        "connect"
+    );
+    let want = TcpConnStats {
+        bytes_sent: 1_000_001,
+        bytes_received: 4_096,
+        srtt_us: 1_250,
+        min_rtt_us: 980,
+        retransmits: 3,
+        resets_sent: 1,
+        resets_received: 2,
+    };
+    for kind in [Wire::Close, Wire::ConnectFailed] {
+        raw.kind = kind as u32;
+        assert_eq!(
+            decode(&encode(&raw), &CLOCK).unwrap().stats.as_ref(),
+            Some(&want)
+        );
+    }
+}
+
+#[test]
+fn events_round_trip_through_json_and_old_recordings_still_parse() {
+    let mut raw = v4_connect();
+    raw.kind = Wire::Close as u32;
+    raw.bytes_sent = 77;
+    let ev = decode(&encode(&raw), &CLOCK).unwrap();
+    let json = serde_json::to_string(&ev).unwrap();
+    assert!(json.contains("\"bytes_sent\":77"), "{json}");
+    assert_eq!(serde_json::from_str::<TcpConnEvent>(&json).unwrap(), ev);
+    // A close event recorded before kotel carried stats, and one with partial stats.
+    let old = json.replace(
+        &format!(",\"stats\":{}", serde_json::to_string(&ev.stats).unwrap()),
+        "",
+    );
+    assert!(!old.contains("stats"), "{old}");
+    assert_eq!(
+        serde_json::from_str::<TcpConnEvent>(&old).unwrap().stats,
+        None
+    );
+    let partial = old.replace("\"sock_id\"", "\"stats\":{\"retransmits\":2},\"sock_id\"");
+    let stats = serde_json::from_str::<TcpConnEvent>(&partial)
+        .unwrap()
+        .stats
+        .unwrap();
+    assert_eq!((stats.retransmits, stats.bytes_sent), (2, 0));
 }
 
 #[test]

@@ -1,22 +1,24 @@
-//! Loads the embedded kernel object and attaches the `tcp` program.
+//! Loads the embedded kernel object and attaches the `tcp` programs.
 //!
-//! Contract: [`attach`] either returns a [`Kernel`] whose program is attached to
-//! `sock:inet_sock_set_state`, or a [`ComponentError::Startup`] saying what to fix. It
-//! never fails on RLIMIT_MEMLOCK (kernels >= 5.11 charge BPF memory to the cgroup) and it
-//! mounts tracefs when `/sys/kernel/tracing/events` is missing. Without usable BTF the
-//! program still runs and reports netns 0 (logged once). Dropping the [`Kernel`] detaches
-//! the program and frees its maps.
+//! Contract: [`attach`] either returns a [`Kernel`] whose lifecycle program is attached to
+//! `sock:inet_sock_set_state`, or a [`ComponentError::Startup`] saying what to fix. The
+//! quality programs are best effort: the `sock_ops` RTT program (attached to the cgroup2
+//! root, alongside any other programs there) and the retransmit/reset tracepoints each
+//! log a warning and stay off when they cannot attach (the start-up log line says what
+//! runs). It never fails on RLIMIT_MEMLOCK (kernels >= 5.11
+//! charge BPF memory to the cgroup) and it mounts tracefs when
+//! `/sys/kernel/tracing/events` is missing. Without usable BTF the programs still run
+//! (see `offsets`). Dropping the [`Kernel`] detaches every program and frees its maps.
 
-use aya::programs::TracePoint;
+use aya::programs::{CgroupAttachMode, SockOps, TracePoint};
 use aya::{Ebpf, EbpfLoader};
-use kotel_common::tcp::SockOffsets;
 use kotel_common::{globals, maps, programs};
 
 use super::config::TcpSourceConfig;
-use crate::kernel::btf::{Btf, BtfError};
+use super::offsets::kernel_offsets;
 use crate::kernel::load::{ensure_tracefs, raise_memlock, startup};
 use crate::pipeline::ComponentError;
-use crate::sources::kernel_filter::KernelFilter;
+use crate::sources::kernel_filter::{cgroup2_mount, KernelFilter};
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-tcp"));
@@ -47,11 +49,15 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
     }
     raise_memlock();
     ensure_tracefs();
-    let offsets = sock_offsets();
+    let (offsets, fields) = kernel_offsets();
     let wakeup = u64::from(config.wakeup_bytes);
     let mut ebpf = EbpfLoader::new()
         .override_global(globals::TCP_SOCK_OFFSETS, &offsets, true)
+        .override_global(globals::TCP_SOCK_FIELDS, &fields, true)
         .override_global(globals::TCP_WAKEUP_BYTES, &wakeup, true)
+        .override_global(globals::TCP_HIST_ROWS, &config.histogram_rows, true)
+        .map_max_entries(maps::TCP_HIST, 2 * config.histogram_rows)
+        .map_max_entries(maps::TCP_COUNTERS, 2 * config.histogram_rows)
         .map_max_entries(maps::TCP_EVENTS, config.ring_buffer_bytes)
         .map_max_entries(maps::TCP_SOCKS, config.max_tracked_sockets)
         .map_max_entries(
@@ -62,27 +68,39 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
         .map_err(|e| startup("loading the tcp kernel object", &e))?;
     let mut filter = KernelFilter::take(&mut ebpf)?;
     filter.apply(&config.filter)?;
-    let program: &mut TracePoint = ebpf
-        .program_mut(programs::TCP_STATE)
-        .ok_or_else(|| {
-            ComponentError::Startup(format!(
-                "program {} missing from the object",
-                programs::TCP_STATE
-            ))
-        })?
-        .try_into()
-        .map_err(|e| startup("program type", &e))?;
-    program
-        .load()
-        .map_err(|e| startup("loading the tcp program", &e))?;
-    program
-        .attach(programs::TCP_STATE_CATEGORY, programs::TCP_STATE_TRACEPOINT)
-        .map_err(|e| startup("attaching to sock:inet_sock_set_state", &e))?;
+    tracepoint(
+        &mut ebpf,
+        programs::TCP_STATE,
+        programs::TCP_STATE_CATEGORY,
+        programs::TCP_STATE_TRACEPOINT,
+    )?;
+    // The counters before the RTT program: a socket sampled for RTT is counted too.
+    let mut counters = true;
+    for (name, tp) in [
+        (programs::TCP_RETRANSMIT, "tcp_retransmit_skb"),
+        (programs::TCP_SEND_RESET, "tcp_send_reset"),
+        (programs::TCP_RECEIVE_RESET, "tcp_receive_reset"),
+    ] {
+        if let Err(e) = tracepoint(&mut ebpf, name, programs::TCP_CATEGORY, tp) {
+            tracing::warn!("tcp source: retransmits/resets not counted: {e}");
+            counters = false;
+        }
+    }
+    let rtt = match sock_ops(&mut ebpf) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("tcp source: no tcp_rtt histograms: {e}");
+            false
+        }
+    };
     tracing::info!(
         ring_buffer_bytes = config.ring_buffer_bytes,
         max_tracked_sockets = config.max_tracked_sockets,
         wakeup_bytes = config.wakeup_bytes,
         netns = offsets.valid != 0,
+        close_stats = fields.valid != 0,
+        rtt,
+        counters,
         "tcp source attached to {}:{}",
         programs::TCP_STATE_CATEGORY,
         programs::TCP_STATE_TRACEPOINT,
@@ -90,33 +108,56 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
     Ok(Kernel { ebpf, filter })
 }
 
-/// Offsets of `sock -> skc_net.net -> ns.inum` from /sys/kernel/btf/vmlinux, or
-/// `valid == 0` (netns reported as 0) with a warning saying why.
-pub fn sock_offsets() -> SockOffsets {
-    let resolve = || -> Result<SockOffsets, BtfError> {
-        let btf = Btf::from_sys_fs()?;
-        let net = btf.offset_of("sock_common", &["skc_net", "net"])?;
-        let ns = btf.offset_of("net", &["ns"])?;
-        let inum = btf.offset_of("ns_common", &["inum"])?;
-        Ok(SockOffsets {
-            valid: 1,
-            sock_common_net: net,
-            net_ns_inum: ns + inum,
-            _pad: 0,
-        })
+fn missing(name: &str) -> ComponentError {
+    ComponentError::Startup(format!("program {name} missing from the object"))
+}
+
+/// Loads program `name` and attaches it to tracepoint `category:tp`.
+fn tracepoint(ebpf: &mut Ebpf, name: &str, category: &str, tp: &str) -> Result<(), ComponentError> {
+    let program: &mut TracePoint = ebpf
+        .program_mut(name)
+        .ok_or_else(|| missing(name))?
+        .try_into()
+        .map_err(|e| startup("program type", &e))?;
+    program
+        .load()
+        .map_err(|e| startup(&format!("loading {name}"), &e))?;
+    program
+        .attach(category, tp)
+        .map_err(|e| startup(&format!("attaching to {category}:{tp}"), &e))?;
+    Ok(())
+}
+
+/// Loads the RTT program and attaches it to the root of the cgroup2 hierarchy, so it sees
+/// every socket (other programs attached there keep running).
+fn sock_ops(ebpf: &mut Ebpf) -> Result<(), ComponentError> {
+    let root = cgroup2_mount()
+        .ok_or_else(|| ComponentError::Startup("no cgroup2 mount in /proc/self/mounts".into()))?;
+    let cgroup = std::fs::File::open(&root)
+        .map_err(|e| startup(&format!("opening {}", root.display()), &e))?;
+    let program: &mut SockOps = ebpf
+        .program_mut(programs::TCP_SOCKOPS)
+        .ok_or_else(|| missing(programs::TCP_SOCKOPS))?
+        .try_into()
+        .map_err(|e| startup("program type", &e))?;
+    program
+        .load()
+        .map_err(|e| startup("loading the sock_ops program", &e))?;
+    // Links (>= 5.7) always coexist with other programs and take no mode flag; the older
+    // attach needs BPF_F_ALLOW_MULTI for that.
+    use aya::util::KernelVersion;
+    let links = KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(5, 7, 0));
+    let mode = if links {
+        CgroupAttachMode::Single
+    } else {
+        CgroupAttachMode::AllowMultiple
     };
-    match resolve() {
-        Ok(o) => {
-            tracing::debug!(
-                sock_common_net = o.sock_common_net,
-                net_ns_inum = o.net_ns_inum,
-                "netns offsets from BTF"
-            );
-            o
-        }
-        Err(e) => {
-            tracing::warn!("tcp source: netns unknown, events carry netns 0 ({e})");
-            SockOffsets::default()
-        }
-    }
+    program
+        .attach(cgroup, mode)
+        .map_err(|e| startup(&format!("attaching sock_ops to {}", root.display()), &e))?;
+    tracing::debug!(
+        "tcp source: sock_ops RTT program attached to {}",
+        root.display()
+    );
+    Ok(())
 }

@@ -1,24 +1,34 @@
-//! The `tcp` source: connection lifecycle from `sock:inet_sock_set_state`.
+//! The `tcp` source: connection lifecycle from `sock:inet_sock_set_state`, and connection
+//! quality aggregated in the kernel per cgroup.
 //!
-//! A kernel program (`ebpf/probes/src/bin/kotel-tcp/`) turns state changes into connect, accept,
-//! failed-connect and close records with the owning process (remembered at connect/listen
-//! time) and sends them through a ring buffer; this module loads it ([`loader`]), decodes
-//! the records ([`decode`]) and batches them into the pipeline ([`reader`]).
+//! Kernel programs (`ebpf/probes/src/bin/kotel-tcp/`) turn state changes into connect,
+//! accept, failed-connect and close records with the owning process (remembered at
+//! connect/listen time; close records carry bytes, RTTs, retransmits and resets) and send
+//! them through a ring buffer; a cgroup `sock_ops` program folds RTT samples, and the
+//! lifecycle program connect latencies, into per-cgroup histograms; tracepoints count
+//! retransmits and resets per connection and per cgroup. This module loads them
+//! ([`loader`], [`offsets`]), decodes the records ([`decode`]), batches them into the
+//! pipeline ([`reader`]) and reads the aggregates each `metrics_interval` ([`metrics`]).
 //!
 //! Contract: [`TcpSource::new`] touches nothing outside the process (config validation and
 //! unit tests need no root). [`Source::run`] loads and attaches (failures are
-//! `ComponentError::Startup` with the reason, e.g. missing privileges), emits
-//! `Event::Tcp` batches until shutdown, then detaches and returns `Ok(())`.
+//! `ComponentError::Startup` with the reason, e.g. missing privileges), emits `Event::Tcp`
+//! batches, and `Event::Histogram` (`tcp_rtt`, `tcp_connect_latency`) and
+//! `Event::TcpCounters` records per cgroup and interval, until shutdown; then it emits the
+//! last partial interval, detaches and returns `Ok(())`.
 
 mod batcher;
 mod config;
 mod decode;
 mod loader;
+mod metrics;
+mod offsets;
 mod reader;
 
 pub use config::TcpSourceConfig;
 pub use decode::{decode, ClockOffset, DecodeError};
-pub use loader::sock_offsets;
+pub use metrics::{counters_from, histograms_from, Interval};
+pub use offsets::sock_offsets;
 
 use tokio::sync::watch;
 

@@ -6,12 +6,15 @@
 //! a wakeup are picked up there); sends a batch when it holds `batch_max_events` or before
 //! its oldest event is `batch_timeout` old; reads the stats map every second and adds the
 //! deltas to `kotel.source.tcp.kernel_events{stat}` and `kotel.ebpf.ringbuf.lost{source}`.
-//! On shutdown it drains the ring, sends what it has, reads the stats a last time and drops
-//! the [`Kernel`] (detaching the program) before returning `Ok(())`.
+//! Every `metrics_interval` it reads and resets the kernel's histograms and counters
+//! ([`AggMaps::collect`]) and sends the records in batches of at most `batch_max_events`.
+//! On shutdown it drains the ring, sends what it has, emits the last (partial) interval,
+//! reads the stats a last time and drops the [`Kernel`] (detaching the programs) before
+//! returning `Ok(())`.
 
 use std::time::Duration;
 
-use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use kotel_common::maps;
 use kotel_common::tcp::TcpStat;
 use metrics::Counter;
@@ -22,6 +25,8 @@ use tokio::time::MissedTickBehavior;
 use super::batcher::Batcher;
 use super::config::TcpSourceConfig;
 use super::loader::Kernel;
+use super::metrics::AggMaps;
+use crate::event::Event;
 use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::FilterUpdates;
 use crate::telemetry::names;
@@ -48,6 +53,14 @@ pub async fn run(
         .map_err(|e| input(format!("ring buffer: {e}")))?;
     let stats = PerCpuArray::try_from(map(maps::TCP_STATS)?)
         .map_err(|e| input(format!("stats map: {e}")))?;
+    let mut agg = AggMaps::new(
+        PerCpuArray::try_from(map(maps::TCP_HIST)?)
+            .map_err(|e| input(format!("histogram map: {e}")))?,
+        config.histogram_rows,
+        PerCpuHashMap::try_from(map(maps::TCP_COUNTERS)?)
+            .map_err(|e| input(format!("counters map: {e}")))?,
+        Array::try_from(map(maps::TCP_CONTROL)?).map_err(|e| input(format!("control map: {e}")))?,
+    );
     // SAFETY: the RingBuf owns its map fd, which stays open and unchanged until the AsyncFd
     // (which owns the RingBuf) is dropped.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
@@ -60,6 +73,9 @@ pub async fn run(
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
     stats_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let every = config.metrics_interval;
+    let mut metrics_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    metrics_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
     loop {
         // Unbiased: a ring that stays readable under overload cannot starve the ticks.
@@ -76,8 +92,12 @@ pub async fn run(
                 batcher.flush_if_due(&out).await;
             }
             _ = stats_tick.tick() => stats.poll(),
+            _ = metrics_tick.tick() => send_chunked(agg.collect().await, config, &out).await,
             filter = filter_updates.next() => match kernel.filter.apply(&filter) {
-                Ok(()) => tracing::info!("tcp source: kernel filter replaced"),
+                Ok(()) => {
+                    agg.filter_changed();
+                    tracing::info!("tcp source: kernel filter replaced");
+                }
                 Err(e) => tracing::warn!("tcp source: keeping the previous kernel filter: {e}"),
             },
         }
@@ -89,10 +109,21 @@ pub async fn run(
         }
     }
     batcher.flush(&out).await;
+    send_chunked(agg.collect().await, config, &out).await;
     stats.poll();
     drop(ring);
     drop(kernel); // detaches the program
     Ok(())
+}
+
+/// Sends interval records in batches of at most `batch_max_events`.
+async fn send_chunked(mut events: Vec<Event>, config: &TcpSourceConfig, out: &SourceOutput) {
+    let max = config.batch_max_events.max(1);
+    while !events.is_empty() {
+        let rest = events.split_off(events.len().min(max));
+        out.send(events).await;
+        events = rest;
+    }
 }
 
 fn input(msg: String) -> ComponentError {

@@ -30,6 +30,8 @@ fn validation_names_every_bad_field() {
         batch_max_events: 0,
         batch_timeout: Duration::ZERO,
         wakeup_bytes: 8192,
+        metrics_interval: Duration::from_millis(10),
+        histogram_rows: 100,
         filter: yaml_serde::from_str("exclude: { ports: [80] }\ninclude: { ports: [443] }")
             .unwrap(),
     };
@@ -41,6 +43,8 @@ fn validation_names_every_bad_field() {
         "max_tracked_sockets",
         "batch_max_events",
         "batch_timeout",
+        "metrics_interval",
+        "histogram_rows",
     ] {
         assert!(
             problems.iter().any(|(f, _)| f == field),
@@ -54,6 +58,27 @@ fn wakeup_bytes_defaults_when_absent() {
     let config: TcpSourceConfig = yaml_serde::from_str("ring_buffer_bytes: 65536").unwrap();
     assert_eq!(config.wakeup_bytes, TcpSourceConfig::default().wakeup_bytes);
     assert!(yaml_serde::from_str::<TcpSourceConfig>("wakeup: 1").is_err());
+}
+
+#[test]
+fn metrics_interval_parses_as_a_duration_and_defaults_to_15s() {
+    let config: TcpSourceConfig = yaml_serde::from_str("{}").unwrap();
+    assert_eq!(config.metrics_interval, Duration::from_secs(15));
+    let config: TcpSourceConfig =
+        yaml_serde::from_str("metrics_interval: 500ms\nhistogram_rows: 4096").unwrap();
+    assert_eq!(
+        (config.metrics_interval, config.histogram_rows),
+        (Duration::from_millis(500), 4096)
+    );
+    assert!(config.validate().is_empty());
+    let too_short: TcpSourceConfig = yaml_serde::from_str("metrics_interval: 50ms").unwrap();
+    assert_eq!(
+        too_short.validate(),
+        vec![(
+            "metrics_interval".to_string(),
+            "50ms is outside 100ms..=300s".to_string()
+        )]
+    );
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use kotel_common::tcp::{SockOwner, TcpEvent, TcpEventKind, TcpStat, TCP_EVENT_SI
 use kotel_probes::filter::{allows_ports, allows_process};
 
 use super::record::Transition;
+use super::sock::ConnStats;
 use super::{count, KOTEL_TCP_EVENTS, KOTEL_TCP_WAKEUP_BYTES};
 
 /// Ring buffer bytes one record takes (8-byte header + payload).
@@ -12,7 +13,7 @@ const RECORD_BYTES: u64 = TCP_EVENT_SIZE as u64 + 8;
 
 /// Connect latency of an outbound socket whose connect() the program saw, else 0.
 #[inline(always)]
-fn latency(o: &SockOwner) -> u64 {
+pub(super) fn latency(o: &SockOwner) -> u64 {
     if o.start_ns != 0 && o.established_ns > o.start_ns {
         o.established_ns - o.start_ns
     } else {
@@ -37,22 +38,27 @@ fn wakeup_flags() -> u64 {
     }
 }
 
-/// Writes one record straight into the ring buffer (no 120-byte copy on the BPF stack).
-pub(super) fn emit(
-    t: &Transition,
-    owner: &SockOwner,
-    kind: TcpEventKind,
-    duration_ns: u64,
-    netns: u32,
-) {
+/// What a record says beyond the transition and the owner.
+pub(super) struct Outcome {
+    pub(super) kind: TcpEventKind,
+    /// ESTABLISHED -> CLOSE (close records), else 0.
+    pub(super) duration_ns: u64,
+    pub(super) netns: u32,
+    pub(super) stats: ConnStats,
+}
+
+/// Writes one record straight into the ring buffer (no 160-byte copy on the BPF stack).
+/// Returns false when the filters dropped it (counted as `Filtered`).
+pub(super) fn emit(t: &Transition, owner: &SockOwner, out: &Outcome) -> bool {
+    let stats = &out.stats;
     if !allows_process(owner.cgroup_id, &owner.comm) || !allows_ports(t.sport, t.dport) {
         count(TcpStat::Filtered);
-        return;
+        return false;
     }
     let flags = wakeup_flags();
     let Some(mut entry) = KOTEL_TCP_EVENTS.reserve::<TcpEvent>(0) else {
         count(TcpStat::RingbufFull);
-        return;
+        return true;
     };
     // SAFETY: reserve returned TCP_EVENT_SIZE writable bytes, aligned for TcpEvent; every
     // field is written below before submit.
@@ -60,13 +66,13 @@ pub(super) fn emit(
         let ev = entry.as_mut_ptr();
         (*ev).timestamp_ns = t.now;
         (*ev).connect_latency_ns = latency(owner);
-        (*ev).duration_ns = duration_ns;
+        (*ev).duration_ns = out.duration_ns;
         (*ev).cgroup_id = owner.cgroup_id;
         (*ev).sock_id = t.sk;
-        (*ev).kind = kind as u32;
+        (*ev).kind = out.kind as u32;
         (*ev).direction = owner.direction;
         (*ev).pid = owner.pid;
-        (*ev).netns = netns;
+        (*ev).netns = out.netns;
         (*ev).old_state = t.old;
         (*ev).new_state = t.new;
         (*ev).family = t.family;
@@ -76,7 +82,16 @@ pub(super) fn emit(
         (*ev).local_addr = core::mem::transmute::<[u32; 4], [u8; 16]>(t.saddr);
         (*ev).remote_addr = core::mem::transmute::<[u32; 4], [u8; 16]>(t.daddr);
         (*ev).comm = owner.comm;
+        (*ev).bytes_sent = stats.bytes_sent;
+        (*ev).bytes_received = stats.bytes_received;
+        (*ev).srtt_us = stats.srtt_us;
+        (*ev).min_rtt_us = stats.min_rtt_us;
+        (*ev).retransmits = stats.retransmits;
+        (*ev).resets_sent = stats.resets_sent;
+        (*ev).resets_received = stats.resets_received;
+        (*ev)._pad2 = 0;
     }
     entry.submit(flags);
     count(TcpStat::Emitted);
+    true
 }

@@ -12,11 +12,18 @@
 //!   as `OwnerUnknown`. Entries are deleted at CLOSE, so the maps only hold live sockets;
 //!   when a map is full a new socket is not tracked (counted as `OwnerMapFull`), and its
 //!   later events carry pid 0. Nothing is ever evicted silently.
+//! - Close and failed-connect records carry the connection's bytes, RTTs, retransmits and
+//!   resets ([`sock`], [`counters`]); outbound connects also feed the owner cgroup's
+//!   `tcp_connect_latency` histogram, and [`rtt`] its `tcp_rtt` histogram ([`agg`]).
 //! - Nothing here aborts: a failed read, insert or reserve increments a `TcpStat` counter.
 
+mod agg;
+mod counters;
 mod emit;
 mod owner;
 mod record;
+mod rtt;
+mod sock;
 
 use aya_ebpf::{
     macros::{map, tracepoint},
@@ -27,6 +34,7 @@ use aya_ebpf::{
 use kotel_common::{
     globals, maps, programs, str_eq,
     tcp::{state, ListenerKey, SockOffsets, SockOwner, TcpEventKind, TcpStat, IPPROTO_TCP},
+    tcp_quality::TcpSockFields,
 };
 
 use owner::{
@@ -68,6 +76,24 @@ static KOTEL_TCP_SOCK_OFFSETS: Global<SockOffsets> = Global::new(SockOffsets {
 /// Wakeup threshold in bytes of unread data; 0 = wake on every submit.
 #[unsafe(no_mangle)]
 static KOTEL_TCP_WAKEUP_BYTES: Global<u64> = Global::new(0);
+/// Offsets of socket fields (bytes, RTTs, cgroup, ports); zero groups mean "unknown".
+#[unsafe(no_mangle)]
+static KOTEL_TCP_SOCK_FIELDS: Global<TcpSockFields> = Global::new(TcpSockFields {
+    valid: 0,
+    bytes_acked: 0,
+    bytes_received: 0,
+    srtt_us: 0,
+    rtt_min: 0,
+    cgroup_valid: 0,
+    sk_cgroup: 0,
+    cgroup_kn: 0,
+    kn_id: 0,
+    ports_valid: 0,
+    skc_num: 0,
+    skc_dport: 0,
+    retransmit_err: 0,
+    _pad: 0,
+});
 
 same_name!(KOTEL_TCP_EVENTS, maps::TCP_EVENTS);
 same_name!(KOTEL_TCP_SOCKS, maps::TCP_SOCKS);
@@ -75,7 +101,17 @@ same_name!(KOTEL_TCP_LISTENERS, maps::TCP_LISTENERS);
 same_name!(KOTEL_TCP_STATS, maps::TCP_STATS);
 same_name!(KOTEL_TCP_SOCK_OFFSETS, globals::TCP_SOCK_OFFSETS);
 same_name!(KOTEL_TCP_WAKEUP_BYTES, globals::TCP_WAKEUP_BYTES);
+same_name!(KOTEL_TCP_SOCK_FIELDS, globals::TCP_SOCK_FIELDS);
 same_name!(kotel_tcp_state, programs::TCP_STATE);
+same_name!(kotel_tcp_sockops, programs::TCP_SOCKOPS);
+same_name!(kotel_tcp_retransmit, programs::TCP_RETRANSMIT);
+same_name!(kotel_tcp_send_reset, programs::TCP_SEND_RESET);
+same_name!(kotel_tcp_receive_reset, programs::TCP_RECEIVE_RESET);
+same_name!(KOTEL_TCP_HIST, maps::TCP_HIST);
+same_name!(KOTEL_TCP_COUNTERS, maps::TCP_COUNTERS);
+same_name!(KOTEL_TCP_CONTROL, maps::TCP_CONTROL);
+same_name!(KOTEL_TCP_SOCK_CACHE, maps::TCP_SOCK_CACHE);
+same_name!(KOTEL_TCP_HIST_ROWS, globals::TCP_HIST_ROWS);
 
 #[tracepoint]
 pub fn kotel_tcp_state(ctx: TracePointContext) -> u32 {

@@ -11,9 +11,12 @@ use kotel_common::tcp::{
     state, ListenerKey, SockOwner, TcpEventKind, TcpStat, AF_INET, AF_INET6, COMM_LEN,
     DIRECTION_INBOUND, DIRECTION_OUTBOUND, DIRECTION_UNKNOWN,
 };
+use kotel_common::tcp_quality::metric;
 
-use super::emit::emit;
+use super::agg::record;
+use super::emit::{emit, latency, Outcome};
 use super::record::{netns, Transition};
+use super::sock::{conn_stats, ConnStats};
 use super::{count, KOTEL_TCP_LISTENERS, KOTEL_TCP_SOCKS};
 
 /// The current task as owner: only meaningful in process context (connect, listen).
@@ -27,6 +30,10 @@ fn current_owner(sk: u64, direction: u32, start_ns: u64) -> SockOwner {
         pid: (bpf_get_current_pid_tgid() >> 32) as u32,
         direction,
         comm: bpf_get_current_comm().unwrap_or([0; COMM_LEN]),
+        retransmits: 0,
+        resets_sent: 0,
+        resets_received: 0,
+        verdict: 0,
     }
 }
 
@@ -40,6 +47,20 @@ fn unknown_owner(sk: u64, direction: u32) -> SockOwner {
         pid: 0,
         direction,
         comm: [0; COMM_LEN],
+        retransmits: 0,
+        resets_sent: 0,
+        resets_received: 0,
+        verdict: 0,
+    }
+}
+
+#[inline(always)]
+fn outcome(kind: TcpEventKind, duration_ns: u64, netns: u32, stats: ConnStats) -> Outcome {
+    Outcome {
+        kind,
+        duration_ns,
+        netns,
+        stats,
     }
 }
 
@@ -129,7 +150,18 @@ pub(super) fn connected(mut t: Transition) -> Result<u32, u32> {
             o
         }
     };
-    emit(&t, &owner, TcpEventKind::Connect, 0, netns(t.sk));
+    let ns = netns(t.sk);
+    // The connect latency histogram follows the record's filter verdict.
+    if emit(
+        &t,
+        &owner,
+        &outcome(TcpEventKind::Connect, 0, ns, ConnStats::ZERO),
+    ) {
+        let l = latency(&owner);
+        if l != 0 {
+            record(owner.cgroup_id, metric::CONNECT_LATENCY, l);
+        }
+    }
     Ok(0)
 }
 
@@ -140,10 +172,18 @@ pub(super) fn accepted(mut t: Transition) -> Result<u32, u32> {
     owner.sock_id = t.sk;
     owner.start_ns = 0;
     owner.established_ns = t.now;
+    owner.retransmits = 0;
+    owner.resets_sent = 0;
+    owner.resets_received = 0;
+    owner.verdict = 0;
     if KOTEL_TCP_SOCKS.insert(t.sk, owner, BPF_ANY as u64).is_err() {
         count(TcpStat::OwnerMapFull);
     }
-    emit(&t, &owner, TcpEventKind::Accept, 0, ns);
+    emit(
+        &t,
+        &owner,
+        &outcome(TcpEventKind::Accept, 0, ns, ConnStats::ZERO),
+    );
     Ok(0)
 }
 
@@ -173,7 +213,8 @@ pub(super) fn closed(mut t: Transition, kind: TcpEventKind) -> Result<u32, u32> 
         }
         _ => 0,
     };
-    emit(&t, &owner, kind, duration, netns(t.sk));
+    let stats = conn_stats(t.sk, &owner);
+    emit(&t, &owner, &outcome(kind, duration, netns(t.sk), stats));
     Ok(0)
 }
 
@@ -181,7 +222,16 @@ pub(super) fn failed_inbound(mut t: Transition) -> Result<u32, u32> {
     t.now = unsafe { bpf_ktime_get_ns() };
     let _ = KOTEL_TCP_SOCKS.remove(t.sk);
     let ns = netns(t.sk);
-    let owner = listener_owner(&t, ns);
-    emit(&t, &owner, TcpEventKind::ConnectFailed, 0, ns);
+    let mut owner = listener_owner(&t, ns);
+    // The listener's entry carries no counters of this connection.
+    owner.retransmits = 0;
+    owner.resets_sent = 0;
+    owner.resets_received = 0;
+    let stats = conn_stats(t.sk, &owner);
+    emit(
+        &t,
+        &owner,
+        &outcome(TcpEventKind::ConnectFailed, 0, ns, stats),
+    );
     Ok(0)
 }

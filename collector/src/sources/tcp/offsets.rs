@@ -1,0 +1,161 @@
+//! Kernel layout the `tcp` programs need beyond their tracepoint records, resolved once at
+//! start-up: struct member offsets from the running kernel's BTF and the `err` field of the
+//! `tcp:tcp_retransmit_skb` record from its tracefs format.
+//!
+//! Contract: never fails. Each group that cannot be resolved is left zero (`valid == 0`)
+//! with one warning saying what the events then lack: netns (reported as 0), bytes and RTTs
+//! on close events (zeros), the socket's own cgroup for sockets without a remembered owner
+//! (cgroup 0), ports for the port filter of retransmits and resets (0).
+
+use std::path::Path;
+
+use kotel_common::tcp::SockOffsets;
+use kotel_common::tcp_quality::TcpSockFields;
+
+use crate::kernel::btf::{Btf, BtfError};
+
+/// Format of the retransmit tracepoint's record.
+const RETRANSMIT_FORMAT: &str = "/sys/kernel/tracing/events/tcp/tcp_retransmit_skb/format";
+
+/// Offsets of `sock -> skc_net.net -> ns.inum` from /sys/kernel/btf/vmlinux, or
+/// `valid == 0` (netns reported as 0) with a warning saying why.
+pub fn sock_offsets() -> SockOffsets {
+    match Btf::from_sys_fs() {
+        Ok(btf) => netns_offsets(&btf),
+        Err(e) => {
+            tracing::warn!("tcp source: netns unknown, events carry netns 0 ({e})");
+            SockOffsets::default()
+        }
+    }
+}
+
+/// Every offset the programs take as globals: the netns offsets and the socket fields.
+pub fn kernel_offsets() -> (SockOffsets, TcpSockFields) {
+    let (netns, fields) = match Btf::from_sys_fs() {
+        Ok(btf) => (netns_offsets(&btf), sock_fields(&btf)),
+        Err(e) => {
+            tracing::warn!(
+                "tcp source: no kernel BTF ({e}): events carry netns 0, close events carry \
+                 zero bytes and RTTs, and unowned sockets count under cgroup 0"
+            );
+            (SockOffsets::default(), TcpSockFields::default())
+        }
+    };
+    (netns, with_err_offset(fields))
+}
+
+fn netns_offsets(btf: &Btf) -> SockOffsets {
+    let resolve = || -> Result<SockOffsets, BtfError> {
+        let net = btf.offset_of("sock_common", &["skc_net", "net"])?;
+        let ns = btf.offset_of("net", &["ns"])?;
+        let inum = btf.offset_of("ns_common", &["inum"])?;
+        Ok(SockOffsets {
+            valid: 1,
+            sock_common_net: net,
+            net_ns_inum: ns + inum,
+            _pad: 0,
+        })
+    };
+    resolve().unwrap_or_else(|e| {
+        tracing::warn!("tcp source: netns unknown, events carry netns 0 ({e})");
+        SockOffsets::default()
+    })
+}
+
+/// The three groups of [`TcpSockFields`], each resolved or left zero with a warning.
+pub fn sock_fields(btf: &Btf) -> TcpSockFields {
+    let mut f = TcpSockFields::default();
+    let tcp = || -> Result<[u32; 4], BtfError> {
+        let rtt_min = btf.offset_of("tcp_sock", &["rtt_min", "s"])?
+            + btf.offset_of("minmax_sample", &["v"])?;
+        Ok([
+            btf.offset_of("tcp_sock", &["bytes_acked"])?,
+            btf.offset_of("tcp_sock", &["bytes_received"])?,
+            btf.offset_of("tcp_sock", &["srtt_us"])?,
+            rtt_min,
+        ])
+    };
+    match tcp() {
+        Ok([acked, received, srtt, rtt_min]) => {
+            (f.valid, f.bytes_acked, f.bytes_received) = (1, acked, received);
+            (f.srtt_us, f.rtt_min) = (srtt, rtt_min);
+        }
+        Err(e) => tracing::warn!("tcp source: close events carry zero bytes and RTTs ({e})"),
+    }
+    let cgroup = || -> Result<[u32; 3], BtfError> {
+        Ok([
+            btf.offset_of("sock", &["sk_cgrp_data", "cgroup"])?,
+            btf.offset_of("cgroup", &["kn"])?,
+            btf.offset_of("kernfs_node", &["id"])?,
+        ])
+    };
+    match cgroup() {
+        Ok([sk, kn, id]) => (f.cgroup_valid, f.sk_cgroup, f.cgroup_kn, f.kn_id) = (1, sk, kn, id),
+        Err(e) => tracing::warn!(
+            "tcp source: samples of sockets without a remembered owner count under cgroup 0 ({e})"
+        ),
+    }
+    let ports = || -> Result<[u32; 2], BtfError> {
+        Ok([
+            btf.offset_of("sock_common", &["skc_num"])?,
+            btf.offset_of("sock_common", &["skc_dport"])?,
+        ])
+    };
+    match ports() {
+        Ok([num, dport]) => (f.ports_valid, f.skc_num, f.skc_dport) = (1, num, dport),
+        Err(e) => tracing::warn!(
+            "tcp source: the port filter sees port 0 for retransmits and resets ({e})"
+        ),
+    }
+    f
+}
+
+fn with_err_offset(mut f: TcpSockFields) -> TcpSockFields {
+    f.retransmit_err = std::fs::read_to_string(Path::new(RETRANSMIT_FORMAT))
+        .ok()
+        .and_then(|text| field_offset(&text, "err"))
+        .unwrap_or(0);
+    f
+}
+
+/// Offset of field `name` in a tracefs `format` file (`field:int err;\toffset:76;...`).
+pub fn field_offset(format: &str, name: &str) -> Option<u32> {
+    format.lines().find_map(|line| {
+        let line = line.trim();
+        let decl = line.strip_prefix("field:")?.split(';').next()?;
+        let field = decl.rsplit([' ', '*']).next()?;
+        if field != name {
+            return None;
+        }
+        let rest = line.split("offset:").nth(1)?;
+        rest.split(';').next()?.trim().parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_offsets_are_read_from_a_format_file() {
+        let format = "name: tcp_retransmit_skb\nformat:\n\
+            \tfield:const void * skaddr;\toffset:16;\tsize:8;\tsigned:0;\n\
+            \tfield:__u8 daddr_v6[16];\toffset:58;\tsize:16;\tsigned:0;\n\
+            \tfield:int err;\toffset:76;\tsize:4;\tsigned:1;\n";
+        assert_eq!(field_offset(format, "err"), Some(76));
+        assert_eq!(field_offset(format, "skaddr"), Some(16));
+        assert_eq!(field_offset(format, "state"), None);
+        assert_eq!(field_offset("", "err"), None);
+    }
+
+    #[test]
+    fn the_running_kernel_resolves_every_group_when_it_has_btf() {
+        let Ok(btf) = Btf::from_sys_fs() else {
+            return; // no BTF on this machine: nothing to check
+        };
+        let f = sock_fields(&btf);
+        assert_eq!((f.valid, f.cgroup_valid, f.ports_valid), (1, 1, 1), "{f:?}");
+        assert_ne!(f.bytes_acked, f.bytes_received);
+        assert_eq!(f.skc_num, f.skc_dport + 2, "skc_portpair: dport then num");
+    }
+}
