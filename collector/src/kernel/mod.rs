@@ -3,4 +3,5 @@
 pub mod btf;
 pub mod load;
 pub mod reader;
+pub mod settings;
 pub mod stats;

@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use aya::maps::{MapData, RingBuf};
+use aya::maps::{MapData, PerCpuArray, RingBuf};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::time::MissedTickBehavior;
@@ -123,6 +123,23 @@ impl<D: FnMut(&[u8]) -> Result<Event, DecodeFailure>> Batcher<D> {
 
 fn input(msg: String) -> ComponentError {
     ComponentError::Input(msg)
+}
+
+/// Takes a source's event ring buffer and per-CPU stats map out of its loaded object.
+pub fn take_ring_and_stats(
+    ebpf: &mut aya::Ebpf,
+    events: &str,
+    stats: &str,
+) -> Result<(RingBuf<MapData>, PerCpuArray<MapData, u64>), ComponentError> {
+    let mut map = |name: &str| {
+        ebpf.take_map(name)
+            .ok_or_else(|| input(format!("map {name} missing")))
+    };
+    let ring =
+        RingBuf::try_from(map(events)?).map_err(|e| input(format!("ring buffer {events}: {e}")))?;
+    let stats =
+        PerCpuArray::try_from(map(stats)?).map_err(|e| input(format!("stats map {stats}: {e}")))?;
+    Ok((ring, stats))
 }
 
 /// Runs until shutdown; see the module contract.

@@ -5,6 +5,8 @@ use std::time::Duration;
 use kotel_common::exec::EXEC_RECORD_SIZE;
 use serde::{Deserialize, Serialize};
 
+use crate::kernel::settings::validate_ring;
+
 use crate::config::duration;
 use crate::sources::kernel_filter::KernelFilterConfig;
 
@@ -74,16 +76,12 @@ impl ExecSourceConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         let rb = self.ring_buffer_bytes;
-        if !rb.is_power_of_two() || rb < MIN_RING_BUFFER_BYTES {
-            problems.push((
-                "ring_buffer_bytes".into(),
-                format!(
-                    "{rb} is not a power of two of at least {MIN_RING_BUFFER_BYTES} \
-                     (one exec takes {} bytes)",
-                    EXEC_RECORD_SIZE + 8
-                ),
-            ));
-        }
+        problems.extend(validate_ring(
+            rb,
+            MIN_RING_BUFFER_BYTES,
+            self.batch_max_events,
+            self.batch_timeout,
+        ));
         let backlog = u64::from(self.wakeup_events) * u64::from(RECORD_BYTES);
         if backlog >= u64::from(rb) {
             problems.push((
@@ -93,12 +91,6 @@ impl ExecSourceConfig {
                     self.wakeup_events
                 ),
             ));
-        }
-        if self.batch_max_events == 0 {
-            problems.push(("batch_max_events".into(), "must be at least 1".into()));
-        }
-        if self.batch_timeout.is_zero() {
-            problems.push(("batch_timeout".into(), "must be longer than 0".into()));
         }
         // Paths come back as `filter::...` already.
         problems.extend(self.filter.validate(false));

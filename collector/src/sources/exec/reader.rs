@@ -5,14 +5,13 @@
 //! `kotel.ebpf.ringbuf.lost{source="exec"}`. On return the [`Kernel`] is dropped, which
 //! detaches the program.
 
-use aya::maps::{PerCpuArray, RingBuf};
 use kotel_common::exec::{names, ExecStat};
 
 use super::config::ExecSourceConfig;
 use super::decode::decode;
 use super::loader::Kernel;
 use crate::event::Event;
-use crate::kernel::reader::{self as kernel_reader, ReadSettings};
+use crate::kernel::reader::{self as kernel_reader, take_ring_and_stats, ReadSettings};
 use crate::kernel::stats::{KernelStats, StatsSpec};
 use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::FilterUpdates;
@@ -44,16 +43,7 @@ pub async fn run(
     shutdown: Shutdown,
     filter_updates: FilterUpdates,
 ) -> Result<(), ComponentError> {
-    let mut map = |name| {
-        kernel
-            .ebpf
-            .take_map(name)
-            .ok_or_else(|| ComponentError::Input(format!("map {name} missing")))
-    };
-    let ring = RingBuf::try_from(map(names::EVENTS)?)
-        .map_err(|e| ComponentError::Input(format!("ring buffer: {e}")))?;
-    let stats = PerCpuArray::try_from(map(names::STATS)?)
-        .map_err(|e| ComponentError::Input(format!("stats map: {e}")))?;
+    let (ring, stats) = take_ring_and_stats(&mut kernel.ebpf, names::EVENTS, names::STATS)?;
     let stats = KernelStats::new(
         stats,
         StatsSpec {

@@ -45,9 +45,9 @@ fn validation_names_every_bad_field() {
         fields,
         [
             "ring_buffer_bytes",
-            "wakeup_events",
             "batch_max_events",
             "batch_timeout",
+            "wakeup_events",
             "filter::exclude::ports",
             "filter::exclude::comms",
         ]

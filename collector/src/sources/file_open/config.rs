@@ -5,6 +5,8 @@ use std::time::Duration;
 use kotel_common::file_open::{MAX_PREFIXES, MAX_PREFIX_LEN};
 use serde::{Deserialize, Serialize};
 
+use crate::kernel::settings::{validate_ring, validate_wakeup_bytes};
+
 use crate::config::duration;
 use crate::sources::kernel_filter::KernelFilterConfig;
 
@@ -75,28 +77,16 @@ impl FileOpenSourceConfig {
             };
             problems.push((format!("paths[{i}]"), problem));
         }
-        let rb = self.ring_buffer_bytes;
-        if !rb.is_power_of_two() || rb < 4096 {
-            problems.push((
-                "ring_buffer_bytes".into(),
-                format!("{rb} is not a power of two of at least 4096"),
-            ));
-        }
-        if self.wakeup_bytes >= rb {
-            problems.push((
-                "wakeup_bytes".into(),
-                format!(
-                    "{} must be below ring_buffer_bytes ({rb})",
-                    self.wakeup_bytes
-                ),
-            ));
-        }
-        if self.batch_max_events == 0 {
-            problems.push(("batch_max_events".into(), "must be at least 1".into()));
-        }
-        if self.batch_timeout.is_zero() {
-            problems.push(("batch_timeout".into(), "must be longer than 0".into()));
-        }
+        problems.extend(validate_ring(
+            self.ring_buffer_bytes,
+            4096,
+            self.batch_max_events,
+            self.batch_timeout,
+        ));
+        problems.extend(validate_wakeup_bytes(
+            self.wakeup_bytes,
+            self.ring_buffer_bytes,
+        ));
         problems.extend(self.filter.validate(false));
         problems
     }

@@ -24,13 +24,12 @@ pub use config::FileOpenSourceConfig;
 pub use decode::{access_names, decode, DecodeError};
 pub use loader::prefix_key;
 
-use aya::maps::{PerCpuArray, RingBuf};
 use kotel_common::file_open::{names, FileOpenStat};
 use tokio::sync::watch;
 
 use crate::config::ComponentId;
 use crate::event::Event;
-use crate::kernel::reader::{self as kernel_reader, ReadSettings};
+use crate::kernel::reader::{self as kernel_reader, take_ring_and_stats, ReadSettings};
 use crate::kernel::stats::{KernelStats, StatsSpec};
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
@@ -85,10 +84,6 @@ impl FileOpenSource {
     }
 }
 
-fn input(msg: String) -> ComponentError {
-    ComponentError::Input(msg)
-}
-
 impl Source for FileOpenSource {
     fn run(
         self: Box<Self>,
@@ -97,16 +92,7 @@ impl Source for FileOpenSource {
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
             let mut kernel = loader::attach(&self.config)?;
-            let mut map = |name| {
-                kernel
-                    .ebpf
-                    .take_map(name)
-                    .ok_or_else(|| input(format!("map {name} missing")))
-            };
-            let ring = RingBuf::try_from(map(names::EVENTS)?)
-                .map_err(|e| input(format!("ring buffer: {e}")))?;
-            let stats = PerCpuArray::try_from(map(names::STATS)?)
-                .map_err(|e| input(format!("stats map: {e}")))?;
+            let (ring, stats) = take_ring_and_stats(&mut kernel.ebpf, names::EVENTS, names::STATS)?;
             let stats = KernelStats::new(
                 stats,
                 StatsSpec {

@@ -81,9 +81,9 @@ fn validation_names_every_bad_field() {
         fields(&config),
         [
             "ring_buffer_bytes",
-            "wakeup_bytes",
             "batch_max_events",
             "batch_timeout",
+            "wakeup_bytes",
             "filter::exclude::ports"
         ]
     );

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::duration;
+use crate::kernel::settings::{validate_ring, validate_wakeup_bytes};
 use crate::sources::kernel_filter::KernelFilterConfig;
 
 /// `sources.tcp`: TCP connect, accept, failed connect and close events from the kernel, and
@@ -77,33 +78,20 @@ impl TcpSourceConfig {
     /// Every problem with the values as `(field, message)` (empty when valid). Checked
     /// again when the source starts.
     pub fn validate(&self) -> Vec<(String, String)> {
-        let mut problems = Vec::new();
-        let rb = self.ring_buffer_bytes;
-        if !rb.is_power_of_two() || rb < 4096 {
-            problems.push((
-                "ring_buffer_bytes".into(),
-                format!("{rb} is not a power of two of at least 4096"),
-            ));
-        }
-        if self.wakeup_bytes >= rb {
-            problems.push((
-                "wakeup_bytes".into(),
-                format!(
-                    "{} must be below ring_buffer_bytes ({rb})",
-                    self.wakeup_bytes
-                ),
-            ));
-        }
+        let mut problems = validate_ring(
+            self.ring_buffer_bytes,
+            4096,
+            self.batch_max_events,
+            self.batch_timeout,
+        );
+        problems.extend(validate_wakeup_bytes(
+            self.wakeup_bytes,
+            self.ring_buffer_bytes,
+        ));
         if self.max_tracked_sockets == 0 {
             problems.push(("max_tracked_sockets".into(), "must be at least 1".into()));
         }
-        if self.batch_max_events == 0 {
-            problems.push(("batch_max_events".into(), "must be at least 1".into()));
-        }
         problems.extend(self.filter.validate(true));
-        if self.batch_timeout.is_zero() {
-            problems.push(("batch_timeout".into(), "must be longer than 0".into()));
-        }
         if !(MIN_METRICS_INTERVAL..=MAX_METRICS_INTERVAL).contains(&self.metrics_interval) {
             problems.push((
                 "metrics_interval".into(),

@@ -1,0 +1,72 @@
+//! Checks of the settings every ring-buffer source has (`ring_buffer_bytes`,
+//! `batch_max_events`, `batch_timeout`), so the sources word them alike.
+
+use std::time::Duration;
+
+/// Largest batch a kernel source may be configured to build.
+pub const MAX_BATCH_EVENTS: usize = 65_536;
+
+/// Problems as `(field, message)`: the ring buffer must be a power of two of at least
+/// `min_ring_bytes`, the batch size 1 to [`MAX_BATCH_EVENTS`], the timeout positive.
+pub fn validate_ring(
+    ring_buffer_bytes: u32,
+    min_ring_bytes: u32,
+    batch_max_events: usize,
+    batch_timeout: Duration,
+) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if !ring_buffer_bytes.is_power_of_two() || ring_buffer_bytes < min_ring_bytes {
+        problems.push((
+            "ring_buffer_bytes".into(),
+            format!("{ring_buffer_bytes} is not a power of two of at least {min_ring_bytes}"),
+        ));
+    }
+    if !(1..=MAX_BATCH_EVENTS).contains(&batch_max_events) {
+        problems.push((
+            "batch_max_events".into(),
+            format!("must be 1 to {MAX_BATCH_EVENTS}"),
+        ));
+    }
+    if batch_timeout.is_zero() {
+        problems.push(("batch_timeout".into(), "must be longer than 0".into()));
+    }
+    problems
+}
+
+/// The problem with a byte threshold that must stay below the ring buffer's size.
+pub fn validate_wakeup_bytes(
+    wakeup_bytes: u32,
+    ring_buffer_bytes: u32,
+) -> Option<(String, String)> {
+    (wakeup_bytes >= ring_buffer_bytes).then(|| {
+        (
+            "wakeup_bytes".into(),
+            format!("{wakeup_bytes} must be below ring_buffer_bytes ({ring_buffer_bytes})"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_bad_setting_is_named() {
+        let fields: Vec<String> = validate_ring(5000, 4096, 0, Duration::ZERO)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(
+            fields,
+            ["ring_buffer_bytes", "batch_max_events", "batch_timeout"]
+        );
+        assert!(validate_ring(4096, 4096, MAX_BATCH_EVENTS, Duration::from_millis(1)).is_empty());
+        assert_eq!(
+            validate_ring(4096, 8192, MAX_BATCH_EVENTS + 1, Duration::from_millis(1)).len(),
+            2
+        );
+        assert!(
+            validate_wakeup_bytes(4096, 4096).is_some() && validate_wakeup_bytes(0, 4096).is_none()
+        );
+    }
+}
