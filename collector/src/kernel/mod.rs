@@ -1,6 +1,7 @@
 //! Shared by every kernel source: reading the running kernel's BTF and loading objects.
 
 pub mod btf;
+pub mod clock;
 pub mod load;
 pub mod reader;
 pub mod settings;

@@ -22,7 +22,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::event::{Batch, Event};
 use crate::kernel::stats::KernelStats;
-use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
+use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilter};
 use crate::telemetry::names;
 
@@ -35,10 +35,10 @@ const LOGGED_BAD_RECORDS: u64 = 5;
 pub type DecodeFailure = (&'static str, String);
 
 /// Batching settings and the source's label.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ReadSettings {
-    /// Value of the `source` label.
-    pub source: &'static str,
+    /// Value of the `source` label (the component id).
+    pub source: String,
     /// Most events per batch (at least 1).
     pub batch_max_events: usize,
     /// Longest an event waits in a partial batch.
@@ -80,13 +80,13 @@ impl<D: FnMut(&[u8]) -> Result<Event, DecodeFailure>> Batcher<D> {
                 self.bad_records += 1;
                 let n = self.bad_records;
                 if n <= LOGGED_BAD_RECORDS || n.is_multiple_of(10_000) {
-                    let source = self.settings.source;
+                    let source = &self.settings.source;
                     tracing::warn!(
                         total = n,
                         "{source} source: skipping a kernel record: {message}"
                     );
                 }
-                metrics::counter!(names::DECODE_ERRORS, "source" => self.settings.source, names::REASON => reason)
+                metrics::counter!(names::DECODE_ERRORS, "source" => self.settings.source.clone(), names::REASON => reason)
                     .increment(1);
             }
         }
@@ -142,6 +142,50 @@ pub fn take_ring_and_stats(
     Ok((ring, stats))
 }
 
+/// Source-specific work the shared loop does besides reading records: events gathered
+/// every `interval` (e.g. in-kernel histograms, read and reset) and once more at shutdown,
+/// and a notice when the kernel filter changed.
+pub trait Periodic: Send {
+    /// How often [`Periodic::collect`] runs; `None` for never.
+    fn interval(&self) -> Option<Duration>;
+    /// The events of the interval that just ended.
+    fn collect(&mut self) -> BoxFuture<'_, Vec<Event>>;
+    /// The kernel filter was replaced (drop caches of filter verdicts).
+    fn filter_changed(&mut self) {}
+}
+
+/// No periodic work.
+pub struct NoPeriodic;
+
+impl Periodic for NoPeriodic {
+    fn interval(&self) -> Option<Duration> {
+        None
+    }
+    fn collect(&mut self) -> BoxFuture<'_, Vec<Event>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
+/// Completes at the next tick of `tick`, never when there is none.
+async fn next_tick(tick: &mut Option<tokio::time::Interval>) {
+    match tick {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends `events` in batches of at most `max`.
+async fn send_chunked(mut events: Vec<Event>, max: usize, out: &SourceOutput) {
+    let max = max.max(1);
+    while !events.is_empty() {
+        let rest = events.split_off(events.len().min(max));
+        out.send(events).await;
+        events = rest;
+    }
+}
+
 /// Runs until shutdown; see the module contract.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
@@ -151,10 +195,17 @@ pub async fn run(
     mut filter_updates: FilterUpdates,
     settings: ReadSettings,
     decode: impl FnMut(&[u8]) -> Result<Event, DecodeFailure>,
+    mut periodic: impl Periodic,
     out: SourceOutput,
     mut shutdown: Shutdown,
 ) -> Result<(), ComponentError> {
-    let source = settings.source;
+    let source = settings.source.clone();
+    let max = settings.batch_max_events;
+    let mut periodic_tick = periodic.interval().map(|every| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        t
+    });
     // SAFETY: the RingBuf owns its map fd, which stays open and unchanged until the AsyncFd
     // (which owns the RingBuf) is dropped.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
@@ -181,8 +232,12 @@ pub async fn run(
                 batcher.flush_if_due(&out, tick_every).await;
             }
             _ = stats_tick.tick() => stats.poll(),
+            _ = next_tick(&mut periodic_tick) => send_chunked(periodic.collect().await, max, &out).await,
             update = filter_updates.next() => match filter.apply(&update) {
-                Ok(()) => tracing::info!("{source} source: kernel filter replaced"),
+                Ok(()) => {
+                    periodic.filter_changed();
+                    tracing::info!("{source} source: kernel filter replaced");
+                }
                 Err(e) => tracing::warn!("{source} source: keeping the previous kernel filter: {e}"),
             },
         }
@@ -194,6 +249,7 @@ pub async fn run(
         }
     }
     batcher.flush(&out).await;
+    send_chunked(periodic.collect().await, max, &out).await;
     stats.poll();
     Ok(())
 }
@@ -225,7 +281,7 @@ mod tests {
     async fn bad_records_are_counted_and_skipped_and_good_ones_still_batched() {
         telemetry::install();
         let settings = ReadSettings {
-            source: SOURCE,
+            source: SOURCE.to_string(),
             batch_max_events: 2,
             batch_timeout: Duration::from_millis(200),
         };

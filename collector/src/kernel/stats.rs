@@ -1,7 +1,7 @@
 //! A kernel program's cumulative per-CPU counters -> `metrics` counter increments.
 //!
 //! Shared by the kernel sources: each counter index of
-//! the stats map becomes one series `<metric>{stat=<name>}`, and the ring-buffer-full
+//! the stats map becomes one series `<metric>{source,stat=<name>}`, and the ring-buffer-full
 //! counter also feeds `kotel.ebpf.ringbuf.lost{source}`.
 //!
 //! Contract: [`KernelStats::poll`] adds to each series the growth since the previous poll
@@ -14,10 +14,10 @@ use metrics::Counter;
 use crate::telemetry::names;
 
 /// Which counters a stats map holds and where they are reported.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct StatsSpec {
-    /// Value of the `source` label (`kotel.ebpf.ringbuf.lost`).
-    pub source: &'static str,
+    /// Value of the `source` label (the component id).
+    pub source: String,
     /// Metric of the per-stat series (e.g. `kotel.source.file_open.kernel_events`).
     pub metric: &'static str,
     /// The `stat` label of each counter, in map-index order.
@@ -41,14 +41,15 @@ impl KernelStats {
         let counters = spec
             .stats
             .iter()
-            .map(|s| metrics::counter!(spec.metric, "stat" => *s))
+            .map(|s| metrics::counter!(spec.metric, "source" => spec.source.clone(), "stat" => *s))
             .collect();
+        let lost = metrics::counter!(names::RINGBUF_LOST, "source" => spec.source.clone());
         Self {
             map,
-            spec,
             last: vec![0; spec.stats.len()],
+            spec,
             counters,
-            lost: metrics::counter!(names::RINGBUF_LOST, "source" => spec.source),
+            lost,
         }
     }
 

@@ -17,7 +17,7 @@ use kotel_common::exec::{
 };
 
 use crate::event::ExecEvent;
-use crate::sources::tcp::ClockOffset;
+use crate::kernel::clock::ClockOffset;
 
 /// Why a record could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

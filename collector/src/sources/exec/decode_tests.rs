@@ -6,7 +6,7 @@ use kotel_common::exec::{
 };
 
 use super::{decode, split_args, DecodeError};
-use crate::sources::tcp::ClockOffset;
+use crate::kernel::clock::ClockOffset;
 
 /// The record's bytes exactly as the kernel puts them into the ring buffer.
 pub(crate) fn encode(rec: &ExecRecord) -> Vec<u8> {

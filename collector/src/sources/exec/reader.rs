@@ -11,11 +11,11 @@ use super::config::ExecSourceConfig;
 use super::decode::decode;
 use super::loader::Kernel;
 use crate::event::Event;
+use crate::kernel::clock::ClockOffset;
 use crate::kernel::reader::{self as kernel_reader, take_ring_and_stats, ReadSettings};
 use crate::kernel::stats::{KernelStats, StatsSpec};
 use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::FilterUpdates;
-use crate::sources::tcp::ClockOffset;
 
 /// Counter: the `exec` kernel program's own stats. Labels: `stat` (an `ExecStat` name:
 /// `emitted`, `ringbuf_full`, `filtered`, `args_unread`, `args_truncated`,
@@ -47,14 +47,14 @@ pub async fn run(
     let stats = KernelStats::new(
         stats,
         StatsSpec {
-            source: SOURCE,
+            source: SOURCE.to_string(),
             metric: KERNEL_EVENTS,
             stats: &STAT_NAMES,
             ringbuf_full: ExecStat::RingbufFull as usize,
         },
     );
     let settings = ReadSettings {
-        source: SOURCE,
+        source: SOURCE.to_string(),
         batch_max_events: config.batch_max_events,
         batch_timeout: config.batch_timeout,
     };
@@ -71,6 +71,7 @@ pub async fn run(
         filter_updates,
         settings,
         decode,
+        kernel_reader::NoPeriodic,
         out,
         shutdown,
     )

@@ -10,7 +10,7 @@
 use kotel_common::file_open::{syscall, FileOpenRecord, FILE_OPEN_RECORD_SIZE, PATH_MAX_BYTES};
 
 use crate::event::FileOpenEvent;
-use crate::sources::tcp::ClockOffset;
+use crate::kernel::clock::ClockOffset;
 
 /// Why a record could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

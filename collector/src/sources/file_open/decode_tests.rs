@@ -5,7 +5,7 @@ use kotel_common::file_open::{
 };
 
 use super::{access_names, decode, DecodeError};
-use crate::sources::tcp::ClockOffset;
+use crate::kernel::clock::ClockOffset;
 
 const CLOCK_OFFSET: i128 = 1_700_000_000_000_000_000;
 

@@ -29,11 +29,11 @@ use tokio::sync::watch;
 
 use crate::config::ComponentId;
 use crate::event::Event;
+use crate::kernel::clock::ClockOffset;
 use crate::kernel::reader::{self as kernel_reader, take_ring_and_stats, ReadSettings};
 use crate::kernel::stats::{KernelStats, StatsSpec};
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
-use crate::sources::tcp::ClockOffset;
 
 /// Value of the `source` label on shared source metrics.
 pub const SOURCE: &str = "file_open";
@@ -96,14 +96,14 @@ impl Source for FileOpenSource {
             let stats = KernelStats::new(
                 stats,
                 StatsSpec {
-                    source: SOURCE,
+                    source: SOURCE.to_string(),
                     metric: KERNEL_EVENTS,
                     stats: &STAT_NAMES,
                     ringbuf_full: FileOpenStat::RingbufFull as usize,
                 },
             );
             let settings = ReadSettings {
-                source: SOURCE,
+                source: SOURCE.to_string(),
                 batch_max_events: self.config.batch_max_events,
                 batch_timeout: self.config.batch_timeout,
             };
@@ -116,7 +116,15 @@ impl Source for FileOpenSource {
             tracing::debug!(source = %self.id, "file_open source running");
             let (filter, updates) = (&mut kernel.filter, self.filter_updates);
             let result = kernel_reader::run(
-                ring, stats, filter, updates, settings, decode, out, shutdown,
+                ring,
+                stats,
+                filter,
+                updates,
+                settings,
+                decode,
+                kernel_reader::NoPeriodic,
+                out,
+                shutdown,
             )
             .await;
             drop(kernel); // detaches the programs

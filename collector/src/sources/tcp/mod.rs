@@ -17,7 +17,6 @@
 //! `Event::TcpCounters` records per cgroup and interval, until shutdown; then it emits the
 //! last partial interval, detaches and returns `Ok(())`.
 
-mod batcher;
 mod config;
 mod decode;
 mod loader;
