@@ -28,7 +28,7 @@ impl ClockOffset {
     }
 
     /// A fixed offset (tests).
-    pub fn fixed(realtime_minus_monotonic_ns: i128) -> Self {
+    pub const fn fixed(realtime_minus_monotonic_ns: i128) -> Self {
         Self {
             realtime_minus_monotonic: realtime_minus_monotonic_ns,
         }

@@ -58,9 +58,7 @@ pub(crate) fn v4_connect() -> TcpEvent {
     }
 }
 
-const CLOCK: ClockOffset = ClockOffset {
-    realtime_minus_monotonic: 1_700_000_000_000_000_000,
-};
+const CLOCK: ClockOffset = ClockOffset::fixed(1_700_000_000_000_000_000);
 
 #[test]
 fn v4_connect_round_trips() {
