@@ -5,4 +5,5 @@ pub mod clock;
 pub mod load;
 pub mod reader;
 pub mod settings;
+pub mod source;
 pub mod stats;

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use kotel::config::ComponentId;
 use kotel::event::{Batch, Event, ExecEvent};
 use kotel::pipeline::{ComponentError, Shutdown, Source, SourceOutput};
-use kotel::sources::exec::{ExecSource, ExecSourceConfig, HookChoice, SOURCE};
+use kotel::sources::exec::{ExecSource, ExecSourceConfig, HookChoice};
+
+/// The component id the tests build the source with (the `source` label of its metrics).
+const SOURCE: &str = "exec";
 use kotel::telemetry::names;
 use kotel_integration_tests::support;
 use tokio::sync::mpsc::Receiver;

@@ -19,55 +19,36 @@ mod reader;
 pub use config::{ExecSourceConfig, HookChoice, MIN_RING_BUFFER_BYTES, RECORD_BYTES};
 pub use decode::{decode, split_args, DecodeError};
 pub use loader::{task_offsets, task_offsets_from, wakeup_policy, Hook};
-pub use reader::{KERNEL_EVENTS, SOURCE};
+pub use reader::KERNEL_EVENTS;
 
-use tokio::sync::watch;
-
-use crate::config::ComponentId;
-use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
+use crate::kernel::source::{KernelProgram, KernelSource};
+use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
 
+/// The `exec` kernel program: successful execs.
+pub struct Exec;
+
 /// The `exec` source, built from its config; attaches to the kernel only in `run`.
-pub struct ExecSource {
-    id: ComponentId,
-    config: ExecSourceConfig,
-    filter_updates: FilterUpdates,
-}
+pub type ExecSource = KernelSource<Exec>;
 
-impl ExecSource {
-    /// A source for `id` with `config`; no kernel access.
-    pub fn new(id: &ComponentId, config: &ExecSourceConfig) -> Self {
-        Self {
-            id: id.clone(),
-            config: config.clone(),
-            filter_updates: FilterUpdates::none(),
-        }
+impl KernelProgram for Exec {
+    type Config = ExecSourceConfig;
+
+    fn filter(config: &ExecSourceConfig) -> &KernelFilterConfig {
+        &config.filter
     }
 
-    /// A handle that replaces the kernel filter while the source runs (no reload); the
-    /// source starts with `filter` from its config.
-    pub fn filter_control(&mut self) -> watch::Sender<KernelFilterConfig> {
-        let (tx, updates) = FilterUpdates::channel(self.config.filter.clone());
-        self.filter_updates = updates;
-        tx
-    }
-
-    /// The component id this source was built for.
-    pub fn id(&self) -> &ComponentId {
-        &self.id
-    }
-}
-
-impl Source for ExecSource {
     fn run(
-        self: Box<Self>,
+        source: String,
+        config: ExecSourceConfig,
         out: SourceOutput,
         shutdown: Shutdown,
+        filter_updates: FilterUpdates,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
-            let kernel = loader::attach(&self.config)?;
-            tracing::debug!(source = %self.id, hook = ?kernel.hook, "exec source running");
-            reader::run(kernel, &self.config, out, shutdown, self.filter_updates).await
+            let kernel = loader::attach(&config)?;
+            tracing::debug!(source = %source, hook = ?kernel.hook, "exec source running");
+            reader::run(&source, kernel, &config, out, shutdown, filter_updates).await
         })
     }
 }

@@ -21,8 +21,6 @@ use crate::sources::kernel_filter::FilterUpdates;
 /// `emitted`, `ringbuf_full`, `filtered`, `args_unread`, `args_truncated`,
 /// `ppid_unknown`, `wakeup`).
 pub const KERNEL_EVENTS: &str = "kotel.source.exec.kernel_events";
-/// Value of the `source` label on shared source metrics.
-pub const SOURCE: &str = "exec";
 
 /// The `stat` label of each counter of the stats map, in index order.
 const STAT_NAMES: [&str; ExecStat::ALL.len()] = {
@@ -37,6 +35,7 @@ const STAT_NAMES: [&str; ExecStat::ALL.len()] = {
 
 /// Runs until shutdown; see the module contract.
 pub async fn run(
+    source: &str,
     mut kernel: Kernel,
     config: &ExecSourceConfig,
     out: SourceOutput,
@@ -47,14 +46,14 @@ pub async fn run(
     let stats = KernelStats::new(
         stats,
         StatsSpec {
-            source: SOURCE.to_string(),
+            source: source.to_string(),
             metric: KERNEL_EVENTS,
             stats: &STAT_NAMES,
             ringbuf_full: ExecStat::RingbufFull as usize,
         },
     );
     let settings = ReadSettings {
-        source: SOURCE.to_string(),
+        source: source.to_string(),
         batch_max_events: config.batch_max_events,
         batch_timeout: config.batch_timeout,
     };

@@ -25,18 +25,15 @@ pub use decode::{access_names, decode, DecodeError};
 pub use loader::prefix_key;
 
 use kotel_common::file_open::{names, FileOpenStat};
-use tokio::sync::watch;
 
-use crate::config::ComponentId;
 use crate::event::Event;
 use crate::kernel::clock::ClockOffset;
 use crate::kernel::reader::{self as kernel_reader, take_ring_and_stats, ReadSettings};
+use crate::kernel::source::{KernelProgram, KernelSource};
 use crate::kernel::stats::{KernelStats, StatsSpec};
-use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
+use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
 
-/// Value of the `source` label on shared source metrics.
-pub const SOURCE: &str = "file_open";
 /// Counter: the `file_open` kernel programs' own stats. Labels: `stat` (a `FileOpenStat`
 /// name: `emitted`, `ringbuf_full`, `read_error`, `pending_full`, `filtered`, `wakeup`,
 /// `truncated`, `orphaned`).
@@ -53,59 +50,42 @@ const STAT_NAMES: [&str; FileOpenStat::COUNT as usize] = {
     names
 };
 
+/// The `file_open` kernel programs: opens of watched paths.
+pub struct FileOpen;
+
 /// The `file_open` source, built from its config; attaches to the kernel only in `run`.
-pub struct FileOpenSource {
-    id: ComponentId,
-    config: FileOpenSourceConfig,
-    filter_updates: FilterUpdates,
-}
+pub type FileOpenSource = KernelSource<FileOpen>;
 
-impl FileOpenSource {
-    /// A source for `id` with `config`; no kernel access.
-    pub fn new(id: &ComponentId, config: &FileOpenSourceConfig) -> Self {
-        Self {
-            id: id.clone(),
-            config: config.clone(),
-            filter_updates: FilterUpdates::none(),
-        }
+impl KernelProgram for FileOpen {
+    type Config = FileOpenSourceConfig;
+
+    fn filter(config: &FileOpenSourceConfig) -> &KernelFilterConfig {
+        &config.filter
     }
 
-    /// A handle that replaces the kernel filter while the source runs (no reload); the
-    /// source starts with `filter` from its config.
-    pub fn filter_control(&mut self) -> watch::Sender<KernelFilterConfig> {
-        let (tx, updates) = FilterUpdates::channel(self.config.filter.clone());
-        self.filter_updates = updates;
-        tx
-    }
-
-    /// The component id this source was built for.
-    pub fn id(&self) -> &ComponentId {
-        &self.id
-    }
-}
-
-impl Source for FileOpenSource {
     fn run(
-        self: Box<Self>,
+        source: String,
+        config: FileOpenSourceConfig,
         out: SourceOutput,
         shutdown: Shutdown,
+        filter_updates: FilterUpdates,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
-            let mut kernel = loader::attach(&self.config)?;
+            let mut kernel = loader::attach(&config)?;
             let (ring, stats) = take_ring_and_stats(&mut kernel.ebpf, names::EVENTS, names::STATS)?;
             let stats = KernelStats::new(
                 stats,
                 StatsSpec {
-                    source: SOURCE.to_string(),
+                    source: source.clone(),
                     metric: KERNEL_EVENTS,
                     stats: &STAT_NAMES,
                     ringbuf_full: FileOpenStat::RingbufFull as usize,
                 },
             );
             let settings = ReadSettings {
-                source: SOURCE.to_string(),
-                batch_max_events: self.config.batch_max_events,
-                batch_timeout: self.config.batch_timeout,
+                source: source.clone(),
+                batch_max_events: config.batch_max_events,
+                batch_timeout: config.batch_timeout,
             };
             let clock = ClockOffset::now();
             let decode = move |record: &[u8]| {
@@ -113,8 +93,8 @@ impl Source for FileOpenSource {
                     .map(Event::FileOpen)
                     .map_err(|e| (e.reason(), e.to_string()))
             };
-            tracing::debug!(source = %self.id, "file_open source running");
-            let (filter, updates) = (&mut kernel.filter, self.filter_updates);
+            tracing::debug!(source = %source, "file_open source running");
+            let (filter, updates) = (&mut kernel.filter, filter_updates);
             let result = kernel_reader::run(
                 ring,
                 stats,

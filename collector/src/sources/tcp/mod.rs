@@ -29,61 +29,34 @@ pub use decode::{decode, ClockOffset, DecodeError};
 pub use metrics::{counters_from, histograms_from, Interval};
 pub use offsets::sock_offsets;
 
-use tokio::sync::watch;
-
-use crate::config::ComponentId;
-use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
+use crate::kernel::source::{KernelProgram, KernelSource};
+use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
 
+/// The `tcp` kernel program: connection lifecycle, RTT and counters.
+pub struct Tcp;
+
 /// The `tcp` source, built from its config; attaches to the kernel only in `run`.
-pub struct TcpSource {
-    id: ComponentId,
-    config: TcpSourceConfig,
-    filter_updates: FilterUpdates,
-}
+pub type TcpSource = KernelSource<Tcp>;
 
-impl TcpSource {
-    /// A source for `id` with `config`; no kernel access.
-    pub fn new(id: &ComponentId, config: &TcpSourceConfig) -> Self {
-        Self {
-            id: id.clone(),
-            config: config.clone(),
-            filter_updates: FilterUpdates::none(),
-        }
+impl KernelProgram for Tcp {
+    type Config = TcpSourceConfig;
+
+    fn filter(config: &TcpSourceConfig) -> &KernelFilterConfig {
+        &config.filter
     }
 
-    /// A handle that replaces the kernel filter while the source runs (no reload); the
-    /// source starts with `filter` from its config.
-    pub fn filter_control(&mut self) -> watch::Sender<KernelFilterConfig> {
-        let (tx, updates) = FilterUpdates::channel(self.config.filter.clone());
-        self.filter_updates = updates;
-        tx
-    }
-
-    /// The component id this source was built for.
-    pub fn id(&self) -> &ComponentId {
-        &self.id
-    }
-}
-
-impl Source for TcpSource {
     fn run(
-        self: Box<Self>,
+        source: String,
+        config: TcpSourceConfig,
         out: SourceOutput,
         shutdown: Shutdown,
+        filter_updates: FilterUpdates,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
-            let kernel = loader::attach(&self.config)?;
-            tracing::debug!(source = %self.id, "tcp source running");
-            reader::run(
-                &self.id.to_string(),
-                kernel,
-                &self.config,
-                out,
-                shutdown,
-                self.filter_updates,
-            )
-            .await
+            let kernel = loader::attach(&config)?;
+            tracing::debug!(source = %source, "tcp source running");
+            reader::run(&source, kernel, &config, out, shutdown, filter_updates).await
         })
     }
 }
