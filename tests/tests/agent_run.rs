@@ -48,10 +48,11 @@ fn default_pipeline_prints_live_tcp_events_and_exits_zero_on_sigterm() {
         }
     });
 
-    // Wait until the tcp source is attached.
+    // Wait until the tcp source is attached (the other sources log their own lines, in
+    // any order).
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut log = String::new();
-    while !log.contains("attached") {
+    while !log.contains("tcp source attached") {
         let line = stderr_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         match line {
             Ok(l) => log.push_str(&l),
