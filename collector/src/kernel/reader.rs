@@ -21,7 +21,8 @@ use tokio::io::Interest;
 use tokio::time::MissedTickBehavior;
 
 use crate::event::{Batch, Event};
-use crate::kernel::stats::KernelStats;
+use crate::kernel::clock::ClockOffset;
+use crate::kernel::stats::{KernelStats, StatsSpec};
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilter};
 use crate::telemetry::names;
@@ -123,6 +124,73 @@ impl<D: FnMut(&[u8]) -> Result<Event, DecodeFailure>> Batcher<D> {
 
 fn input(msg: String) -> ComponentError {
     ComponentError::Input(msg)
+}
+
+/// The maps, stats and batching of one source's object, for [`read_object`].
+pub struct RingSpec {
+    /// The component id (the `source` label of its metrics).
+    pub source: String,
+    /// Name of the ring buffer map.
+    pub events_map: &'static str,
+    /// Name of the per-CPU stats array.
+    pub stats_map: &'static str,
+    /// Metric of the per-stat series (`kotel.source.<type>.kernel_events`).
+    pub metric: &'static str,
+    /// The `stat` label of each counter, in map-index order.
+    pub stats: &'static [&'static str],
+    /// Index of the ring-buffer-full counter.
+    pub ringbuf_full: usize,
+    /// Most events per batch.
+    pub batch_max_events: usize,
+    /// Longest an event waits in a partial batch.
+    pub batch_timeout: Duration,
+}
+
+/// Takes the maps `spec` names out of `ebpf` and runs the read loop ([`run`]) until
+/// shutdown. `decode` turns a record into an event, with the clock offset taken at start.
+#[allow(clippy::too_many_arguments)]
+pub async fn read_object<D>(
+    spec: RingSpec,
+    ebpf: &mut aya::Ebpf,
+    filter: &mut KernelFilter,
+    filter_updates: FilterUpdates,
+    decode: D,
+    periodic: impl Periodic,
+    out: SourceOutput,
+    shutdown: Shutdown,
+) -> Result<(), ComponentError>
+where
+    D: Fn(&[u8], &ClockOffset) -> Result<Event, DecodeFailure>,
+{
+    let (ring, stats) = take_ring_and_stats(ebpf, spec.events_map, spec.stats_map)?;
+    let stats = KernelStats::new(
+        stats,
+        StatsSpec {
+            source: spec.source.clone(),
+            metric: spec.metric,
+            stats: spec.stats,
+            ringbuf_full: spec.ringbuf_full,
+        },
+    );
+    let settings = ReadSettings {
+        source: spec.source,
+        batch_max_events: spec.batch_max_events,
+        batch_timeout: spec.batch_timeout,
+    };
+    let clock = ClockOffset::now();
+    let decode = move |record: &[u8]| decode(record, &clock);
+    run(
+        ring,
+        stats,
+        filter,
+        filter_updates,
+        settings,
+        decode,
+        periodic,
+        out,
+        shutdown,
+    )
+    .await
 }
 
 /// Takes a source's event ring buffer and per-CPU stats map out of its loaded object.

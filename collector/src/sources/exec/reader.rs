@@ -12,8 +12,7 @@ use super::decode::decode;
 use super::loader::Kernel;
 use crate::event::Event;
 use crate::kernel::clock::ClockOffset;
-use crate::kernel::reader::{self as kernel_reader, take_ring_and_stats, ReadSettings};
-use crate::kernel::stats::{KernelStats, StatsSpec};
+use crate::kernel::reader::{read_object, NoPeriodic, RingSpec};
 use crate::pipeline::{ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::FilterUpdates;
 
@@ -42,35 +41,29 @@ pub async fn run(
     shutdown: Shutdown,
     filter_updates: FilterUpdates,
 ) -> Result<(), ComponentError> {
-    let (ring, stats) = take_ring_and_stats(&mut kernel.ebpf, names::EVENTS, names::STATS)?;
-    let stats = KernelStats::new(
-        stats,
-        StatsSpec {
-            source: source.to_string(),
-            metric: KERNEL_EVENTS,
-            stats: &STAT_NAMES,
-            ringbuf_full: ExecStat::RingbufFull as usize,
-        },
-    );
-    let settings = ReadSettings {
+    let spec = RingSpec {
         source: source.to_string(),
+        events_map: names::EVENTS,
+        stats_map: names::STATS,
+        metric: KERNEL_EVENTS,
+        stats: &STAT_NAMES,
+        ringbuf_full: ExecStat::RingbufFull as usize,
         batch_max_events: config.batch_max_events,
         batch_timeout: config.batch_timeout,
     };
-    let clock = ClockOffset::now();
-    let decode = move |record: &[u8]| {
-        decode(record, &clock)
+    let decode = |record: &[u8], clock: &ClockOffset| {
+        decode(record, clock)
             .map(Event::Exec)
             .map_err(|e| (e.reason(), e.to_string()))
     };
-    let result = kernel_reader::run(
-        ring,
-        stats,
-        &mut kernel.filter,
+    let (ebpf, filter) = (&mut kernel.ebpf, &mut kernel.filter);
+    let result = read_object(
+        spec,
+        ebpf,
+        filter,
         filter_updates,
-        settings,
         decode,
-        kernel_reader::NoPeriodic,
+        NoPeriodic,
         out,
         shutdown,
     )

@@ -28,9 +28,8 @@ use kotel_common::file_open::{names, FileOpenStat};
 
 use crate::event::Event;
 use crate::kernel::clock::ClockOffset;
-use crate::kernel::reader::{self as kernel_reader, take_ring_and_stats, ReadSettings};
+use crate::kernel::reader::{read_object, NoPeriodic, RingSpec};
 use crate::kernel::source::{KernelProgram, KernelSource};
-use crate::kernel::stats::{KernelStats, StatsSpec};
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
 
@@ -72,37 +71,30 @@ impl KernelProgram for FileOpen {
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
             let mut kernel = loader::attach(&config)?;
-            let (ring, stats) = take_ring_and_stats(&mut kernel.ebpf, names::EVENTS, names::STATS)?;
-            let stats = KernelStats::new(
-                stats,
-                StatsSpec {
-                    source: source.clone(),
-                    metric: KERNEL_EVENTS,
-                    stats: &STAT_NAMES,
-                    ringbuf_full: FileOpenStat::RingbufFull as usize,
-                },
-            );
-            let settings = ReadSettings {
+            let spec = RingSpec {
                 source: source.clone(),
+                events_map: names::EVENTS,
+                stats_map: names::STATS,
+                metric: KERNEL_EVENTS,
+                stats: &STAT_NAMES,
+                ringbuf_full: FileOpenStat::RingbufFull as usize,
                 batch_max_events: config.batch_max_events,
                 batch_timeout: config.batch_timeout,
             };
-            let clock = ClockOffset::now();
-            let decode = move |record: &[u8]| {
-                decode::decode(record, &clock)
+            let decode = |record: &[u8], clock: &ClockOffset| {
+                decode::decode(record, clock)
                     .map(Event::FileOpen)
                     .map_err(|e| (e.reason(), e.to_string()))
             };
             tracing::debug!(source = %source, "file_open source running");
-            let (filter, updates) = (&mut kernel.filter, filter_updates);
-            let result = kernel_reader::run(
-                ring,
-                stats,
+            let (ebpf, filter) = (&mut kernel.ebpf, &mut kernel.filter);
+            let result = read_object(
+                spec,
+                ebpf,
                 filter,
-                updates,
-                settings,
+                filter_updates,
                 decode,
-                kernel_reader::NoPeriodic,
+                NoPeriodic,
                 out,
                 shutdown,
             )

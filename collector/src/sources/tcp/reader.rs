@@ -17,8 +17,7 @@ use super::decode::{decode, ClockOffset};
 use super::loader::Kernel;
 use super::metrics::AggMaps;
 use crate::event::Event;
-use crate::kernel::reader::{self as kernel_reader, take_ring_and_stats, Periodic, ReadSettings};
-use crate::kernel::stats::{KernelStats, StatsSpec};
+use crate::kernel::reader::{read_object, Periodic, RingSpec};
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::FilterUpdates;
 use crate::telemetry::names;
@@ -61,7 +60,6 @@ pub async fn run(
     shutdown: Shutdown,
     filter_updates: FilterUpdates,
 ) -> Result<(), ComponentError> {
-    let (ring, stats) = take_ring_and_stats(&mut kernel.ebpf, maps::TCP_EVENTS, maps::TCP_STATS)?;
     let input =
         |what: &str, e: &dyn std::fmt::Display| ComponentError::Input(format!("{what}: {e}"));
     let mut map = |name: &str| {
@@ -76,23 +74,18 @@ pub async fn run(
         PerCpuHashMap::try_from(map(maps::TCP_COUNTERS)?).map_err(|e| input("counters map", &e))?,
         Array::try_from(map(maps::TCP_CONTROL)?).map_err(|e| input("control map", &e))?,
     );
-    let stats = KernelStats::new(
-        stats,
-        StatsSpec {
-            source: source.to_string(),
-            metric: names::TCP_KERNEL_EVENTS,
-            stats: &STAT_NAMES,
-            ringbuf_full: TcpStat::RingbufFull as usize,
-        },
-    );
-    let settings = ReadSettings {
+    let spec = RingSpec {
         source: source.to_string(),
+        events_map: maps::TCP_EVENTS,
+        stats_map: maps::TCP_STATS,
+        metric: names::TCP_KERNEL_EVENTS,
+        stats: &STAT_NAMES,
+        ringbuf_full: TcpStat::RingbufFull as usize,
         batch_max_events: config.batch_max_events,
         batch_timeout: config.batch_timeout,
     };
-    let clock = ClockOffset::now();
-    let decode = move |record: &[u8]| {
-        decode(record, &clock)
+    let decode = |record: &[u8], clock: &ClockOffset| {
+        decode(record, clock)
             .map(Event::Tcp)
             .map_err(|e| (e.reason(), e.to_string()))
     };
@@ -100,12 +93,12 @@ pub async fn run(
         agg,
         every: config.metrics_interval,
     };
-    let result = kernel_reader::run(
-        ring,
-        stats,
-        &mut kernel.filter,
+    let (ebpf, filter) = (&mut kernel.ebpf, &mut kernel.filter);
+    let result = read_object(
+        spec,
+        ebpf,
+        filter,
         filter_updates,
-        settings,
         decode,
         intervals,
         out,
