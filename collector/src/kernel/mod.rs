@@ -1,5 +1,6 @@
 //! Shared by every kernel source: reading the running kernel's BTF and loading objects.
 
+pub mod batcher;
 pub mod btf;
 pub mod clock;
 pub mod load;

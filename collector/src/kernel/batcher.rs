@@ -1,0 +1,164 @@
+//! Ring-buffer records -> batches of events for the pipeline, for every kernel source.
+//!
+//! Contract: a record that decodes joins the current batch, sent when it holds
+//! `batch_max_events` or before its oldest event is `batch_timeout` old (checked on the
+//! reader's tick); a record that does not decode is skipped, counted in
+//! `kotel.source.decode_errors{source,reason}` and logged (the first five, then every
+//! 10 000th), never fatal.
+
+use std::time::{Duration, Instant};
+
+use aya::maps::{MapData, RingBuf};
+
+use crate::event::{Batch, Event};
+use crate::pipeline::SourceOutput;
+use crate::telemetry::names;
+
+/// Most records handled per wakeup before yielding to the other branches.
+const DRAIN_LIMIT: usize = 4096;
+/// Undecodable records logged in full before logging thins out.
+const LOGGED_BAD_RECORDS: u64 = 5;
+
+/// A record that did not decode: the `reason` label and a message for the log.
+pub type DecodeFailure = (&'static str, String);
+
+/// Batching settings and the source's label.
+#[derive(Clone, Debug)]
+pub struct ReadSettings {
+    /// Value of the `source` label (the component id).
+    pub source: String,
+    /// Most events per batch (at least 1).
+    pub batch_max_events: usize,
+    /// Longest an event waits in a partial batch.
+    pub batch_timeout: Duration,
+}
+
+/// Builds batches from records.
+pub struct Batcher<D> {
+    decode: D,
+    settings: ReadSettings,
+    batch: Batch,
+    oldest: Option<Instant>,
+    bad_records: u64,
+}
+
+impl<D: FnMut(&[u8]) -> Result<Event, DecodeFailure>> Batcher<D> {
+    /// A batcher that turns records into events with `decode`.
+    pub fn new(settings: ReadSettings, decode: D) -> Self {
+        Self {
+            decode,
+            settings,
+            batch: Vec::new(),
+            oldest: None,
+            bad_records: 0,
+        }
+    }
+
+    /// Decodes one record into the batch (sending it when full), or counts it as bad.
+    pub async fn push(&mut self, record: &[u8], out: &SourceOutput) {
+        match (self.decode)(record) {
+            Ok(ev) => {
+                self.oldest.get_or_insert_with(Instant::now);
+                self.batch.push(ev);
+                if self.batch.len() >= self.settings.batch_max_events.max(1) {
+                    self.flush(out).await;
+                }
+            }
+            Err((reason, message)) => {
+                self.bad_records += 1;
+                let n = self.bad_records;
+                if n <= LOGGED_BAD_RECORDS || n.is_multiple_of(10_000) {
+                    let source = &self.settings.source;
+                    tracing::warn!(
+                        total = n,
+                        "{source} source: skipping a kernel record: {message}"
+                    );
+                }
+                metrics::counter!(names::DECODE_ERRORS, "source" => self.settings.source.clone(), names::REASON => reason)
+                    .increment(1);
+            }
+        }
+    }
+
+    /// Sends the partial batch if it would be `batch_timeout` old before the next `tick`.
+    pub async fn flush_if_due(&mut self, out: &SourceOutput, tick: Duration) {
+        if self
+            .oldest
+            .is_some_and(|t| t.elapsed() + tick >= self.settings.batch_timeout)
+        {
+            self.flush(out).await;
+        }
+    }
+
+    /// Sends the partial batch, if any.
+    pub async fn flush(&mut self, out: &SourceOutput) {
+        self.oldest = None;
+        if !self.batch.is_empty() {
+            out.send(std::mem::take(&mut self.batch)).await;
+        }
+    }
+
+    /// Reads records until the ring is empty (`true`) or `DRAIN_LIMIT` were read (`false`).
+    pub async fn drain(&mut self, ring: &mut RingBuf<MapData>, out: &SourceOutput) -> bool {
+        for _ in 0..DRAIN_LIMIT {
+            match ring.next() {
+                Some(record) => self.push(&record, out).await,
+                None => return true,
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry;
+
+    const SOURCE: &str = "reader-test";
+
+    fn decode_errors(reason: &str) -> f64 {
+        telemetry::snapshot().counter_sum(
+            names::DECODE_ERRORS,
+            &[("source", SOURCE), (names::REASON, reason)],
+        )
+    }
+
+    /// Records of exactly 3 bytes decode; shorter ones are "truncated", longer "oversized".
+    fn decode(record: &[u8]) -> Result<Event, DecodeFailure> {
+        match record.len() {
+            3 => Ok(Event::Telemetry(Default::default())),
+            n if n < 3 => Err(("truncated", format!("{n} bytes"))),
+            n => Err(("oversized", format!("{n} bytes"))),
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_records_are_counted_and_skipped_and_good_ones_still_batched() {
+        telemetry::install();
+        let settings = ReadSettings {
+            source: SOURCE.to_string(),
+            batch_max_events: 2,
+            batch_timeout: Duration::from_millis(200),
+        };
+        let mut batcher = Batcher::new(settings, decode);
+        let (out, mut rx) = SourceOutput::for_test(8);
+        let (truncated_before, oversized_before) =
+            (decode_errors("truncated"), decode_errors("oversized"));
+
+        batcher.push(b"abc", &out).await;
+        batcher.push(b"ab", &out).await;
+        batcher.push(b"abcd", &out).await;
+        batcher.push(&[], &out).await;
+        batcher.push(b"abc", &out).await; // fills the batch of two
+        batcher.push(b"abc", &out).await;
+        batcher.flush_if_due(&out, Duration::ZERO).await; // not due yet
+        assert!(rx.try_recv().unwrap().len() == 2 && rx.try_recv().is_err());
+        batcher.flush(&out).await;
+
+        assert_eq!(rx.recv().await.unwrap().len(), 1);
+        assert_eq!(batcher.bad_records, 3);
+        assert_eq!(decode_errors("truncated") - truncated_before, 2.0);
+        assert_eq!(decode_errors("oversized") - oversized_before, 1.0);
+    }
+}
