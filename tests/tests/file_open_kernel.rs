@@ -4,12 +4,10 @@
 //! excluded cgroup is dropped in the kernel and counted as `filtered`.
 //!
 //! Without root the tests print why and return (skip). `scripts/test.sh` runs them as root.
-//! `file_open_cost` (ignored; run with `--ignored`) measures the programs' cost per open.
+//! The programs' cost per open is measured by `cargo bench --bench file_open_cost`.
 
 #[path = "file_open_kernel/attached.rs"]
 mod attached;
-#[path = "file_open_kernel/cost.rs"]
-mod cost;
 
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
@@ -22,14 +20,14 @@ use kotel::sources::file_open::{FileOpenSourceConfig, KERNEL_EVENTS};
 use kotel::telemetry::{self, names};
 use kotel_integration_tests::{is_root, skip, support};
 
-pub(crate) fn config(paths: Vec<String>) -> FileOpenSourceConfig {
+fn config(paths: Vec<String>) -> FileOpenSourceConfig {
     FileOpenSourceConfig {
         paths,
         ..FileOpenSourceConfig::default()
     }
 }
 
-pub(crate) fn kernel_stat(stat: &str) -> f64 {
+fn kernel_stat(stat: &str) -> f64 {
     telemetry::snapshot().counter_sum(KERNEL_EVENTS, &[("stat", stat)])
 }
 
