@@ -10,6 +10,25 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 /// Longest start-up error message (the tail of a verifier log is kept).
 const MAX_ERROR_CHARS: usize = 4000;
 
+/// What every source does before loading its object: refuse invalid settings (all of
+/// them, in one message) and an object missing from this build, then lift
+/// RLIMIT_MEMLOCK where that matters and make sure tracefs is mounted.
+pub fn prepare(object: &[u8], problems: Vec<(String, String)>) -> Result<(), ComponentError> {
+    if !problems.is_empty() {
+        let text: Vec<String> = problems.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        return Err(ComponentError::Startup(text.join("; ")));
+    }
+    if object.is_empty() {
+        return Err(ComponentError::Startup(
+            "this kotel was built without kernel programs (AYA_BUILD_SKIP); rebuild without it"
+                .into(),
+        ));
+    }
+    raise_memlock();
+    ensure_tracefs();
+    Ok(())
+}
+
 /// A start-up error that names the operation, adds the privilege hint when the kernel said
 /// EPERM, and keeps the whole error chain (aya puts the verifier log in a source).
 pub fn startup(what: &str, err: &dyn std::error::Error) -> ComponentError {

@@ -42,7 +42,7 @@ pub struct RingSpec {
     /// Metric of the per-stat series (`kotel.source.<type>.kernel_events`).
     pub metric: &'static str,
     /// The `stat` label of each counter, in map-index order.
-    pub stats: &'static [&'static str],
+    pub stats: Vec<&'static str>,
     /// Index of the ring-buffer-full counter.
     pub ringbuf_full: usize,
     /// Most events per batch.

@@ -21,7 +21,7 @@ pub struct StatsSpec {
     /// Metric of the per-stat series (e.g. `kotel.source.file_open.kernel_events`).
     pub metric: &'static str,
     /// The `stat` label of each counter, in map-index order.
-    pub stats: &'static [&'static str],
+    pub stats: Vec<&'static str>,
     /// Index of the "ring buffer full" counter.
     pub ringbuf_full: usize,
 }

@@ -16,7 +16,7 @@ use kotel_common::exec::{names, TaskOffsets, Wakeup};
 
 use super::config::{ExecSourceConfig, HookChoice, RECORD_BYTES};
 use crate::kernel::btf::{Btf, BtfError};
-use crate::kernel::load::{ensure_tracefs, raise_memlock, startup};
+use crate::kernel::load::{prepare, startup};
 use crate::pipeline::ComponentError;
 use crate::sources::kernel_filter::KernelFilter;
 
@@ -45,19 +45,7 @@ pub struct Kernel {
 /// Loads the object with the config's sizes and the running kernel's offsets, applies the
 /// filter, and attaches.
 pub fn attach(config: &ExecSourceConfig) -> Result<Kernel, ComponentError> {
-    let problems = config.validate();
-    if !problems.is_empty() {
-        let text: Vec<String> = problems.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        return Err(ComponentError::Startup(text.join("; ")));
-    }
-    if OBJECT.is_empty() {
-        return Err(ComponentError::Startup(
-            "this kotel was built without kernel programs (AYA_BUILD_SKIP); rebuild without it"
-                .into(),
-        ));
-    }
-    raise_memlock();
-    ensure_tracefs();
+    prepare(OBJECT, config.validate())?;
     let offsets = task_offsets();
     let wakeup = wakeup_policy(config, possible_cpus());
     let mut ebpf = EbpfLoader::new()

@@ -21,17 +21,6 @@ use crate::sources::kernel_filter::FilterUpdates;
 /// `ppid_unknown`, `wakeup`).
 pub const KERNEL_EVENTS: &str = "kotel.source.exec.kernel_events";
 
-/// The `stat` label of each counter of the stats map, in index order.
-const STAT_NAMES: [&str; ExecStat::ALL.len()] = {
-    let mut names = [""; ExecStat::ALL.len()];
-    let mut i = 0;
-    while i < names.len() {
-        names[ExecStat::ALL[i] as usize] = ExecStat::ALL[i].name();
-        i += 1;
-    }
-    names
-};
-
 /// Runs until shutdown; see the module contract.
 pub async fn run(
     source: &str,
@@ -46,7 +35,7 @@ pub async fn run(
         events_map: names::EVENTS,
         stats_map: names::STATS,
         metric: KERNEL_EVENTS,
-        stats: &STAT_NAMES,
+        stats: ExecStat::ALL.map(ExecStat::name).to_vec(),
         ringbuf_full: ExecStat::RingbufFull as usize,
         batch_max_events: config.batch_max_events,
         batch_timeout: config.batch_timeout,

@@ -17,7 +17,7 @@ use aya::{Ebpf, EbpfLoader};
 use kotel_common::file_open::{names, PATH_MAX_BYTES};
 
 use super::config::FileOpenSourceConfig;
-use crate::kernel::load::{ensure_tracefs, raise_memlock, startup};
+use crate::kernel::load::{prepare, startup};
 use crate::pipeline::ComponentError;
 use crate::sources::kernel_filter::KernelFilter;
 
@@ -41,19 +41,7 @@ fn error(msg: String) -> ComponentError {
 
 /// Loads, fills the maps from `config` and attaches; see the module contract.
 pub fn attach(config: &FileOpenSourceConfig) -> Result<Kernel, ComponentError> {
-    let problems = config.validate();
-    if !problems.is_empty() {
-        let text: Vec<String> = problems.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        return Err(error(text.join("; ")));
-    }
-    if OBJECT.is_empty() {
-        return Err(error(
-            "this kotel was built without kernel programs (AYA_BUILD_SKIP); rebuild without it"
-                .into(),
-        ));
-    }
-    raise_memlock();
-    ensure_tracefs();
+    prepare(OBJECT, config.validate())?;
     let wakeup = u64::from(config.wakeup_bytes);
     let mut ebpf = EbpfLoader::new()
         .override_global(names::WAKEUP_BYTES, &wakeup, true)

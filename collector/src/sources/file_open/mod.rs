@@ -38,17 +38,6 @@ use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
 /// `truncated`, `orphaned`).
 pub const KERNEL_EVENTS: &str = "kotel.source.file_open.kernel_events";
 
-/// `FileOpenStat` names in map-index order.
-const STAT_NAMES: [&str; FileOpenStat::COUNT as usize] = {
-    let mut names = [""; FileOpenStat::COUNT as usize];
-    let mut i = 0;
-    while i < names.len() {
-        names[i] = FileOpenStat::ALL[i].name();
-        i += 1;
-    }
-    names
-};
-
 /// The `file_open` kernel programs: opens of watched paths.
 pub struct FileOpen;
 
@@ -76,7 +65,7 @@ impl KernelProgram for FileOpen {
                 events_map: names::EVENTS,
                 stats_map: names::STATS,
                 metric: KERNEL_EVENTS,
-                stats: &STAT_NAMES,
+                stats: FileOpenStat::ALL.map(FileOpenStat::name).to_vec(),
                 ringbuf_full: FileOpenStat::RingbufFull as usize,
                 batch_max_events: config.batch_max_events,
                 batch_timeout: config.batch_timeout,

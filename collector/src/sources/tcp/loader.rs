@@ -16,7 +16,7 @@ use kotel_common::{globals, maps, programs};
 
 use super::config::TcpSourceConfig;
 use super::offsets::kernel_offsets;
-use crate::kernel::load::{ensure_tracefs, raise_memlock, startup};
+use crate::kernel::load::{prepare, startup};
 use crate::pipeline::ComponentError;
 use crate::sources::kernel_filter::{cgroup2_mount, KernelFilter};
 
@@ -36,19 +36,7 @@ pub struct Kernel {
 
 /// Loads the object with the config's sizes and the running kernel's offsets, and attaches.
 pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
-    let problems = config.validate();
-    if !problems.is_empty() {
-        let text: Vec<String> = problems.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        return Err(ComponentError::Startup(text.join("; ")));
-    }
-    if OBJECT.is_empty() {
-        return Err(ComponentError::Startup(
-            "this kotel was built without kernel programs (AYA_BUILD_SKIP); rebuild without it"
-                .into(),
-        ));
-    }
-    raise_memlock();
-    ensure_tracefs();
+    prepare(OBJECT, config.validate())?;
     let (offsets, fields) = kernel_offsets();
     let wakeup = u64::from(config.wakeup_bytes);
     let mut ebpf = EbpfLoader::new()

@@ -22,17 +22,6 @@ use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::FilterUpdates;
 use crate::telemetry::names;
 
-/// The `stat` label of each counter of the stats map, in index order.
-const STAT_NAMES: [&str; TcpStat::ALL.len()] = {
-    let mut names = [""; TcpStat::ALL.len()];
-    let mut i = 0;
-    while i < names.len() {
-        names[TcpStat::ALL[i] as usize] = TcpStat::ALL[i].name();
-        i += 1;
-    }
-    names
-};
-
 /// The aggregation maps, read every `metrics_interval`.
 struct Intervals {
     agg: AggMaps,
@@ -79,7 +68,7 @@ pub async fn run(
         events_map: maps::TCP_EVENTS,
         stats_map: maps::TCP_STATS,
         metric: names::TCP_KERNEL_EVENTS,
-        stats: &STAT_NAMES,
+        stats: TcpStat::ALL.map(TcpStat::name).to_vec(),
         ringbuf_full: TcpStat::RingbufFull as usize,
         batch_max_events: config.batch_max_events,
         batch_timeout: config.batch_timeout,
