@@ -34,3 +34,6 @@ pub fn repo_root() -> PathBuf {
 
 pub mod harness;
 pub mod support;
+pub mod containerd;
+pub mod fake_cri;
+pub mod kubelet;

@@ -1,3 +1,4 @@
 //! Batch-to-batch transforms.
 
 pub mod filter;
+pub mod k8s_cri;

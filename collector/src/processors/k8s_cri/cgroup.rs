@@ -1,0 +1,1 @@
+//! Cgroup layouts: container cgroup directories, cgroup ids and `/proc/<pid>/cgroup`.

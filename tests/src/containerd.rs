@@ -1,0 +1,1 @@
+//! A containerd of the tests' own, on its own socket and state directories.

@@ -1,0 +1,1 @@
+//! A CRI client that plays kubelet: pod sandboxes and containers with kubelet labels.
