@@ -39,10 +39,10 @@ struct Factory(Sink);
 
 impl ComponentFactory for Factory {
     fn source(&self, id: &ComponentId, c: &SourceConfig) -> Box<dyn Source> {
-        Components.source(id, c)
+        Components::default().source(id, c)
     }
     fn processor(&self, id: &ComponentId, c: &ProcessorConfig) -> Box<dyn Processor> {
-        Components.processor(id, c)
+        Components::default().processor(id, c)
     }
     fn exporter(&self, _: &ComponentId, _: &ExporterConfig) -> Box<dyn Exporter> {
         match &self.0 {
@@ -57,6 +57,7 @@ impl ComponentFactory for Factory {
 
 fn event(i: usize) -> Event {
     Event::Tcp(TcpConnEvent {
+        workload: None,
         kind: if i.is_multiple_of(2) {
             TcpEventKind::Connect
         } else {

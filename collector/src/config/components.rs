@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Signal;
 use crate::exporters::debug::DebugExporterConfig;
 use crate::processors::filter::FilterProcessorConfig;
+use crate::processors::k8s_cri::K8sCriConfig;
 use crate::sources::exec::ExecSourceConfig;
 use crate::sources::file_open::FileOpenSourceConfig;
 use crate::sources::replay::ReplaySourceConfig;
@@ -76,33 +77,38 @@ impl SourceConfig {
 pub enum ProcessorConfig {
     /// Keeps or drops events by kind, process name and port.
     Filter(FilterProcessorConfig),
+    /// Attributes events to containers, pods and namespaces through the CRI.
+    K8sCri(K8sCriConfig),
 }
 
 impl ProcessorConfig {
     /// Every processor type as written in ids, in variant order. A test keeps it in step
     /// with the variants.
-    pub const KINDS: &'static [&'static str] = &["filter"];
+    pub const KINDS: &'static [&'static str] = &["filter", "k8s_cri"];
 
     /// This processor's type as written in ids.
     pub fn kind(&self) -> &'static str {
         match self {
             ProcessorConfig::Filter(_) => "filter",
+            ProcessorConfig::K8sCri(_) => "k8s_cri",
         }
     }
 
     /// Checks beyond what the types enforce, as `(field, message)` pairs; see
     /// [`SourceConfig::validate`].
     pub fn validate(&self) -> Vec<(String, String)> {
-        // Owners: call your struct's own check here, e.g. `ProcessorConfig::Filter(c) => c.validate()`.
         match self {
             ProcessorConfig::Filter(_) => Vec::new(),
+            ProcessorConfig::K8sCri(c) => c.validate(),
         }
     }
 
     /// The signals this processor can sit in.
     pub fn signals(&self) -> &'static [Signal] {
         match self {
-            ProcessorConfig::Filter(_) => &[Signal::Metrics, Signal::Logs],
+            ProcessorConfig::Filter(_) | ProcessorConfig::K8sCri(_) => {
+                &[Signal::Metrics, Signal::Logs]
+            }
         }
     }
 }

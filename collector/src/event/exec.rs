@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::Attribution;
+
 /// One successful exec.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExecEvent {
@@ -29,4 +31,7 @@ pub struct ExecEvent {
     /// True when `path` was cut to the kernel's bound (256 bytes).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub path_truncated: bool,
+    /// The container, pod and namespace (or host) of the event, set by `k8s_cri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Attribution,
 }

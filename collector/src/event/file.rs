@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::Attribution;
+
 /// One open(2)/openat(2)/openat2(2)/creat(2) of a path under a watched prefix.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileOpenEvent {
@@ -32,4 +34,7 @@ pub struct FileOpenEvent {
     /// The syscall: `openat`, `openat2`, `open` or `creat` (empty in old recordings).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub syscall: String,
+    /// The container, pod and namespace (or host) of the event, set by `k8s_cri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Attribution,
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::Attribution;
+
 /// What a kernel histogram measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,6 +38,9 @@ pub struct CgroupHistogram {
     pub count: u64,
     /// Sum of the samples, seconds.
     pub sum: f64,
+    /// The container, pod and namespace (or host) of the event, set by `k8s_cri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Attribution,
 }
 
 impl CgroupHistogram {

@@ -6,6 +6,9 @@ mod exec;
 mod file;
 mod histogram;
 mod tcp;
+mod workload;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +16,7 @@ pub use exec::ExecEvent;
 pub use file::FileOpenEvent;
 pub use histogram::{CgroupHistogram, HistogramMetric};
 pub use tcp::{Direction, TcpConnEvent, TcpConnStats, TcpCounters, TcpEventKind};
+pub use workload::{keys, Attribution, Workload};
 
 /// A unit of work between components. Batches keep per-item channel overhead off the
 /// hot path; a batch is never empty when sent.
@@ -49,6 +53,63 @@ impl Event {
             Event::Telemetry(_) => "telemetry",
         }
     }
+
+    /// Where in the kernel the event came from: its cgroup id and, for per-process events,
+    /// the pid (0 for per-cgroup aggregates). `None` for the agent's own telemetry.
+    pub fn origin(&self) -> Option<Origin> {
+        let (cgroup_id, pid) = match self {
+            Event::Tcp(e) => (e.cgroup_id, e.pid),
+            Event::TcpCounters(c) => (c.cgroup_id, 0),
+            Event::Histogram(h) => (h.cgroup_id, 0),
+            Event::Exec(e) => (e.cgroup_id, e.pid),
+            Event::FileOpen(e) => (e.cgroup_id, e.pid),
+            Event::Telemetry(_) => return None,
+        };
+        Some(Origin { cgroup_id, pid })
+    }
+
+    /// The workload the event is attributed to, if a processor attributed it.
+    pub fn workload(&self) -> Option<&Arc<Workload>> {
+        self.attribution_slot().and_then(|slot| slot.as_ref())
+    }
+
+    /// Attributes the event to `workload`; a no-op for the agent's own telemetry.
+    pub fn set_workload(&mut self, workload: Arc<Workload>) {
+        if let Some(slot) = self.attribution_slot_mut() {
+            *slot = Some(workload);
+        }
+    }
+
+    fn attribution_slot(&self) -> Option<&Attribution> {
+        match self {
+            Event::Tcp(e) => Some(&e.workload),
+            Event::TcpCounters(c) => Some(&c.workload),
+            Event::Histogram(h) => Some(&h.workload),
+            Event::Exec(e) => Some(&e.workload),
+            Event::FileOpen(e) => Some(&e.workload),
+            Event::Telemetry(_) => None,
+        }
+    }
+
+    fn attribution_slot_mut(&mut self) -> Option<&mut Attribution> {
+        match self {
+            Event::Tcp(e) => Some(&mut e.workload),
+            Event::TcpCounters(c) => Some(&mut c.workload),
+            Event::Histogram(h) => Some(&mut h.workload),
+            Event::Exec(e) => Some(&mut e.workload),
+            Event::FileOpen(e) => Some(&mut e.workload),
+            Event::Telemetry(_) => None,
+        }
+    }
+}
+
+/// The kernel identity of an event's origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// The cgroup v2 id (the inode of the process's cgroup directory).
+    pub cgroup_id: u64,
+    /// The process id in the root pid namespace; 0 for per-cgroup aggregates.
+    pub pid: u32,
 }
 
 /// A point-in-time copy of the agent's own metrics (`kotel.*`).

@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::Attribution;
+
 /// What happened to a TCP connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,6 +97,9 @@ pub struct TcpConnEvent {
     /// only (absent in recordings made before kotel carried it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<TcpConnStats>,
+    /// The container, pod and namespace (or host) of the event, set by `k8s_cri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Attribution,
 }
 
 /// A connection's totals at close, read in the kernel (as `tcplife` reports them). The
@@ -137,4 +142,7 @@ pub struct TcpCounters {
     pub resets_sent: u64,
     /// Resets received.
     pub resets_received: u64,
+    /// The container, pod and namespace (or host) of the event, set by `k8s_cri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Attribution,
 }

@@ -1,10 +1,14 @@
 //! Turns component configs into running components. Building touches nothing outside
 //! the process: sources attach to the kernel or open files only when they run.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
 use crate::config::{ComponentId, ExporterConfig, ProcessorConfig, SourceConfig};
 use crate::exporters::debug::DebugExporter;
 use crate::pipeline::component::{Exporter, Processor, Source};
 use crate::processors::filter::FilterProcessor;
+use crate::processors::k8s_cri::{CriService, K8sCriConfig, K8sCriProcessor};
 use crate::sources::exec::ExecSource;
 use crate::sources::file_open::FileOpenSource;
 use crate::sources::replay::ReplaySource;
@@ -22,8 +26,25 @@ pub trait ComponentFactory: Send + Sync + 'static {
     fn exporter(&self, id: &ComponentId, config: &ExporterConfig) -> Box<dyn Exporter>;
 }
 
-/// The real components, as configured.
-pub struct Components;
+/// The real components, as configured. Instances of one `k8s_cri` processor id in
+/// several pipelines share one CRI connection and cache for as long as any of them lives.
+#[derive(Default)]
+pub struct Components {
+    cri_services: Mutex<HashMap<ComponentId, Weak<CriService>>>,
+}
+
+impl Components {
+    /// The live service of `k8s_cri` processor `id`, or a new one.
+    fn cri_service(&self, id: &ComponentId, config: &K8sCriConfig) -> Arc<CriService> {
+        let mut services = self.cri_services.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(service) = services.get(id).and_then(Weak::upgrade) {
+            return service;
+        }
+        let service = CriService::start(&id.to_string(), config);
+        services.insert(id.clone(), Arc::downgrade(&service));
+        service
+    }
+}
 
 impl ComponentFactory for Components {
     fn source(&self, id: &ComponentId, config: &SourceConfig) -> Box<dyn Source> {
@@ -35,9 +56,10 @@ impl ComponentFactory for Components {
         }
     }
 
-    fn processor(&self, _id: &ComponentId, config: &ProcessorConfig) -> Box<dyn Processor> {
+    fn processor(&self, id: &ComponentId, config: &ProcessorConfig) -> Box<dyn Processor> {
         match config {
             ProcessorConfig::Filter(c) => Box::new(FilterProcessor::new(c)),
+            ProcessorConfig::K8sCri(c) => Box::new(K8sCriProcessor::new(self.cri_service(id, c))),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
 
 use tokio::sync::watch;
 
@@ -79,10 +80,42 @@ pub trait Source: Send {
 
 /// A function from batch to batch (filtering, enrichment). It must not block: anything
 /// slow (a gRPC call) happens in its own task and is consulted through a cache.
+///
+/// A processor may hold events back for a short, bounded time (e.g. until enrichment data
+/// arrives): it keeps them out of what `process` returns, reports them through `held`,
+/// and hands them back through `release`, in their original order, when they are due or
+/// when the runtime drains it at shutdown. Held events are never lost: `release(All)`
+/// returns every one of them.
 pub trait Processor: Send {
     /// Transforms one batch. Returning an empty batch drops everything in it; the runtime
-    /// counts the difference as dropped by this processor.
+    /// counts the difference (less what the call newly held) as dropped by this processor.
     fn process(&mut self, batch: Batch) -> Batch;
+
+    /// How many events the processor holds right now.
+    fn held(&self) -> usize {
+        0
+    }
+
+    /// When the runtime should call `release` next even without new input; `None` while
+    /// nothing is held.
+    fn next_release(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Held events that are ready (`Release::Due`) or all of them (`Release::All`, at
+    /// shutdown), already processed, in their original order.
+    fn release(&mut self, _which: Release) -> Batch {
+        Vec::new()
+    }
+}
+
+/// Which held events [`Processor::release`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// Those that are ready at this instant.
+    Due(Instant),
+    /// Every held event (the input has closed).
+    All,
 }
 
 /// A consumer that encodes and sends batches somewhere (stdout, a backend, a file).

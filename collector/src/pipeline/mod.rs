@@ -16,7 +16,7 @@ pub mod stages;
 pub mod supervisor;
 pub mod ticker;
 
-pub use component::{BoxFuture, ComponentError, Exporter, Processor, Shutdown, Source};
+pub use component::{BoxFuture, ComponentError, Exporter, Processor, Release, Shutdown, Source};
 pub use output::SourceOutput;
 pub use run::{run, run_with, RunError, RunOptions, RunReport, StopReason};
 

@@ -66,7 +66,7 @@ pub async fn run(
     options: RunOptions,
     stop: impl Future<Output = ()>,
 ) -> Result<RunReport, RunError> {
-    run_with(config, options, stop, Arc::new(Components)).await
+    run_with(config, options, stop, Arc::new(Components::default())).await
 }
 
 /// [`run`] with components made by `factory`.

@@ -3,13 +3,14 @@
 //! gone), so shutdown is: stop the sources, then let the channels drain.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
 use futures_util::FutureExt;
 use metrics::Counter;
 use tokio::sync::mpsc;
 
 use crate::event::Batch;
-use crate::pipeline::component::{Exporter, Processor};
+use crate::pipeline::component::{Exporter, Processor, Release};
 use crate::pipeline::output::{fan_out, ComponentCounters, Edge};
 use crate::pipeline::supervisor::panic_message;
 
@@ -28,37 +29,88 @@ pub struct ProcessorStage {
 }
 
 /// Runs a pipeline: each batch goes through the processors in order, then to every
-/// exporter edge. Returns when `input` is closed and drained.
+/// exporter edge. Events a processor holds back re-enter the chain after that processor
+/// when it releases them (on its `next_release` deadline). Returns when `input` is closed
+/// and drained, after every processor has released what it still held.
 pub async fn run_pipeline(
     mut input: mpsc::Receiver<Batch>,
     mut processors: Vec<ProcessorStage>,
     exporters: Vec<Edge>,
     counters: ComponentCounters,
 ) {
-    while let Some(mut batch) = input.recv().await {
-        counters.received.increment(batch.len() as u64);
-        for stage in &mut processors {
-            let before = batch.len() as u64;
-            stage.counters.received.increment(before);
-            let processor = &mut stage.processor;
-            batch = match catch_unwind(AssertUnwindSafe(move || processor.process(batch))) {
-                Ok(batch) => batch,
-                Err(panic) => {
-                    stage.counters.errors.increment(1);
-                    stage.panicked.increment(before);
-                    tracing::error!(component = %stage.id, panic = panic_message(&*panic), events = before, "processor panicked; batch dropped");
-                    Vec::new()
+    loop {
+        let deadline = processors
+            .iter()
+            .filter_map(|stage| stage.processor.next_release())
+            .min();
+        tokio::select! {
+            received = input.recv() => match received {
+                Some(batch) => {
+                    counters.received.increment(batch.len() as u64);
+                    let batch = run_stages(&mut processors, batch);
+                    fan_out(&exporters, batch, &counters).await;
                 }
-            };
-            let after = batch.len() as u64;
-            stage.counters.sent.increment(after);
-            stage.filtered.increment(before.saturating_sub(after));
-            if batch.is_empty() {
-                break;
+                None => break,
+            },
+            () = sleep_until_deadline(deadline), if deadline.is_some() => {
+                let now = Instant::now();
+                for at in 0..processors.len() {
+                    let released = release_from(&mut processors, at, Release::Due(now));
+                    fan_out(&exporters, released, &counters).await;
+                }
             }
         }
-        fan_out(&exporters, batch, &counters).await;
     }
+    for at in 0..processors.len() {
+        let released = release_from(&mut processors, at, Release::All);
+        fan_out(&exporters, released, &counters).await;
+    }
+}
+
+async fn sleep_until_deadline(deadline: Option<Instant>) {
+    if let Some(at) = deadline {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+/// Takes what processor `at` releases and runs it through the processors after it.
+fn release_from(stages: &mut [ProcessorStage], at: usize, which: Release) -> Batch {
+    let stage = &mut stages[at];
+    let released = stage.processor.release(which);
+    stage.counters.sent.increment(released.len() as u64);
+    if released.is_empty() {
+        return released;
+    }
+    run_stages(&mut stages[at + 1..], released)
+}
+
+/// Runs `batch` through `stages` in order; stops early once a stage leaves nothing.
+fn run_stages(stages: &mut [ProcessorStage], mut batch: Batch) -> Batch {
+    for stage in stages {
+        let before = batch.len() as u64;
+        let held_before = stage.processor.held() as u64;
+        stage.counters.received.increment(before);
+        let processor = &mut stage.processor;
+        batch = match catch_unwind(AssertUnwindSafe(move || processor.process(batch))) {
+            Ok(batch) => batch,
+            Err(panic) => {
+                stage.counters.errors.increment(1);
+                stage.panicked.increment(before);
+                tracing::error!(component = %stage.id, panic = panic_message(&*panic), events = before, "processor panicked; batch dropped");
+                Vec::new()
+            }
+        };
+        let after = batch.len() as u64;
+        let newly_held = (stage.processor.held() as u64).saturating_sub(held_before);
+        stage.counters.sent.increment(after);
+        stage
+            .filtered
+            .increment(before.saturating_sub(after + newly_held));
+        if batch.is_empty() {
+            break;
+        }
+    }
+    batch
 }
 
 /// Counters of an exporter task.

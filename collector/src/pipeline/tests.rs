@@ -16,6 +16,7 @@ use crate::telemetry::{self, names};
 
 pub(crate) fn tcp_event(port: u16) -> Event {
     Event::Tcp(TcpConnEvent {
+        workload: None,
         kind: TcpEventKind::Connect,
         time_unix_nano: 1_700_000_000_000_000_000,
         direction: Direction::Outbound,
@@ -139,7 +140,7 @@ impl ComponentFactory for Doubles {
         Box::new(self.source.clone())
     }
     fn processor(&self, id: &ComponentId, c: &ProcessorConfig) -> Box<dyn Processor> {
-        Components.processor(id, c)
+        Components::default().processor(id, c)
     }
     fn exporter(&self, _: &ComponentId, _: &ExporterConfig) -> Box<dyn Exporter> {
         Box::new(SlowExporter {
@@ -303,10 +304,10 @@ async fn replay_and_record_round_trip_through_the_real_components() {
     struct RealSourceSlowSink(Arc<Seen>);
     impl ComponentFactory for RealSourceSlowSink {
         fn source(&self, id: &ComponentId, c: &SourceConfig) -> Box<dyn Source> {
-            Components.source(id, c)
+            Components::default().source(id, c)
         }
         fn processor(&self, id: &ComponentId, c: &ProcessorConfig) -> Box<dyn Processor> {
-            Components.processor(id, c)
+            Components::default().processor(id, c)
         }
         fn exporter(&self, _: &ComponentId, _: &ExporterConfig) -> Box<dyn Exporter> {
             Box::new(SlowExporter {

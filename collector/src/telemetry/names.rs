@@ -26,6 +26,38 @@ pub const TCP_KERNEL_EVENTS: &str = "kotel.source.tcp.kernel_events";
 /// Counter: source records that could not be decoded. Labels: `source`, `reason`.
 pub const DECODE_ERRORS: &str = "kotel.source.decode_errors";
 
+/// Counter: events the `k8s_cri` processor looked up. Labels: `component_id`, `result`
+/// (`hit`: a container; `host`: a host process; `pending`: a container not described
+/// yet, held back; `miss`: nothing known, sent with node attributes only).
+pub const K8S_CRI_LOOKUPS: &str = "kotel.k8s_cri.lookups";
+/// Counter: held-back events as they leave the hold. Labels: `component_id`, `outcome`
+/// (`attributed`, `expired`: sent unattributed after `hold`, `overflow`: the hold was
+/// full, `shutdown`: released unattributed at shutdown).
+pub const K8S_CRI_HOLD: &str = "kotel.k8s_cri.hold";
+/// Counter: CRI calls. Labels: `component_id`, `rpc`, `outcome` (`ok`, `error`,
+/// `timeout`, `unimplemented`).
+pub const K8S_CRI_CALLS: &str = "kotel.k8s_cri.calls";
+/// Counter: total microseconds spent in CRI calls (divide by `kotel.k8s_cri.calls` for
+/// the mean). Labels: `component_id`, `rpc`.
+pub const K8S_CRI_CALL_DURATION_US: &str = "kotel.k8s_cri.call.duration_us";
+/// Gauge: containers in the cache (running and within their exit grace period).
+/// Labels: `component_id`.
+pub const K8S_CRI_CACHE_CONTAINERS: &str = "kotel.k8s_cri.cache.containers";
+/// Counter: containers evicted from a full cache before their grace period ended.
+/// Labels: `component_id`.
+pub const K8S_CRI_CACHE_EVICTIONS: &str = "kotel.k8s_cri.cache.evictions";
+/// Counter: runtime answers kotel refused to use. Labels: `component_id`, `reason`
+/// (`container_id`, `info`, `cgroups_path`, `cgroup_conflict`, `pod`).
+pub const K8S_CRI_REJECTED: &str = "kotel.k8s_cri.rejected";
+/// Gauge: 1 while connected to a runtime, else 0. Labels: `component_id`.
+pub const K8S_CRI_CONNECTED: &str = "kotel.k8s_cri.connected";
+/// Counter: connection attempts. Labels: `component_id`, `outcome` (`ok`, `no_socket`,
+/// `error`).
+pub const K8S_CRI_CONNECTS: &str = "kotel.k8s_cri.connects";
+/// Counter: lookups the event path could not hand to the CRI task because its queue was
+/// full (the next resync covers them). Labels: `component_id`.
+pub const K8S_CRI_REQUESTS_DROPPED: &str = "kotel.k8s_cri.requests.dropped";
+
 /// Label: the component id (`type[/name]`).
 pub const COMPONENT_ID: &str = "component_id";
 /// Label: `source`, `processor` or `exporter`.

@@ -5,12 +5,14 @@ use std::net::SocketAddr;
 
 use crate::event::{
     CgroupHistogram, Event, ExecEvent, FileOpenEvent, TcpConnEvent, TcpCounters, TelemetrySnapshot,
+    Workload,
 };
 use crate::exporters::debug::Verbosity;
 use crate::telemetry::names;
 
 /// Appends `event` to `out` at `verbosity`, ending with a newline.
 pub fn event(out: &mut String, event: &Event, verbosity: Verbosity) {
+    let start = out.len();
     match (event, verbosity) {
         (Event::Tcp(e), Verbosity::Basic) => tcp_line(out, e),
         (Event::TcpCounters(c), Verbosity::Basic) => counters_line(out, c),
@@ -21,6 +23,17 @@ pub fn event(out: &mut String, event: &Event, verbosity: Verbosity) {
         (Event::Telemetry(t), Verbosity::Detailed) => telemetry_detailed(out, t),
         (e, Verbosity::Detailed) => fields(out, e),
     }
+    if let (Some(workload), Verbosity::Basic) = (event.workload(), verbosity) {
+        append_workload(out, start, workload);
+    }
+}
+
+/// Appends ` {k=v ...}` to the line that begins at `start`, before its newline.
+fn append_workload(out: &mut String, start: usize, workload: &Workload) {
+    if out.len() > start && out.ends_with('\n') {
+        out.pop();
+    }
+    let _ = writeln!(out, " {{{}}}", workload.to_line());
 }
 
 fn tcp_line(out: &mut String, e: &TcpConnEvent) {

@@ -140,6 +140,7 @@ fn histograms_print_count_mean_and_median_bucket_and_survive_absurd_values() {
     use crate::event::{CgroupHistogram, HistogramMetric};
     // Scale 0: bucket i covers (2^i, 2^(i+1)]; 3 samples in (2^-10, 2^-9] s, 1 in (2^-9, 2^-8].
     let h = CgroupHistogram {
+        workload: None,
         metric: HistogramMetric::TcpRtt,
         time_unix_nano: 0,
         start_time_unix_nano: 0,
@@ -157,6 +158,7 @@ fn histograms_print_count_mean_and_median_bucket_and_survive_absurd_values() {
         "{text}"
     );
     let absurd = CgroupHistogram {
+        workload: None,
         scale: i32::MIN,
         offset: i32::MAX,
         ..h.clone()
@@ -166,6 +168,7 @@ fn histograms_print_count_mean_and_median_bucket_and_survive_absurd_values() {
         vec![
             Event::Histogram(absurd),
             Event::Histogram(CgroupHistogram {
+                workload: None,
                 offset: i32::MAX,
                 ..h
             }),

@@ -1,4 +1,23 @@
 //! The `k8s_cri` processor: attributes every event to its container, pod and namespace
-//! through the node's container runtime (CRI v1 over gRPC).
+//! through the node's container runtime (CRI v1 over gRPC on a unix socket).
+//!
+//! Two halves: the CRI task ([`watcher`]) finds the runtime, keeps a catalog of
+//! containers (cgroup id, attributes) current and publishes snapshots; the event path
+//! ([`processor`]) reads the newest snapshot per batch and never waits on the runtime.
 
+pub mod catalog;
 pub mod cgroup;
+pub mod client;
+pub mod config;
+pub mod describe;
+pub mod discovery;
+pub mod hold;
+pub mod metrics;
+pub mod processor;
+pub mod resolver;
+pub mod service;
+pub mod watcher;
+
+pub use config::K8sCriConfig;
+pub use processor::K8sCriProcessor;
+pub use service::CriService;

@@ -64,6 +64,7 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<ExecEvent, DecodeErro
     let path = prefix(&rec.path, rec.path_len, "path_len")?;
     let args = prefix(&rec.args, rec.args_len, "args_len")?;
     Ok(ExecEvent {
+        workload: None,
         time_unix_nano: clock.unix_nanos(rec.timestamp_ns),
         pid: rec.pid,
         ppid: rec.ppid,

@@ -59,6 +59,7 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<FileOpenEvent, Decode
         return Err(DecodeError::BadPathLength(rec.path_bits));
     }
     Ok(FileOpenEvent {
+        workload: None,
         time_unix_nano: clock.unix_nanos(rec.timestamp_ns),
         pid: rec.pid,
         tid: rec.tid,

@@ -79,6 +79,7 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<TcpConnEvent, DecodeE
             None => format!("state_{}", ev.old_state),
         });
     Ok(TcpConnEvent {
+        workload: None,
         kind,
         time_unix_nano: clock.unix_nanos(ev.timestamp_ns),
         direction,

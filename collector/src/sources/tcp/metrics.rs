@@ -75,6 +75,7 @@ pub fn histograms_from(
             };
             let count = sum.zero + bucket_counts.iter().sum::<u64>();
             (count > 0).then(|| CgroupHistogram {
+                workload: None,
                 metric: metric_of(m).expect("filtered above"),
                 time_unix_nano: interval.end_unix_nano,
                 start_time_unix_nano: interval.start_unix_nano,
@@ -115,6 +116,7 @@ pub fn counters_from(
         .into_iter()
         .filter(|(_, c)| *c != CounterValue::default())
         .map(|(cgroup_id, c)| TcpCounters {
+            workload: None,
             time_unix_nano: interval.end_unix_nano,
             interval_ns: interval
                 .end_unix_nano

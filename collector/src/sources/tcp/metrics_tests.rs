@@ -205,6 +205,7 @@ fn counter_entries_become_deltas_per_cgroup() {
         interval(),
     );
     let want = |cgroup_id, retransmits, resets_sent, resets_received| TcpCounters {
+        workload: None,
         time_unix_nano: interval().end_unix_nano,
         interval_ns: 15_000_000_000,
         cgroup_id,

@@ -1,0 +1,209 @@
+//! The containers the CRI task knows, and the read-only snapshot of them that the event
+//! path consults. The catalog is owned by the CRI task; the event path only ever sees a
+//! [`Snapshot`] (one `Arc` clone per batch, lookups without locks).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::event::Workload;
+
+/// What the event path consults: cgroup id -> workload and container id -> workload.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Workloads by cgroup v2 id.
+    pub by_cgroup: HashMap<u64, Arc<Workload>>,
+    /// Workloads by container id.
+    pub by_container: HashMap<String, Arc<Workload>>,
+}
+
+/// The snapshot shared between the CRI task (writer) and the event path (readers).
+#[derive(Debug, Default)]
+pub struct SharedSnapshot(RwLock<Arc<Snapshot>>);
+
+impl SharedSnapshot {
+    /// The current snapshot.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.0.read().map(|s| Arc::clone(&s)).unwrap_or_default()
+    }
+
+    /// Replaces the snapshot.
+    pub fn publish(&self, snapshot: Snapshot) {
+        if let Ok(mut current) = self.0.write() {
+            *current = Arc::new(snapshot);
+        }
+    }
+}
+
+/// One known container.
+#[derive(Clone, Debug)]
+struct Entry {
+    workload: Arc<Workload>,
+    cgroup_id: Option<u64>,
+    /// When it exited or disappeared from the runtime's list; `None` while alive.
+    gone_since: Option<Instant>,
+}
+
+/// The CRI task's view of the node's containers, bounded.
+#[derive(Debug)]
+pub struct Catalog {
+    entries: HashMap<String, Entry>,
+    grace: Duration,
+    max: usize,
+    /// Cgroup ids claimed by two containers: never attributed.
+    conflicts: Vec<u64>,
+}
+
+/// What a catalog update changed that needs counting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Housekeeping {
+    /// Entries removed before their grace period ended, to respect the bound.
+    pub evicted: u64,
+    /// Cgroup ids found claimed by two containers (neither is attributed).
+    pub conflicts: u64,
+}
+
+impl Catalog {
+    /// An empty catalog keeping gone containers for `grace`, at most `max` entries.
+    pub fn new(grace: Duration, max: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            grace,
+            max: max.max(1),
+            conflicts: Vec::new(),
+        }
+    }
+
+    /// Number of containers known.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing is known.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// True when `id` is known with liveness `alive` and, if alive, with a cgroup id: a
+    /// resync need not ask the runtime about it again.
+    pub fn is_settled(&self, id: &str, alive: bool) -> bool {
+        self.entries
+            .get(id)
+            .is_some_and(|e| e.gone_since.is_none() == alive && (e.cgroup_id.is_some() || !alive))
+    }
+
+    /// The cgroup id recorded for `id`.
+    pub fn cgroup_id(&self, id: &str) -> Option<u64> {
+        self.entries.get(id).and_then(|e| e.cgroup_id)
+    }
+
+    /// Records what the runtime says of container `id`. A known cgroup id is kept when
+    /// the new answer has none (an exited container's cgroup directory is gone).
+    pub fn upsert(
+        &mut self,
+        id: &str,
+        workload: Arc<Workload>,
+        cgroup_id: Option<u64>,
+        alive: bool,
+        now: Instant,
+    ) {
+        let previous = self.entries.get(id);
+        let cgroup_id = cgroup_id.or_else(|| previous.and_then(|e| e.cgroup_id));
+        let gone_since = match (alive, previous.and_then(|e| e.gone_since)) {
+            (true, _) => None,
+            (false, Some(since)) => Some(since),
+            (false, None) => Some(now),
+        };
+        self.entries.insert(
+            id.to_string(),
+            Entry {
+                workload,
+                cgroup_id,
+                gone_since,
+            },
+        );
+    }
+
+    /// Records a cgroup id the event path proved for container `id` (from a live
+    /// process's `/proc/<pid>/cgroup`). Unknown containers are ignored.
+    pub fn learn_cgroup(&mut self, id: &str, cgroup_id: u64) {
+        if let Some(entry) = self.entries.get_mut(id) {
+            entry.cgroup_id.get_or_insert(cgroup_id);
+        }
+    }
+
+    /// Marks every container not in `listed` as gone (it was removed from the runtime).
+    pub fn keep_listed(&mut self, listed: &dyn Fn(&str) -> bool, now: Instant) {
+        for (id, entry) in &mut self.entries {
+            if !listed(id) && entry.gone_since.is_none() {
+                entry.gone_since = Some(now);
+            }
+        }
+    }
+
+    /// Marks container `id` gone.
+    pub fn mark_gone(&mut self, id: &str, now: Instant) {
+        if let Some(entry) = self.entries.get_mut(id) {
+            entry.gone_since.get_or_insert(now);
+        }
+    }
+
+    /// Drops containers gone for longer than the grace period, then the longest-gone
+    /// ones (and, if still needed, any) until the bound holds; returns what to count.
+    pub fn expire(&mut self, now: Instant) -> Housekeeping {
+        let grace = self.grace;
+        self.entries.retain(|_, e| {
+            e.gone_since
+                .is_none_or(|since| now.duration_since(since) < grace)
+        });
+        let mut housekeeping = Housekeeping::default();
+        if self.entries.len() > self.max {
+            let mut by_age: Vec<(Option<Instant>, String)> = self
+                .entries
+                .iter()
+                .map(|(id, e)| (e.gone_since, id.clone()))
+                .collect();
+            // Gone ones first, oldest first; live ones last.
+            by_age.sort_by_key(|(since, _)| (since.is_none(), *since));
+            let excess = self.entries.len() - self.max;
+            for (_, id) in by_age.into_iter().take(excess) {
+                self.entries.remove(&id);
+                housekeeping.evicted += 1;
+            }
+        }
+        housekeeping
+    }
+
+    /// The snapshot of the current entries. A cgroup id claimed by two containers maps
+    /// to neither (counted once as a conflict the first time it is seen).
+    pub fn snapshot(&mut self) -> (Snapshot, Housekeeping) {
+        let mut snapshot = Snapshot::default();
+        let mut claimed: HashMap<u64, usize> = HashMap::new();
+        for (id, entry) in &self.entries {
+            snapshot
+                .by_container
+                .insert(id.clone(), Arc::clone(&entry.workload));
+            if let Some(cgroup) = entry.cgroup_id {
+                *claimed.entry(cgroup).or_default() += 1;
+                snapshot
+                    .by_cgroup
+                    .insert(cgroup, Arc::clone(&entry.workload));
+            }
+        }
+        let mut housekeeping = Housekeeping::default();
+        for (cgroup, claims) in claimed {
+            if claims > 1 {
+                snapshot.by_cgroup.remove(&cgroup);
+                if !self.conflicts.contains(&cgroup) {
+                    self.conflicts.push(cgroup);
+                    housekeeping.conflicts += 1;
+                }
+            }
+        }
+        (snapshot, housekeeping)
+    }
+}
+
+#[cfg(test)]
+#[path = "catalog_tests.rs"]
+mod tests;

@@ -1,0 +1,175 @@
+//! The `k8s_cri` processor on the event path: attributes each event from the snapshot,
+//! holds back (briefly, boundedly) events of containers not described yet, and asks the
+//! CRI task for what it lacks without ever waiting for it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::event::{Batch, Event, Workload};
+use crate::pipeline::{Processor, Release};
+use crate::processors::k8s_cri::hold::{Exit, Hold};
+use crate::processors::k8s_cri::metrics::CriMetrics;
+use crate::processors::k8s_cri::resolver::{Resolution, Resolver};
+use crate::processors::k8s_cri::service::CriService;
+use crate::processors::k8s_cri::watcher::Request;
+
+/// While events are held, how often the runtime lets the processor check whether their
+/// containers have been described.
+const HELD_POLL: Duration = Duration::from_millis(10);
+/// How often the same container is asked for at most.
+const ASK_AGAIN: Duration = Duration::from_millis(250);
+
+/// One pipeline's instance of a `k8s_cri` processor.
+pub struct K8sCriProcessor {
+    service: Arc<CriService>,
+    resolver: Resolver,
+    hold: Hold,
+    asked: HashMap<String, Instant>,
+}
+
+impl K8sCriProcessor {
+    /// An instance attached to `service` (shared by every pipeline listing the id).
+    pub fn new(service: Arc<CriService>) -> Self {
+        let config = service.config();
+        Self {
+            resolver: Resolver::new(config.on_host("/proc"), service.roots().clone()),
+            hold: Hold::new(config.hold, config.hold_max_events),
+            asked: HashMap::new(),
+            service,
+        }
+    }
+
+    fn metrics(&self) -> &CriMetrics {
+        self.service.metrics()
+    }
+}
+
+impl Processor for K8sCriProcessor {
+    fn process(&mut self, batch: Batch) -> Batch {
+        let snapshot = self.service.snapshot();
+        let now = Instant::now();
+        let host = self.service.host().clone();
+        let mut out = Vec::with_capacity(batch.len());
+        for mut event in batch {
+            let Some(origin) = event.origin() else {
+                out.push(event);
+                continue;
+            };
+            if let Some(awaited) = self.hold.awaited(origin.cgroup_id).map(str::to_string) {
+                // Later events of a held cgroup queue behind the earlier ones.
+                self.service.metrics().pending.increment(1);
+                self.hold_or_pass(event, origin.cgroup_id, awaited, now, &host, &mut out);
+                continue;
+            }
+            let service = &self.service;
+            let asked = &mut self.asked;
+            let mut request = |r: Request| ask(service, asked, r, now);
+            match self.resolver.resolve(&snapshot, origin, now, &mut request) {
+                Resolution::Container(workload) => {
+                    self.metrics().hit.increment(1);
+                    event.set_workload(workload);
+                    out.push(event);
+                }
+                Resolution::Host => {
+                    self.metrics().host.increment(1);
+                    event.set_workload(host.clone());
+                    out.push(event);
+                }
+                Resolution::Unknown => {
+                    self.metrics().miss.increment(1);
+                    event.set_workload(host.clone());
+                    out.push(event);
+                }
+                Resolution::Pending(container_id) => {
+                    self.metrics().pending.increment(1);
+                    self.hold_or_pass(event, origin.cgroup_id, container_id, now, &host, &mut out);
+                }
+            }
+        }
+        self.asked
+            .retain(|_, at| now.duration_since(*at) < ASK_AGAIN);
+        out
+    }
+
+    fn held(&self) -> usize {
+        self.hold.len()
+    }
+
+    fn next_release(&self) -> Option<Instant> {
+        let deadline = self.hold.next_deadline()?;
+        Some(deadline.min(Instant::now() + HELD_POLL))
+    }
+
+    fn release(&mut self, which: Release) -> Batch {
+        let snapshot = self.service.snapshot();
+        let (now, drain) = match which {
+            Release::Due(now) => (now, false),
+            Release::All => (Instant::now(), true),
+        };
+        let taken = self
+            .hold
+            .take(now, drain, &|id| snapshot.by_container.contains_key(id));
+        let host = self.service.host();
+        let metrics = self.service.metrics();
+        taken
+            .into_iter()
+            .map(|(mut event, exit, container_id)| {
+                match (exit, snapshot.by_container.get(&container_id)) {
+                    (Exit::Described, Some(workload)) => {
+                        metrics.held_attributed.increment(1);
+                        event.set_workload(workload.clone());
+                    }
+                    (Exit::Shutdown, _) => {
+                        metrics.held_shutdown.increment(1);
+                        event.set_workload(host.clone());
+                    }
+                    _ => {
+                        metrics.held_expired.increment(1);
+                        event.set_workload(host.clone());
+                    }
+                }
+                event
+            })
+            .collect()
+    }
+}
+
+impl K8sCriProcessor {
+    /// Holds `event` for `container_id`; when the hold is off or full, sends it on with
+    /// node attributes only (counted as overflow when the hold was full).
+    fn hold_or_pass(
+        &mut self,
+        event: Event,
+        cgroup_id: u64,
+        container_id: String,
+        now: Instant,
+        host: &Arc<Workload>,
+        out: &mut Batch,
+    ) {
+        let enabled = self.hold.enabled();
+        if let Err(mut event) = self.hold.push(event, cgroup_id, container_id, now) {
+            if enabled {
+                self.metrics().held_overflow.increment(1);
+            }
+            event.set_workload(host.clone());
+            out.push(event);
+        }
+    }
+}
+
+/// Hands `request` to the CRI task without waiting; asks for the same container at most
+/// every [`ASK_AGAIN`].
+fn ask(service: &CriService, asked: &mut HashMap<String, Instant>, request: Request, now: Instant) {
+    if let Request::Describe(id) = &request {
+        if asked.contains_key(id) {
+            return;
+        }
+        asked.insert(id.clone(), now);
+    }
+    if let Err(mpsc::error::TrySendError::Full(_)) = service.requests().try_send(request) {
+        service.metrics().requests_dropped.increment(1);
+    }
+}

@@ -1,0 +1,106 @@
+//! What the instances of one `k8s_cri` processor share: its config, the snapshot the CRI
+//! task publishes, the request queue to that task and the metrics. The CRI task runs for
+//! as long as the service lives and ends when the last instance drops it.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::event::{keys, Workload};
+use crate::processors::k8s_cri::catalog::{SharedSnapshot, Snapshot};
+use crate::processors::k8s_cri::cgroup::CgroupRoots;
+use crate::processors::k8s_cri::config::K8sCriConfig;
+use crate::processors::k8s_cri::metrics::CriMetrics;
+use crate::processors::k8s_cri::watcher::{Request, Watcher};
+
+/// Room in the request queue from the event path to the CRI task.
+const REQUEST_QUEUE: usize = 1024;
+
+/// One `k8s_cri` processor id's shared state.
+pub struct CriService {
+    config: K8sCriConfig,
+    roots: CgroupRoots,
+    snapshot: Arc<SharedSnapshot>,
+    requests: mpsc::Sender<Request>,
+    host: Arc<Workload>,
+    metrics: CriMetrics,
+}
+
+impl CriService {
+    /// Starts the service of processor `component` and spawns its CRI task on the current
+    /// tokio runtime. Without a runtime (a synchronous tool), nothing is spawned and every
+    /// event gets host attributes.
+    pub fn start(component: &str, config: &K8sCriConfig) -> Arc<CriService> {
+        let roots = cgroup_roots(config);
+        let node_name = config.resolved_node_name();
+        let metrics = CriMetrics::new(component);
+        let snapshot = Arc::new(SharedSnapshot::default());
+        let (requests, queue) = mpsc::channel(REQUEST_QUEUE);
+        let watcher = Watcher::new(
+            config.clone(),
+            node_name.clone(),
+            roots.clone(),
+            Arc::clone(&snapshot),
+            metrics.clone(),
+        );
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(watcher.run(queue));
+            }
+            Err(_) => tracing::error!(
+                component,
+                "no async runtime: the CRI task cannot run; events get host attributes only"
+            ),
+        }
+        tracing::info!(component, node = %node_name, layout = ?roots.layout(), "k8s_cri started");
+        Arc::new(CriService {
+            config: config.clone(),
+            roots,
+            snapshot,
+            requests,
+            host: Arc::new(Workload::from_pairs([(keys::NODE_NAME, node_name)])),
+            metrics,
+        })
+    }
+
+    /// The processor's config.
+    pub fn config(&self) -> &K8sCriConfig {
+        &self.config
+    }
+
+    /// Where the cgroup hierarchies are.
+    pub fn roots(&self) -> &CgroupRoots {
+        &self.roots
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.current()
+    }
+
+    /// The queue to the CRI task.
+    pub fn requests(&self) -> &mpsc::Sender<Request> {
+        &self.requests
+    }
+
+    /// The attributes of host processes (and of events nothing could be proved about).
+    pub fn host(&self) -> &Arc<Workload> {
+        &self.host
+    }
+
+    /// The processor's metrics.
+    pub fn metrics(&self) -> &CriMetrics {
+        &self.metrics
+    }
+}
+
+/// The configured unified root, else the mounts in `/proc/self/mountinfo`.
+fn cgroup_roots(config: &K8sCriConfig) -> CgroupRoots {
+    if !config.cgroup_root.as_os_str().is_empty() {
+        return CgroupRoots::with_unified(&config.cgroup_root);
+    }
+    CgroupRoots::discover().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read /proc/self/mountinfo; cgroup ids cannot be mapped, only pids");
+        CgroupRoots::default()
+    })
+}
