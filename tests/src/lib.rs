@@ -32,8 +32,8 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-pub mod harness;
-pub mod support;
 pub mod containerd;
 pub mod fake_cri;
+pub mod harness;
 pub mod kubelet;
+pub mod support;

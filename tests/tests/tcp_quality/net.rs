@@ -116,6 +116,7 @@ pub fn merged(
         .map(|h| h.offset + h.bucket_counts.len() as i32)
         .max()?;
     let mut out = CgroupHistogram {
+        workload: None,
         offset: lo,
         bucket_counts: vec![0; (hi - lo).max(0) as usize],
         zero_count: 0,

@@ -77,7 +77,9 @@ impl CriError {
     pub fn is_transport(&self) -> bool {
         match self {
             CriError::Connect { .. } | CriError::Timeout { .. } => true,
-            CriError::Status { code, .. } => matches!(code, Code::Unavailable | Code::Unknown),
+            CriError::Status { code, .. } => {
+                matches!(code, Code::Unavailable | Code::Unknown | Code::Cancelled)
+            }
         }
     }
 }
@@ -110,9 +112,7 @@ impl CriClient {
             reason,
         };
         // The URI is a placeholder: the connector always dials the socket.
-        let endpoint = Endpoint::from_static("http://cri.local")
-            .connect_timeout(timeout)
-            .timeout(timeout);
+        let endpoint = Endpoint::from_static("http://cri.local").connect_timeout(timeout);
         let channel = tokio::time::timeout(timeout, endpoint.connect_with_connector(connector))
             .await
             .map_err(|_| connect_error(format!("no answer within {timeout:?}")))?

@@ -4,13 +4,22 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::event::{Batch, Event};
+use crate::event::Event;
+
+/// What a held event waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Awaited {
+    /// The runtime to describe this container (its process proved the container).
+    Container(String),
+    /// A resync to find the container of this cgroup id (its process is already gone).
+    Cgroup(u64),
+}
 
 /// One held event.
 struct Held {
     event: Event,
     cgroup_id: u64,
-    container_id: String,
+    awaited: Awaited,
     deadline: Instant,
 }
 
@@ -64,34 +73,37 @@ impl Hold {
         self.per_cgroup.contains_key(&cgroup_id)
     }
 
-    /// The container that held events of `cgroup_id` wait for.
-    pub fn awaited(&self, cgroup_id: u64) -> Option<&str> {
+    /// What held events of `cgroup_id` wait for.
+    pub fn awaited(&self, cgroup_id: u64) -> Option<&Awaited> {
+        if !self.holds_cgroup(cgroup_id) {
+            return None;
+        }
         self.items
             .iter()
             .find(|h| h.cgroup_id == cgroup_id)
-            .map(|h| h.container_id.as_str())
+            .map(|h| &h.awaited)
     }
 
-    /// Holds `event` until `container_id` is described or the hold time passes. Gives the
-    /// event back when the hold is full.
+    /// Holds `event` until what it `awaits` is known or the hold time passes. Gives the
+    /// event back (`Some`) when the hold is full or switched off.
     pub fn push(
         &mut self,
         event: Event,
         cgroup_id: u64,
-        container_id: String,
+        awaited: Awaited,
         now: Instant,
-    ) -> Result<(), Event> {
+    ) -> Option<Event> {
         if self.items.len() >= self.max || !self.enabled() {
-            return Err(event);
+            return Some(event);
         }
         *self.per_cgroup.entry(cgroup_id).or_default() += 1;
         self.items.push_back(Held {
             event,
             cgroup_id,
-            container_id,
+            awaited,
             deadline: now + self.hold,
         });
-        Ok(())
+        None
     }
 
     /// The earliest deadline of a held event.
@@ -100,18 +112,18 @@ impl Hold {
     }
 
     /// Removes and returns, in arrival order, the held events that may go: those whose
-    /// container `is_described`, those past their deadline, or all of them when `drain`.
-    /// Each comes with the reason it left and the container it waited for.
+    /// awaited answer `is_known`, those past their deadline, or all of them when `drain`.
+    /// Each comes with the reason it left and what it waited for.
     pub fn take(
         &mut self,
         now: Instant,
         drain: bool,
-        is_described: &dyn Fn(&str) -> bool,
-    ) -> Vec<(Event, Exit, String)> {
+        is_known: &dyn Fn(&Awaited) -> bool,
+    ) -> Vec<(Event, Exit, Awaited)> {
         let mut out = Vec::new();
         let mut kept = VecDeque::with_capacity(self.items.len());
         for held in self.items.drain(..) {
-            let exit = if is_described(&held.container_id) {
+            let exit = if is_known(&held.awaited) {
                 Some(Exit::Described)
             } else if drain {
                 Some(Exit::Shutdown)
@@ -128,7 +140,7 @@ impl Hold {
                             self.per_cgroup.remove(&held.cgroup_id);
                         }
                     }
-                    out.push((held.event, exit, held.container_id));
+                    out.push((held.event, exit, held.awaited));
                 }
                 None => kept.push_back(held),
             }
@@ -138,7 +150,6 @@ impl Hold {
     }
 }
 
-/// Just the events of [`Hold::take`]'s answer.
-pub fn events(taken: Vec<(Event, Exit, String)>) -> Batch {
-    taken.into_iter().map(|(event, _, _)| event).collect()
-}
+#[cfg(test)]
+#[path = "hold_tests.rs"]
+mod tests;

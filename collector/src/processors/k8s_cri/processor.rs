@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 
 use crate::event::{Batch, Event, Workload};
 use crate::pipeline::{Processor, Release};
-use crate::processors::k8s_cri::hold::{Exit, Hold};
+use crate::processors::k8s_cri::catalog::Snapshot;
+use crate::processors::k8s_cri::hold::{Awaited, Exit, Hold};
 use crate::processors::k8s_cri::metrics::CriMetrics;
 use crate::processors::k8s_cri::resolver::{Resolution, Resolver};
 use crate::processors::k8s_cri::service::CriService;
@@ -58,7 +59,7 @@ impl Processor for K8sCriProcessor {
                 out.push(event);
                 continue;
             };
-            if let Some(awaited) = self.hold.awaited(origin.cgroup_id).map(str::to_string) {
+            if let Some(awaited) = self.hold.awaited(origin.cgroup_id).cloned() {
                 // Later events of a held cgroup queue behind the earlier ones.
                 self.service.metrics().pending.increment(1);
                 self.hold_or_pass(event, origin.cgroup_id, awaited, now, &host, &mut out);
@@ -83,9 +84,9 @@ impl Processor for K8sCriProcessor {
                     event.set_workload(host.clone());
                     out.push(event);
                 }
-                Resolution::Pending(container_id) => {
+                Resolution::Pending(awaited) => {
                     self.metrics().pending.increment(1);
-                    self.hold_or_pass(event, origin.cgroup_id, container_id, now, &host, &mut out);
+                    self.hold_or_pass(event, origin.cgroup_id, awaited, now, &host, &mut out);
                 }
             }
         }
@@ -109,15 +110,14 @@ impl Processor for K8sCriProcessor {
             Release::Due(now) => (now, false),
             Release::All => (Instant::now(), true),
         };
-        let taken = self
-            .hold
-            .take(now, drain, &|id| snapshot.by_container.contains_key(id));
+        let known = |awaited: &Awaited| snapshot_workload(&snapshot, awaited).is_some();
+        let taken = self.hold.take(now, drain, &known);
         let host = self.service.host();
         let metrics = self.service.metrics();
         taken
             .into_iter()
-            .map(|(mut event, exit, container_id)| {
-                match (exit, snapshot.by_container.get(&container_id)) {
+            .map(|(mut event, exit, awaited)| {
+                match (exit, snapshot_workload(&snapshot, &awaited)) {
                     (Exit::Described, Some(workload)) => {
                         metrics.held_attributed.increment(1);
                         event.set_workload(workload.clone());
@@ -144,13 +144,13 @@ impl K8sCriProcessor {
         &mut self,
         event: Event,
         cgroup_id: u64,
-        container_id: String,
+        awaited: Awaited,
         now: Instant,
         host: &Arc<Workload>,
         out: &mut Batch,
     ) {
         let enabled = self.hold.enabled();
-        if let Err(mut event) = self.hold.push(event, cgroup_id, container_id, now) {
+        if let Some(mut event) = self.hold.push(event, cgroup_id, awaited, now) {
             if enabled {
                 self.metrics().held_overflow.increment(1);
             }
@@ -160,14 +160,27 @@ impl K8sCriProcessor {
     }
 }
 
-/// Hands `request` to the CRI task without waiting; asks for the same container at most
-/// every [`ASK_AGAIN`].
+/// The workload `awaited` is now known as, if it is.
+fn snapshot_workload<'a>(snapshot: &'a Snapshot, awaited: &Awaited) -> Option<&'a Arc<Workload>> {
+    match awaited {
+        Awaited::Container(id) => snapshot.by_container.get(id),
+        Awaited::Cgroup(cgroup_id) => snapshot.by_cgroup.get(cgroup_id),
+    }
+}
+
+/// Hands `request` to the CRI task without waiting; asks for the same container (or a
+/// resync) at most every [`ASK_AGAIN`].
 fn ask(service: &CriService, asked: &mut HashMap<String, Instant>, request: Request, now: Instant) {
-    if let Request::Describe(id) = &request {
-        if asked.contains_key(id) {
+    let key = match &request {
+        Request::Describe(id) => Some(id.as_str()),
+        Request::Resync => Some("resync"),
+        Request::Learned { .. } => None,
+    };
+    if let Some(key) = key {
+        if asked.contains_key(key) {
             return;
         }
-        asked.insert(id.clone(), now);
+        asked.insert(key.to_string(), now);
     }
     if let Err(mpsc::error::TrySendError::Full(_)) = service.requests().try_send(request) {
         service.metrics().requests_dropped.increment(1);

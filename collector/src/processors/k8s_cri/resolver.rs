@@ -19,6 +19,7 @@ use crate::processors::k8s_cri::catalog::Snapshot;
 use crate::processors::k8s_cri::cgroup::{
     cgroup_id, container_id_in_path, CgroupRoots, ProcCgroup,
 };
+use crate::processors::k8s_cri::hold::Awaited;
 use crate::processors::k8s_cri::watcher::Request;
 
 /// How long an answer by pid (not by cgroup id) is reused; pids are recycled.
@@ -35,8 +36,9 @@ pub enum Resolution {
     Container(std::sync::Arc<crate::event::Workload>),
     /// A host process.
     Host,
-    /// A container the CRI task has not described yet.
-    Pending(String),
+    /// A container the CRI task has not described yet, or a cgroup whose process left
+    /// before it could be looked at (a resync may still find its container).
+    Pending(Awaited),
     /// Nothing could be proved.
     Unknown,
 }
@@ -47,6 +49,8 @@ enum Finding {
     Host,
     Container(String),
     Unresolved,
+    /// The process is gone: not remembered, the next event looks again.
+    Vanished,
 }
 
 /// The event path's resolver (one per processor instance; not shared).
@@ -87,11 +91,15 @@ impl Resolver {
         match finding {
             Finding::Host => Resolution::Host,
             Finding::Unresolved => Resolution::Unknown,
+            Finding::Vanished => {
+                request(Request::Resync);
+                Resolution::Pending(Awaited::Cgroup(origin.cgroup_id))
+            }
             Finding::Container(id) => match snapshot.by_container.get(&id) {
                 Some(workload) => Resolution::Container(workload.clone()),
                 None => {
                     request(Request::Describe(id.clone()));
-                    Resolution::Pending(id)
+                    Resolution::Pending(Awaited::Container(id))
                 }
             },
         }
@@ -117,13 +125,7 @@ impl Resolver {
             return Finding::Unresolved;
         }
         let Ok(proc) = ProcCgroup::read(&self.proc_root, origin.pid) else {
-            remember(
-                &mut self.by_cgroup,
-                origin.cgroup_id,
-                Finding::Unresolved,
-                now,
-            );
-            return Finding::Unresolved;
+            return Finding::Vanished;
         };
         let proved_unified = proc
             .unified

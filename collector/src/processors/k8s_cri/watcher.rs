@@ -23,6 +23,9 @@ use crate::processors::k8s_cri::metrics::CriMetrics;
 pub enum Request {
     /// Describe this container now (an event came from it before any resync saw it).
     Describe(String),
+    /// Read the container list now (an event's process left before it could be looked
+    /// at; a new container may own its cgroup).
+    Resync,
     /// A live process proved that `cgroup_id` is this container's cgroup.
     Learned {
         /// The container id.
@@ -167,7 +170,7 @@ impl Watcher {
                         self.catalog.learn_cgroup(&container_id, cgroup_id);
                         self.publish();
                     }
-                    Some(Request::Describe(_)) => {}
+                    Some(Request::Describe(_) | Request::Resync) => {}
                 },
             }
         }
@@ -257,6 +260,7 @@ impl Watcher {
 
     async fn serve(&mut self, client: &mut CriClient, request: Request) -> Result<(), CriError> {
         match request {
+            Request::Resync => self.resync(client).await?,
             Request::Describe(id) => {
                 let recently_failed = self
                     .failed
