@@ -32,6 +32,7 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+pub mod agent;
 pub mod containerd;
 pub mod fake_cri;
 pub mod harness;

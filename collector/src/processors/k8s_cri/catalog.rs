@@ -2,7 +2,7 @@
 //! path consults. The catalog is owned by the CRI task; the event path only ever sees a
 //! [`Snapshot`] (one `Arc` clone per batch, lookups without locks).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -52,6 +52,9 @@ pub struct Catalog {
     max: usize,
     /// Cgroup ids claimed by two containers: never attributed.
     conflicts: Vec<u64>,
+    /// Cgroup ids learned for containers not described yet, oldest first (bounded by
+    /// `max`): applied when the runtime describes them.
+    births: VecDeque<(String, u64)>,
 }
 
 /// What a catalog update changed that needs counting.
@@ -71,6 +74,7 @@ impl Catalog {
             grace,
             max: max.max(1),
             conflicts: Vec::new(),
+            births: VecDeque::new(),
         }
     }
 
@@ -108,7 +112,15 @@ impl Catalog {
         now: Instant,
     ) {
         let previous = self.entries.get(id);
-        let cgroup_id = cgroup_id.or_else(|| previous.and_then(|e| e.cgroup_id));
+        let born = self
+            .births
+            .iter()
+            .position(|(born, _)| born == id)
+            .and_then(|at| self.births.remove(at))
+            .map(|(_, cgroup)| cgroup);
+        let cgroup_id = cgroup_id
+            .or_else(|| previous.and_then(|e| e.cgroup_id))
+            .or(born);
         let gone_since = match (alive, previous.and_then(|e| e.gone_since)) {
             (true, _) => None,
             (false, Some(since)) => Some(since),
@@ -124,12 +136,22 @@ impl Catalog {
         );
     }
 
-    /// Records a cgroup id the event path proved for container `id` (from a live
-    /// process's `/proc/<pid>/cgroup`). Unknown containers are ignored.
-    pub fn learn_cgroup(&mut self, id: &str, cgroup_id: u64) {
+    /// Records a cgroup id proved for container `id` (by a live process's
+    /// `/proc/<pid>/cgroup`, or by the container's cgroup directory as it was created).
+    /// For a container not described yet it is kept until the runtime describes it.
+    /// Returns true when the container is already known.
+    pub fn learn_cgroup(&mut self, id: &str, cgroup_id: u64) -> bool {
         if let Some(entry) = self.entries.get_mut(id) {
             entry.cgroup_id.get_or_insert(cgroup_id);
+            return true;
         }
+        if !self.births.iter().any(|(born, _)| born == id) {
+            if self.births.len() >= self.max {
+                self.births.pop_front();
+            }
+            self.births.push_back((id.to_string(), cgroup_id));
+        }
+        false
     }
 
     /// Marks every container not in `listed` as gone (it was removed from the runtime).

@@ -14,8 +14,8 @@ fn snapshots_map_cgroup_ids_and_container_ids() {
     let mut catalog = Catalog::new(Duration::from_secs(60), 10);
     catalog.upsert("a", workload("a"), Some(100), true, now);
     catalog.upsert("b", workload("b"), None, true, now);
-    catalog.learn_cgroup("b", 200);
-    catalog.learn_cgroup("unknown", 300);
+    assert!(catalog.learn_cgroup("b", 200));
+    assert!(!catalog.learn_cgroup("unknown", 300));
     let (snap, _) = catalog.snapshot();
     assert_eq!(snap.by_cgroup[&100].get(keys::CONTAINER_ID), Some("a"));
     assert_eq!(snap.by_cgroup[&200].get(keys::CONTAINER_ID), Some("b"));
@@ -91,4 +91,18 @@ fn the_shared_snapshot_hands_out_the_latest() {
     next.by_cgroup.insert(1, workload("a"));
     shared.publish(next);
     assert_eq!(shared.current().by_cgroup.len(), 1);
+}
+
+#[test]
+fn a_cgroup_learned_before_the_container_is_described_applies_when_it_is() {
+    let now = Instant::now();
+    let mut catalog = Catalog::new(Duration::from_secs(60), 10);
+    assert!(!catalog.learn_cgroup("born", 500));
+    assert!(!catalog.snapshot().0.by_cgroup.contains_key(&500));
+    // Described after it exited: the runtime gives no cgroup, the birth does.
+    catalog.upsert("born", workload("born"), None, false, now);
+    assert_eq!(
+        catalog.snapshot().0.by_cgroup[&500].get(keys::CONTAINER_ID),
+        Some("born")
+    );
 }

@@ -192,8 +192,8 @@ fn parse_info(answer: &ContainerStatusResponse) -> Option<(Option<u32>, Option<S
     Some((pid.filter(|p| *p > 0), cgroups_path))
 }
 
-/// The sandbox id from the verbose info (containerd: `sandboxID`).
-fn info_sandbox_id(answer: &ContainerStatusResponse) -> Option<String> {
+/// The pod sandbox id from the verbose info (containerd and CRI-O: `sandboxID`).
+pub fn info_sandbox_id(answer: &ContainerStatusResponse) -> Option<String> {
     let info: Value = serde_json::from_str(answer.info.get("info")?).ok()?;
     info.get("sandboxID")?.as_str().map(str::to_string)
 }

@@ -5,6 +5,7 @@
 //! containers (cgroup id, attributes) current and publishes snapshots; the event path
 //! ([`processor`]) reads the newest snapshot per batch and never waits on the runtime.
 
+pub mod births;
 pub mod catalog;
 pub mod cgroup;
 pub mod client;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::event::{keys, Workload};
+use crate::processors::k8s_cri::births::{Birth, BirthWatch};
 use crate::processors::k8s_cri::catalog::{SharedSnapshot, Snapshot};
 use crate::processors::k8s_cri::cgroup::CgroupRoots;
 use crate::processors::k8s_cri::config::K8sCriConfig;
@@ -24,6 +25,8 @@ pub struct CriService {
     requests: mpsc::Sender<Request>,
     host: Arc<Workload>,
     metrics: CriMetrics,
+    /// Reports container cgroups as they are created; stops with the service.
+    _births: Option<BirthWatch>,
 }
 
 impl CriService {
@@ -52,6 +55,7 @@ impl CriService {
                 "no async runtime: the CRI task cannot run; events get host attributes only"
             ),
         }
+        let births = watch_births(&roots, &requests, &metrics);
         tracing::info!(component, node = %node_name, layout = ?roots.layout(), "k8s_cri started");
         Arc::new(CriService {
             config: config.clone(),
@@ -60,6 +64,7 @@ impl CriService {
             requests,
             host: Arc::new(Workload::from_pairs([(keys::NODE_NAME, node_name)])),
             metrics,
+            _births: births,
         })
     }
 
@@ -103,4 +108,28 @@ fn cgroup_roots(config: &K8sCriConfig) -> CgroupRoots {
         tracing::warn!(error = %e, "cannot read /proc/self/mountinfo; cgroup ids cannot be mapped, only pids");
         CgroupRoots::default()
     })
+}
+
+/// Starts the inotify watch of container cgroups (unified hierarchy only); each birth
+/// goes to the CRI task as a proved cgroup id.
+fn watch_births(
+    roots: &CgroupRoots,
+    requests: &mpsc::Sender<Request>,
+    metrics: &CriMetrics,
+) -> Option<BirthWatch> {
+    let root = roots.unified.as_ref()?.mount_point.clone();
+    let requests = requests.clone();
+    let dropped = metrics.requests_dropped.clone();
+    let report = move |birth: Birth| {
+        let request = Request::Learned {
+            container_id: birth.container_id,
+            cgroup_id: birth.cgroup_id,
+        };
+        if requests.try_send(request).is_err() {
+            dropped.increment(1);
+        }
+    };
+    BirthWatch::start(root, report)
+        .map_err(|e| tracing::warn!(error = %e, "cannot watch container cgroups; very short-lived containers may go unattributed"))
+        .ok()
 }

@@ -14,7 +14,9 @@ use crate::processors::k8s_cri::catalog::{Catalog, Housekeeping, SharedSnapshot}
 use crate::processors::k8s_cri::cgroup::{cgroup_id, CgroupRoots};
 use crate::processors::k8s_cri::client::{CriClient, CriError};
 use crate::processors::k8s_cri::config::K8sCriConfig;
-use crate::processors::k8s_cri::describe::{describe, is_container_id, DescribeContext};
+use crate::processors::k8s_cri::describe::{
+    describe, info_sandbox_id, is_container_id, DescribeContext,
+};
 use crate::processors::k8s_cri::discovery::present_sockets;
 use crate::processors::k8s_cri::metrics::CriMetrics;
 
@@ -26,7 +28,8 @@ pub enum Request {
     /// Read the container list now (an event's process left before it could be looked
     /// at; a new container may own its cgroup).
     Resync,
-    /// A live process proved that `cgroup_id` is this container's cgroup.
+    /// `cgroup_id` is proved to be this container's cgroup (by a live process, or by the
+    /// directory as the runtime created it); an unknown container is described at once.
     Learned {
         /// The container id.
         container_id: String,
@@ -229,12 +232,7 @@ impl Watcher {
     async fn resync(&mut self, client: &mut CriClient) -> Result<(), CriError> {
         let containers = client.list_containers().await?;
         if !self.config.pod_labels.is_empty() {
-            self.sandbox_labels = client
-                .list_pod_sandboxes()
-                .await?
-                .into_iter()
-                .map(|s| (s.id, s.labels))
-                .collect();
+            self.refresh_sandboxes(client).await?;
         }
         let now = Instant::now();
         let mut listed = HashSet::new();
@@ -258,6 +256,17 @@ impl Watcher {
         Ok(())
     }
 
+    /// Reads every pod sandbox's labels (for `pod_labels`).
+    async fn refresh_sandboxes(&mut self, client: &mut CriClient) -> Result<(), CriError> {
+        self.sandbox_labels = client
+            .list_pod_sandboxes()
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.labels))
+            .collect();
+        Ok(())
+    }
+
     async fn serve(&mut self, client: &mut CriClient, request: Request) -> Result<(), CriError> {
         match request {
             Request::Resync => self.resync(client).await?,
@@ -275,7 +284,9 @@ impl Watcher {
                 container_id,
                 cgroup_id,
             } => {
-                self.catalog.learn_cgroup(&container_id, cgroup_id);
+                if !self.catalog.learn_cgroup(&container_id, cgroup_id) {
+                    self.describe_one(client, &container_id).await?;
+                }
                 self.publish();
             }
         }
@@ -311,6 +322,13 @@ impl Watcher {
                 return Err(e);
             }
         };
+        if !self.config.pod_labels.is_empty() {
+            let sandbox = info_sandbox_id(&answer);
+            if sandbox.is_some_and(|id| !self.sandbox_labels.contains_key(&id)) {
+                // A pod newer than the last resync: its labels are needed now.
+                self.refresh_sandboxes(client).await?;
+            }
+        }
         let ctx = DescribeContext {
             node_name: &self.node_name,
             runtime: &self.runtime,
