@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::event::{Batch, Event, Workload};
+use crate::event::{Batch, Origin, Workload};
 use crate::pipeline::{Processor, Release};
 use crate::processors::k8s_cri::catalog::Snapshot;
 use crate::processors::k8s_cri::hold::{Awaited, Exit, Hold};
@@ -49,50 +49,46 @@ impl K8sCriProcessor {
 }
 
 impl Processor for K8sCriProcessor {
-    fn process(&mut self, batch: Batch) -> Batch {
+    fn process(&mut self, mut batch: Batch) -> Batch {
         let snapshot = self.service.snapshot();
         let now = Instant::now();
         let host = self.service.host().clone();
-        let mut out = Vec::with_capacity(batch.len());
-        for mut event in batch {
+        // In place: only the rare held event is copied out of the batch.
+        batch.retain_mut(|event| {
             let Some(origin) = event.origin() else {
-                out.push(event);
-                continue;
+                return true;
             };
-            if let Some(awaited) = self.hold.awaited(origin.cgroup_id).cloned() {
+            let awaited = match self.hold.awaited(origin.cgroup_id) {
                 // Later events of a held cgroup queue behind the earlier ones.
-                self.service.metrics().pending.increment(1);
-                self.hold_or_pass(event, origin.cgroup_id, awaited, now, &host, &mut out);
-                continue;
-            }
-            let service = &self.service;
-            let asked = &mut self.asked;
-            let mut request = |r: Request| ask(service, asked, r, now);
-            match self.resolver.resolve(&snapshot, origin, now, &mut request) {
-                Resolution::Container(workload) => {
-                    self.metrics().hit.increment(1);
-                    event.set_workload(workload);
-                    out.push(event);
-                }
-                Resolution::Host => {
-                    self.metrics().host.increment(1);
-                    event.set_workload(host.clone());
-                    out.push(event);
-                }
-                Resolution::Unknown => {
-                    self.metrics().miss.increment(1);
-                    event.set_workload(host.clone());
-                    out.push(event);
-                }
-                Resolution::Pending(awaited) => {
+                Some(awaited) => {
                     self.metrics().pending.increment(1);
-                    self.hold_or_pass(event, origin.cgroup_id, awaited, now, &host, &mut out);
+                    awaited.clone()
                 }
+                None => match self.attribution(&snapshot, origin, now, &host) {
+                    Ok(workload) => {
+                        event.set_workload(workload);
+                        return true;
+                    }
+                    Err(awaited) => awaited,
+                },
+            };
+            let enabled = self.hold.enabled();
+            if self
+                .hold
+                .push(event.clone(), origin.cgroup_id, awaited, now)
+                .is_none()
+            {
+                return false;
             }
-        }
+            if enabled {
+                self.metrics().held_overflow.increment(1);
+            }
+            event.set_workload(host.clone());
+            true
+        });
         self.asked
             .retain(|_, at| now.duration_since(*at) < ASK_AGAIN);
-        out
+        batch
     }
 
     fn held(&self) -> usize {
@@ -138,24 +134,36 @@ impl Processor for K8sCriProcessor {
 }
 
 impl K8sCriProcessor {
-    /// Holds `event` for `container_id`; when the hold is off or full, sends it on with
-    /// node attributes only (counted as overflow when the hold was full).
-    fn hold_or_pass(
+    /// The workload of `origin` now (counted as hit, host or miss), or what to wait for
+    /// (counted as pending).
+    fn attribution(
         &mut self,
-        event: Event,
-        cgroup_id: u64,
-        awaited: Awaited,
+        snapshot: &Snapshot,
+        origin: Origin,
         now: Instant,
         host: &Arc<Workload>,
-        out: &mut Batch,
-    ) {
-        let enabled = self.hold.enabled();
-        if let Some(mut event) = self.hold.push(event, cgroup_id, awaited, now) {
-            if enabled {
-                self.metrics().held_overflow.increment(1);
+    ) -> Result<Arc<Workload>, Awaited> {
+        let service = &self.service;
+        let asked = &mut self.asked;
+        let mut request = |r: Request| ask(service, asked, r, now);
+        let metrics = self.service.metrics();
+        match self.resolver.resolve(snapshot, origin, now, &mut request) {
+            Resolution::Container(workload) => {
+                metrics.hit.increment(1);
+                Ok(workload)
             }
-            event.set_workload(host.clone());
-            out.push(event);
+            Resolution::Host => {
+                metrics.host.increment(1);
+                Ok(host.clone())
+            }
+            Resolution::Unknown => {
+                metrics.miss.increment(1);
+                Ok(host.clone())
+            }
+            Resolution::Pending(awaited) => {
+                metrics.pending.increment(1);
+                Err(awaited)
+            }
         }
     }
 }
