@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: the unit tests (no privileges needed),
-# then the tests that need root and the real kernel (tests/). Ends with one summary line.
+# then the tests that need root, the real kernel or a real containerd (tests/). Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The tests' container runtime (containerd, runc, test images); the agent needs none.
+bash scripts/setup-containerd.sh
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -11,7 +13,7 @@ trap 'rm -f "$log"' EXIT
 echo "== unit tests (cargo test: no root needed)"
 cargo test 2>&1 | tee -a "$log"
 
-echo "== root tests (real kernel; tests/)"
+echo "== root tests (real kernel, real containerd; tests/)"
 cargo build --quiet --bin kotel
 cargo test -p kotel-integration-tests -- --test-threads=1 2>&1 | tee -a "$log"
 

@@ -181,7 +181,7 @@ fn telemetry_line(out: &mut String, t: &TelemetrySnapshot) {
     let sum = |name, labels: &[(&str, &str)]| t.counter_sum(name, labels) as u64;
     let source = [(names::COMPONENT_KIND, "source")];
     let exporter = [(names::COMPONENT_KIND, "exporter")];
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{} kotel telemetry: sources emitted={} dropped={}; exporters sent={} dropped={}; errors={}; ringbuf lost={}",
         rfc3339(t.time_unix_nano),
@@ -192,6 +192,25 @@ fn telemetry_line(out: &mut String, t: &TelemetrySnapshot) {
         sum(names::COMPONENT_ERRORS, &[]),
         sum(names::RINGBUF_LOST, &[]),
     );
+    let connected = t.gauges.iter().find(|g| g.name == names::K8S_CRI_CONNECTED);
+    if let Some(connected) = connected {
+        let lookups = |result| sum(names::K8S_CRI_LOOKUPS, &[("result", result)]);
+        let _ = write!(
+            out,
+            "; k8s_cri runtime={} containers={} hit={} host={} pending={} miss={}",
+            if connected.value > 0.0 { "up" } else { "down" },
+            t.gauges
+                .iter()
+                .filter(|g| g.name == names::K8S_CRI_CACHE_CONTAINERS)
+                .map(|g| g.value as u64)
+                .sum::<u64>(),
+            lookups("hit"),
+            lookups("host"),
+            lookups("pending"),
+            lookups("miss"),
+        );
+    }
+    out.push('\n');
 }
 
 fn telemetry_detailed(out: &mut String, t: &TelemetrySnapshot) {

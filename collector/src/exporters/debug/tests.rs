@@ -177,3 +177,45 @@ fn histograms_print_count_mean_and_median_bucket_and_survive_absurd_values() {
     assert_eq!(text.lines().count(), 2);
     assert!(!text.contains("p50"), "{text}");
 }
+
+#[test]
+fn attributed_events_show_their_workload_and_telemetry_sums_up_k8s_cri() {
+    use crate::event::{keys, Workload};
+    let mut event = tcp_event(80);
+    event.set_workload(std::sync::Arc::new(Workload::from_pairs([
+        (keys::POD_NAME, "web-1"),
+        (keys::NAMESPACE, "shop"),
+    ])));
+    let basic = render(Verbosity::Basic, vec![event.clone()]);
+    assert!(
+        basic.ends_with("connect_latency=0.012ms {k8s.namespace.name=shop k8s.pod.name=web-1}\n"),
+        "{basic}"
+    );
+    let detailed = render(Verbosity::Detailed, vec![event]);
+    assert!(detailed.contains("web-1"), "{detailed}");
+
+    let point = |name: &str, result: Option<&str>, value| TelemetryPoint {
+        name: name.into(),
+        labels: result
+            .map(|r| vec![("result".to_string(), r.to_string())])
+            .unwrap_or_default(),
+        value,
+    };
+    let snapshot = TelemetrySnapshot {
+        time_unix_nano: 0,
+        counters: vec![
+            point("kotel.k8s_cri.lookups", Some("hit"), 40.0),
+            point("kotel.k8s_cri.lookups", Some("host"), 2.0),
+            point("kotel.k8s_cri.lookups", Some("miss"), 1.0),
+        ],
+        gauges: vec![
+            point("kotel.k8s_cri.connected", None, 1.0),
+            point("kotel.k8s_cri.cache.containers", None, 7.0),
+        ],
+    };
+    let basic = render(Verbosity::Basic, vec![Event::Telemetry(snapshot)]);
+    assert!(
+        basic.ends_with("; k8s_cri runtime=up containers=7 hit=40 host=2 pending=0 miss=1\n"),
+        "{basic}"
+    );
+}
