@@ -257,3 +257,41 @@ fn a_container_that_lives_under_a_second_gets_its_connect_attributed() {
     eprintln!("{TEST}: container start -> attributed connect captured in {seen_after:?}; exited within 1 s: {gone}");
     assert!(gone, "the container should have exited within a second");
 }
+
+#[test]
+fn doctor_names_the_runtime_that_auto_discovery_finds() {
+    const TEST: &str = "k8s_cri_doctor";
+    if !ready(TEST) {
+        return;
+    }
+    let mut node = Node::new("k8scri-doctor");
+    let config = node.scratch.path().join("pipeline.yaml");
+    std::fs::write(&config, node.pipeline("")).unwrap();
+    let doctor = || {
+        let out = std::process::Command::new(kotel_integration_tests::kotel_binary())
+            .args(["doctor", "--config"])
+            .arg(&config)
+            .output()
+            .expect("kotel doctor");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = doctor();
+    assert!(
+        before.contains("warn    k8s_cri: container runtime  no runtime socket; probed"),
+        "{before}"
+    );
+    node.start_containerd();
+    let after = doctor();
+    let expected = "containerd 1.6"; // the Debian package's runtime
+    let line = after
+        .lines()
+        .find(|l| l.contains("k8s_cri: container runtime"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("ok")
+            && line.contains(expected)
+            && line.contains("(CRI v1)")
+            && line.contains(&node.socket().display().to_string()),
+        "{after}"
+    );
+}

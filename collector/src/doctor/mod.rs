@@ -1,5 +1,5 @@
-//! `kotel doctor`: what the running kernel offers kotel, and whether the configured
-//! sources can run here.
+//! `kotel doctor`: what the running kernel offers kotel, whether the configured sources
+//! can run here, and which container runtime each `k8s_cri` processor would talk to.
 //!
 //! Contract: [`examine`] only reads (files under /sys and /proc, `bpf()` feature probes
 //! that load nothing lasting) and never fails: every finding is a [`Finding`] with a
@@ -9,10 +9,12 @@
 mod hooks;
 mod probes;
 mod report;
+mod runtime;
 
 pub use report::{Finding, Report, Status};
 
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, ProcessorConfig, SourceConfig};
+use crate::processors::k8s_cri::K8sCriConfig;
 use hooks::{EXEC, FILE_OPEN, TCP};
 
 /// A kernel hook a source attaches to.
@@ -62,6 +64,21 @@ pub fn examine(config: Option<&Config>) -> Report {
     }
     for (id, hooks) in sources {
         probes::source_hooks(&mut report, &id, hooks);
+    }
+    let default_cri = K8sCriConfig::default();
+    let processors: Vec<(String, &K8sCriConfig)> = match config {
+        Some(c) => c
+            .processors
+            .iter()
+            .filter_map(|(id, p)| match p {
+                ProcessorConfig::K8sCri(cri) => Some((id.to_string(), cri)),
+                _ => None,
+            })
+            .collect(),
+        None => vec![("k8s_cri".to_string(), &default_cri)],
+    };
+    for (id, cri) in processors {
+        runtime::check(&mut report, &id, cri);
     }
     report
 }
