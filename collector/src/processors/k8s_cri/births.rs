@@ -7,14 +7,14 @@
 //! The directory's name is the proof (as for the runtime's cgroupsPath): a directory
 //! whose last component does not name a container is never reported.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
 use crate::processors::k8s_cri::cgroup::container_id_in_path;
@@ -35,6 +35,41 @@ pub struct Birth {
     pub container_id: String,
     /// Its cgroup v2 id.
     pub cgroup_id: u64,
+}
+
+/// Most births remembered; the oldest are forgotten first (cgroup ids are never reused,
+/// so an entry never turns wrong, it only ages out).
+const MAX_BORN: usize = 65_536;
+
+/// The container cgroups born since the watch started, for the event path to consult on
+/// a cache miss: cgroup id -> container id.
+#[derive(Debug, Default)]
+pub struct BornCgroups(RwLock<(HashMap<u64, String>, VecDeque<u64>)>);
+
+impl BornCgroups {
+    /// Records `birth`.
+    pub fn insert(&self, birth: &Birth) {
+        let Ok(mut guard) = self.0.write() else {
+            return;
+        };
+        let (by_cgroup, order) = &mut *guard;
+        if by_cgroup
+            .insert(birth.cgroup_id, birth.container_id.clone())
+            .is_none()
+        {
+            order.push_back(birth.cgroup_id);
+        }
+        while order.len() > MAX_BORN {
+            if let Some(oldest) = order.pop_front() {
+                by_cgroup.remove(&oldest);
+            }
+        }
+    }
+
+    /// The container whose cgroup `cgroup_id` is, if it was born while watched.
+    pub fn container_of(&self, cgroup_id: u64) -> Option<String> {
+        self.0.read().ok()?.0.get(&cgroup_id).cloned()
+    }
 }
 
 /// The watching thread; stops when dropped.

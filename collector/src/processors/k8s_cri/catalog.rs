@@ -2,7 +2,7 @@
 //! path consults. The catalog is owned by the CRI task; the event path only ever sees a
 //! [`Snapshot`] (one `Arc` clone per batch, lookups without locks).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,9 @@ pub struct Catalog {
     /// Cgroup ids learned for containers not described yet, oldest first (bounded by
     /// `max`): applied when the runtime describes them.
     births: VecDeque<(String, u64)>,
+    /// Containers whose grace period ended while the runtime still lists them (kubelet
+    /// keeps exited containers until their pod goes): not described or cached again.
+    expired: HashSet<String>,
 }
 
 /// What a catalog update changed that needs counting.
@@ -75,6 +78,7 @@ impl Catalog {
             max: max.max(1),
             conflicts: Vec::new(),
             births: VecDeque::new(),
+            expired: HashSet::new(),
         }
     }
 
@@ -89,8 +93,12 @@ impl Catalog {
     }
 
     /// True when `id` is known with liveness `alive` and, if alive, with a cgroup id: a
-    /// resync need not ask the runtime about it again.
+    /// resync need not ask the runtime about it again. An exited container whose grace
+    /// period is over stays settled while it is listed.
     pub fn is_settled(&self, id: &str, alive: bool) -> bool {
+        if !alive && self.expired.contains(id) {
+            return true;
+        }
         self.entries
             .get(id)
             .is_some_and(|e| e.gone_since.is_none() == alive && (e.cgroup_id.is_some() || !alive))
@@ -111,6 +119,9 @@ impl Catalog {
         alive: bool,
         now: Instant,
     ) {
+        if alive {
+            self.expired.remove(id);
+        }
         let previous = self.entries.get(id);
         let born = self
             .births
@@ -155,12 +166,14 @@ impl Catalog {
     }
 
     /// Marks every container not in `listed` as gone (it was removed from the runtime).
+    /// `listed` must be the runtime's complete list.
     pub fn keep_listed(&mut self, listed: &dyn Fn(&str) -> bool, now: Instant) {
         for (id, entry) in &mut self.entries {
             if !listed(id) && entry.gone_since.is_none() {
                 entry.gone_since = Some(now);
             }
         }
+        self.expired.retain(|id| listed(id));
     }
 
     /// Marks container `id` gone.
@@ -174,9 +187,15 @@ impl Catalog {
     /// ones (and, if still needed, any) until the bound holds; returns what to count.
     pub fn expire(&mut self, now: Instant) -> Housekeeping {
         let grace = self.grace;
-        self.entries.retain(|_, e| {
-            e.gone_since
-                .is_none_or(|since| now.duration_since(since) < grace)
+        let mut ended = Vec::new();
+        self.entries.retain(|id, e| {
+            let keep = e
+                .gone_since
+                .is_none_or(|since| now.duration_since(since) < grace);
+            if !keep {
+                ended.push(id.clone());
+            }
+            keep
         });
         let mut housekeeping = Housekeeping::default();
         if self.entries.len() > self.max {
@@ -188,9 +207,17 @@ impl Catalog {
             // Gone ones first, oldest first; live ones last.
             by_age.sort_by_key(|(since, _)| (since.is_none(), *since));
             let excess = self.entries.len() - self.max;
-            for (_, id) in by_age.into_iter().take(excess) {
+            for (since, id) in by_age.into_iter().take(excess) {
                 self.entries.remove(&id);
                 housekeeping.evicted += 1;
+                if since.is_some() {
+                    ended.push(id);
+                }
+            }
+        }
+        for id in ended {
+            if self.expired.len() < self.max {
+                self.expired.insert(id);
             }
         }
         housekeeping

@@ -106,3 +106,18 @@ fn a_cgroup_learned_before_the_container_is_described_applies_when_it_is() {
         Some("born")
     );
 }
+
+#[test]
+fn an_expired_exited_container_stays_settled_while_the_runtime_lists_it() {
+    let t0 = Instant::now();
+    let mut catalog = Catalog::new(Duration::from_secs(1), 10);
+    catalog.upsert("done", workload("done"), Some(9), false, t0);
+    catalog.expire(t0 + Duration::from_secs(2));
+    assert!(catalog.is_empty());
+    // Still listed as exited: a resync must not describe it again.
+    catalog.keep_listed(&|id| id == "done", t0 + Duration::from_secs(3));
+    assert!(catalog.is_settled("done", false));
+    // Gone from the list: forgotten.
+    catalog.keep_listed(&|_| false, t0 + Duration::from_secs(4));
+    assert!(!catalog.is_settled("done", false));
+}

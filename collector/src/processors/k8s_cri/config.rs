@@ -44,6 +44,10 @@ pub struct K8sCriConfig {
     pub exited_grace: Duration,
     /// Most containers cached; beyond it the longest-gone ones are evicted (counted).
     pub max_containers: usize,
+    /// Watch the cgroup v2 container subtrees (`kubepods*`, `k8s.io`) with inotify, so a
+    /// container that exits within milliseconds is still mapped; off, such events wait
+    /// for a resync and may go unattributed. One inotify watch per directory there.
+    pub watch_cgroups: bool,
 }
 
 impl Default for K8sCriConfig {
@@ -60,6 +64,7 @@ impl Default for K8sCriConfig {
             hold_max_events: 10_000,
             exited_grace: Duration::from_secs(60),
             max_containers: 10_000,
+            watch_cgroups: true,
         }
     }
 }

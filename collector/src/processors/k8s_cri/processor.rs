@@ -36,7 +36,11 @@ impl K8sCriProcessor {
     pub fn new(service: Arc<CriService>) -> Self {
         let config = service.config();
         Self {
-            resolver: Resolver::new(config.on_host("/proc"), service.roots().clone()),
+            resolver: Resolver::new(
+                config.on_host("/proc"),
+                service.roots().clone(),
+                service.born().cloned(),
+            ),
             hold: Hold::new(config.hold, config.hold_max_events),
             asked: HashMap::new(),
             service,

@@ -12,9 +12,11 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::event::Origin;
+use crate::processors::k8s_cri::births::BornCgroups;
 use crate::processors::k8s_cri::catalog::Snapshot;
 use crate::processors::k8s_cri::cgroup::{
     cgroup_id, container_id_in_path, CgroupRoots, ProcCgroup,
@@ -57,16 +59,19 @@ enum Finding {
 pub struct Resolver {
     proc_root: PathBuf,
     roots: CgroupRoots,
+    born: Option<Arc<BornCgroups>>,
     by_cgroup: HashMap<u64, (Finding, Instant)>,
     by_pid: HashMap<u32, (Finding, Instant)>,
 }
 
 impl Resolver {
-    /// A resolver reading `/proc` at `proc_root` and cgroup directories under `roots`.
-    pub fn new(proc_root: PathBuf, roots: CgroupRoots) -> Self {
+    /// A resolver reading `/proc` at `proc_root` and cgroup directories under `roots`,
+    /// consulting `born` (container cgroups seen as they were created) when it is given.
+    pub fn new(proc_root: PathBuf, roots: CgroupRoots, born: Option<Arc<BornCgroups>>) -> Self {
         Self {
             proc_root,
             roots,
+            born,
             by_cgroup: HashMap::new(),
             by_pid: HashMap::new(),
         }
@@ -87,6 +92,17 @@ impl Resolver {
         let finding = match self.remembered(origin, now) {
             Some(finding) => finding,
             None => self.find(origin, now, request),
+        };
+        let finding = match finding {
+            // A container cgroup born while watched is known without its process; a
+            // cgroup that was not born under the container subtrees is not a container.
+            Finding::Vanished => match &self.born {
+                Some(born) => born
+                    .container_of(origin.cgroup_id)
+                    .map_or(Finding::Unresolved, Finding::Container),
+                None => Finding::Vanished,
+            },
+            finding => finding,
         };
         match finding {
             Finding::Host => Resolution::Host,
@@ -121,6 +137,19 @@ impl Resolver {
 
     /// Looks at the event's process and remembers the finding.
     fn find(&mut self, origin: Origin, now: Instant, request: &mut dyn FnMut(Request)) -> Finding {
+        if let Some(id) = self
+            .born
+            .as_ref()
+            .and_then(|b| b.container_of(origin.cgroup_id))
+        {
+            remember(
+                &mut self.by_cgroup,
+                origin.cgroup_id,
+                Finding::Container(id.clone()),
+                now,
+            );
+            return Finding::Container(id);
+        }
         if origin.pid == 0 {
             return Finding::Unresolved;
         }

@@ -46,7 +46,7 @@ impl Host {
                 self.dir.path().join("pids").display()
             ))
         };
-        Resolver::new(self.dir.path().join("proc"), roots)
+        Resolver::new(self.dir.path().join("proc"), roots, None)
     }
 }
 
@@ -162,4 +162,28 @@ fn without_a_unified_hierarchy_answers_come_from_v1_paths_per_pid() {
     );
     let _ = Duration::ZERO;
     let _ = Path::new("");
+}
+
+#[test]
+fn with_the_birth_watch_a_born_cgroup_needs_no_process_and_others_are_not_held() {
+    use crate::processors::k8s_cri::births::{Birth, BornCgroups};
+    let host = Host::new();
+    let born = Arc::new(BornCgroups::default());
+    let container = host.cgroup(&format!("/kubepods/besteffort/pod1/{A}"));
+    born.insert(&Birth {
+        container_id: A.into(),
+        cgroup_id: container,
+    });
+    let roots = CgroupRoots::with_unified(host.unified());
+    let mut r = Resolver::new(host.dir.path().join("proc"), roots, Some(born));
+    // The process is long gone: the birth still proves the container.
+    let (out, asked) = resolve(&mut r, &snapshot_with(A, None), origin(container, 50));
+    assert_eq!(container_of(&out), Some(A));
+    assert!(asked.is_empty());
+    // A cgroup that was never born under the container subtrees, process gone: a
+    // transient host scope, not held and no resync asked.
+    let scope = host.cgroup("/system.slice/run-1.scope");
+    let (out, asked) = resolve(&mut r, &Snapshot::default(), origin(scope, 51));
+    assert_eq!(out, Resolution::Unknown);
+    assert!(asked.is_empty());
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::event::{keys, Workload};
-use crate::processors::k8s_cri::births::{Birth, BirthWatch};
+use crate::processors::k8s_cri::births::{Birth, BirthWatch, BornCgroups};
 use crate::processors::k8s_cri::catalog::{SharedSnapshot, Snapshot};
 use crate::processors::k8s_cri::cgroup::CgroupRoots;
 use crate::processors::k8s_cri::config::K8sCriConfig;
@@ -25,6 +25,8 @@ pub struct CriService {
     requests: mpsc::Sender<Request>,
     host: Arc<Workload>,
     metrics: CriMetrics,
+    /// Container cgroups seen as they were created, when the watch runs.
+    born: Option<Arc<BornCgroups>>,
     /// Reports container cgroups as they are created; stops with the service.
     _births: Option<BirthWatch>,
 }
@@ -55,7 +57,11 @@ impl CriService {
                 "no async runtime: the CRI task cannot run; events get host attributes only"
             ),
         }
-        let births = watch_births(&roots, &requests, &metrics);
+        let born = Arc::new(BornCgroups::default());
+        let births = config
+            .watch_cgroups
+            .then(|| watch_births(&roots, &requests, &metrics, &born))
+            .flatten();
         tracing::info!(component, node = %node_name, layout = ?roots.layout(), "k8s_cri started");
         Arc::new(CriService {
             config: config.clone(),
@@ -64,6 +70,7 @@ impl CriService {
             requests,
             host: Arc::new(Workload::from_pairs([(keys::NODE_NAME, node_name)])),
             metrics,
+            born: births.is_some().then_some(born),
             _births: births,
         })
     }
@@ -93,6 +100,12 @@ impl CriService {
         &self.host
     }
 
+    /// Container cgroups born while watched; `None` when the watch could not run (then
+    /// an event whose process is gone waits for a resync instead).
+    pub fn born(&self) -> Option<&Arc<BornCgroups>> {
+        self.born.as_ref()
+    }
+
     /// The processor's metrics.
     pub fn metrics(&self) -> &CriMetrics {
         &self.metrics
@@ -116,11 +129,14 @@ fn watch_births(
     roots: &CgroupRoots,
     requests: &mpsc::Sender<Request>,
     metrics: &CriMetrics,
+    born: &Arc<BornCgroups>,
 ) -> Option<BirthWatch> {
     let root = roots.unified.as_ref()?.mount_point.clone();
     let requests = requests.clone();
     let dropped = metrics.requests_dropped.clone();
+    let born = Arc::clone(born);
     let report = move |birth: Birth| {
+        born.insert(&birth);
         let request = Request::Learned {
             container_id: birth.container_id,
             cgroup_id: birth.cgroup_id,

@@ -41,7 +41,7 @@ pub enum Request {
 /// First and largest wait between connection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(30));
 /// How long a container the runtime could not describe is not asked about again.
-const DESCRIBE_RETRY: Duration = Duration::from_secs(1);
+const DESCRIBE_RETRY: Duration = Duration::from_millis(200);
 
 /// The CRI task's state.
 pub struct Watcher {
@@ -193,26 +193,30 @@ impl Watcher {
             Err(e) if e.is_transport() => return SessionEnd::Lost(e),
             Err(_) => None,
         };
-        if events.is_none() {
+        // A runtime that had a stream gets it reopened at the next resync if it ends.
+        let has_stream = events.is_some();
+        if !has_stream {
             tracing::info!(component = %self.metrics.component(), interval = ?self.config.resync_interval, "the runtime has no container event stream; resyncing periodically");
         }
         let mut resync = tokio::time::interval(self.config.resync_interval);
         resync.tick().await;
         loop {
             let outcome = tokio::select! {
-                _ = resync.tick() => self.resync(&mut client).await,
+                _ = resync.tick() => {
+                    if has_stream && events.is_none() {
+                        events = client.container_events().await.ok().flatten();
+                    }
+                    self.resync(&mut client).await
+                }
                 request = requests.recv() => match request {
                     None => return SessionEnd::Closed,
                     Some(request) => self.serve(&mut client, request).await,
                 },
                 event = next_event(&mut events) => match event {
                     Some(Ok(event)) => self.on_event(&mut client, event).await,
-                    Some(Err(status)) => {
-                        tracing::warn!(component = %self.metrics.component(), error = %status, "container event stream ended; resyncing periodically");
-                        events = None;
-                        Ok(())
-                    }
-                    None => {
+                    ended => {
+                        let error = ended.and_then(Result::err).map(|s| s.to_string());
+                        tracing::warn!(component = %self.metrics.component(), error = ?error, "container event stream ended; reopening it at the next resync");
                         events = None;
                         Ok(())
                     }
@@ -236,9 +240,11 @@ impl Watcher {
         }
         let now = Instant::now();
         let mut listed = HashSet::new();
+        let mut complete = true;
         for container in containers {
-            if !is_container_id(&container.id) {
+            if !is_container_id(&container.id) || listed.contains(&container.id) {
                 self.metrics.rejected("container_id");
+                complete = false;
                 continue;
             }
             let alive = is_alive(container.state);
@@ -251,7 +257,12 @@ impl Watcher {
                 _ => {}
             }
         }
-        self.catalog.keep_listed(&|id| listed.contains(id), now);
+        if complete {
+            self.catalog.keep_listed(&|id| listed.contains(id), now);
+        } else {
+            // A list with garbled entries cannot say which containers are gone.
+            tracing::warn!(component = %self.metrics.component(), "the runtime's container list had invalid entries; not expiring containers from it");
+        }
         self.publish();
         Ok(())
     }
