@@ -80,7 +80,8 @@ impl Rejection {
 /// Problems in an answer that was still used, without the affected part.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flaws {
-    /// The verbose `info` was missing or not the expected JSON: no pid, no cgroup path.
+    /// The verbose `info` was missing, not JSON, or a field had the wrong shape (that
+    /// field is not used).
     pub info: bool,
     /// The cgroup path does not name this container: not used.
     pub cgroups_path: bool,
@@ -124,9 +125,8 @@ pub fn describe(
     let (image_name, image_tag) = split_image(image);
 
     let mut flaws = Flaws::default();
-    let info = parse_info(answer);
-    flaws.info = info.is_none();
-    let (pid, raw_cgroup) = info.unwrap_or_default();
+    let (pid, raw_cgroup, info_flawed) = parse_info(answer);
+    flaws.info = info_flawed;
     let cgroup_path = raw_cgroup
         .as_deref()
         .and_then(container_cgroup_path)
@@ -176,20 +176,35 @@ pub fn is_container_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// `(pid, cgroupsPath)` from the verbose `info` JSON; `None` when it is not there or not
-/// the expected shape.
-fn parse_info(answer: &ContainerStatusResponse) -> Option<(Option<u32>, Option<String>)> {
-    let info: Value = serde_json::from_str(answer.info.get("info")?).ok()?;
-    info.as_object()?;
+/// `(pid, cgroupsPath)` from the verbose `info` JSON, each `None` when absent; `None`
+/// overall when the info is missing or either field has the wrong shape (the other one
+/// is still used: a pid sent as a string does not cost the cgroup path).
+fn parse_info(answer: &ContainerStatusResponse) -> (Option<u32>, Option<String>, bool) {
+    let Some(info) = answer
+        .info
+        .get("info")
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .filter(Value::is_object)
+    else {
+        return (None, None, true);
+    };
+    let mut flawed = false;
     let pid = match info.get("pid") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().and_then(|p| u32::try_from(p).ok())?),
+        Some(v) => {
+            let pid = v.as_u64().and_then(|p| u32::try_from(p).ok());
+            flawed |= pid.is_none();
+            pid
+        }
     };
     let cgroups_path = match info.pointer("/runtimeSpec/linux/cgroupsPath") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_str()?.to_string()),
+        Some(v) => {
+            flawed |= v.as_str().is_none();
+            v.as_str().map(str::to_string)
+        }
     };
-    Some((pid.filter(|p| *p > 0), cgroups_path))
+    (pid.filter(|p| *p > 0), cgroups_path, flawed)
 }
 
 /// The pod sandbox id from the verbose info (containerd and CRI-O: `sandboxID`).

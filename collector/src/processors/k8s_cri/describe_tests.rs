@@ -150,6 +150,16 @@ fn answers_that_would_attribute_wrongly_are_rejected_or_stripped() {
         assert!(flaws.info, "{info}");
         assert_eq!((d.pid, d.cgroup_path), (None, None), "{info}");
     }
+    // A bad pid does not cost a good cgroup path.
+    let path = format!("/k8s.io/{ID}");
+    let info =
+        format!(r#"{{"pid": "x", "runtimeSpec": {{"linux": {{"cgroupsPath": "{path}"}}}}}}"#);
+    let (d, flaws) = describe(&answer(Some(info)), &ctx(&[], &none)).unwrap();
+    assert!(flaws.info);
+    assert_eq!(
+        (d.pid, d.cgroup_path.as_deref()),
+        (None, Some(path.as_str()))
+    );
 }
 
 #[test]

@@ -84,6 +84,17 @@ impl Hold {
             .map(|h| &h.awaited)
     }
 
+    /// What the held events wait for, each once.
+    pub fn awaiting(&self) -> Vec<Awaited> {
+        let mut all: Vec<Awaited> = Vec::new();
+        for held in &self.items {
+            if !all.contains(&held.awaited) {
+                all.push(held.awaited.clone());
+            }
+        }
+        all
+    }
+
     /// Holds `event` until what it `awaits` is known or the hold time passes. Gives the
     /// event back (`Some`) when the hold is full or switched off.
     pub fn push(

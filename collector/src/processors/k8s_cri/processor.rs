@@ -1,6 +1,10 @@
 //! The `k8s_cri` processor on the event path: attributes each event from the snapshot,
 //! holds back (briefly, boundedly) events of containers not described yet, and asks the
 //! CRI task for what it lacks without ever waiting for it.
+//!
+//! Held events leave in their original order. When the hold is full, an event passes at
+//! once with node attributes (counted as `overflow`) and may overtake held events of its
+//! own cgroup: bounded memory wins over order.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -112,6 +116,7 @@ impl Processor for K8sCriProcessor {
         };
         let known = |awaited: &Awaited| snapshot_workload(&snapshot, awaited).is_some();
         let taken = self.hold.take(now, drain, &known);
+        self.ask_again_for_held(now);
         let host = self.service.host();
         let metrics = self.service.metrics();
         taken
@@ -138,6 +143,20 @@ impl Processor for K8sCriProcessor {
 }
 
 impl K8sCriProcessor {
+    /// Asks again (at most every [`ASK_AGAIN`]) for what still-held events wait for: the
+    /// runtime may not have known a container the first time it was asked.
+    fn ask_again_for_held(&mut self, now: Instant) {
+        self.asked
+            .retain(|_, at| now.duration_since(*at) < ASK_AGAIN);
+        for awaited in self.hold.awaiting() {
+            let request = match awaited {
+                Awaited::Container(id) => Request::Describe(id.clone()),
+                Awaited::Cgroup(_) => Request::Resync,
+            };
+            ask(&self.service, &mut self.asked, request, now);
+        }
+    }
+
     /// The workload of `origin` now (counted as hit, host or miss), or what to wait for
     /// (counted as pending).
     fn attribution(
