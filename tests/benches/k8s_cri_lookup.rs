@@ -10,15 +10,15 @@
 //!   catalog entry, both snapshot maps and the shared attribute set.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use kotel::event::{Direction, Event, TcpConnEvent, TcpEventKind};
+use kotel::event::Event;
 use kotel::pipeline::Processor;
 use kotel::processors::k8s_cri::{CriService, K8sCriConfig, K8sCriProcessor};
+use kotel_integration_tests::events::tcp_connect;
 use kotel_integration_tests::fake_cri::{FakeContainer, FakeCri};
 
 /// Counts live heap bytes across all threads.
@@ -47,25 +47,7 @@ const ROUNDS: usize = 5;
 const BATCHES_PER_ROUND: usize = 2_000;
 
 fn event(cgroup_id: u64) -> Event {
-    Event::Tcp(TcpConnEvent {
-        workload: None,
-        kind: TcpEventKind::Connect,
-        time_unix_nano: 0,
-        direction: Direction::Outbound,
-        local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        local_port: 40000,
-        remote_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        remote_port: 80,
-        connect_latency_ns: None,
-        duration_ns: None,
-        failed_state: None,
-        pid: 0,
-        comm: "bench".into(),
-        cgroup_id,
-        netns: 0,
-        sock_id: 0,
-        stats: None,
-    })
+    Event::Tcp(tcp_connect(cgroup_id, 0, 0))
 }
 
 /// Fake containers with real cgroup directories under `root`; their cgroup ids.

@@ -49,6 +49,20 @@ pub fn containerd_available() -> Result<(), String> {
     Ok(())
 }
 
+/// True when test `test` can run a containerd here (root, binaries, images); otherwise
+/// prints the `SKIPPED` line saying why and returns false.
+pub fn ready_or_skip(test: &str) -> bool {
+    if !crate::is_root() {
+        crate::skip(test, "running containerd needs root");
+        return false;
+    }
+    if let Err(why) = containerd_available() {
+        crate::skip(test, &why);
+        return false;
+    }
+    true
+}
+
 /// A running containerd (see the module's cleanup contract).
 pub struct Containerd {
     dir: PathBuf,

@@ -34,6 +34,7 @@ pub fn repo_root() -> PathBuf {
 
 pub mod agent;
 pub mod containerd;
+pub mod events;
 pub mod fake_cri;
 pub mod harness;
 pub mod kubelet;

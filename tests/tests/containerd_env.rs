@@ -10,22 +10,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kotel_integration_tests::containerd::{
-    containerd_available, Containerd, ScratchDir, BUSYBOX_IMAGE,
-};
+use kotel_integration_tests::containerd::{ready_or_skip, Containerd, ScratchDir, BUSYBOX_IMAGE};
 use kotel_integration_tests::kubelet::{ContainerSpec, Kubelet, PodSpec};
-use kotel_integration_tests::{is_root, skip};
 use tokio::io::AsyncBufReadExt;
 
 const TEST: &str = "containerd_hostnetwork_pod";
 
 #[tokio::test]
 async fn a_hostnetwork_pod_runs_in_kubelet_cgroups_and_survives_a_restart() {
-    if !is_root() {
-        return skip(TEST, "running containerd needs root");
-    }
-    if let Err(why) = containerd_available() {
-        return skip(TEST, &why);
+    if !ready_or_skip(TEST) {
+        return;
     }
     let scratch = ScratchDir::new("ctrd").expect("a scratch directory");
     let socket = scratch.path().join("containerd.sock");
@@ -151,11 +145,8 @@ async fn a_hostnetwork_pod_runs_in_kubelet_cgroups_and_survives_a_restart() {
 #[tokio::test]
 async fn dropping_a_stopped_containerd_still_removes_its_pods() {
     const TEST: &str = "containerd_drop_when_stopped";
-    if !is_root() {
-        return skip(TEST, "running containerd needs root");
-    }
-    if let Err(why) = containerd_available() {
-        return skip(TEST, &why);
+    if !ready_or_skip(TEST) {
+        return;
     }
     let scratch = ScratchDir::new("ctrd").expect("a scratch directory");
     let socket = scratch.path().join("containerd.sock");

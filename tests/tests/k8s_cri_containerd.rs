@@ -24,25 +24,12 @@ use k8s_cri_containerd::node::{
 };
 use kotel::event::{keys, Event, TcpEventKind};
 use kotel_integration_tests::agent::Agent;
-use kotel_integration_tests::containerd::containerd_available;
-use kotel_integration_tests::{is_root, skip};
+use kotel_integration_tests::containerd::ready_or_skip;
 
 /// A container script that connects to the host listener every 300 ms for ~`n` times,
 /// then stays up.
 fn connect_loop(n: u32) -> String {
     format!("i=0; while [ $i -lt {n} ]; do echo hi | nc 127.0.0.1 $PORT; i=$((i+1)); sleep 0.3; done; sleep 60")
-}
-
-fn ready(test: &str) -> bool {
-    if !is_root() {
-        skip(test, "running containerd and kernel programs needs root");
-        return false;
-    }
-    if let Err(why) = containerd_available() {
-        skip(test, &why);
-        return false;
-    }
-    true
 }
 
 /// Connects from the test process itself (a host process) to the listener.
@@ -68,7 +55,7 @@ fn wait_connect_of(agent: &Agent, node: &Node, pod: &RunningPod, timeout: Durati
 #[test]
 fn events_of_two_pods_and_the_host_are_each_attributed_to_their_own() {
     const TEST: &str = "k8s_cri_two_pods_and_host";
-    if !ready(TEST) {
+    if !ready_or_skip(TEST) {
         return;
     }
     let mut node = Node::new("k8scri-pods");
@@ -144,7 +131,7 @@ fn events_of_two_pods_and_the_host_are_each_attributed_to_their_own() {
 #[test]
 fn the_agent_picks_up_a_runtime_that_starts_late_and_resumes_after_a_restart() {
     const TEST: &str = "k8s_cri_late_runtime_and_restart";
-    if !ready(TEST) {
+    if !ready_or_skip(TEST) {
         return;
     }
     let mut node = Node::new("k8scri-late");
@@ -213,7 +200,7 @@ fn the_agent_picks_up_a_runtime_that_starts_late_and_resumes_after_a_restart() {
 #[test]
 fn a_container_that_lives_under_a_second_gets_its_connect_attributed() {
     const TEST: &str = "k8s_cri_short_lived_container";
-    if !ready(TEST) {
+    if !ready_or_skip(TEST) {
         return;
     }
     let mut node = Node::new("k8scri-short");
@@ -273,7 +260,7 @@ fn a_container_that_lives_under_a_second_gets_its_connect_attributed() {
 #[test]
 fn doctor_names_the_runtime_that_auto_discovery_finds() {
     const TEST: &str = "k8s_cri_doctor";
-    if !ready(TEST) {
+    if !ready_or_skip(TEST) {
         return;
     }
     let mut node = Node::new("k8scri-doctor");

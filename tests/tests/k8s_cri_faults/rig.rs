@@ -4,16 +4,16 @@
 //! helpers to build events, read the processor's metrics and poll for an outcome.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use kotel::event::{keys, Direction, Event, TcpConnEvent, TcpEventKind};
+use kotel::event::{keys, Event};
 use kotel::pipeline::{Processor, Release};
 use kotel::processors::k8s_cri::{CriService, K8sCriConfig, K8sCriProcessor};
 use kotel::telemetry::names;
+use kotel_integration_tests::events::tcp_connect;
 use kotel_integration_tests::fake_cri::{FakeContainer, FakeCri};
 
 /// `k8s.node.name` of every rig.
@@ -199,25 +199,8 @@ static NEXT_MARK: AtomicU64 = AtomicU64::new(1);
 /// A TCP connect from cgroup `cgroup_id` by process `pid` (0: no process to look at),
 /// unattributed, with a mark of its own ([`mark`]).
 pub fn tcp(cgroup_id: u64, pid: u32) -> Event {
-    Event::Tcp(TcpConnEvent {
-        kind: TcpEventKind::Connect,
-        time_unix_nano: 1,
-        direction: Direction::Outbound,
-        local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        local_port: 40000,
-        remote_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        remote_port: 80,
-        connect_latency_ns: None,
-        duration_ns: None,
-        failed_state: None,
-        pid,
-        comm: "test".into(),
-        cgroup_id,
-        netns: 0,
-        sock_id: NEXT_MARK.fetch_add(1, Ordering::Relaxed),
-        stats: None,
-        workload: None,
-    })
+    let mark = NEXT_MARK.fetch_add(1, Ordering::Relaxed);
+    Event::Tcp(tcp_connect(cgroup_id, pid, mark))
 }
 
 /// The mark [`tcp`] gave the event.
