@@ -1,0 +1,217 @@
+use super::*;
+
+const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// Expands `<id>`, `<uid>` and `<uid_>` (the uid as kubelet escapes it in slices).
+fn ids(s: &str) -> String {
+    let uid = "5f7a9c1e-3b2d-4e6f-8a0b-1c2d3e4f5a6b";
+    let uid_ = uid.replace('-', "_");
+    s.replace("<id>", ID)
+        .replace("<uid>", uid)
+        .replace("<uid_>", &uid_)
+}
+
+#[test]
+fn cgroups_paths_of_both_drivers() {
+    let table = "\
+/kubepods/besteffort/pod<uid>/<id>  /kubepods/besteffort/pod<uid>/<id>
+/k8s.io/<id>  /k8s.io/<id>
+ /kubepods//pod<uid>/./<id>/  /kubepods/pod<uid>/<id>
+kubepods-besteffort-pod<uid_>.slice:cri-containerd:<id>  /kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid_>.slice/cri-containerd-<id>.scope
+kubepods-pod<uid_>.slice:crio:<id>  /kubepods.slice/kubepods-pod<uid_>.slice/crio-<id>.scope
+system.slice:docker:<id>  /system.slice/docker-<id>.scope
+:cri-containerd:<id>  /system.slice/cri-containerd-<id>.scope
+-.slice:p:n  /p-n.scope
+kubepods.slice::kubepods-burstable.slice  /kubepods.slice/kubepods-burstable.slice";
+    for (input, want) in table.lines().filter_map(|l| l.rsplit_once("  ")) {
+        assert_eq!(
+            container_cgroup_path(&ids(input)),
+            Some(ids(want)),
+            "{input}"
+        );
+    }
+    let garbage = "/ //. /a/../b k8s.io/<id> a:b a.slice:p:n:x kubepods.slice:p: kubepods:p:n
+        .slice:p:n a--b.slice:p:n -a.slice:p:n a-.slice:p:n a/b.slice:p:n a.slice:p:../n";
+    for input in garbage.split_whitespace().chain(["", "  "]) {
+        assert_eq!(container_cgroup_path(&ids(input)), None, "{input:?}");
+    }
+}
+
+#[test]
+fn container_ids_in_paths() {
+    let named = "/kubepods/besteffort/pod<uid>/<id> /k8s.io/<id> /docker/<id> <id>
+        /../../kubepods/pod<uid>/<id>
+        /kubepods.slice/kubepods-pod<uid_>.slice/cri-containerd-<id>.scope
+        /kubepods.slice/kubepods-pod<uid_>.slice/crio-<id>.scope
+        /system.slice/docker-<id>.scope /kubepods.slice/cri-dockerd-<id>.scope
+        /machine.slice/libpod-<id>.scope";
+    for path in named.split_whitespace().map(ids) {
+        assert_eq!(container_id_in_path(&path), Some(ID), "{path}");
+        assert!(path_names_container(&path, ID), "{path}");
+    }
+    let not = "/ /init.scope /system.slice /kubepods/besteffort/pod<uid>
+        /kubepods.slice/kubepods-pod<uid_>.slice /kubepods.slice/crio-conmon-<id>.scope
+        /machine.slice/libpod-conmon-<id>.scope /user.slice/user-1000.slice/session-3.scope
+        /k8s.io/<id>/ /k8s.io/<id>.scope /<id>/init.scope /system.slice/containerd-<id>.scope
+        /k8s.io/0123456789abcdeg0123456789abcdef0123456789abcdef0123456789abcdef";
+    let odd = [
+        format!("/k8s.io/{ID}0"),
+        ID[1..].to_string(),
+        ID.to_uppercase(),
+        "".into(),
+    ];
+    for path in not.split_whitespace().map(ids).chain(odd) {
+        assert_eq!(container_id_in_path(&path), None, "{path}");
+        assert!(!path_names_container(&path, ID), "{path}");
+    }
+    let other = ID.replace('0', "1");
+    assert!(!path_names_container(&ids("/k8s.io/<id>"), &other));
+}
+
+/// This machine's layout: v1 controllers, a tmpfs at /sys/fs/cgroup, cgroup2 inside.
+const HYBRID: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+42 23 0:39 / /sys/fs/bpf rw,relatime - bpf bpf rw
+";
+
+fn mount(at: &str, root: &str, ctrl: &[&str]) -> CgroupMount {
+    CgroupMount::new(
+        at.into(),
+        root,
+        ctrl.iter().map(|c| c.to_string()).collect(),
+    )
+}
+
+#[test]
+fn mountinfo_layouts() {
+    let hybrid = CgroupRoots::from_mountinfo(HYBRID);
+    assert_eq!(hybrid.layout(), CgroupLayout::Hybrid);
+    assert_eq!(
+        hybrid.unified,
+        Some(mount("/sys/fs/cgroup/unified", "/", &[]))
+    );
+    let cpu = mount("/sys/fs/cgroup/cpu,cpuacct", "/", &["cpu", "cpuacct"]);
+    let systemd = mount("/sys/fs/cgroup/systemd", "/", &["name=systemd"]);
+    assert_eq!(
+        (hybrid.v1.len(), &hybrid.v1[0], &hybrid.v1[3]),
+        (4, &cpu, &systemd)
+    );
+
+    let v2 = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate";
+    let v2 = CgroupRoots::from_mountinfo(v2);
+    assert_eq!(v2.layout(), CgroupLayout::Unified);
+    assert_eq!(v2.unified, Some(mount("/sys/fs/cgroup", "/", &[])));
+
+    let legacy = HYBRID.replace("cgroup2 cgroup2", "ext4 /dev/vdb");
+    let legacy = CgroupRoots::from_mountinfo(&legacy);
+    assert_eq!(legacy.layout(), CgroupLayout::Legacy);
+    assert_eq!(legacy.v1, hybrid.v1);
+    let none = CgroupRoots::from_mountinfo("garbage\n1 2 3\n27 1 254:0 / / rw - ext4 vda rw");
+    assert_eq!(none.layout(), CgroupLayout::None);
+
+    // Escaped mount points; a whole-hierarchy mount beats an earlier subtree mount.
+    let escaped = "\
+50 1 0:40 /kubepods /host/sub rw - cgroup2 none rw
+51 1 0:40 / /mnt/my\\040cgroup\\134x rw - cgroup2 none rw
+52 1 0:41 /a /mnt/m1 rw - cgroup cgroup rw,memory
+53 1 0:41 / /mnt/m2 rw - cgroup cgroup rw,memory
+";
+    let roots = CgroupRoots::from_mountinfo(escaped);
+    assert_eq!(roots.unified, Some(mount("/mnt/my cgroup\\x", "/", &[])));
+    assert_eq!(roots.v1, vec![mount("/mnt/m2", "/", &["memory"])]);
+}
+
+#[test]
+fn container_dirs_per_layout() {
+    let rel = ids("/kubepods/pod<uid>/<id>");
+    let at = |h: &str| PathBuf::from(format!("/sys/fs/cgroup/{h}{rel}"));
+    let hybrid = CgroupRoots::from_mountinfo(HYBRID);
+    assert_eq!(hybrid.container_dirs(&rel), [at("unified")]);
+    assert!(hybrid.container_dirs("/kubepods/../etc").is_empty());
+
+    let legacy = CgroupRoots {
+        unified: None,
+        ..hybrid
+    };
+    let want = [at("pids"), at("memory"), at("cpu,cpuacct"), at("systemd")];
+    assert_eq!(legacy.container_dirs(&rel), want);
+
+    let custom = CgroupRoots::with_unified("/host/cg");
+    assert_eq!(custom.layout(), CgroupLayout::Unified);
+    assert_eq!(
+        custom.container_dirs("/k8s.io/x"),
+        [PathBuf::from("/host/cg/k8s.io/x")]
+    );
+
+    let sub = mount("/cg", "/kubepods", &[]);
+    assert_eq!(
+        sub.dir("/kubepods/pod1/c"),
+        Some(PathBuf::from("/cg/pod1/c"))
+    );
+    assert_eq!(
+        (sub.dir("/system.slice/c"), sub.dir("/kubepodsX/c")),
+        (None, None)
+    );
+}
+
+#[test]
+fn proc_cgroup_parse_and_pick() {
+    let scope = ids("/kubepods.slice/cri-containerd-<id>.scope");
+    let v2 = ProcCgroup::parse(&format!("0::{scope} (deleted)\n"));
+    assert_eq!(
+        (v2.unified.as_deref(), v2.container_path()),
+        (Some(&*scope), Some(&*scope))
+    );
+
+    let text = "12:cpu,cpuacct:/kubepods/pod<uid>/<id>\n9:name=systemd:/\n\
+                8:memory:/k8s.io/<id>\n5:rdma:/\n0::/\nbad line\n";
+    let hybrid = ProcCgroup::parse(&ids(text));
+    assert_eq!(hybrid.unified.as_deref(), Some("/"));
+    assert_eq!(hybrid.v1.len(), 4);
+    assert_eq!(hybrid.v1[1], ("name=systemd".into(), "/".into()));
+    assert_eq!(hybrid.container_path(), Some(&*ids("/k8s.io/<id>")));
+
+    let host = ProcCgroup::parse("0::/init.scope\n4:memory:/system.slice/x.service\n");
+    assert_eq!(host.container_path(), None);
+}
+
+#[test]
+fn proc_cgroup_read_from_fake_proc() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("4242")).unwrap();
+    std::fs::write(root.path().join("4242/cgroup"), ids("0::/k8s.io/<id>\n")).unwrap();
+    let pc = ProcCgroup::read(root.path(), 4242).unwrap();
+    assert_eq!(pc.container_path().and_then(container_id_in_path), Some(ID));
+    assert!(ProcCgroup::read(root.path(), 4243).is_err());
+}
+
+#[test]
+fn cgroup_id_is_the_inode() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = std::ffi::CString::new(dir.path().as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `c` is a NUL-terminated path and `st` a plain C struct stat fills in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::stat(c.as_ptr(), &mut st) }, 0);
+    assert_eq!(cgroup_id(dir.path()).unwrap(), st.st_ino);
+    let file = dir.path().join("f");
+    std::fs::write(&file, "").unwrap();
+    assert_eq!(
+        cgroup_id(&file).unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+}
+
+/// On this machine (and any cgroup2 host): our own unified cgroup has an id.
+#[test]
+fn discover_this_machine() {
+    let roots = CgroupRoots::discover().unwrap();
+    assert!(roots.unified.is_some(), "no cgroup2 mount in {roots:?}");
+    let own = ProcCgroup::read(Path::new("/proc"), std::process::id()).unwrap();
+    let dirs = roots.container_dirs(own.unified.as_deref().unwrap());
+    assert!(cgroup_id(&dirs[0]).unwrap() > 0);
+}
