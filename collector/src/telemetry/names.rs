@@ -28,7 +28,8 @@ pub const DECODE_ERRORS: &str = "kotel.source.decode_errors";
 
 /// Counter: events the `k8s_cri` processor looked up. Labels: `component_id`, `result`
 /// (`hit`: a container; `host`: a host process; `pending`: a container not described
-/// yet, held back; `miss`: nothing known, sent with node attributes only).
+/// yet, held back; `miss`: nothing known, sent with node attributes only; `no_cgroup`:
+/// the source knew no cgroup, sent with node attributes only).
 pub const K8S_CRI_LOOKUPS: &str = "kotel.k8s_cri.lookups";
 /// Counter: held-back events as they leave the hold. Labels: `component_id`, `outcome`
 /// (`attributed`, `expired`: sent unattributed after `hold`, `overflow`: the hold was

@@ -57,6 +57,9 @@ async fn a_healthy_runtime_attributes_containers_and_only_the_node_to_host_event
     assert!(rig.lookups("hit") >= 3.0);
     assert_eq!(rig.lookups("pending"), 0.0);
     assert_eq!(p.held(), 0);
+    // An event whose source knew no cgroup is not looked up: node attributes only.
+    assert_host(&one(&mut p, tcp(0, 102)), "no cgroup");
+    assert_eq!(rig.lookups("no_cgroup"), 1.0);
 
     assert_eq!(rig.connected(), 1.0);
     assert_eq!(rig.cached(), 2.0);

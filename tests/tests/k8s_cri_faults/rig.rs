@@ -166,7 +166,7 @@ impl Rig {
         self.counter(names::K8S_CRI_HOLD, &[("outcome", outcome)])
     }
 
-    /// Lookups with this result (`hit`, `host`, `pending`, `miss`).
+    /// Lookups with this result (`hit`, `host`, `pending`, `miss`, `no_cgroup`).
     pub fn lookups(&self, result: &str) -> f64 {
         self.counter(names::K8S_CRI_LOOKUPS, &[("result", result)])
     }

@@ -17,6 +17,8 @@ pub struct CriMetrics {
     pub pending: Counter,
     /// Lookups that found nothing.
     pub miss: Counter,
+    /// Events whose source knew no cgroup (cgroup id 0), not looked up.
+    pub no_cgroup: Counter,
     /// Held events attributed when their container was described.
     pub held_attributed: Counter,
     /// Held events sent unattributed after the hold time.
@@ -43,6 +45,7 @@ impl CriMetrics {
             host: lookup("host"),
             pending: lookup("pending"),
             miss: lookup("miss"),
+            no_cgroup: lookup("no_cgroup"),
             held_attributed: hold("attributed"),
             held_expired: hold("expired"),
             held_overflow: hold("overflow"),

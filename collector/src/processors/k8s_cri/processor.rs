@@ -66,6 +66,13 @@ impl Processor for K8sCriProcessor {
             let Some(origin) = event.origin() else {
                 return true;
             };
+            if origin.cgroup_id == 0 {
+                // The source could not tell whose it is (e.g. a listener opened before
+                // it attached): node attributes only.
+                self.metrics().no_cgroup.increment(1);
+                event.set_workload(host.clone());
+                return true;
+            }
             let awaited = match self.hold.awaited(origin.cgroup_id) {
                 // Later events of a held cgroup queue behind the earlier ones.
                 Some(awaited) => {
