@@ -7,7 +7,7 @@
 //! The directory's name is the proof (as for the runtime's cgroupsPath): a directory
 //! whose last component does not name a container is never reported.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -109,6 +109,9 @@ struct Watcher<R> {
     root: PathBuf,
     inotify: Inotify,
     watched: HashMap<i32, PathBuf>,
+    /// Directories already followed: a directory can be seen twice, once by a scan and
+    /// once by its creation event, and is reported once.
+    followed: HashSet<PathBuf>,
     report: R,
     warned_full: bool,
 }
@@ -119,6 +122,7 @@ impl<R: FnMut(Birth)> Watcher<R> {
             root,
             inotify,
             watched: HashMap::new(),
+            followed: HashSet::new(),
             report,
             warned_full: false,
         }
@@ -137,9 +141,12 @@ impl<R: FnMut(Birth)> Watcher<R> {
         }
         while !stop.load(Ordering::Relaxed) {
             match self.inotify.read(POLL_MS) {
-                Ok(created) => {
-                    for (wd, name) in created {
-                        self.created(wd, &name);
+                Ok(changes) => {
+                    for change in changes {
+                        match change {
+                            Change::Created(wd, name) => self.created(wd, &name),
+                            Change::Gone(wd) => self.gone(wd),
+                        }
                     }
                 }
                 Err(e) => {
@@ -162,8 +169,19 @@ impl<R: FnMut(Birth)> Watcher<R> {
         self.follow(&dir);
     }
 
-    /// Reports `dir` if it is a container cgroup and watches it and everything below.
+    /// The directory of watch `wd` was removed (the kernel dropped the watch).
+    fn gone(&mut self, wd: i32) {
+        if let Some(dir) = self.watched.remove(&wd) {
+            self.followed.remove(&dir);
+        }
+    }
+
+    /// Reports `dir` if it is a container cgroup and watches it and everything below;
+    /// once per directory.
     fn follow(&mut self, dir: &Path) {
+        if !self.followed.insert(dir.to_path_buf()) {
+            return;
+        }
         if let Some(birth) = self.birth(dir) {
             (self.report)(birth);
         }
@@ -248,8 +266,9 @@ impl Inotify {
         Ok(wd)
     }
 
-    /// Waits up to `timeout_ms` and returns the directories created, as (watch, name).
-    fn read(&self, timeout_ms: i32) -> io::Result<Vec<(i32, std::ffi::OsString)>> {
+    /// Waits up to `timeout_ms` and returns the directories created and the watches
+    /// the kernel dropped.
+    fn read(&self, timeout_ms: i32) -> io::Result<Vec<Change>> {
         let mut poll = libc::pollfd {
             fd: self.0,
             events: libc::POLLIN,
@@ -281,8 +300,17 @@ impl Drop for Inotify {
     }
 }
 
-/// Directory-creation records in a buffer of `struct inotify_event`s.
-fn parse_events(buffer: &[u8]) -> Vec<(i32, std::ffi::OsString)> {
+/// What one inotify record says.
+#[derive(Debug, PartialEq, Eq)]
+enum Change {
+    /// A directory `name` was created in the directory of watch `wd`.
+    Created(i32, std::ffi::OsString),
+    /// Watch `wd` is gone (its directory was removed).
+    Gone(i32),
+}
+
+/// The records of a buffer of `struct inotify_event`s that matter here.
+fn parse_events(buffer: &[u8]) -> Vec<Change> {
     const HEADER: usize = 16;
     let mut out = Vec::new();
     let mut at = 0;
@@ -293,7 +321,10 @@ fn parse_events(buffer: &[u8]) -> Vec<(i32, std::ffi::OsString)> {
         let name = &buffer[at + HEADER..end];
         let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
         if mask & libc::IN_CREATE != 0 && mask & libc::IN_ISDIR != 0 {
-            out.push((wd, std::ffi::OsStr::from_bytes(name).to_os_string()));
+            let name = std::ffi::OsStr::from_bytes(name).to_os_string();
+            out.push(Change::Created(wd, name));
+        } else if mask & libc::IN_IGNORED != 0 {
+            out.push(Change::Gone(wd));
         }
         at += HEADER + len;
     }
