@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Signal;
 use crate::exporters::debug::DebugExporterConfig;
+use crate::processors::aggregate::AggregateConfig;
 use crate::processors::filter::FilterProcessorConfig;
 use crate::processors::k8s_cri::K8sCriConfig;
 use crate::sources::exec::ExecSourceConfig;
@@ -79,18 +80,21 @@ pub enum ProcessorConfig {
     Filter(FilterProcessorConfig),
     /// Attributes events to containers, pods and namespaces through the CRI.
     K8sCri(K8sCriConfig),
+    /// Turns events into metrics per attribute set.
+    Aggregate(AggregateConfig),
 }
 
 impl ProcessorConfig {
     /// Every processor type as written in ids, in variant order. A test keeps it in step
     /// with the variants.
-    pub const KINDS: &'static [&'static str] = &["filter", "k8s_cri"];
+    pub const KINDS: &'static [&'static str] = &["filter", "k8s_cri", "aggregate"];
 
     /// This processor's type as written in ids.
     pub fn kind(&self) -> &'static str {
         match self {
             ProcessorConfig::Filter(_) => "filter",
             ProcessorConfig::K8sCri(_) => "k8s_cri",
+            ProcessorConfig::Aggregate(_) => "aggregate",
         }
     }
 
@@ -100,6 +104,7 @@ impl ProcessorConfig {
         match self {
             ProcessorConfig::Filter(_) => Vec::new(),
             ProcessorConfig::K8sCri(c) => c.validate(),
+            ProcessorConfig::Aggregate(c) => c.validate(),
         }
     }
 
@@ -109,6 +114,7 @@ impl ProcessorConfig {
             ProcessorConfig::Filter(_) | ProcessorConfig::K8sCri(_) => {
                 &[Signal::Metrics, Signal::Logs]
             }
+            ProcessorConfig::Aggregate(_) => &[Signal::Metrics],
         }
     }
 }

@@ -5,6 +5,7 @@
 mod exec;
 mod file;
 mod histogram;
+mod metric;
 mod tcp;
 mod workload;
 
@@ -15,6 +16,10 @@ use serde::{Deserialize, Serialize};
 pub use exec::ExecEvent;
 pub use file::FileOpenEvent;
 pub use histogram::{CgroupHistogram, HistogramMetric};
+pub use metric::{
+    Attributes, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint,
+    PointHeader, Temporality,
+};
 pub use tcp::{Direction, TcpConnEvent, TcpConnStats, TcpCounters, TcpEventKind};
 pub use workload::{keys, Attribution, Workload};
 
@@ -39,6 +44,8 @@ pub enum Event {
     /// The agent's own counters and gauges, injected by the runtime into every exporter
     /// each telemetry interval.
     Telemetry(TelemetrySnapshot),
+    /// Metrics aggregated from events by an `aggregate` processor.
+    Metrics(MetricBatch),
 }
 
 impl Event {
@@ -51,6 +58,7 @@ impl Event {
             Event::Exec(_) => "exec",
             Event::FileOpen(_) => "file_open",
             Event::Telemetry(_) => "telemetry",
+            Event::Metrics(_) => "metrics",
         }
     }
 
@@ -63,7 +71,7 @@ impl Event {
             Event::Histogram(h) => (h.cgroup_id, 0),
             Event::Exec(e) => (e.cgroup_id, e.pid),
             Event::FileOpen(e) => (e.cgroup_id, e.pid),
-            Event::Telemetry(_) => return None,
+            Event::Telemetry(_) | Event::Metrics(_) => return None,
         };
         Some(Origin { cgroup_id, pid })
     }
@@ -87,7 +95,7 @@ impl Event {
             Event::Histogram(h) => Some(&h.workload),
             Event::Exec(e) => Some(&e.workload),
             Event::FileOpen(e) => Some(&e.workload),
-            Event::Telemetry(_) => None,
+            Event::Telemetry(_) | Event::Metrics(_) => None,
         }
     }
 
@@ -98,7 +106,7 @@ impl Event {
             Event::Histogram(h) => Some(&mut h.workload),
             Event::Exec(e) => Some(&mut e.workload),
             Event::FileOpen(e) => Some(&mut e.workload),
-            Event::Telemetry(_) => None,
+            Event::Telemetry(_) | Event::Metrics(_) => None,
         }
     }
 }

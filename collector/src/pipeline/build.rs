@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, Weak};
 use crate::config::{ComponentId, ExporterConfig, ProcessorConfig, SourceConfig};
 use crate::exporters::debug::DebugExporter;
 use crate::pipeline::component::{Exporter, Processor, Source};
+use crate::processors::aggregate::AggregateProcessor;
 use crate::processors::filter::FilterProcessor;
 use crate::processors::k8s_cri::{CriService, K8sCriConfig, K8sCriProcessor};
 use crate::sources::exec::ExecSource;
@@ -60,6 +61,7 @@ impl ComponentFactory for Components {
         match config {
             ProcessorConfig::Filter(c) => Box::new(FilterProcessor::new(c)),
             ProcessorConfig::K8sCri(c) => Box::new(K8sCriProcessor::new(self.cri_service(id, c))),
+            ProcessorConfig::Aggregate(c) => Box::new(AggregateProcessor::new(&id.to_string(), c)),
         }
     }
 

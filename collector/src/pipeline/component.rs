@@ -107,6 +107,13 @@ pub trait Processor: Send {
     fn release(&mut self, _which: Release) -> Batch {
         Vec::new()
     }
+
+    /// The `reason` label under which the runtime counts events this processor takes
+    /// out of batches: `filtered` unless the processor consumes them for another purpose
+    /// (`aggregated`).
+    fn drop_reason(&self) -> &'static str {
+        "filtered"
+    }
 }
 
 /// Which held events [`Processor::release`] returns.

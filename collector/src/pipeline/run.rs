@@ -239,10 +239,11 @@ fn processor_stage(
     id: &ComponentId,
 ) -> ProcessorStage {
     let name = id.to_string();
+    let processor = factory.processor(id, &config.processors[id]);
     ProcessorStage {
-        processor: factory.processor(id, &config.processors[id]),
+        filtered: ComponentCounters::dropped("processor", &name, processor.drop_reason()),
+        processor,
         counters: ComponentCounters::new("processor", &name),
-        filtered: ComponentCounters::dropped("processor", &name, "filtered"),
         panicked: ComponentCounters::dropped("processor", &name, "panic"),
         id: name,
     }

@@ -90,7 +90,8 @@ impl FilterProcessor {
             | Event::Histogram(_)
             | Event::Exec(_)
             | Event::FileOpen(_)
-            | Event::Telemetry(_) => true,
+            | Event::Telemetry(_)
+            | Event::Metrics(_) => true,
         }
     }
 }

@@ -59,6 +59,10 @@ pub const K8S_CRI_CONNECTS: &str = "kotel.k8s_cri.connects";
 /// full (the next resync covers them). Labels: `component_id`.
 pub const K8S_CRI_REQUESTS_DROPPED: &str = "kotel.k8s_cri.requests.dropped";
 
+/// Counter: updates that went to a metric's overflow series because it had reached the
+/// `aggregate` processor's `cardinality_limit`. Labels: `component_id`, `metric`.
+pub const AGGREGATE_OVERFLOW: &str = "kotel.aggregate.overflow";
+
 /// Label: the component id (`type[/name]`).
 pub const COMPONENT_ID: &str = "component_id";
 /// Label: `source`, `processor` or `exporter`.

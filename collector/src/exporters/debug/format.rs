@@ -4,8 +4,8 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 
 use crate::event::{
-    CgroupHistogram, Event, ExecEvent, FileOpenEvent, TcpConnEvent, TcpCounters, TelemetrySnapshot,
-    Workload,
+    CgroupHistogram, Event, ExecEvent, FileOpenEvent, MetricBatch, MetricData, TcpConnEvent,
+    TcpCounters, TelemetrySnapshot, Workload,
 };
 use crate::exporters::debug::Verbosity;
 use crate::telemetry::names;
@@ -20,6 +20,7 @@ pub fn event(out: &mut String, event: &Event, verbosity: Verbosity) {
         (Event::Exec(e), Verbosity::Basic) => exec_line(out, e),
         (Event::FileOpen(e), Verbosity::Basic) => file_open_line(out, e),
         (Event::Telemetry(t), Verbosity::Basic) => telemetry_line(out, t),
+        (Event::Metrics(m), Verbosity::Basic) => metrics_lines(out, m),
         (Event::Telemetry(t), Verbosity::Detailed) => telemetry_detailed(out, t),
         (e, Verbosity::Detailed) => fields(out, e),
     }
@@ -211,6 +212,34 @@ fn telemetry_line(out: &mut String, t: &TelemetrySnapshot) {
         );
     }
     out.push('\n');
+}
+
+/// One line per metric: name, unit, kind and point count, then the first points.
+fn metrics_lines(out: &mut String, batch: &MetricBatch) {
+    let points: usize = batch.metrics.iter().map(|m| m.data.len()).sum();
+    let _ = writeln!(
+        out,
+        "{} metrics        {} metrics, {points} points",
+        rfc3339(batch.time_unix_nano),
+        batch.metrics.len()
+    );
+    for metric in &batch.metrics {
+        let kind = match &metric.data {
+            MetricData::Sum {
+                monotonic: true, ..
+            } => "counter",
+            MetricData::Sum { .. } => "updowncounter",
+            MetricData::Histogram { .. } => "histogram",
+            MetricData::ExponentialHistogram { .. } => "exponential histogram",
+        };
+        let _ = writeln!(
+            out,
+            "    {} ({kind}, {}): {} points",
+            metric.name,
+            metric.unit,
+            metric.data.len()
+        );
+    }
 }
 
 fn telemetry_detailed(out: &mut String, t: &TelemetrySnapshot) {

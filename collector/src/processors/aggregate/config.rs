@@ -1,0 +1,128 @@
+//! Configuration of the `aggregate` processor.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::duration;
+use crate::event::{keys, Temporality};
+use crate::processors::aggregate::instruments::Instrument;
+
+/// `processors.aggregate`: turns events into metrics per attribute set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AggregateConfig {
+    /// How often metrics are collected and sent on.
+    #[serde(with = "duration")]
+    pub interval: Duration,
+    /// `cumulative` (each point covers the series' life) or `delta` (each point covers
+    /// one interval).
+    pub temporality: Temporality,
+    /// Which workload attributes (set by `k8s_cri`) a series keeps; the rest are
+    /// aggregated away.
+    pub attributes: Vec<String>,
+    /// Peer attributes on connection metrics: `none`, or `address` (the remote address
+    /// and the server port). Raises cardinality: mind `cardinality_limit`.
+    pub peer: Peer,
+    /// Most series per metric; beyond it data goes to one series marked
+    /// `otel.metric.overflow=true` (counted in `kotel.aggregate.overflow`).
+    pub cardinality_limit: usize,
+    /// A series that received nothing for this long is forgotten (a cumulative series
+    /// that comes back starts again with a new start time).
+    #[serde(with = "duration")]
+    pub series_ttl: Duration,
+    /// Histogram settings by metric name: `{ buckets: [..] }` makes an explicit-bucket
+    /// histogram with those upper bounds (in the metric's unit). The kernel's exponential
+    /// histograms pass through unchanged unless buckets are given here.
+    pub histograms: BTreeMap<String, HistogramConfig>,
+}
+
+/// Which peer attributes connection metrics carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Peer {
+    /// None.
+    #[default]
+    None,
+    /// `network.peer.address` and `server.port`.
+    Address,
+}
+
+/// One histogram's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistogramConfig {
+    /// Upper bounds of the explicit buckets, ascending.
+    pub buckets: Vec<f64>,
+}
+
+/// Bucket bounds for durations in seconds when none are configured (Prometheus'
+/// defaults).
+pub const DEFAULT_SECONDS_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Default for AggregateConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(30),
+            temporality: Temporality::Cumulative,
+            attributes: [keys::NAMESPACE, keys::POD_NAME, keys::CONTAINER_NAME]
+                .map(String::from)
+                .to_vec(),
+            peer: Peer::None,
+            cardinality_limit: 2000,
+            series_ttl: Duration::from_secs(600),
+            histograms: BTreeMap::new(),
+        }
+    }
+}
+
+impl AggregateConfig {
+    /// Problems as (field path relative to the processor, message) pairs.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if self.interval < Duration::from_secs(1) || self.interval > Duration::from_secs(3600) {
+            problems.push(("interval".into(), "must be between 1s and 1h".into()));
+        }
+        if self.cardinality_limit < 2 {
+            problems.push(("cardinality_limit".into(), "must be at least 2".into()));
+        }
+        if self.series_ttl < self.interval {
+            problems.push(("series_ttl".into(), "must be at least the interval".into()));
+        }
+        for (i, key) in self.attributes.iter().enumerate() {
+            if self.attributes[..i].contains(key) {
+                problems.push((
+                    format!("attributes[{i}]"),
+                    format!("\"{key}\" is listed twice"),
+                ));
+            }
+        }
+        for (name, histogram) in &self.histograms {
+            let path = format!("histograms::{name}");
+            match Instrument::by_name(name) {
+                Some(i) if i.is_histogram() => {}
+                _ => problems.push((
+                    path.clone(),
+                    format!(
+                        "not a histogram metric; histograms are {}",
+                        Instrument::histogram_names().join(", ")
+                    ),
+                )),
+            }
+            let b = &histogram.buckets;
+            if b.is_empty()
+                || b.iter().any(|x| !x.is_finite())
+                || b.windows(2).any(|w| w[0] >= w[1])
+            {
+                problems.push((
+                    format!("{path}::buckets"),
+                    "must be finite numbers in strictly ascending order".into(),
+                ));
+            }
+        }
+        problems
+    }
+}

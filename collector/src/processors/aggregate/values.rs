@@ -1,0 +1,196 @@
+//! What one series accumulates: a sum, an explicit-bucket histogram or a base-2
+//! exponential histogram, with the merge rules each needs.
+
+use std::sync::Arc;
+
+use crate::event::CgroupHistogram;
+
+/// An explicit-bucket histogram's state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explicit {
+    /// Upper bounds, ascending (the last bucket is unbounded).
+    pub bounds: Arc<[f64]>,
+    /// `bounds.len() + 1` counts.
+    pub counts: Vec<u64>,
+    /// Values recorded.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+}
+
+impl Explicit {
+    /// An empty histogram with `bounds`.
+    pub fn new(bounds: Arc<[f64]>) -> Self {
+        Self {
+            counts: vec![0; bounds.len() + 1],
+            bounds,
+            count: 0,
+            sum: 0.0,
+        }
+    }
+
+    /// Records `value` `n` times (a value equal to a bound falls in that bound's bucket,
+    /// as OTLP's `(lower, upper]` buckets say).
+    pub fn record(&mut self, value: f64, n: u64) {
+        let bucket = self.bounds.partition_point(|bound| *bound < value);
+        self.counts[bucket] += n;
+        self.count += n;
+        self.sum += value * n as f64;
+    }
+
+    /// Adds a kernel histogram, re-binned: each exponential bucket's count goes to the
+    /// explicit bucket that holds its upper edge (lossy: resolution is that of `bounds`).
+    pub fn record_exponential(&mut self, h: &CgroupHistogram) {
+        if h.zero_count > 0 {
+            self.counts[0] += h.zero_count;
+        }
+        for (i, n) in h.bucket_counts.iter().enumerate() {
+            if *n == 0 {
+                continue;
+            }
+            let (_, upper) = h.bucket_bounds(h.offset + i as i32);
+            let bucket = self.bounds.partition_point(|bound| *bound < upper);
+            self.counts[bucket] += n;
+        }
+        self.count += h.count;
+        self.sum += h.sum;
+    }
+}
+
+/// A base-2 exponential histogram's state (positive values and zeros), at one scale.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Exponential {
+    /// The scale (base 2^(2^-scale)).
+    pub scale: i32,
+    /// Values that were zero.
+    pub zero_count: u64,
+    /// Index of `counts[0]`.
+    pub offset: i32,
+    /// Counts from `offset` upward.
+    pub counts: Vec<u64>,
+    /// Values recorded.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+}
+
+impl Exponential {
+    /// Adds a kernel histogram. Both must have the same scale (the kernel's is fixed);
+    /// a different one is refused (returns false) rather than merged wrongly.
+    pub fn merge(&mut self, h: &CgroupHistogram) -> bool {
+        if self.count == 0 && self.counts.is_empty() {
+            self.scale = h.scale;
+        }
+        if h.scale != self.scale {
+            return false;
+        }
+        if !h.bucket_counts.is_empty() {
+            let (lo, hi) = if self.counts.is_empty() {
+                (h.offset, h.offset + h.bucket_counts.len() as i32)
+            } else {
+                (
+                    self.offset.min(h.offset),
+                    (self.offset + self.counts.len() as i32)
+                        .max(h.offset + h.bucket_counts.len() as i32),
+                )
+            };
+            let mut counts = vec![0u64; (hi - lo) as usize];
+            for (i, n) in self.counts.iter().enumerate() {
+                counts[(self.offset - lo) as usize + i] += n;
+            }
+            for (i, n) in h.bucket_counts.iter().enumerate() {
+                counts[(h.offset - lo) as usize + i] += n;
+            }
+            self.offset = lo;
+            self.counts = counts;
+        }
+        self.zero_count += h.zero_count;
+        self.count += h.count;
+        self.sum += h.sum;
+        true
+    }
+}
+
+/// The state of one series.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A counter or up-down counter.
+    Sum(i64),
+    /// An explicit-bucket histogram.
+    Explicit(Explicit),
+    /// An exponential histogram.
+    Exponential(Exponential),
+}
+
+impl Value {
+    /// The same kind of value, emptied (a delta series after a collection).
+    pub fn emptied(&self) -> Value {
+        match self {
+            Value::Sum(_) => Value::Sum(0),
+            Value::Explicit(e) => Value::Explicit(Explicit::new(e.bounds.clone())),
+            Value::Exponential(e) => Value::Exponential(Exponential {
+                scale: e.scale,
+                ..Exponential::default()
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::HistogramMetric;
+
+    fn kernel(offset: i32, counts: Vec<u64>, zero: u64) -> CgroupHistogram {
+        let count = counts.iter().sum::<u64>() + zero;
+        CgroupHistogram {
+            workload: None,
+            metric: HistogramMetric::TcpRtt,
+            time_unix_nano: 0,
+            start_time_unix_nano: 0,
+            cgroup_id: 1,
+            scale: 2,
+            offset,
+            bucket_counts: counts,
+            zero_count: zero,
+            count,
+            sum: 0.5,
+        }
+    }
+
+    #[test]
+    fn explicit_buckets_hold_values_up_to_and_including_their_bound() {
+        let mut h = Explicit::new(Arc::from([1.0, 2.0]));
+        for v in [0.5, 1.0, 1.5, 2.0, 3.0] {
+            h.record(v, 1);
+        }
+        assert_eq!(h.counts, [2, 2, 1]);
+        assert_eq!((h.count, h.sum), (5, 8.0));
+    }
+
+    #[test]
+    fn exponential_merges_align_offsets_and_keep_every_count() {
+        let mut h = Exponential::default();
+        assert!(h.merge(&kernel(-40, vec![1, 2], 0)));
+        assert!(h.merge(&kernel(-42, vec![5], 3)));
+        assert!(h.merge(&kernel(-39, vec![0, 7], 0)));
+        assert_eq!(h.offset, -42);
+        assert_eq!(h.counts, [5, 0, 1, 2, 7]);
+        assert_eq!((h.zero_count, h.count), (3, 18));
+        let mut other_scale = kernel(0, vec![1], 0);
+        other_scale.scale = 3;
+        assert!(!h.merge(&other_scale), "a different scale is refused");
+        assert_eq!(h.count, 18);
+    }
+
+    #[test]
+    fn kernel_histograms_rebin_into_configured_buckets() {
+        // Scale 2: bucket i spans (2^(i/4), 2^((i+1)/4)]; index -40 -> (2^-10, 2^-9.75].
+        let mut h = Explicit::new(Arc::from([0.001, 0.002]));
+        h.record_exponential(&kernel(-40, vec![1, 1, 1, 1, 1], 2));
+        // Upper edges 0.00116, 0.00138, 0.00164, 0.00195 (<= 0.002) and 0.00232; zeros
+        // go to the first bucket.
+        assert_eq!(h.counts, [2, 4, 1]);
+        assert_eq!(h.count, 7);
+    }
+}
