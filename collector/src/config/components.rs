@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Signal;
 use crate::exporters::debug::DebugExporterConfig;
+use crate::exporters::otlp::OtlpExporterConfig;
 use crate::processors::aggregate::AggregateConfig;
 use crate::processors::filter::FilterProcessorConfig;
 use crate::processors::k8s_cri::K8sCriConfig;
@@ -125,33 +126,36 @@ impl ProcessorConfig {
 pub enum ExporterConfig {
     /// Readable lines on stdout, like the Collector's debug exporter.
     Debug(DebugExporterConfig),
+    /// OTLP metrics and logs over gRPC or HTTP.
+    Otlp(OtlpExporterConfig),
 }
 
 impl ExporterConfig {
     /// Every exporter type as written in ids, in variant order. A test keeps it in step
     /// with the variants.
-    pub const KINDS: &'static [&'static str] = &["debug"];
+    pub const KINDS: &'static [&'static str] = &["debug", "otlp"];
 
     /// This exporter's type as written in ids.
     pub fn kind(&self) -> &'static str {
         match self {
             ExporterConfig::Debug(_) => "debug",
+            ExporterConfig::Otlp(_) => "otlp",
         }
     }
 
     /// Checks beyond what the types enforce, as `(field, message)` pairs; see
     /// [`SourceConfig::validate`].
     pub fn validate(&self) -> Vec<(String, String)> {
-        // Owners: call your struct's own check here, e.g. `ExporterConfig::Debug(c) => c.validate()`.
         match self {
             ExporterConfig::Debug(_) => Vec::new(),
+            ExporterConfig::Otlp(c) => c.validate(),
         }
     }
 
     /// The signals this exporter accepts.
     pub fn signals(&self) -> &'static [Signal] {
         match self {
-            ExporterConfig::Debug(_) => &[Signal::Metrics, Signal::Logs],
+            ExporterConfig::Debug(_) | ExporterConfig::Otlp(_) => &[Signal::Metrics, Signal::Logs],
         }
     }
 }

@@ -10,6 +10,8 @@
 //!   variable without a default, `${NAME}` without the `env:` scheme, any other scheme, a
 //!   reference inside a reference (`${env:A:-${env:B}}`), a `${` without `}` on its line.
 //! - Substituted values are not scanned again.
+//! - An empty value that makes up a whole unquoted scalar (`key: ${env:UNSET:-}`) becomes
+//!   `""`: the empty string, as the Collector reads it, not YAML null.
 //! - YAML comments (a `#` at the start of a line or after a blank, outside a quoted string
 //!   opened on that line) are copied unchanged, so commented-out references need no value.
 //!   A ` #` inside a block scalar (`|`) is taken for a comment too.
@@ -101,6 +103,14 @@ fn substitute_line(
                 };
                 let body = &line[body_start..body_start + len];
                 match resolve(body, env) {
+                    Ok(value) if value.is_empty() && quote.is_none() => {
+                        let rest = &line[body_start + len + 1..];
+                        if is_whole_scalar(out, rest) {
+                            // An empty whole value is the empty string, not YAML null
+                            // (which a string field would read as the text "null").
+                            out.push_str("\"\"");
+                        }
+                    }
                     Ok(value) => out.push_str(&value),
                     Err(message) => errors.push(message),
                 }
@@ -114,6 +124,18 @@ fn substitute_line(
         prev = Some(c);
         i += c.len_utf8();
     }
+}
+
+/// True when a reference between the text already written (`before`) and the rest of
+/// its line (`after`) is a whole unquoted YAML scalar: after `key:`, `- `, `[`, `{` or
+/// `,`, and before the end of the line, a comment, `,`, `]` or `}`.
+fn is_whole_scalar(before: &str, after: &str) -> bool {
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let lead = before[line_start..].trim_end();
+    let opens = lead.ends_with(':') || lead.ends_with('-') || lead.ends_with(['[', '{', ',']);
+    let tail = after.trim_start();
+    let closes = tail.is_empty() || tail.starts_with(['#', ',', ']', '}']);
+    opens && closes
 }
 
 /// The value of the reference `${body}`, or why it has none.
@@ -183,6 +205,26 @@ mod tests {
             sub("endpoint: ${env:HOST}\n").unwrap(),
             "endpoint: collector.local\n"
         );
+    }
+
+    #[test]
+    fn an_empty_whole_value_is_the_empty_string_not_null() {
+        assert_eq!(sub("node: ${env:EMPTY}\n").unwrap(), "node: \"\"\n");
+        assert_eq!(
+            sub("node: ${env:UNSET:-} # c\n").unwrap(),
+            "node: \"\" # c\n"
+        );
+        assert_eq!(
+            sub("k: { a: ${env:EMPTY}, b: 1 }").unwrap(),
+            "k: { a: \"\", b: 1 }"
+        );
+        assert_eq!(sub("- ${env:EMPTY}\n").unwrap(), "- \"\"\n");
+        // Part of a longer scalar, or quoted: just nothing.
+        assert_eq!(
+            sub("url: http://${env:EMPTY}x\n").unwrap(),
+            "url: http://x\n"
+        );
+        assert_eq!(sub("q: \"${env:EMPTY}\"\n").unwrap(), "q: \"\"\n");
     }
 
     #[test]

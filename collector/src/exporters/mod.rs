@@ -1,3 +1,4 @@
 //! Batch consumers.
 
 pub mod debug;
+pub mod otlp;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::config::{ComponentId, ExporterConfig, ProcessorConfig, SourceConfig};
 use crate::exporters::debug::DebugExporter;
+use crate::exporters::otlp::OtlpExporter;
 use crate::pipeline::component::{Exporter, Processor, Source};
 use crate::processors::aggregate::AggregateProcessor;
 use crate::processors::filter::FilterProcessor;
@@ -65,9 +66,10 @@ impl ComponentFactory for Components {
         }
     }
 
-    fn exporter(&self, _id: &ComponentId, config: &ExporterConfig) -> Box<dyn Exporter> {
+    fn exporter(&self, id: &ComponentId, config: &ExporterConfig) -> Box<dyn Exporter> {
         match config {
             ExporterConfig::Debug(c) => Box::new(DebugExporter::stdout(c)),
+            ExporterConfig::Otlp(c) => Box::new(OtlpExporter::new(&id.to_string(), c)),
         }
     }
 }

@@ -63,6 +63,26 @@ pub const K8S_CRI_REQUESTS_DROPPED: &str = "kotel.k8s_cri.requests.dropped";
 /// `aggregate` processor's `cardinality_limit`. Labels: `component_id`, `metric`.
 pub const AGGREGATE_OVERFLOW: &str = "kotel.aggregate.overflow";
 
+/// Counter: data points (metrics) or log records the backend accepted. Labels:
+/// `component_id`, `signal` (`metrics`, `logs`).
+pub const OTLP_SENT: &str = "kotel.exporter.otlp.sent";
+/// Counter: encoded request bytes (before compression) the backend accepted. Labels:
+/// `component_id`, `signal`.
+pub const OTLP_SENT_BYTES: &str = "kotel.exporter.otlp.sent.bytes";
+/// Counter: data points or log records lost. Labels: `component_id`, `signal`, `reason`
+/// (`queue_full`: oldest dropped for room; `rejected`: a non-retryable failure;
+/// `retries_exhausted`; `partial_rejected`: the backend's partial success; `shutdown`:
+/// unsent when the agent stopped).
+pub const OTLP_DROPPED: &str = "kotel.exporter.otlp.dropped";
+/// Counter: retried sends. Labels: `component_id`, `signal`.
+pub const OTLP_RETRIES: &str = "kotel.exporter.otlp.retries";
+/// Counter: microseconds spent sending (all attempts). Labels: `component_id`, `signal`.
+pub const OTLP_SEND_DURATION_US: &str = "kotel.exporter.otlp.send.duration_us";
+/// Gauge: requests waiting in the queue. Labels: `component_id`.
+pub const OTLP_QUEUE_REQUESTS: &str = "kotel.exporter.otlp.queue.requests";
+/// Gauge: encoded bytes waiting in the queue. Labels: `component_id`.
+pub const OTLP_QUEUE_BYTES: &str = "kotel.exporter.otlp.queue.bytes";
+
 /// Label: the component id (`type[/name]`).
 pub const COMPONENT_ID: &str = "component_id";
 /// Label: `source`, `processor` or `exporter`.

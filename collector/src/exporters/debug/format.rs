@@ -13,19 +13,31 @@ use crate::telemetry::names;
 /// Appends `event` to `out` at `verbosity`, ending with a newline.
 pub fn event(out: &mut String, event: &Event, verbosity: Verbosity) {
     let start = out.len();
-    match (event, verbosity) {
-        (Event::Tcp(e), Verbosity::Basic) => tcp_line(out, e),
-        (Event::TcpCounters(c), Verbosity::Basic) => counters_line(out, c),
-        (Event::Histogram(h), Verbosity::Basic) => histogram_line(out, h),
-        (Event::Exec(e), Verbosity::Basic) => exec_line(out, e),
-        (Event::FileOpen(e), Verbosity::Basic) => file_open_line(out, e),
-        (Event::Telemetry(t), Verbosity::Basic) => telemetry_line(out, t),
-        (Event::Metrics(m), Verbosity::Basic) => metrics_lines(out, m),
-        (Event::Telemetry(t), Verbosity::Detailed) => telemetry_detailed(out, t),
-        (e, Verbosity::Detailed) => fields(out, e),
+    match verbosity {
+        Verbosity::Basic => {
+            line(out, event);
+            if let Some(workload) = event.workload() {
+                append_workload(out, start, workload);
+            }
+        }
+        Verbosity::Detailed => match event {
+            Event::Telemetry(t) => telemetry_detailed(out, t),
+            e => fields(out, e),
+        },
     }
-    if let (Some(workload), Verbosity::Basic) = (event.workload(), verbosity) {
-        append_workload(out, start, workload);
+}
+
+/// Appends the one-line rendering of `event` without its workload, ending with a
+/// newline (the body of an OTLP log record).
+pub fn line(out: &mut String, event: &Event) {
+    match event {
+        Event::Tcp(e) => tcp_line(out, e),
+        Event::TcpCounters(c) => counters_line(out, c),
+        Event::Histogram(h) => histogram_line(out, h),
+        Event::Exec(e) => exec_line(out, e),
+        Event::FileOpen(e) => file_open_line(out, e),
+        Event::Telemetry(t) => telemetry_line(out, t),
+        Event::Metrics(m) => metrics_lines(out, m),
     }
 }
 

@@ -2,7 +2,7 @@
 //! Collector's debug exporter. `basic` prints one line per event and a one-line summary
 //! of the agent's own metrics; `detailed` prints every field and every metric series.
 
-mod format;
+pub mod format;
 
 use std::io::{self, Write};
 

@@ -1,0 +1,177 @@
+//! Configuration of the `otlp` exporter.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::duration;
+
+/// `exporters.otlp`: metrics and logs to any OpenTelemetry backend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpExporterConfig {
+    /// `http://host:port` as in the OTel SDKs (`OTEL_EXPORTER_OTLP_ENDPOINT`): for
+    /// `grpc` the server, for `http/protobuf` the base to which `/v1/metrics` and
+    /// `/v1/logs` are added. Empty: the exporter is off (it takes batches and sends
+    /// nothing), so a pipeline can switch on with an environment variable alone.
+    pub endpoint: String,
+    /// `grpc` or `http/protobuf`.
+    pub protocol: Protocol,
+    /// Headers sent with every request (e.g. an API token).
+    pub headers: BTreeMap<String, String>,
+    /// `none` or `gzip`.
+    pub compression: Compression,
+    /// Longest one request may take.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// Retries of retryable failures (unavailable, throttled, 429/502/503/504).
+    pub retry: RetryConfig,
+    /// Requests waiting to be sent; the oldest are dropped first when it is full.
+    pub queue: QueueConfig,
+    /// Resource attributes added to `service.name`, `service.version`, `host.name` and
+    /// `k8s.node.name`.
+    pub resource: BTreeMap<String, String>,
+    /// `k8s.node.name` on the resource; empty: `$K8S_NODE_NAME`, `$NODE_NAME`, else none.
+    pub node_name: String,
+}
+
+/// The OTLP transport.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    /// OTLP/gRPC.
+    #[default]
+    #[serde(rename = "grpc")]
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies.
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+}
+
+/// Request body compression.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// None.
+    #[default]
+    None,
+    /// gzip.
+    Gzip,
+}
+
+/// Retry settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// First wait; doubles (with up to 50% jitter) up to `max_interval`.
+    #[serde(with = "duration")]
+    pub initial_interval: Duration,
+    /// Longest wait between attempts.
+    #[serde(with = "duration")]
+    pub max_interval: Duration,
+    /// Give a request up after this long (counted as `retries_exhausted`).
+    #[serde(with = "duration")]
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            initial_interval: Duration::from_secs(1),
+            max_interval: Duration::from_secs(30),
+            max_elapsed: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Queue bounds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Most requests waiting.
+    pub max_requests: usize,
+    /// Most encoded bytes waiting.
+    pub max_bytes: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            max_requests: 1000,
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for OtlpExporterConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            protocol: Protocol::Grpc,
+            headers: BTreeMap::new(),
+            compression: Compression::None,
+            timeout: Duration::from_secs(10),
+            retry: RetryConfig::default(),
+            queue: QueueConfig::default(),
+            resource: BTreeMap::new(),
+            node_name: String::new(),
+        }
+    }
+}
+
+impl OtlpExporterConfig {
+    /// Problems as (field path relative to the exporter, message) pairs.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if !self.endpoint.is_empty() {
+            match self.endpoint.split_once("://") {
+                Some(("http", rest)) if !rest.is_empty() => {}
+                Some(("https", _)) => problems.push((
+                    "endpoint".into(),
+                    "https endpoints need TLS, which this build does not do yet: use http:// (e.g. to a local collector)".into(),
+                )),
+                _ => problems.push((
+                    "endpoint".into(),
+                    format!("\"{}\" is not an endpoint: use http://host:port", self.endpoint),
+                )),
+            }
+        }
+        for (name, value) in &self.headers {
+            let valid_name = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+            if !valid_name || value.bytes().any(|b| b == b'\n' || b == b'\r') {
+                problems.push((format!("headers::{name}"), "not a valid HTTP header".into()));
+            }
+        }
+        if self.timeout < Duration::from_millis(100) || self.timeout > Duration::from_secs(300) {
+            problems.push(("timeout".into(), "must be between 100ms and 5m".into()));
+        }
+        let r = &self.retry;
+        if r.initial_interval.is_zero() || r.initial_interval > r.max_interval {
+            problems.push((
+                "retry::initial_interval".into(),
+                "must be more than 0s and at most retry::max_interval".into(),
+            ));
+        }
+        if self.queue.max_requests == 0 {
+            problems.push(("queue::max_requests".into(), "must be at least 1".into()));
+        }
+        if self.queue.max_bytes < 64 * 1024 {
+            problems.push(("queue::max_bytes".into(), "must be at least 65536".into()));
+        }
+        problems
+    }
+
+    /// The node name for the resource.
+    pub fn resolved_node_name(&self) -> String {
+        if !self.node_name.is_empty() {
+            return self.node_name.clone();
+        }
+        ["K8S_NODE_NAME", "NODE_NAME"]
+            .iter()
+            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,184 @@
+//! Events -> OTLP log records: execs, opens of watched files and (in a logs pipeline)
+//! TCP connection events, each with a severity, a readable body (the debug exporter's
+//! line) and its fields as attributes; the workload's attributes (pod, namespace, ...)
+//! are attributes of the record too.
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+
+use crate::event::{Event, ExecEvent, FileOpenEvent, TcpConnEvent};
+use crate::exporters::debug::format;
+use crate::exporters::otlp::resource::{scope, string};
+
+/// The request carrying the log records of `events` (events that are not logs are left
+/// out); `None` when there is none.
+pub fn logs_request(resource: &Resource, events: &[&Event]) -> Option<ExportLogsServiceRequest> {
+    let records: Vec<LogRecord> = events.iter().filter_map(|e| record(e)).collect();
+    (!records.is_empty()).then(|| ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(resource.clone()),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(scope()),
+                log_records: records,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    })
+}
+
+/// True when `event` becomes a log record.
+pub fn is_log(event: &Event) -> bool {
+    matches!(event, Event::Exec(_) | Event::FileOpen(_) | Event::Tcp(_))
+}
+
+fn record(event: &Event) -> Option<LogRecord> {
+    let (time, severity, name, mut attributes) = match event {
+        Event::Exec(e) => (
+            e.time_unix_nano,
+            SeverityNumber::Info,
+            "process.exec",
+            exec(e),
+        ),
+        Event::FileOpen(e) => {
+            let severity = if e.errno == 0 {
+                SeverityNumber::Warn
+            } else {
+                SeverityNumber::Warn2
+            };
+            (e.time_unix_nano, severity, "file.open", file_open(e))
+        }
+        Event::Tcp(e) => (
+            e.time_unix_nano,
+            SeverityNumber::Info,
+            "tcp.connection",
+            tcp(e),
+        ),
+        _ => return None,
+    };
+    if let Some(workload) = event.workload() {
+        for (k, v) in &workload.attributes {
+            attributes.push(kv(k, Value::StringValue(v.clone())));
+        }
+    }
+    let mut body = String::new();
+    format::line(&mut body, event);
+    let body = body.trim_end().to_string();
+    Some(LogRecord {
+        time_unix_nano: time,
+        observed_time_unix_nano: now_nanos(),
+        severity_number: severity as i32,
+        severity_text: severity_text(severity).into(),
+        body: Some(string(&body)),
+        attributes,
+        event_name: name.into(),
+        ..Default::default()
+    })
+}
+
+fn severity_text(s: SeverityNumber) -> &'static str {
+    match s {
+        SeverityNumber::Info => "INFO",
+        SeverityNumber::Warn | SeverityNumber::Warn2 => "WARN",
+        _ => "INFO",
+    }
+}
+
+fn exec(e: &ExecEvent) -> Vec<KeyValue> {
+    let args = e
+        .args
+        .iter()
+        .map(|a| AnyValue {
+            value: Some(Value::StringValue(a.clone())),
+        })
+        .collect();
+    vec![
+        kv("process.pid", Value::IntValue(e.pid.into())),
+        kv("process.parent_pid", Value::IntValue(e.ppid.into())),
+        kv("process.real_user.id", Value::IntValue(e.uid.into())),
+        kv(
+            "process.executable.path",
+            Value::StringValue(e.path.clone()),
+        ),
+        kv(
+            "process.executable.name",
+            Value::StringValue(e.comm.clone()),
+        ),
+        kv(
+            "process.command_args",
+            Value::ArrayValue(ArrayValue { values: args }),
+        ),
+        kv(
+            "process.command_args.truncated",
+            Value::BoolValue(e.args_truncated),
+        ),
+    ]
+}
+
+fn file_open(e: &FileOpenEvent) -> Vec<KeyValue> {
+    vec![
+        kv("file.path", Value::StringValue(e.path.clone())),
+        kv("process.pid", Value::IntValue(e.pid.into())),
+        kv(
+            "process.executable.name",
+            Value::StringValue(e.comm.clone()),
+        ),
+        kv("file.open.access", Value::StringValue(e.access.join(","))),
+        kv("file.open.flags", Value::IntValue(e.flags.into())),
+        kv("error.code", Value::IntValue(e.errno.into())),
+    ]
+}
+
+fn tcp(e: &TcpConnEvent) -> Vec<KeyValue> {
+    let mut out = vec![
+        kv("tcp.event", Value::StringValue(e.kind.as_str().into())),
+        kv("direction", Value::StringValue(e.direction.as_str().into())),
+        kv("network.transport", Value::StringValue("tcp".into())),
+        kv(
+            "network.local.address",
+            Value::StringValue(e.local_addr.to_string()),
+        ),
+        kv("network.local.port", Value::IntValue(e.local_port.into())),
+        kv(
+            "network.peer.address",
+            Value::StringValue(e.remote_addr.to_string()),
+        ),
+        kv("network.peer.port", Value::IntValue(e.remote_port.into())),
+        kv("process.pid", Value::IntValue(e.pid.into())),
+        kv(
+            "process.executable.name",
+            Value::StringValue(e.comm.clone()),
+        ),
+    ];
+    if let Some(ns) = e.duration_ns {
+        out.push(kv(
+            "tcp.connection.duration",
+            Value::DoubleValue(ns as f64 / 1e9),
+        ));
+    }
+    if let Some(ns) = e.connect_latency_ns {
+        out.push(kv(
+            "tcp.connect.duration",
+            Value::DoubleValue(ns as f64 / 1e9),
+        ));
+    }
+    out
+}
+
+fn kv(key: &str, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}

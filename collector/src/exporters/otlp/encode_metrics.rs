@@ -1,0 +1,132 @@
+//! [`MetricBatch`] -> OTLP `ExportMetricsServiceRequest`: one resource (the agent and its
+//! node), one scope (`kotel`), every metric and point one-to-one.
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1 as otlp;
+use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+
+use crate::event::{
+    Attributes, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint,
+    Temporality,
+};
+use crate::exporters::otlp::resource::{key_values, scope};
+
+/// The request carrying `batches`, under `resource`.
+pub fn metrics_request(
+    resource: &Resource,
+    batches: &[&MetricBatch],
+) -> ExportMetricsServiceRequest {
+    let metrics = batches
+        .iter()
+        .flat_map(|b| b.metrics.iter())
+        .map(metric)
+        .collect();
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![otlp::ResourceMetrics {
+            resource: Some(resource.clone()),
+            scope_metrics: vec![otlp::ScopeMetrics {
+                scope: Some(scope()),
+                metrics,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+/// Number of data points in `batches` (what a partial success counts).
+pub fn data_points(batches: &[&MetricBatch]) -> usize {
+    batches
+        .iter()
+        .flat_map(|b| b.metrics.iter())
+        .map(|m| m.data.len())
+        .sum()
+}
+
+fn metric(m: &Metric) -> otlp::Metric {
+    let data = match &m.data {
+        MetricData::Sum {
+            monotonic,
+            temporality,
+            points,
+        } => otlp::metric::Data::Sum(otlp::Sum {
+            data_points: points.iter().map(number_point).collect(),
+            aggregation_temporality: temporality_of(*temporality),
+            is_monotonic: *monotonic,
+        }),
+        MetricData::Histogram {
+            temporality,
+            points,
+        } => otlp::metric::Data::Histogram(otlp::Histogram {
+            data_points: points.iter().map(histogram_point).collect(),
+            aggregation_temporality: temporality_of(*temporality),
+        }),
+        MetricData::ExponentialHistogram {
+            temporality,
+            points,
+        } => otlp::metric::Data::ExponentialHistogram(otlp::ExponentialHistogram {
+            data_points: points.iter().map(exponential_point).collect(),
+            aggregation_temporality: temporality_of(*temporality),
+        }),
+    };
+    otlp::Metric {
+        name: m.name.clone(),
+        description: m.description.clone(),
+        unit: m.unit.clone(),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+fn temporality_of(t: Temporality) -> i32 {
+    match t {
+        Temporality::Cumulative => otlp::AggregationTemporality::Cumulative as i32,
+        Temporality::Delta => otlp::AggregationTemporality::Delta as i32,
+    }
+}
+
+fn attributes(a: &Attributes) -> Vec<opentelemetry_proto::tonic::common::v1::KeyValue> {
+    key_values(a.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+fn number_point(p: &NumberPoint) -> otlp::NumberDataPoint {
+    otlp::NumberDataPoint {
+        attributes: attributes(&p.header.attributes),
+        start_time_unix_nano: p.header.start_time_unix_nano,
+        time_unix_nano: p.header.time_unix_nano,
+        value: Some(NumberValue::AsInt(p.value)),
+        ..Default::default()
+    }
+}
+
+fn histogram_point(p: &HistogramPoint) -> otlp::HistogramDataPoint {
+    otlp::HistogramDataPoint {
+        attributes: attributes(&p.header.attributes),
+        start_time_unix_nano: p.header.start_time_unix_nano,
+        time_unix_nano: p.header.time_unix_nano,
+        count: p.count,
+        sum: Some(p.sum),
+        bucket_counts: p.bucket_counts.clone(),
+        explicit_bounds: p.bounds.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn exponential_point(p: &ExponentialPoint) -> otlp::ExponentialHistogramDataPoint {
+    otlp::ExponentialHistogramDataPoint {
+        attributes: attributes(&p.header.attributes),
+        start_time_unix_nano: p.header.start_time_unix_nano,
+        time_unix_nano: p.header.time_unix_nano,
+        count: p.count,
+        sum: Some(p.sum),
+        scale: p.scale,
+        zero_count: p.zero_count,
+        positive: Some(Buckets {
+            offset: p.offset,
+            bucket_counts: p.bucket_counts.clone(),
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,299 @@
+//! The `otlp` exporter: metrics (from `aggregate`) and logs (execs, file opens, TCP
+//! events) as OTLP over gRPC or HTTP/protobuf.
+//!
+//! `export` only encodes and queues, so a slow or absent backend never stalls the
+//! pipeline; a sender task of its own sends the queue in order, retrying retryable
+//! failures with exponential backoff and jitter (waiting at least what the server asks).
+//! Memory is bounded by the queue's limits; everything dropped is counted by reason in
+//! `kotel.exporter.otlp.dropped`.
+
+pub mod config;
+pub mod encode_logs;
+pub mod encode_metrics;
+pub mod queue;
+pub mod resource;
+pub mod transport;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics::{Counter, Gauge};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use tokio::sync::watch;
+
+use crate::event::{Batch, Event, MetricBatch};
+use crate::pipeline::{BoxFuture, ComponentError, Exporter};
+use crate::telemetry::names;
+
+pub use config::OtlpExporterConfig;
+use queue::{Queue, Queued};
+use transport::{Request, Transport};
+
+/// The exporter.
+pub struct OtlpExporter {
+    component: String,
+    resource: Resource,
+    /// `None` when no endpoint is configured (the exporter is off).
+    link: Option<Link>,
+}
+
+/// The queue and the sender task behind it.
+struct Link {
+    queue: Arc<Queue>,
+    closing: Arc<AtomicBool>,
+    idle: watch::Receiver<bool>,
+    counters: Arc<Counters>,
+}
+
+impl OtlpExporter {
+    /// An exporter for `config`; spawns its sender on the current tokio runtime.
+    pub fn new(component: &str, config: &OtlpExporterConfig) -> Self {
+        let resource = resource::resource(&config.resolved_node_name(), &config.resource);
+        let link = if config.endpoint.is_empty() {
+            tracing::info!(component, "otlp exporter is off: no endpoint (set OTEL_EXPORTER_OTLP_ENDPOINT or exporters.{component}.endpoint)");
+            None
+        } else {
+            start_link(component, config)
+        };
+        Self {
+            component: component.to_string(),
+            resource,
+            link,
+        }
+    }
+
+    /// The requests `batch` becomes.
+    fn requests(&self, batch: &Batch) -> Vec<Queued> {
+        let mut out = Vec::new();
+        let metrics: Vec<&MetricBatch> = batch
+            .iter()
+            .filter_map(|e| match e {
+                Event::Metrics(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        let points = encode_metrics::data_points(&metrics);
+        if points > 0 {
+            let request =
+                Request::Metrics(encode_metrics::metrics_request(&self.resource, &metrics));
+            out.push(queued(request, points as u64));
+        }
+        let logs: Vec<&Event> = batch.iter().filter(|e| encode_logs::is_log(e)).collect();
+        if let Some(request) = encode_logs::logs_request(&self.resource, &logs) {
+            out.push(queued(Request::Logs(request), logs.len() as u64));
+        }
+        out
+    }
+}
+
+fn queued(request: Request, items: u64) -> Queued {
+    Queued {
+        bytes: request.encoded_len(),
+        request,
+        items,
+    }
+}
+
+impl Exporter for OtlpExporter {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ComponentError>> {
+        Box::pin(async move {
+            let Some(link) = &self.link else {
+                return Ok(());
+            };
+            for item in self.requests(batch) {
+                for dropped in link.queue.push(item) {
+                    link.counters
+                        .dropped(dropped.request.signal(), "queue_full", dropped.items);
+                }
+            }
+            link.counters.depth(&link.queue);
+            Ok(())
+        })
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            let Some(link) = &mut self.link else {
+                return Ok(());
+            };
+            // Send what is queued, one attempt each: shutdown does not wait out retries.
+            link.closing.store(true, Ordering::Relaxed);
+            link.queue.wake();
+            let _ = link.idle.wait_for(|idle| *idle).await;
+            tracing::debug!(component = %self.component, "otlp exporter flushed");
+            Ok(())
+        })
+    }
+}
+
+/// Starts the sender task; `None` (logged) when the transport cannot be built or no
+/// runtime is there.
+fn start_link(component: &str, config: &OtlpExporterConfig) -> Option<Link> {
+    let transport = match Transport::new(config) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(component, error = %e, "otlp exporter cannot start");
+            return None;
+        }
+    };
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let queue = Arc::new(Queue::new(config.queue.clone()));
+    let closing = Arc::new(AtomicBool::new(false));
+    let counters = Arc::new(Counters::new(component));
+    let (idle_tx, idle) = watch::channel(false);
+    let sender = Sender {
+        transport,
+        queue: Arc::clone(&queue),
+        closing: Arc::clone(&closing),
+        counters: Arc::clone(&counters),
+        retry: config.retry.clone(),
+        component: component.to_string(),
+    };
+    runtime.spawn(sender.run(idle_tx));
+    tracing::info!(component, endpoint = %config.endpoint, protocol = ?config.protocol, "otlp exporter started");
+    Some(Link {
+        queue,
+        closing,
+        idle,
+        counters,
+    })
+}
+
+/// The sender task.
+struct Sender {
+    transport: Transport,
+    queue: Arc<Queue>,
+    closing: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+    retry: config::RetryConfig,
+    component: String,
+}
+
+impl Sender {
+    async fn run(self, idle: watch::Sender<bool>) {
+        loop {
+            match self.queue.pop() {
+                Some(item) => {
+                    let _ = idle.send(false);
+                    self.send(item).await;
+                    self.counters.depth(&self.queue);
+                }
+                None if self.closing.load(Ordering::Relaxed) => {
+                    let _ = idle.send(true);
+                    return;
+                }
+                None => {
+                    let _ = idle.send(true);
+                    tokio::select! {
+                        () = self.queue.wait() => {}
+                        () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `item`, retrying what is retryable until `max_elapsed` (or, once closing,
+    /// not at all); counts the outcome.
+    async fn send(&self, item: Queued) {
+        let signal = item.request.signal();
+        let started = Instant::now();
+        let mut wait = self.retry.initial_interval;
+        loop {
+            let attempt = Instant::now();
+            let outcome = self.transport.send(&item.request).await;
+            self.counters.duration(signal, attempt.elapsed());
+            match outcome {
+                Ok(accepted) => {
+                    let rejected = accepted.rejected.max(0) as u64;
+                    if rejected > 0 {
+                        tracing::warn!(component = %self.component, signal, rejected, message = %accepted.message, "backend rejected part of a request");
+                        self.counters.dropped(signal, "partial_rejected", rejected);
+                    }
+                    self.counters
+                        .sent(signal, item.items.saturating_sub(rejected), item.bytes);
+                    return;
+                }
+                Err(e) if !e.retryable => {
+                    tracing::warn!(component = %self.component, signal, error = %e.message, "backend refused a request; dropped");
+                    self.counters.dropped(signal, "rejected", item.items);
+                    return;
+                }
+                Err(e) => {
+                    if self.closing.load(Ordering::Relaxed) {
+                        self.counters.dropped(signal, "shutdown", item.items);
+                        return;
+                    }
+                    let delay = jittered(wait).max(e.retry_after.unwrap_or_default());
+                    if started.elapsed() + delay > self.retry.max_elapsed {
+                        tracing::warn!(component = %self.component, signal, error = %e.message, "giving a request up after retrying");
+                        self.counters
+                            .dropped(signal, "retries_exhausted", item.items);
+                        return;
+                    }
+                    tracing::debug!(component = %self.component, signal, error = %e.message, ?delay, "retrying");
+                    self.counters.retried(signal);
+                    tokio::time::sleep(delay).await;
+                    wait = (wait * 2).min(self.retry.max_interval);
+                }
+            }
+        }
+    }
+}
+
+/// `base` plus up to 50% jitter.
+fn jittered(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
+/// The exporter's own metrics.
+struct Counters {
+    component: String,
+    queue_requests: Gauge,
+    queue_bytes: Gauge,
+}
+
+impl Counters {
+    fn new(component: &str) -> Self {
+        Self {
+            component: component.to_string(),
+            queue_requests: metrics::gauge!(names::OTLP_QUEUE_REQUESTS, names::COMPONENT_ID => component.to_string()),
+            queue_bytes: metrics::gauge!(names::OTLP_QUEUE_BYTES, names::COMPONENT_ID => component.to_string()),
+        }
+    }
+
+    fn counter(&self, name: &'static str, signal: &'static str) -> Counter {
+        metrics::counter!(name, names::COMPONENT_ID => self.component.clone(), "signal" => signal)
+    }
+
+    fn sent(&self, signal: &'static str, items: u64, bytes: usize) {
+        self.counter(names::OTLP_SENT, signal).increment(items);
+        self.counter(names::OTLP_SENT_BYTES, signal)
+            .increment(bytes as u64);
+    }
+
+    fn dropped(&self, signal: &'static str, reason: &'static str, items: u64) {
+        metrics::counter!(names::OTLP_DROPPED, names::COMPONENT_ID => self.component.clone(), "signal" => signal, names::REASON => reason)
+            .increment(items);
+    }
+
+    fn retried(&self, signal: &'static str) {
+        self.counter(names::OTLP_RETRIES, signal).increment(1);
+    }
+
+    fn duration(&self, signal: &'static str, took: Duration) {
+        self.counter(names::OTLP_SEND_DURATION_US, signal)
+            .increment(took.as_micros() as u64);
+    }
+
+    fn depth(&self, queue: &Queue) {
+        let (requests, bytes) = queue.depth();
+        self.queue_requests.set(requests as f64);
+        self.queue_bytes.set(bytes as f64);
+    }
+}
