@@ -39,3 +39,6 @@ pub mod fake_cri;
 pub mod harness;
 pub mod kubelet;
 pub mod support;
+pub mod local_server;
+pub mod prometheus;
+pub mod rotel;

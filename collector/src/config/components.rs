@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Signal;
 use crate::exporters::debug::DebugExporterConfig;
 use crate::exporters::otlp::OtlpExporterConfig;
+use crate::exporters::prometheus::PrometheusExporterConfig;
 use crate::processors::aggregate::AggregateConfig;
 use crate::processors::filter::FilterProcessorConfig;
 use crate::processors::k8s_cri::K8sCriConfig;
@@ -128,18 +129,21 @@ pub enum ExporterConfig {
     Debug(DebugExporterConfig),
     /// OTLP metrics and logs over gRPC or HTTP.
     Otlp(OtlpExporterConfig),
+    /// A Prometheus scrape endpoint.
+    Prometheus(PrometheusExporterConfig),
 }
 
 impl ExporterConfig {
     /// Every exporter type as written in ids, in variant order. A test keeps it in step
     /// with the variants.
-    pub const KINDS: &'static [&'static str] = &["debug", "otlp"];
+    pub const KINDS: &'static [&'static str] = &["debug", "otlp", "prometheus"];
 
     /// This exporter's type as written in ids.
     pub fn kind(&self) -> &'static str {
         match self {
             ExporterConfig::Debug(_) => "debug",
             ExporterConfig::Otlp(_) => "otlp",
+            ExporterConfig::Prometheus(_) => "prometheus",
         }
     }
 
@@ -149,6 +153,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::Debug(_) => Vec::new(),
             ExporterConfig::Otlp(c) => c.validate(),
+            ExporterConfig::Prometheus(c) => c.validate(),
         }
     }
 
@@ -156,6 +161,7 @@ impl ExporterConfig {
     pub fn signals(&self) -> &'static [Signal] {
         match self {
             ExporterConfig::Debug(_) | ExporterConfig::Otlp(_) => &[Signal::Metrics, Signal::Logs],
+            ExporterConfig::Prometheus(_) => &[Signal::Metrics],
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, Weak};
 use crate::config::{ComponentId, ExporterConfig, ProcessorConfig, SourceConfig};
 use crate::exporters::debug::DebugExporter;
 use crate::exporters::otlp::OtlpExporter;
+use crate::exporters::prometheus::PrometheusExporter;
 use crate::pipeline::component::{Exporter, Processor, Source};
 use crate::processors::aggregate::AggregateProcessor;
 use crate::processors::filter::FilterProcessor;
@@ -70,6 +71,7 @@ impl ComponentFactory for Components {
         match config {
             ExporterConfig::Debug(c) => Box::new(DebugExporter::stdout(c)),
             ExporterConfig::Otlp(c) => Box::new(OtlpExporter::new(&id.to_string(), c)),
+            ExporterConfig::Prometheus(c) => Box::new(PrometheusExporter::new(&id.to_string(), c)),
         }
     }
 }
