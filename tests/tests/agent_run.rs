@@ -1,5 +1,6 @@
-//! `kotel run` with the shipped pipeline.yaml, as root: it starts, prints the events of
-//! traffic this test makes, and exits 0 on SIGTERM.
+//! `kotel run` with the shipped pipeline.yaml, as root: it starts, serves live metrics on
+//! its Prometheus endpoint, prints the watched-file opens this test makes and, on SIGTERM,
+//! a final metrics summary with the TCP traffic this test made, and exits 0.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use kotel_integration_tests::{is_root, kotel_binary, repo_root, skip};
 
 #[test]
-fn default_pipeline_prints_live_tcp_events_and_exits_zero_on_sigterm() {
+fn default_pipeline_serves_metrics_prints_security_events_and_exits_zero_on_sigterm() {
     if !is_root() {
         return skip(
             "default_pipeline_prints_live_tcp_events",
@@ -69,28 +70,31 @@ fn default_pipeline_prints_live_tcp_events_and_exits_zero_on_sigterm() {
         let _ = client.read(&mut [0u8; 1]);
     }
 
-    let needle = format!("127.0.0.1:{port}");
+    // A watched file is opened: the security pipeline prints it.
+    let _ = std::fs::read("/etc/shadow");
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !(has(&seen, "tcp connect", &needle)
-        && has(&seen, "tcp accept", &needle)
-        && has(&seen, "tcp close", &needle))
+    let me = format!("pid={}", std::process::id());
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("file_open") && l.contains("/etc/shadow") && l.contains(&me))
     {
         match stdout_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(line) => seen.push(line),
             Err(_) => panic!(
-                "no connect/accept/close lines for port {port} within 10 s; stdout:\n{}",
+                "no file_open line for /etc/shadow within 10 s; stdout:\n{}",
                 seen.join("\n")
             ),
         }
     }
-    let me = format!("pid={}", std::process::id());
+    // The Prometheus endpoint answers with the agent's live counters.
+    let scrape = scrape_metrics(DEFAULT_PROMETHEUS_PORT);
     assert!(
-        seen.iter()
-            .any(|l| l.contains("tcp connect") && l.contains(&needle) && l.contains(&me)),
-        "{seen:#?}"
+        scrape.contains(
+            "kotel_component_events_received_total{component_id=\"tcp\",component_kind=\"source\"}"
+        ),
+        "{scrape}"
     );
-
     // SAFETY: plain kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let started = Instant::now();
@@ -117,11 +121,29 @@ fn default_pipeline_prints_live_tcp_events_and_exits_zero_on_sigterm() {
         "a final telemetry summary is printed"
     );
     assert!(
+        rest.iter()
+            .chain(&seen)
+            .any(|l| l.contains("tcp.connection.opened (counter, {connection})")),
+        "the final collection's summary names the connection metrics:\n{}",
+        rest.join("\n")
+    );
+    assert!(
         log.contains("shutdown complete"),
         "a clean shutdown, not a timeout:\n{log}"
     );
 }
 
-fn has(lines: &[String], what: &str, needle: &str) -> bool {
-    lines.iter().any(|l| l.contains(what) && l.contains(needle))
+/// The port of the shipped pipeline's Prometheus endpoint.
+const DEFAULT_PROMETHEUS_PORT: u16 = 9464;
+
+/// `GET /metrics` on 127.0.0.1:`port`.
+fn scrape_metrics(port: u16) -> String {
+    use std::io::Write;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the Prometheus endpoint");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).unwrap();
+    body
 }
