@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # The tests' container runtime (containerd, runc, test images); the agent needs none.
 bash scripts/setup-containerd.sh
+# The tests' OTLP receiver (rotel) and Prometheus.
+bash scripts/setup-receivers.sh
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -23,16 +23,27 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Validates `yaml` (panicking with every error) and runs it on a runtime of its own.
+    /// Validates `yaml` (panicking with every error) and runs it on a runtime of its own,
+    /// every exporter replaced by a capture.
     pub fn start(yaml: &str) -> Agent {
-        kotel::telemetry::install();
-        let config = kotel::config::parse_str(yaml, &|var| std::env::var(var).ok())
-            .unwrap_or_else(|e| panic!("test pipeline is invalid: {e}\n{yaml}"));
         let captured = Captured::default();
         let factory = Arc::new(CaptureFactory {
             real: Components::default(),
             captured: captured.clone(),
         });
+        Self::spawn(yaml, factory, captured)
+    }
+
+    /// [`Agent::start`] with the real exporters (OTLP, Prometheus, ...): nothing is
+    /// captured.
+    pub fn start_exporting(yaml: &str) -> Agent {
+        Self::spawn(yaml, Arc::new(Components::default()), Captured::default())
+    }
+
+    fn spawn(yaml: &str, factory: Arc<dyn ComponentFactory>, captured: Captured) -> Agent {
+        kotel::telemetry::install();
+        let config = kotel::config::parse_str(yaml, &|var| std::env::var(var).ok())
+            .unwrap_or_else(|e| panic!("test pipeline is invalid: {e}\n{yaml}"));
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
