@@ -38,7 +38,7 @@ pub mod events;
 pub mod fake_cri;
 pub mod harness;
 pub mod kubelet;
-pub mod support;
 pub mod local_server;
 pub mod prometheus;
 pub mod rotel;
+pub mod support;

@@ -204,7 +204,10 @@ async fn the_endpoint_serves_text_openmetrics_and_404() {
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.contains("Content-Type: text/plain; version=0.0.4"));
     assert!(text.contains("tcp_connection_opened_total{k8s_pod_name=\"web\"} 7\n"));
-    assert!(text.contains("kotel_test_scrapes_total"), "self-telemetry is live: {text}");
+    assert!(
+        text.contains("kotel_test_scrapes_total"),
+        "self-telemetry is live: {text}"
+    );
     let open = get("/metrics", "application/openmetrics-text;version=1.0.0").await;
     assert!(open.contains("application/openmetrics-text") && open.ends_with("# EOF\n"));
     assert!(get("/nope", "*/*").await.starts_with("HTTP/1.1 404"));
