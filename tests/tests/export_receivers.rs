@@ -48,7 +48,7 @@ fn pipeline(exporters: &str, names: &str, interval: &str, more: &str) -> String 
 }
 
 #[test]
-fn otlp_over_grpc_and_http_delivers_exact_connection_metrics_and_exec_logs() {
+fn otlp_over_grpc_and_http_delivers_exact_connection_metrics_and_security_logs() {
     const TEST: &str = "export_otlp_grpc_and_http";
     if !ready(TEST) {
         return;
@@ -60,9 +60,14 @@ fn otlp_over_grpc_and_http_delivers_exact_connection_metrics_and_exec_logs() {
         rotel.grpc_endpoint(),
         rotel.http_endpoint()
     );
-    let exec = "  exec: { batch_timeout: 50ms }\n";
-    let yaml = pipeline(&exporters, "otlp, otlp/http", "1s", exec)
-        + "  logs: { sources: [exec], exporters: [otlp, otlp/http] }\n";
+    let watched = scratch.path().join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    let more = format!(
+        "  exec: {{ batch_timeout: 50ms }}\n  file_open: {{ paths: [\"{}/\"], batch_timeout: 50ms }}\n",
+        watched.display()
+    );
+    let yaml = pipeline(&exporters, "otlp, otlp/http", "1s", &more)
+        + "  logs: { sources: [exec, file_open], exporters: [otlp, otlp/http] }\n";
     let mut agent = Agent::start_exporting(&yaml);
     traffic::wait_until_attached();
 
@@ -71,6 +76,8 @@ fn otlp_over_grpc_and_http_delivers_exact_connection_metrics_and_exec_logs() {
     let _ = std::process::Command::new("/bin/echo")
         .arg(&marker)
         .output();
+    let secret = watched.join(&marker);
+    std::fs::write(&secret, b"x").unwrap();
 
     let port = made.port.to_string();
     let outbound = [("server.port", port.as_str()), ("direction", "outbound")];
@@ -85,7 +92,7 @@ fn otlp_over_grpc_and_http_delivers_exact_connection_metrics_and_exec_logs() {
                         .any(|p| p.has_attributes(&inbound) && p.value.as_f64() == Some(5.0))
                 })
                 .count();
-            complete >= 2 && r.logs.iter().filter(|l| l.body.contains(&marker)).count() >= 2
+            complete >= 2 && r.logs.iter().filter(|l| l.body.contains(&marker)).count() >= 4
         })
         .unwrap_or_else(|e| panic!("{e}\n{}", rotel.output_tail()));
     agent.stop();
@@ -170,15 +177,28 @@ fn otlp_over_grpc_and_http_delivers_exact_connection_metrics_and_exec_logs() {
         .iter()
         .filter(|l| l.body.contains(&marker))
         .collect();
-    assert_eq!(logs.len(), 2, "one exec record per transport");
-    for log in logs {
+    let execs: Vec<_> = logs.iter().filter(|l| l.body.contains(" exec ")).collect();
+    assert_eq!(execs.len(), 2, "one exec record per transport: {logs:#?}");
+    for log in execs {
         assert_eq!(log.severity_text, "INFO");
-        assert_eq!(
-            log.attributes
-                .get("process.executable.path")
-                .map(String::as_str),
-            Some("/bin/echo")
-        );
+        let path = log.attributes.get("process.executable.path");
+        assert_eq!(path.map(String::as_str), Some("/bin/echo"));
+    }
+    let opens: Vec<_> = logs
+        .iter()
+        .filter(|l| l.body.contains("file_open"))
+        .collect();
+    assert_eq!(
+        opens.len(),
+        2,
+        "one file-open record per transport: {logs:#?}"
+    );
+    for log in opens {
+        assert_eq!(log.severity_text, "WARN");
+        let path = secret.display().to_string();
+        assert_eq!(log.attributes.get("file.path"), Some(&path));
+        let access = log.attributes.get("file.open.access");
+        assert_eq!(access.map(String::as_str), Some("write,create,truncate"));
     }
 }
 
