@@ -4,7 +4,8 @@
 //! - rotel receives OTLP over gRPC and over HTTP/protobuf: every connection metric has
 //!   the right type, unit, temporality and attributes, and the counts and durations of
 //!   the connections this test made, exactly; the kernel histograms arrive as exponential
-//!   histograms; the exec of a marker command arrives as a log record on both transports.
+//!   histograms; the exec of a marker command and the open of a watched file arrive as
+//!   log records on both transports.
 //! - Prometheus scrapes the endpoint and its query API returns this test's counts.
 //! - rotel goes away for a while and comes back: the agent keeps running, the queue stays
 //!   within its bound, what it dropped is counted, and data flows again afterwards.
