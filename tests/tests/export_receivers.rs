@@ -6,6 +6,8 @@
 //!   the connections this test made, exactly; the kernel histograms arrive as exponential
 //!   histograms; the exec of a marker command and the open of a watched file arrive as
 //!   log records on both transports.
+//! - Through a mutual-TLS terminator (socat) both transports deliver with the client
+//!   certificate and deliver nothing without it (counted as retries, never as sent).
 //! - Prometheus scrapes the endpoint and its query API returns this test's counts.
 //! - rotel goes away for a while and comes back: the agent keeps running, the queue stays
 //!   within its bound, what it dropped is counted, and data flows again afterwards.
@@ -13,11 +15,13 @@
 //! Needs `scripts/setup-receivers.sh` (rotel, Prometheus); skipped, saying so, without it.
 
 mod export_receivers {
+    pub mod tls;
     pub mod traffic;
 }
 
 use std::time::Duration;
 
+use export_receivers::tls::{Pki, TlsProxy};
 use export_receivers::traffic::{self, Traffic};
 use kotel_integration_tests::agent::Agent;
 use kotel_integration_tests::containerd::ScratchDir;
@@ -308,4 +312,87 @@ fn a_receiver_outage_drops_oldest_counted_and_data_resumes() {
             })
         })
         .unwrap_or_else(|e| panic!("data did not resume: {e}\n{}", rotel.output_tail()));
+}
+
+#[test]
+fn otlp_over_mutual_tls_delivers_with_the_client_certificate_only() {
+    const TEST: &str = "export_otlp_tls";
+    if !ready(TEST) {
+        return;
+    }
+    let scratch = ScratchDir::new("tls").unwrap();
+    let pki = Pki::new(scratch.path());
+    let rotel = Rotel::start(scratch.path()).expect("rotel");
+    let grpc = TlsProxy::start(&pki, rotel.grpc_port());
+    let http = TlsProxy::start(&pki, rotel.http_port());
+    let tls = format!(
+        "{{ ca_file: {}, cert_file: {}, key_file: {} }}",
+        pki.ca.display(),
+        pki.client_cert.display(),
+        pki.client_key.display()
+    );
+    let exporters = [
+        format!("  otlp: {{ endpoint: \"https://127.0.0.1:{}\", tls: {tls} }}\n", grpc.port),
+        format!(
+            "  otlp/http: {{ endpoint: \"https://127.0.0.1:{}\", protocol: http/protobuf, tls: {tls} }}\n",
+            http.port
+        ),
+        format!(
+            "  otlp/nocert: {{ endpoint: \"https://127.0.0.1:{}\", tls: {{ ca_file: {} }}, retry: {{ initial_interval: 200ms, max_interval: 500ms }} }}\n",
+            grpc.port,
+            pki.ca.display()
+        ),
+    ]
+    .concat();
+    let mut agent = Agent::start_exporting(&pipeline(
+        &exporters,
+        "otlp, otlp/http, otlp/nocert",
+        "1s",
+        "",
+    ));
+    traffic::wait_until_attached();
+    let made = Traffic::run(3, Duration::ZERO);
+    let port = made.port.to_string();
+    let outbound = [("server.port", port.as_str()), ("direction", "outbound")];
+    rotel
+        .wait_until(0, Duration::from_secs(20), |r| {
+            r.metrics_named("tcp.connection.opened")
+                .filter(|m| {
+                    m.points
+                        .iter()
+                        .any(|p| p.has_attributes(&outbound) && p.value.as_f64() == Some(3.0))
+                })
+                .count()
+                >= 2
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", rotel.output_tail()));
+    let counter = |name: &str, id: &str| {
+        kotel::telemetry::snapshot().counter_sum(name, &[("component_id", id)])
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    for id in ["otlp", "otlp/http"] {
+        while counter(kotel::telemetry::names::OTLP_SENT, id) == 0.0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{id} sent nothing; dropped {}, retried {}",
+                counter(kotel::telemetry::names::OTLP_DROPPED, id),
+                counter(kotel::telemetry::names::OTLP_RETRIES, id)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // Without a client certificate the handshake fails: retried, never sent.
+    while counter(kotel::telemetry::names::OTLP_RETRIES, "otlp/nocert") == 0.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "otlp/nocert never retried"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent = counter(kotel::telemetry::names::OTLP_SENT, "otlp/nocert");
+    assert_eq!(
+        sent, 0.0,
+        "nothing goes through without the client certificate"
+    );
+    agent.stop();
 }

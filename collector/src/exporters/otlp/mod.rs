@@ -12,6 +12,7 @@ pub mod encode_logs;
 pub mod encode_metrics;
 pub mod queue;
 pub mod resource;
+pub mod tls;
 pub mod transport;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,12 +1,14 @@
-//! Sending one OTLP request over gRPC (tonic) or HTTP/protobuf (hyper), with headers,
-//! gzip and a timeout; failures are classified as retryable or not, with the server's
-//! requested delay (HTTP `Retry-After`) when it gives one.
+//! Sending one OTLP request over gRPC (tonic) or HTTP/protobuf (hyper), with TLS for
+//! `https://`, headers, gzip and a timeout; failures are classified as retryable or not,
+//! with the server's requested delay (HTTP `Retry-After`, gRPC `RetryInfo`) when it
+//! gives one.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -22,8 +24,10 @@ use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::Channel;
+use tonic_types::StatusExt;
 
 use crate::exporters::otlp::config::{Compression, OtlpExporterConfig, Protocol};
+use crate::exporters::otlp::tls::TlsFiles;
 
 /// One request, ready to send.
 #[derive(Clone, Debug)]
@@ -100,8 +104,8 @@ pub enum Transport {
     },
     /// OTLP/HTTP protobuf.
     Http {
-        /// The client.
-        client: Box<Client<HttpConnector, Full<Bytes>>>,
+        /// The client (plain or TLS, by the endpoint's scheme).
+        client: Box<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
         /// `endpoint` without a trailing slash.
         base: String,
         /// Request headers.
@@ -119,10 +123,16 @@ impl Transport {
         let gzip = config.compression == Compression::Gzip;
         match config.protocol {
             Protocol::Grpc => {
-                let channel = tonic::transport::Endpoint::from_shared(config.endpoint.clone())
+                let mut endpoint = tonic::transport::Endpoint::from_shared(config.endpoint.clone())
                     .map_err(|e| format!("endpoint {}: {e}", config.endpoint))?
-                    .connect_timeout(config.timeout)
-                    .connect_lazy();
+                    .connect_timeout(config.timeout);
+                if config.endpoint.starts_with("https://") {
+                    let tls = TlsFiles::read(&config.tls)?;
+                    endpoint = endpoint
+                        .tls_config(tls.grpc())
+                        .map_err(|e| format!("TLS: {e}"))?;
+                }
+                let channel = endpoint.connect_lazy();
                 let headers = config
                     .headers
                     .iter()
@@ -140,7 +150,7 @@ impl Transport {
                 })
             }
             Protocol::HttpProtobuf => Ok(Transport::Http {
-                client: Box::new(Client::builder(TokioExecutor::new()).build_http()),
+                client: Box::new(Client::builder(TokioExecutor::new()).build(https(config)?)),
                 base: config.endpoint.trim_end_matches('/').to_string(),
                 headers: config.headers.clone().into_iter().collect(),
                 gzip,
@@ -235,6 +245,10 @@ async fn grpc_send(
     };
     outcome.map_err(|status| {
         use tonic::Code::*;
+        // The server's `RetryInfo` detail, when it sends one, says how long to wait.
+        let retry_after = status
+            .get_details_retry_info()
+            .and_then(|info| info.retry_delay);
         SendError {
             retryable: matches!(
                 status.code(),
@@ -246,14 +260,28 @@ async fn grpc_send(
                     | Unavailable
                     | DataLoss
             ),
-            retry_after: None,
+            retry_after,
             message: format!("{:?}: {}", status.code(), status.message()),
         }
     })
 }
 
+/// The HTTP client's connector: TLS for `https://`, plain for `http://`.
+fn https(config: &OtlpExporterConfig) -> Result<HttpsConnector<HttpConnector>, String> {
+    let files = if config.endpoint.starts_with("https://") {
+        TlsFiles::read(&config.tls)?
+    } else {
+        TlsFiles::read(&Default::default())?
+    };
+    Ok(HttpsConnectorBuilder::new()
+        .with_tls_config(files.rustls()?)
+        .https_or_http()
+        .enable_http1()
+        .build())
+}
+
 async fn http_send(
-    client: &Client<HttpConnector, Full<Bytes>>,
+    client: &Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     base: &str,
     headers: &[(String, String)],
     gzip: bool,
