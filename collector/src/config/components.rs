@@ -128,7 +128,7 @@ pub enum ExporterConfig {
     /// Readable lines on stdout, like the Collector's debug exporter.
     Debug(DebugExporterConfig),
     /// OTLP metrics and logs over gRPC or HTTP.
-    Otlp(OtlpExporterConfig),
+    Otlp(Box<OtlpExporterConfig>),
     /// A Prometheus scrape endpoint.
     Prometheus(PrometheusExporterConfig),
 }
