@@ -9,6 +9,8 @@
 #    /var/lib/kotel-test/images/ (pause.tar, busybox.tar), rebuilt only when missing.
 # It does not start containerd: tests/src/containerd.rs does, in a directory of its own.
 set -euo pipefail
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 IMAGES_DIR=${KOTEL_TEST_IMAGES:-/var/lib/kotel-test/images}
 DEFAULT_SOCKET=/run/containerd/containerd.sock
@@ -21,15 +23,11 @@ done_steps=()
 [[ $(id -u) -eq 0 ]] || { log "run as root"; exit 1; }
 
 install_packages() {
-  local missing=() pkg
-  for pkg in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
+  local missing
+  mapfile -t missing < <(missing_apt_packages "${APT_PACKAGES[@]}")
   ((${#missing[@]})) || return 0
   log "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
   done_steps+=("installed ${missing[*]}")
   stop_system_containerd
 }

@@ -10,6 +10,8 @@
 #    run their own instance on a free port with their own config and storage directory.
 # It starts nothing: tests/src/rotel.rs and tests/src/prometheus.rs do, per test.
 set -euo pipefail
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 VENV=${KOTEL_TEST_VENV:-/opt/kotel-test/venv}
 # Pinned: tests/src/rotel/debug_output.rs parses this rotel's print-out format, and the
@@ -24,13 +26,10 @@ done_steps=()
 [[ $(id -u) -eq 0 ]] || { log "run as root"; exit 1; }
 
 install_apt_packages() {
-  local missing=() pkg
-  for pkg in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
+  local missing
+  mapfile -t missing < <(missing_apt_packages "${APT_PACKAGES[@]}")
   ((${#missing[@]})) || return 0
   log "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
   # The package's postinst would start the service at once: forbid that for this install.
   local policy=/usr/sbin/policy-rc.d had_policy=0
   [[ -e $policy ]] && had_policy=1
@@ -39,8 +38,7 @@ install_apt_packages() {
     chmod +x "$policy"
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
   if ((!had_policy)); then
     rm -f "$policy"
     trap - EXIT

@@ -3,21 +3,19 @@
 # Debian packages, the nightly toolchain's rust-src, and a bpf-linker built against the
 # nightly rustc's own LLVM. A second run only checks and returns in about a second.
 set -euo pipefail
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 APT_PACKAGES=(protobuf-compiler bpftool iproute2 procps kmod)
 
 install_apt_packages() {
-  local missing=()
-  for pkg in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
+  local missing
+  mapfile -t missing < <(missing_apt_packages "${APT_PACKAGES[@]}")
   if ((${#missing[@]})); then
     log "installing Debian packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt_install "${missing[@]}"
   fi
 }
 

@@ -9,6 +9,7 @@
 pub mod components;
 pub mod duration;
 pub mod id;
+pub mod node;
 pub mod schema;
 
 mod decode;

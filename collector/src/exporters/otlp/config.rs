@@ -195,14 +195,8 @@ impl OtlpExporterConfig {
         problems
     }
 
-    /// The node name for the resource.
+    /// The node name for the resource (configured, else from the environment).
     pub fn resolved_node_name(&self) -> String {
-        if !self.node_name.is_empty() {
-            return self.node_name.clone();
-        }
-        ["K8S_NODE_NAME", "NODE_NAME"]
-            .iter()
-            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
-            .unwrap_or_default()
+        crate::config::node::node_name(&self.node_name).unwrap_or_default()
     }
 }

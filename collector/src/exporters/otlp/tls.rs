@@ -36,7 +36,9 @@ impl TlsFiles {
     pub fn grpc(&self) -> ClientTlsConfig {
         // OTLP/gRPC is HTTP/2 whatever the TLS layer negotiates: a TLS proxy without ALPN
         // in front of a collector is common.
-        let mut tls = ClientTlsConfig::new().with_webpki_roots().assume_http2(true);
+        let mut tls = ClientTlsConfig::new()
+            .with_webpki_roots()
+            .assume_http2(true);
         if let Some(ca) = &self.ca {
             tls = tls.ca_certificate(Certificate::from_pem(ca));
         }

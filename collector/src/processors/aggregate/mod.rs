@@ -149,17 +149,9 @@ impl AggregateProcessor {
         };
         let attributes = sorted(self.workload_attributes(h.workload.as_ref()));
         match self.bounds.get(&instrument).cloned() {
-            Some(bounds) => self.store.update(
-                instrument,
-                attributes,
-                now,
-                || Value::Explicit(Explicit::new(bounds)),
-                |v| {
-                    if let Value::Explicit(e) = v {
-                        e.record_exponential(h);
-                    }
-                },
-            ),
+            Some(bounds) => self.explicit(instrument, attributes, now, bounds, |e| {
+                e.record_exponential(h)
+            }),
             None => self.store.update(
                 instrument,
                 attributes,
@@ -205,6 +197,18 @@ impl AggregateProcessor {
             .get(&instrument)
             .cloned()
             .unwrap_or_else(|| Arc::from(DEFAULT_SECONDS_BUCKETS));
+        self.explicit(instrument, attributes, now, bounds, |e| e.record(x, 1));
+    }
+
+    /// Applies `record` to the explicit-bucket series (made with `bounds` if new).
+    fn explicit(
+        &mut self,
+        instrument: Instrument,
+        attributes: Attributes,
+        now: (Instant, u64),
+        bounds: Arc<[f64]>,
+        record: impl FnOnce(&mut Explicit),
+    ) {
         self.store.update(
             instrument,
             attributes,
@@ -212,7 +216,7 @@ impl AggregateProcessor {
             || Value::Explicit(Explicit::new(bounds)),
             |v| {
                 if let Value::Explicit(e) = v {
-                    e.record(x, 1);
+                    record(e);
                 }
             },
         );

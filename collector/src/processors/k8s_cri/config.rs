@@ -190,12 +190,7 @@ impl K8sCriConfig {
     /// The node name: the configured one, else `$K8S_NODE_NAME`, `$NODE_NAME`, else the
     /// kernel's host name.
     pub fn resolved_node_name(&self) -> String {
-        if !self.node_name.is_empty() {
-            return self.node_name.clone();
-        }
-        ["K8S_NODE_NAME", "NODE_NAME"]
-            .iter()
-            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        crate::config::node::node_name(&self.node_name)
             .or_else(|| {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")
                     .ok()

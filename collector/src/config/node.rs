@@ -1,0 +1,16 @@
+//! The node's name as Kubernetes knows it, for `k8s.node.name`.
+
+/// Environment variables that may carry the node name, in order (a DaemonSet sets one
+/// from `spec.nodeName` through the downward API).
+pub const NODE_NAME_VARIABLES: [&str; 2] = ["K8S_NODE_NAME", "NODE_NAME"];
+
+/// `configured` when it is not empty, else the first non-empty variable of
+/// [`NODE_NAME_VARIABLES`]; `None` when there is neither.
+pub fn node_name(configured: &str) -> Option<String> {
+    if !configured.is_empty() {
+        return Some(configured.to_string());
+    }
+    NODE_NAME_VARIABLES
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+}
