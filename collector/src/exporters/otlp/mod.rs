@@ -298,3 +298,6 @@ impl Counters {
         self.queue_bytes.set(bytes as f64);
     }
 }
+
+#[cfg(test)]
+mod tests;
