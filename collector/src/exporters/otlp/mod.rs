@@ -121,7 +121,14 @@ impl Exporter for OtlpExporter {
             // Send what is queued, one attempt each: shutdown does not wait out retries.
             link.closing.store(true, Ordering::Relaxed);
             link.queue.wake();
-            let _ = link.idle.wait_for(|idle| *idle).await;
+            // Done when nothing waits and the sender is not in the middle of a send (it
+            // marks itself busy before it takes a request from the queue).
+            while !(link.queue.depth().0 == 0 && *link.idle.borrow()) {
+                tokio::select! {
+                    _ = link.idle.changed() => {}
+                    () = tokio::time::sleep(Duration::from_millis(10)) => {}
+                }
+            }
             tracing::debug!(component = %self.component, "otlp exporter flushed");
             Ok(())
         })
@@ -174,9 +181,11 @@ struct Sender {
 impl Sender {
     async fn run(self, idle: watch::Sender<bool>) {
         loop {
+            if self.queue.depth().0 > 0 {
+                let _ = idle.send(false);
+            }
             match self.queue.pop() {
                 Some(item) => {
-                    let _ = idle.send(false);
                     self.send(item).await;
                     self.counters.depth(&self.queue);
                 }
