@@ -207,8 +207,9 @@ pub struct TcpSockFields {
     /// Offset of `err` in the `tcp:tcp_retransmit_skb` record; 0 when the kernel's record
     /// has no such field (every retransmit then counts).
     pub retransmit_err: u32,
-    /// Padding (zero).
-    pub _pad: u32,
+    /// `tcp_sock.total_retrans` (u32: segments retransmitted over the connection's
+    /// life, what `TCP_INFO` reports); read with the other `tcp_sock` fields.
+    pub total_retrans: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<HistRow>() == 24 + 4 * SLOTS);

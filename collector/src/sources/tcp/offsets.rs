@@ -65,7 +65,7 @@ fn netns_offsets(btf: &Btf) -> SockOffsets {
 /// The three groups of [`TcpSockFields`], each resolved or left zero with a warning.
 pub fn sock_fields(btf: &Btf) -> TcpSockFields {
     let mut f = TcpSockFields::default();
-    let tcp = || -> Result<[u32; 4], BtfError> {
+    let tcp = || -> Result<[u32; 5], BtfError> {
         let rtt_min = btf.offset_of("tcp_sock", &["rtt_min", "s"])?
             + btf.offset_of("minmax_sample", &["v"])?;
         Ok([
@@ -73,12 +73,13 @@ pub fn sock_fields(btf: &Btf) -> TcpSockFields {
             btf.offset_of("tcp_sock", &["bytes_received"])?,
             btf.offset_of("tcp_sock", &["srtt_us"])?,
             rtt_min,
+            btf.offset_of("tcp_sock", &["total_retrans"])?,
         ])
     };
     match tcp() {
-        Ok([acked, received, srtt, rtt_min]) => {
+        Ok([acked, received, srtt, rtt_min, retrans]) => {
             (f.valid, f.bytes_acked, f.bytes_received) = (1, acked, received);
-            (f.srtt_us, f.rtt_min) = (srtt, rtt_min);
+            (f.srtt_us, f.rtt_min, f.total_retrans) = (srtt, rtt_min, retrans);
         }
         Err(e) => tracing::warn!("tcp source: close events carry zero bytes and RTTs ({e})"),
     }
@@ -156,6 +157,10 @@ mod tests {
         let f = sock_fields(&btf);
         assert_eq!((f.valid, f.cgroup_valid, f.ports_valid), (1, 1, 1), "{f:?}");
         assert_ne!(f.bytes_acked, f.bytes_received);
+        assert!(
+            f.total_retrans > 0 && f.total_retrans != f.bytes_acked,
+            "{f:?}"
+        );
         assert_eq!(f.skc_num, f.skc_dport + 2, "skc_portpair: dport then num");
     }
 }

@@ -92,7 +92,7 @@ static KOTEL_TCP_SOCK_FIELDS: Global<TcpSockFields> = Global::new(TcpSockFields 
     skc_num: 0,
     skc_dport: 0,
     retransmit_err: 0,
-    _pad: 0,
+    total_retrans: 0,
 });
 
 same_name!(KOTEL_TCP_EVENTS, maps::TCP_EVENTS);

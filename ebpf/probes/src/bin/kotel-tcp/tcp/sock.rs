@@ -42,7 +42,8 @@ fn read<T: Copy + Default>(addr: u64) -> T {
     })
 }
 
-/// Byte counts and RTTs of the `tcp_sock` at `sk` plus the owner's counters.
+/// Byte counts, RTTs and retransmits of the `tcp_sock` at `sk`, plus the owner's reset
+/// counters (and its retransmit count when the offsets are unknown).
 #[inline(always)]
 pub(super) fn conn_stats(sk: u64, owner: &SockOwner) -> ConnStats {
     let f = KOTEL_TCP_SOCK_FIELDS.load();
@@ -57,6 +58,9 @@ pub(super) fn conn_stats(sk: u64, owner: &SockOwner) -> ConnStats {
         s.bytes_received = read::<u64>(sk + f.bytes_received as u64);
         s.srtt_us = read::<u32>(sk + f.srtt_us as u64) >> 3;
         s.min_rtt_us = read::<u32>(sk + f.rtt_min as u64);
+        // The kernel's own count (as TCP_INFO): exact, where the retransmit tracepoint
+        // can miss one (its per-cgroup counters still come from the tracepoint).
+        s.retransmits = read::<u32>(sk + f.total_retrans as u64);
         // rtt_min starts at ~0U (no sample yet).
         if s.min_rtt_us == u32::MAX {
             s.min_rtt_us = 0;
