@@ -49,15 +49,17 @@ fn default_pipeline_serves_metrics_prints_security_events_and_exits_zero_on_sigt
         }
     });
 
-    // Wait until the tcp source is attached (the other sources log their own lines, in
+    // Wait until the tcp and file_open sources are attached (each logs its own line, in
     // any order).
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut log = String::new();
-    while !log.contains("tcp source attached") {
+    while !(log.contains("tcp source attached") && log.contains("file_open source attached")) {
         let line = stderr_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         match line {
             Ok(l) => log.push_str(&l),
-            Err(_) => panic!("kotel did not report the tcp source attached within 30 s:\n{log}"),
+            Err(_) => panic!(
+                "kotel did not report the tcp and file_open sources attached within 30 s:\n{log}"
+            ),
         }
     }
 
