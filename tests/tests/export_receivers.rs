@@ -7,7 +7,8 @@
 //!   histograms; the exec of a marker command and the open of a watched file arrive as
 //!   log records on both transports.
 //! - Through a mutual-TLS terminator (socat) both transports deliver with the client
-//!   certificate and deliver nothing without it (counted as retries, never as sent).
+//!   certificate and deliver nothing without it (counted as retried or dropped, never as
+//!   sent).
 //! - Prometheus scrapes the endpoint and its query API returns this test's counts.
 //! - rotel goes away for a while and comes back: the agent keeps running, the queue stays
 //!   within its bound, what it dropped is counted, and data flows again afterwards.
@@ -381,11 +382,17 @@ fn otlp_over_mutual_tls_delivers_with_the_client_certificate_only() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    // Without a client certificate the handshake fails: retried, never sent.
-    while counter(kotel::telemetry::names::OTLP_RETRIES, "otlp/nocert") == 0.0 {
+    // Without a client certificate the server refuses the connection: never sent, and
+    // counted (retried while the error looks transient, dropped once it does not).
+    let failures = || {
+        counter(kotel::telemetry::names::OTLP_RETRIES, "otlp/nocert")
+            + counter(kotel::telemetry::names::OTLP_DROPPED, "otlp/nocert")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while failures() == 0.0 {
         assert!(
             std::time::Instant::now() < deadline,
-            "otlp/nocert never retried"
+            "otlp/nocert: no retry and no drop counted"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
