@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kotel_integration_tests::{is_root, kotel_binary, repo_root, skip};
+use kotel_integration_tests::{is_root, kotel_binary, repo_root, skip, KillOnDrop};
 
 #[test]
 fn default_pipeline_serves_metrics_prints_security_events_and_exits_zero_on_sigterm() {
@@ -24,14 +24,22 @@ fn default_pipeline_serves_metrics_prints_security_events_and_exits_zero_on_sigt
         "{} missing: run `cargo build` first (scripts/test.sh does)",
         binary.display()
     );
-    let mut child = Command::new(&binary)
-        .args(["run", "--config"])
-        .arg(repo_root().join("pipeline.yaml"))
-        .env("KOTEL_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting kotel");
+    // A port of its own: a user's agent (or another test's) may hold the default 9464.
+    let prometheus_port = kotel_integration_tests::local_server::free_port().unwrap();
+    let mut child = KillOnDrop(
+        Command::new(&binary)
+            .args(["run", "--config"])
+            .arg(repo_root().join("pipeline.yaml"))
+            .env("KOTEL_LOG", "info")
+            .env(
+                "KOTEL_PROMETHEUS_LISTEN",
+                format!("127.0.0.1:{prometheus_port}"),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting kotel"),
+    );
 
     let (stderr_tx, stderr_rx) = mpsc::channel();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
@@ -90,7 +98,7 @@ fn default_pipeline_serves_metrics_prints_security_events_and_exits_zero_on_sigt
         }
     }
     // The Prometheus endpoint answers with the agent's live counters.
-    let scrape = scrape_metrics(DEFAULT_PROMETHEUS_PORT);
+    let scrape = scrape_metrics(prometheus_port);
     assert!(
         scrape.contains(
             "kotel_component_events_received_total{component_id=\"tcp\",component_kind=\"source\"}"
@@ -134,9 +142,6 @@ fn default_pipeline_serves_metrics_prints_security_events_and_exits_zero_on_sigt
         "a clean shutdown, not a timeout:\n{log}"
     );
 }
-
-/// The port of the shipped pipeline's Prometheus endpoint.
-const DEFAULT_PROMETHEUS_PORT: u16 = 9464;
 
 /// `GET /metrics` on 127.0.0.1:`port`.
 fn scrape_metrics(port: u16) -> String {

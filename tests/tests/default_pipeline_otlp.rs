@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use kotel_integration_tests::containerd::ScratchDir;
 use kotel_integration_tests::local_server::free_port;
 use kotel_integration_tests::rotel::{self, Rotel};
-use kotel_integration_tests::{is_root, kotel_binary, repo_root, skip};
+use kotel_integration_tests::{is_root, kotel_binary, repo_root, skip, KillOnDrop};
 
 #[test]
 fn otel_exporter_otlp_endpoint_alone_turns_otlp_export_on() {
@@ -24,17 +24,19 @@ fn otel_exporter_otlp_endpoint_alone_turns_otlp_export_on() {
     let scratch = ScratchDir::new("defotlp").unwrap();
     let rotel = Rotel::start(scratch.path()).expect("rotel");
     let prometheus = format!("127.0.0.1:{}", free_port().unwrap());
-    let mut child = Command::new(kotel_binary())
-        .args(["run", "--config"])
-        .arg(repo_root().join("pipeline.yaml"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", rotel.http_endpoint())
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-        .env("KOTEL_PROMETHEUS_LISTEN", &prometheus)
-        .env("KOTEL_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kotel");
+    let mut child = KillOnDrop(
+        Command::new(kotel_binary())
+            .args(["run", "--config"])
+            .arg(repo_root().join("pipeline.yaml"))
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", rotel.http_endpoint())
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env("KOTEL_PROMETHEUS_LISTEN", &prometheus)
+            .env("KOTEL_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kotel"),
+    );
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
