@@ -14,3 +14,10 @@ pub fn node_name(configured: &str) -> Option<String> {
         .iter()
         .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
 }
+
+/// The kernel's host name (empty when it cannot be read).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}

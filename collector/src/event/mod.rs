@@ -141,3 +141,10 @@ pub struct TelemetryPoint {
     /// Current value (counters: cumulative since start).
     pub value: f64,
 }
+
+/// Wall-clock now in nanoseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}

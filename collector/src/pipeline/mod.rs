@@ -7,6 +7,7 @@
 //! Every edge is a bounded channel with the `runtime.when_full` policy; the runtime counts
 //! events received, sent and dropped per component (`kotel.component.events.*`).
 
+pub mod backoff;
 pub mod build;
 pub mod component;
 pub mod output;

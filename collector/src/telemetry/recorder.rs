@@ -2,7 +2,6 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_util::registry::{AtomicStorage, Registry};
@@ -50,10 +49,7 @@ pub fn install() {
 
 /// Reads every counter and gauge recorded so far. Empty if [`install`] was never called.
 pub fn snapshot() -> TelemetrySnapshot {
-    let time_unix_nano = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default();
+    let time_unix_nano = crate::event::unix_now();
     let Some(recorder) = RECORDER.get() else {
         return TelemetrySnapshot {
             time_unix_nano,

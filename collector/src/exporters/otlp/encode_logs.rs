@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use crate::event::{Event, ExecEvent, FileOpenEvent, TcpConnEvent};
+use crate::event::{unix_now, Event, ExecEvent, FileOpenEvent, TcpConnEvent};
 use crate::exporters::debug::format;
 use crate::exporters::otlp::resource::{scope, string};
 
@@ -69,7 +69,7 @@ fn record(event: &Event) -> Option<LogRecord> {
     let body = body.trim_end().to_string();
     Some(LogRecord {
         time_unix_nano: time,
-        observed_time_unix_nano: now_nanos(),
+        observed_time_unix_nano: unix_now(),
         severity_number: severity as i32,
         severity_text: severity_text(severity).into(),
         body: Some(string(&body)),
@@ -174,11 +174,4 @@ fn kv(key: &str, value: Value) -> KeyValue {
         value: Some(AnyValue { value: Some(value) }),
         ..Default::default()
     }
-}
-
-fn now_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }

@@ -24,6 +24,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use tokio::sync::watch;
 
 use crate::event::{Batch, Event, MetricBatch};
+use crate::pipeline::backoff::jittered;
 use crate::pipeline::{BoxFuture, ComponentError, Exporter};
 use crate::telemetry::names;
 
@@ -250,15 +251,6 @@ impl Sender {
             }
         }
     }
-}
-
-/// `base` plus up to 50% jitter.
-fn jittered(base: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
 /// The exporter's own metrics.

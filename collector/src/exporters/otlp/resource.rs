@@ -12,9 +12,7 @@ pub const SERVICE_NAME: &str = "kotel";
 
 /// The resource: the agent's identity, the node, then `extra` (which may override).
 pub fn resource(node_name: &str, extra: &BTreeMap<String, String>) -> Resource {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+    let host = crate::config::node::host_name();
     let mut attributes: BTreeMap<&str, &str> = BTreeMap::from([
         ("service.name", SERVICE_NAME),
         ("service.version", env!("CARGO_PKG_VERSION")),

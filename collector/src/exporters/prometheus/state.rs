@@ -4,7 +4,7 @@
 //! cumulative values. Series not updated for [`STALE_AFTER`] are dropped.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+
 use std::time::{Duration, Instant};
 
 use crate::event::{
@@ -198,14 +198,4 @@ fn add(current: &mut SeriesValue, delta: &SeriesValue) {
         }
         (current, delta) => *current = delta.clone(),
     }
-}
-
-/// Attributes for tests and callers that build them by hand.
-pub fn attributes(pairs: &[(&str, &str)]) -> Attributes {
-    Arc::from(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>(),
-    )
 }

@@ -1,12 +1,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::state::{attributes, ScrapeState};
+use super::state::ScrapeState;
 use super::text::{render, Format};
 use super::*;
 use crate::event::{
-    ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint, PointHeader,
-    TelemetryPoint, TelemetrySnapshot, Temporality,
+    Attributes, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint,
+    PointHeader, TelemetryPoint, TelemetrySnapshot, Temporality,
 };
 
 fn header(pod: &str) -> PointHeader {
@@ -211,4 +211,14 @@ async fn the_endpoint_serves_text_openmetrics_and_404() {
     let open = get("/metrics", "application/openmetrics-text;version=1.0.0").await;
     assert!(open.contains("application/openmetrics-text") && open.ends_with("# EOF\n"));
     assert!(get("/nope", "*/*").await.starts_with("HTTP/1.1 404"));
+}
+
+/// Attribute pairs as a shared set.
+pub fn attributes(pairs: &[(&str, &str)]) -> Attributes {
+    Arc::from(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>(),
+    )
 }

@@ -10,10 +10,10 @@ pub mod values;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::event::{
-    Attributes, Batch, CgroupHistogram, Direction, Event, HistogramMetric, TcpConnEvent,
+    unix_now, Attributes, Batch, CgroupHistogram, Direction, Event, HistogramMetric, TcpConnEvent,
     TcpCounters, TcpEventKind, Workload,
 };
 use crate::pipeline::{Processor, Release};
@@ -52,7 +52,7 @@ impl AggregateProcessor {
                 config.cardinality_limit,
                 config.series_ttl,
                 config.temporality,
-                unix_nanos(),
+                unix_now(),
             ),
             next_collection: Instant::now() + config.interval,
             config: config.clone(),
@@ -82,23 +82,22 @@ impl AggregateProcessor {
             base.push(("network.peer.address".into(), e.remote_addr.to_string()));
             base.push(("server.port".into(), server_port.to_string()));
         }
-        let with = |extra: &[(&str, &str)]| {
-            let mut attributes = base.clone();
-            attributes.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            sorted(attributes)
-        };
-        let direction = [("direction", e.direction.as_str())];
+        let with = |extra: &[(&str, &str)]| with_extra(&base, extra);
+        // One attribute set for every directed metric of the event.
+        let directed = || with(&[("direction", e.direction.as_str())]);
         match e.kind {
             TcpEventKind::Connect | TcpEventKind::Accept => {
-                self.add(Instrument::Opened, with(&direction), now, 1);
-                self.add(Instrument::Open, with(&direction), now, 1);
+                let directed = directed();
+                self.add(Instrument::Opened, directed.clone(), now, 1);
+                self.add(Instrument::Open, directed, now, 1);
             }
             TcpEventKind::ConnectFailed => self.add(Instrument::Failed, with(&[]), now, 1),
             TcpEventKind::Close => {
-                self.add(Instrument::Closed, with(&direction), now, 1);
-                self.add(Instrument::Open, with(&direction), now, -1);
+                let directed = directed();
+                self.add(Instrument::Closed, directed.clone(), now, 1);
+                self.add(Instrument::Open, directed.clone(), now, -1);
                 if let Some(ns) = e.duration_ns {
-                    self.observe(Instrument::Duration, with(&direction), now, ns as f64 / 1e9);
+                    self.observe(Instrument::Duration, directed, now, ns as f64 / 1e9);
                 }
                 if let Some(stats) = &e.stats {
                     let sent = [("network.io.direction", "transmit")];
@@ -117,11 +116,7 @@ impl AggregateProcessor {
 
     fn counters(&mut self, c: &TcpCounters, now: (Instant, u64)) {
         let base = self.workload_attributes(c.workload.as_ref());
-        let with = |extra: Option<(&str, &str)>| {
-            let mut attributes = base.clone();
-            attributes.extend(extra.map(|(k, v)| (k.to_string(), v.to_string())));
-            sorted(attributes)
-        };
+        let with = |extra: Option<(&str, &str)>| with_extra(&base, extra.as_slice());
         self.add(
             Instrument::Retransmits,
             with(None),
@@ -235,14 +230,14 @@ impl AggregateProcessor {
     }
 
     fn collect(&mut self) -> Batch {
-        let batch = self.store.collect((Instant::now(), unix_nanos()));
+        let batch = self.store.collect((Instant::now(), unix_now()));
         vec![Event::Metrics(batch)]
     }
 }
 
 impl Processor for AggregateProcessor {
     fn process(&mut self, mut batch: Batch) -> Batch {
-        let now = (Instant::now(), unix_nanos());
+        let now = (Instant::now(), unix_now());
         batch.retain(|event| !self.absorb(event, now));
         batch
     }
@@ -270,17 +265,17 @@ impl Processor for AggregateProcessor {
     }
 }
 
+/// `base` plus `extra`, as a shared, key-sorted set.
+fn with_extra(base: &[(String, String)], extra: &[(&str, &str)]) -> Attributes {
+    let mut attributes = base.to_vec();
+    attributes.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    sorted(attributes)
+}
+
 /// Attribute pairs as a shared, key-sorted set.
 fn sorted(mut pairs: Vec<(String, String)>) -> Attributes {
     pairs.sort();
     Arc::from(pairs)
-}
-
-fn unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

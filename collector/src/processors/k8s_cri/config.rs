@@ -191,11 +191,6 @@ impl K8sCriConfig {
     /// kernel's host name.
     pub fn resolved_node_name(&self) -> String {
         crate::config::node::node_name(&self.node_name)
-            .or_else(|| {
-                std::fs::read_to_string("/proc/sys/kernel/hostname")
-                    .ok()
-                    .map(|h| h.trim().to_string())
-            })
-            .unwrap_or_default()
+            .unwrap_or_else(crate::config::node::host_name)
     }
 }

@@ -155,10 +155,7 @@ pub fn describe(
             }
         }
     }
-    let alive = matches!(
-        ContainerState::try_from(status.state),
-        Ok(ContainerState::ContainerCreated | ContainerState::ContainerRunning)
-    );
+    let alive = is_alive(status.state);
     Ok((
         ContainerDescription {
             id: status.id.clone(),
@@ -169,6 +166,14 @@ pub fn describe(
         },
         flaws,
     ))
+}
+
+/// True for a created or running container (a CRI `ContainerState`).
+pub fn is_alive(state: i32) -> bool {
+    matches!(
+        ContainerState::try_from(state),
+        Ok(ContainerState::ContainerCreated | ContainerState::ContainerRunning)
+    )
 }
 
 /// True for a 64-character lowercase hex id (containerd, CRI-O and Docker ids).

@@ -7,15 +7,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_cri::v1::{ContainerEventType, ContainerState};
+use k8s_cri::v1::ContainerEventType;
 use tokio::sync::mpsc;
 
+use crate::pipeline::backoff::jittered;
 use crate::processors::k8s_cri::catalog::{Catalog, Housekeeping, SharedSnapshot};
 use crate::processors::k8s_cri::cgroup::{cgroup_id, CgroupRoots};
 use crate::processors::k8s_cri::client::{CriClient, CriError};
 use crate::processors::k8s_cri::config::K8sCriConfig;
 use crate::processors::k8s_cri::describe::{
-    describe, info_sandbox_id, is_container_id, DescribeContext,
+    describe, info_sandbox_id, is_alive, is_container_id, DescribeContext,
 };
 use crate::processors::k8s_cri::discovery::present_sockets;
 use crate::processors::k8s_cri::metrics::CriMetrics;
@@ -411,23 +412,4 @@ async fn next_event(
         Some(stream) => stream.message().await.transpose(),
         None => std::future::pending().await,
     }
-}
-
-/// True for a created or running container.
-fn is_alive(state: i32) -> bool {
-    matches!(
-        ContainerState::try_from(state),
-        Ok(ContainerState::ContainerCreated | ContainerState::ContainerRunning)
-    )
-}
-
-/// `base` plus up to 50% random jitter, so that many agents restarting together do not
-/// reconnect in lockstep.
-fn jittered(base: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let fraction = f64::from(nanos % 1000) / 2000.0;
-    base + base.mul_f64(fraction)
 }

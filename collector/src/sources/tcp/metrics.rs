@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::Hash;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
 use aya::Pod;
@@ -22,7 +22,7 @@ use kotel_common::tcp_quality::{
     SCALE, SLOTS,
 };
 
-use crate::event::{CgroupHistogram, Event, HistogramMetric, TcpCounters};
+use crate::event::{unix_now, CgroupHistogram, Event, HistogramMetric, TcpCounters};
 
 /// How long a flip waits before the old phase is read: far longer than any program run.
 pub const FLIP_GRACE: Duration = Duration::from_millis(5);
@@ -127,13 +127,6 @@ pub fn counters_from(
             resets_received: c.resets_received,
         })
         .collect()
-}
-
-/// Wall-clock now in ns since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Values of the counter map, summed over CPUs.
