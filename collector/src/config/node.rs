@@ -1,4 +1,7 @@
-//! The node's name as Kubernetes knows it, for `k8s.node.name`.
+//! The node as kotel sees it: its name as Kubernetes knows it (for `k8s.node.name`), and
+//! configured paths to the host's files.
+
+use std::path::Path;
 
 /// Environment variables that may carry the node name, in order (a DaemonSet sets one
 /// from `spec.nodeName` through the downward API).
@@ -20,4 +23,19 @@ pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default()
+}
+
+/// A `(field, message)` problem for each configured host path (`host_root`,
+/// `cgroup_root`, ...) that is set but not absolute; empty paths mean "find it" and pass.
+pub fn relative_path_problems(fields: &[(&str, &Path)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .filter(|(_, path)| !path.as_os_str().is_empty() && !path.is_absolute())
+        .map(|(field, path)| {
+            (
+                field.to_string(),
+                format!("{} must be an absolute path", path.display()),
+            )
+        })
+        .collect()
 }

@@ -78,7 +78,7 @@ impl Event {
 
     /// The workload the event is attributed to, if a processor attributed it.
     pub fn workload(&self) -> Option<&Arc<Workload>> {
-        self.attribution_slot().and_then(|slot| slot.as_ref())
+        self.attribution().and_then(|slot| slot.as_ref())
     }
 
     /// Attributes the event to `workload`; a no-op for the agent's own telemetry.
@@ -88,7 +88,9 @@ impl Event {
         }
     }
 
-    fn attribution_slot(&self) -> Option<&Attribution> {
+    /// The event's attribution slot: `Some` for events of a workload (attributed or not
+    /// yet), `None` for those that never are (the agent's telemetry, aggregated metrics).
+    pub fn attribution(&self) -> Option<&Attribution> {
         match self {
             Event::Tcp(e) => Some(&e.workload),
             Event::TcpCounters(c) => Some(&c.workload),

@@ -2,6 +2,7 @@
 
 pub mod batcher;
 pub mod btf;
+pub mod cgroup2;
 pub mod clock;
 pub mod load;
 pub mod reader;

@@ -1,12 +1,17 @@
 //! The `filter` processor: keeps the events that match `include` (everything when it is
-//! empty) and do not match `exclude`. It looks at TCP connection events; every other
-//! event (histograms, counters, execs, file opens, self-telemetry) passes.
+//! empty) and do not match `exclude`. Connection conditions (`kinds`, `comms`, `ports`)
+//! look at TCP connection events only; workload conditions (`namespaces`, `pods`,
+//! `containers`) look at every event a source attributes to a workload (connections,
+//! RTT/latency histograms, retransmit/reset counters, execs, file opens), as the `k8s_cri`
+//! processor attributed it, so they belong after `k8s_cri` in a pipeline. An event a match
+//! does not apply to (an exec under a match with `ports`; the agent's own telemetry and
+//! aggregated metrics under any match) is kept by `include` and not dropped by `exclude`.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Batch, Event, TcpConnEvent, TcpEventKind};
+use crate::event::{keys, Batch, Event, TcpConnEvent, TcpEventKind, Workload};
 use crate::pipeline::Processor;
 
 /// `processors.filter`.
@@ -24,18 +29,20 @@ pub struct FilterProcessorConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventMatch {
-    /// Event kinds: `connect`, `accept`, `connect_failed`, `close`.
+    /// Connection event kinds: `connect`, `accept`, `connect_failed`, `close`.
     pub kinds: Vec<TcpEventKind>,
-    /// Process names as the kernel reports them (`comm`, at most 15 bytes).
+    /// Process names of connection events as the kernel reports them (`comm`, at most 15
+    /// bytes).
     pub comms: Vec<String>,
-    /// Ports; an event matches if its local or remote port is listed.
+    /// Ports; a connection event matches if its local or remote port is listed.
     pub ports: Vec<u16>,
-}
-
-impl EventMatch {
-    fn is_empty(&self) -> bool {
-        self.kinds.is_empty() && self.comms.is_empty() && self.ports.is_empty()
-    }
+    /// `k8s.namespace.name` values; an event without one (the host's, or one not
+    /// attributed) does not match.
+    pub namespaces: Vec<String>,
+    /// `k8s.pod.name` values, as `namespaces`.
+    pub pods: Vec<String>,
+    /// `k8s.container.name` values, as `namespaces`.
+    pub containers: Vec<String>,
 }
 
 /// [`EventMatch`] prepared for lookups.
@@ -43,23 +50,62 @@ struct Matcher {
     kinds: HashSet<TcpEventKind>,
     comms: HashSet<String>,
     ports: HashSet<u16>,
+    /// Workload attribute key -> accepted values, for the non-empty workload lists.
+    workload: Vec<(&'static str, HashSet<String>)>,
 }
 
 impl Matcher {
     fn new(m: &EventMatch) -> Option<Self> {
-        (!m.is_empty()).then(|| Self {
+        let workload: Vec<(&'static str, HashSet<String>)> = [
+            (keys::NAMESPACE, &m.namespaces),
+            (keys::POD_NAME, &m.pods),
+            (keys::CONTAINER_NAME, &m.containers),
+        ]
+        .into_iter()
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(key, values)| (key, values.iter().cloned().collect()))
+        .collect();
+        let matcher = Self {
             kinds: m.kinds.iter().copied().collect(),
             comms: m.comms.iter().cloned().collect(),
             ports: m.ports.iter().copied().collect(),
-        })
+            workload,
+        };
+        (matcher.has_connection_conditions() || !matcher.workload.is_empty()).then_some(matcher)
     }
 
-    fn matches(&self, e: &TcpConnEvent) -> bool {
+    fn has_connection_conditions(&self) -> bool {
+        !(self.kinds.is_empty() && self.comms.is_empty() && self.ports.is_empty())
+    }
+
+    /// Whether `event` matches; `None` when the match does not apply to it (connection
+    /// conditions on another kind of event, or any condition on an event that is never
+    /// attributed).
+    fn matches(&self, event: &Event) -> Option<bool> {
+        let connection = match event {
+            Event::Tcp(e) => Some(e),
+            _ if self.has_connection_conditions() => return None,
+            _ => None,
+        };
+        let attribution = event.attribution()?;
+        let connection_holds = connection.is_none_or(|e| self.connection_matches(e));
+        Some(connection_holds && self.workload_matches(attribution.as_deref()))
+    }
+
+    fn connection_matches(&self, e: &TcpConnEvent) -> bool {
         (self.kinds.is_empty() || self.kinds.contains(&e.kind))
             && (self.comms.is_empty() || self.comms.contains(&e.comm))
             && (self.ports.is_empty()
                 || self.ports.contains(&e.local_port)
                 || self.ports.contains(&e.remote_port))
+    }
+
+    fn workload_matches(&self, workload: Option<&Workload>) -> bool {
+        self.workload.iter().all(|(key, values)| {
+            workload
+                .and_then(|w| w.get(key))
+                .is_some_and(|v| values.contains(v))
+        })
     }
 }
 
@@ -79,20 +125,15 @@ impl FilterProcessor {
     }
 
     fn keeps(&self, event: &Event) -> bool {
-        match event {
-            Event::Tcp(e) => {
-                self.include.as_ref().is_none_or(|m| m.matches(e))
-                    && !self.exclude.as_ref().is_some_and(|m| m.matches(e))
-            }
-            // Only connection events are filtered here; the kernel-side filters of each
-            // source cover the others.
-            Event::TcpCounters(_)
-            | Event::Histogram(_)
-            | Event::Exec(_)
-            | Event::FileOpen(_)
-            | Event::Telemetry(_)
-            | Event::Metrics(_) => true,
-        }
+        let included = self
+            .include
+            .as_ref()
+            .is_none_or(|m| m.matches(event) != Some(false));
+        let excluded = self
+            .exclude
+            .as_ref()
+            .is_some_and(|m| m.matches(event) == Some(true));
+        included && !excluded
     }
 }
 
@@ -165,6 +206,91 @@ mod tests {
             Event::FileOpen(Default::default()),
             Event::TcpCounters(Default::default()),
         ];
-        assert_eq!(kept("include: { ports: [9] }", batch), vec![0, 0, 0, 0]);
+        assert_eq!(
+            kept("include: { ports: [9] }", batch.clone()),
+            vec![0, 0, 0, 0]
+        );
+        assert_eq!(kept("exclude: { ports: [0] }", batch), vec![0, 0, 0, 0]);
+    }
+
+    fn of(pod: Option<(&str, &str)>, mut event: Event) -> Event {
+        if let Some((ns, pod)) = pod {
+            let workload = Workload::from_pairs([(keys::NAMESPACE, ns), (keys::POD_NAME, pod)]);
+            event.set_workload(std::sync::Arc::new(workload));
+        }
+        event
+    }
+
+    /// The names of the kept events, with their pod ("-" when unattributed).
+    fn kept_by_pod(config: &str, batch: Batch) -> Vec<String> {
+        let config: FilterProcessorConfig = yaml_serde::from_str(config).unwrap();
+        FilterProcessor::new(&config)
+            .process(batch)
+            .iter()
+            .map(|e| {
+                let pod = e
+                    .workload()
+                    .and_then(|w| w.get(keys::POD_NAME))
+                    .unwrap_or("-");
+                format!("{}:{pod}", e.name())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn workload_conditions_keep_one_pods_events_of_every_kind() {
+        let me = Some(("shop", "web-1"));
+        let batch = vec![
+            of(me, tcp_event(1)),
+            of(Some(("shop", "db-0")), tcp_event(2)),
+            of(Some(("other", "web-1")), tcp_event(3)),
+            of(None, tcp_event(4)),
+            of(me, Event::Exec(Default::default())),
+            of(None, Event::Exec(Default::default())),
+            of(me, Event::FileOpen(Default::default())),
+            of(me, Event::TcpCounters(Default::default())),
+            of(
+                Some(("shop", "db-0")),
+                Event::TcpCounters(Default::default()),
+            ),
+            Event::Telemetry(Default::default()),
+        ];
+        assert_eq!(
+            kept_by_pod(
+                "include: { namespaces: [shop], pods: [web-1] }",
+                batch.clone()
+            ),
+            [
+                "tcp:web-1",
+                "exec:web-1",
+                "file_open:web-1",
+                "tcp_counters:web-1",
+                "telemetry:-"
+            ]
+        );
+        assert_eq!(
+            kept_by_pod("exclude: { namespaces: [shop] }", batch),
+            ["tcp:web-1", "tcp:-", "exec:-", "telemetry:-"]
+        );
+    }
+
+    #[test]
+    fn workload_and_connection_conditions_combine_on_connections_only() {
+        let me = Some(("shop", "web-1"));
+        let batch = vec![
+            of(me, tcp_event(80)),
+            of(me, tcp_event(22)),
+            of(me, Event::Exec(Default::default())),
+        ];
+        // `ports` does not apply to the exec, so include keeps it, but the workload
+        // condition must still hold for it to be excluded.
+        assert_eq!(
+            kept_by_pod("include: { pods: [web-1], ports: [80] }", batch.clone()),
+            ["tcp:web-1", "exec:web-1"]
+        );
+        assert_eq!(
+            kept_by_pod("exclude: { pods: [web-1], ports: [22] }", batch),
+            ["tcp:web-1", "exec:web-1"]
+        );
     }
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use tokio::sync::watch;
 
+use crate::kernel::cgroup2::cgroup2_root;
 use crate::pipeline::ComponentError;
 
 /// Longest comm the kernel keeps (TASK_COMM_LEN - 1).
@@ -127,6 +128,9 @@ pub struct KernelFilter {
     comms: HashMap<MapData, CommKey, u8>,
     ports: HashMap<MapData, PortKey, u8>,
     generation: u32,
+    /// Where `cgroup_paths` are resolved: the configured cgroup2 root (empty: found in
+    /// `/proc/self/mounts`, see [`cgroup2_root`]).
+    cgroup_root: PathBuf,
 }
 
 fn filter_error(what: &str, e: impl std::fmt::Display) -> ComponentError {
@@ -134,8 +138,10 @@ fn filter_error(what: &str, e: impl std::fmt::Display) -> ComponentError {
 }
 
 impl KernelFilter {
-    /// Takes the filter maps out of a loaded object (before or after attaching).
-    pub fn take(ebpf: &mut Ebpf) -> Result<Self, ComponentError> {
+    /// Takes the filter maps out of a loaded object (before or after attaching);
+    /// `cgroup_paths` will be resolved below `cgroup_root` (empty: the cgroup2 root found
+    /// in `/proc/self/mounts`).
+    pub fn take(ebpf: &mut Ebpf, cgroup_root: &Path) -> Result<Self, ComponentError> {
         let mut take = |name: &str| {
             ebpf.take_map(name)
                 .ok_or_else(|| filter_error(name, "missing from the object"))
@@ -149,6 +155,7 @@ impl KernelFilter {
             ports: HashMap::try_from(take(maps::PORTS)?)
                 .map_err(|e| filter_error(maps::PORTS, e))?,
             generation: 0,
+            cgroup_root: cgroup_root.to_path_buf(),
         })
     }
 
@@ -158,7 +165,7 @@ impl KernelFilter {
     pub fn apply(&mut self, config: &KernelFilterConfig) -> Result<(), ComponentError> {
         let (inc, exc) = (&config.include, &config.exclude);
         let cgroup_side = if inc.has_cgroups() { inc } else { exc };
-        let cgroup_ids = resolve_cgroups(cgroup_side)?;
+        let cgroup_ids = resolve_cgroups(cgroup_side, &self.cgroup_root)?;
         let comm_side = if inc.comms.is_empty() {
             &exc.comms
         } else {
@@ -287,12 +294,12 @@ fn comm_key(comm: &str) -> [u8; 16] {
 }
 
 /// The ids of `m`'s cgroups: the listed ids plus the inode of each listed directory.
-fn resolve_cgroups(m: &KernelMatch) -> Result<Vec<u64>, ComponentError> {
+fn resolve_cgroups(m: &KernelMatch, cgroup_root: &Path) -> Result<Vec<u64>, ComponentError> {
     let mut ids = m.cgroup_ids.clone();
     if m.cgroup_paths.is_empty() {
         return Ok(ids);
     }
-    let root = cgroup2_mount()
+    let root = cgroup2_root(cgroup_root)
         .ok_or_else(|| filter_error("cgroup_paths", "no cgroup2 mount in /proc/self/mounts"))?;
     for path in &m.cgroup_paths {
         let dir = root.join(path.strip_prefix("/").unwrap_or(path));
@@ -301,16 +308,6 @@ fn resolve_cgroups(m: &KernelMatch) -> Result<Vec<u64>, ComponentError> {
         ids.push(meta.ino());
     }
     Ok(ids)
-}
-
-/// Where the cgroup2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified`
-/// on hybrid hosts).
-pub fn cgroup2_mount() -> Option<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    mounts.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        (fields.len() > 2 && fields[2] == "cgroup2").then(|| Path::new(fields[1]).to_path_buf())
-    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::kernel::cgroup2::is_hierarchy_root;
+
 /// v1 controllers to look in, best first (`pids` and `memory` are nearly always there).
 const V1_PREFERENCE: [&str; 4] = ["pids", "memory", "cpu", "name=systemd"];
 
@@ -78,11 +80,34 @@ impl CgroupRoots {
     /// hierarchy is mounted several times, a mount of its root (`/`) wins, then the
     /// first one listed.
     pub fn from_mountinfo(text: &str) -> CgroupRoots {
-        let mut mounts: Vec<(bool, CgroupMount)> = text.lines().filter_map(parse_mount).collect();
-        // Stable: whole-hierarchy mounts first, otherwise mountinfo order.
-        mounts.sort_by_key(|(_, m)| m.root != "/");
+        Self::from_mountinfo_preferring(text, |_| false)
+    }
+
+    /// [`Self::from_mountinfo`], except that a cgroup2 mount for which `shows_root`
+    /// holds wins over every other. In a container with its own cgroup namespace the
+    /// namespace's view is listed with root `/` too; the host's hierarchy mounted
+    /// elsewhere (a DaemonSet's `/host/sys/fs/cgroup`) is the one to use.
+    pub fn from_mountinfo_preferring(
+        text: &str,
+        shows_root: impl Fn(&Path) -> bool,
+    ) -> CgroupRoots {
+        let mut mounts: Vec<(bool, bool, CgroupMount)> = text
+            .lines()
+            .filter_map(parse_mount)
+            .map(|(is_v2, mut m)| {
+                let host_view = is_v2 && shows_root(&m.mount_point);
+                if host_view {
+                    // Mountinfo shows its root relative to our namespace (`/../..`).
+                    m.root = "/".into();
+                }
+                (is_v2, host_view, m)
+            })
+            .collect();
+        // Stable: mounts that show the hierarchy's root first, then whole-hierarchy
+        // mounts, otherwise mountinfo order.
+        mounts.sort_by_key(|(_, host_view, m)| (!host_view, m.root != "/"));
         let mut roots = CgroupRoots::default();
-        for (is_v2, m) in mounts {
+        for (is_v2, _, m) in mounts {
             if is_v2 {
                 roots.unified.get_or_insert(m);
             } else if !roots.v1.iter().any(|o| o.controllers == m.controllers) {
@@ -92,10 +117,11 @@ impl CgroupRoots {
         roots
     }
 
-    /// Reads `/proc/self/mountinfo`.
+    /// Reads `/proc/self/mountinfo`, preferring the cgroup2 mount that shows the
+    /// hierarchy's root ([`is_hierarchy_root`]).
     pub fn discover() -> io::Result<CgroupRoots> {
         let text = std::fs::read_to_string("/proc/self/mountinfo")?;
-        Ok(Self::from_mountinfo(&text))
+        Ok(Self::from_mountinfo_preferring(&text, is_hierarchy_root))
     }
 
     /// A cgroup2 hierarchy mounted (whole) at `path` and nothing else: an override from

@@ -127,6 +127,26 @@ fn mountinfo_layouts() {
 }
 
 #[test]
+fn in_a_cgroup_namespace_the_mount_that_shows_the_hosts_root_wins() {
+    // A DaemonSet pod: its own namespaced /sys/fs/cgroup, and the host's hierarchy
+    // bind-mounted at /host/sys/fs/cgroup (shown relative to the pod's namespace).
+    let pod = "\
+40 30 0:26 / /sys/fs/cgroup ro - cgroup2 cgroup rw
+41 30 0:26 /../../.. /host/sys/fs/cgroup ro - cgroup2 cgroup rw
+";
+    let host = Path::new("/host/sys/fs/cgroup");
+    let roots = CgroupRoots::from_mountinfo_preferring(pod, |p| p == host);
+    assert_eq!(roots.unified, Some(mount("/host/sys/fs/cgroup", "/", &[])));
+    assert_eq!(
+        roots.unified.unwrap().dir("/kubepods/pod1/abc"),
+        Some(PathBuf::from("/host/sys/fs/cgroup/kubepods/pod1/abc"))
+    );
+    // Without that knowledge the namespace's own view is taken, as before.
+    let plain = CgroupRoots::from_mountinfo(pod);
+    assert_eq!(plain.unified, Some(mount("/sys/fs/cgroup", "/", &[])));
+}
+
+#[test]
 fn container_dirs_per_layout() {
     let rel = ids("/kubepods/pod<uid>/<id>");
     let at = |h: &str| PathBuf::from(format!("/sys/fs/cgroup/{h}{rel}"));

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::duration;
+use crate::config::node::relative_path_problems;
 
 /// `processors.k8s_cri`: attributes events to containers, pods and namespaces through the
 /// node's container runtime.
@@ -105,17 +106,10 @@ impl K8sCriConfig {
         if let Err(e) = Endpoint::parse(&self.endpoint) {
             problems.push(("endpoint".into(), e));
         }
-        for (field, path) in [
+        problems.extend(relative_path_problems(&[
             ("host_root", &self.host_root),
             ("cgroup_root", &self.cgroup_root),
-        ] {
-            if !path.as_os_str().is_empty() && !path.is_absolute() {
-                problems.push((
-                    field.into(),
-                    format!("{} must be an absolute path", path.display()),
-                ));
-            }
-        }
+        ]));
         for (i, label) in self.pod_labels.iter().enumerate() {
             if label.trim().is_empty() {
                 problems.push((

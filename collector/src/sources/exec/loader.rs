@@ -10,6 +10,8 @@
 //! ppid is 0 and argv is flagged unread (one warning). Dropping the [`Kernel`] detaches
 //! the program and frees its maps.
 
+use std::path::Path;
+
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use kotel_common::exec::{names, TaskOffsets, Wakeup};
@@ -55,7 +57,7 @@ pub fn attach(config: &ExecSourceConfig) -> Result<Kernel, ComponentError> {
         .load(OBJECT)
         .map_err(|e| startup("loading the exec kernel object", &e))?;
     // The filter is in place before the program sees its first exec.
-    let mut filter = KernelFilter::take(&mut ebpf)?;
+    let mut filter = KernelFilter::take(&mut ebpf, Path::new(""))?;
     filter.apply(&config.filter)?;
     let hook = match config.hook {
         HookChoice::Tracepoint => attach_classic(&mut ebpf).map(|()| Hook::Tracepoint)?,

@@ -48,7 +48,7 @@ pub fn attach(config: &FileOpenSourceConfig) -> Result<Kernel, ComponentError> {
         .map_max_entries(names::EVENTS, config.ring_buffer_bytes)
         .load(OBJECT)
         .map_err(|e| startup("loading the file_open kernel object", &e))?;
-    let mut filter = KernelFilter::take(&mut ebpf)?;
+    let mut filter = KernelFilter::take(&mut ebpf, Path::new(""))?;
     filter.apply(&config.filter)?;
     write_prefixes(&mut ebpf, &config.paths)?;
     let syscalls = attach_programs(&mut ebpf)?;

@@ -1,10 +1,12 @@
 //! Configuration of the `tcp` source.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::duration;
+use crate::config::node::relative_path_problems;
 use crate::kernel::settings::{validate_ring, validate_wakeup_bytes};
 use crate::sources::kernel_filter::KernelFilterConfig;
 
@@ -46,6 +48,11 @@ pub struct TcpSourceConfig {
     /// README "Kernel filters". Changing it at runtime needs no reload. Applies to the
     /// histograms and counters too.
     pub filter: KernelFilterConfig,
+    /// Where the host's cgroup2 hierarchy is mounted: the RTT program attaches to its
+    /// root and the filter's `cgroup_paths` are resolved below it. Empty: the cgroup2
+    /// mount in `/proc/self/mounts` that shows the hierarchy's root (in a container with
+    /// a cgroup namespace, the host's hierarchy mounted e.g. at `/host/sys/fs/cgroup`).
+    pub cgroup_root: PathBuf,
 }
 
 /// Shortest `metrics_interval`: each read flips the double buffer and waits for programs
@@ -70,6 +77,7 @@ impl Default for TcpSourceConfig {
             metrics_interval: Duration::from_secs(15),
             histogram_rows: 512,
             filter: KernelFilterConfig::default(),
+            cgroup_root: PathBuf::new(),
         }
     }
 }
@@ -92,6 +100,10 @@ impl TcpSourceConfig {
             problems.push(("max_tracked_sockets".into(), "must be at least 1".into()));
         }
         problems.extend(self.filter.validate(true));
+        problems.extend(relative_path_problems(&[(
+            "cgroup_root",
+            &self.cgroup_root,
+        )]));
         if !(MIN_METRICS_INTERVAL..=MAX_METRICS_INTERVAL).contains(&self.metrics_interval) {
             problems.push((
                 "metrics_interval".into(),

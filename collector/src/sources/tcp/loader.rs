@@ -10,15 +10,18 @@
 //! `/sys/kernel/tracing/events` is missing. Without usable BTF the programs still run
 //! (see `offsets`). Dropping the [`Kernel`] detaches every program and frees its maps.
 
+use std::path::Path;
+
 use aya::programs::{CgroupAttachMode, SockOps, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use kotel_common::{globals, maps, programs};
 
 use super::config::TcpSourceConfig;
 use super::offsets::kernel_offsets;
+use crate::kernel::cgroup2::cgroup2_root;
 use crate::kernel::load::{prepare, startup};
 use crate::pipeline::ComponentError;
-use crate::sources::kernel_filter::{cgroup2_mount, KernelFilter};
+use crate::sources::kernel_filter::KernelFilter;
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-tcp"));
@@ -54,7 +57,7 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
         )
         .load(OBJECT)
         .map_err(|e| startup("loading the tcp kernel object", &e))?;
-    let mut filter = KernelFilter::take(&mut ebpf)?;
+    let mut filter = KernelFilter::take(&mut ebpf, &config.cgroup_root)?;
     filter.apply(&config.filter)?;
     tracepoint(
         &mut ebpf,
@@ -74,7 +77,7 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
             counters = false;
         }
     }
-    let rtt = match sock_ops(&mut ebpf) {
+    let rtt = match sock_ops(&mut ebpf, &config.cgroup_root) {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!("tcp source: no tcp_rtt histograms: {e}");
@@ -118,8 +121,8 @@ fn tracepoint(ebpf: &mut Ebpf, name: &str, category: &str, tp: &str) -> Result<(
 
 /// Loads the RTT program and attaches it to the root of the cgroup2 hierarchy, so it sees
 /// every socket (other programs attached there keep running).
-fn sock_ops(ebpf: &mut Ebpf) -> Result<(), ComponentError> {
-    let root = cgroup2_mount()
+fn sock_ops(ebpf: &mut Ebpf, cgroup_root: &Path) -> Result<(), ComponentError> {
+    let root = cgroup2_root(cgroup_root)
         .ok_or_else(|| ComponentError::Startup("no cgroup2 mount in /proc/self/mounts".into()))?;
     let cgroup = std::fs::File::open(&root)
         .map_err(|e| startup(&format!("opening {}", root.display()), &e))?;

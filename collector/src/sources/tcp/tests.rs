@@ -34,9 +34,11 @@ fn validation_names_every_bad_field() {
         histogram_rows: 100,
         filter: yaml_serde::from_str("exclude: { ports: [80] }\ninclude: { ports: [443] }")
             .unwrap(),
+        cgroup_root: "host/sys/fs/cgroup".into(),
     };
     let problems = config.validate();
     for field in [
+        "cgroup_root",
         "filter::exclude::ports",
         "ring_buffer_bytes",
         "wakeup_bytes",
