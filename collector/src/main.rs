@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kotel::config::{self, Config};
-use kotel::pipeline::{self, RunOptions};
+use std::sync::Arc;
+
+use kotel::pipeline::{self, ConfigWatch, RunOptions};
+use tokio::sync::Notify;
 
 /// The pipeline file used when none is given.
 const DEFAULT_CONFIG: &str = "pipeline.yaml";
@@ -63,9 +66,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
     let result = match cli.command {
-        Command::Run { config, record } => {
-            load(&config).and_then(|c| run(c, RunOptions { record }))
-        }
+        Command::Run { config, record } => load(&config).and_then(|c| {
+            let options = RunOptions {
+                record,
+                ..RunOptions::default()
+            };
+            run(&config, c, options)
+        }),
         Command::Validate { file } => load(&file).map(|_| println!("{}: valid", file.display())),
         Command::PrintConfig { file } => load(&file).map(|c| print!("{}", c.to_yaml())),
         Command::Doctor { config } => doctor(&config),
@@ -84,6 +91,8 @@ fn init_logging(filter: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal, not in `kubectl logs` or a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
@@ -113,8 +122,13 @@ fn doctor(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
+/// Runs `config`, read from `path`, following the file's changes until SIGINT/SIGTERM.
+fn run(path: &Path, config: Config, options: RunOptions) -> anyhow::Result<()> {
     kotel::preflight::check(&config)?;
+    // The text the config came from: a later check compares the file with it. Read after
+    // loading, so a change in between is seen by the first check.
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let watch = ConfigWatch::new(path, text, config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
@@ -122,10 +136,11 @@ fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     // The handlers are in place before anything starts, so an early SIGTERM is a clean stop.
+    let hangup = Arc::new(Notify::new());
     let stop = runtime
-        .block_on(async { stop_signal() })
+        .block_on(async { signals(hangup.clone()) })
         .context("installing signal handlers")?;
-    let report = runtime.block_on(pipeline::run(&config, options, stop))?;
+    let report = runtime.block_on(pipeline::run_reloading(watch, options, stop, hangup))?;
     if report.timed_out {
         tracing::warn!("exited before every exporter had flushed");
     }
@@ -138,11 +153,18 @@ fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
 /// How long exiting waits for runtime workers still busy after shutdown.
 const WORKER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Installs SIGINT and SIGTERM handlers; the returned future completes on either.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+/// Installs the signal handlers: the returned future completes on SIGINT or SIGTERM;
+/// each SIGHUP notifies `hangup` (read the pipeline file now).
+fn signals(hangup: Arc<Notify>) -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            hangup.notify_one();
+        }
+    });
     Ok(async move {
         tokio::select! {
             _ = int.recv() => {}

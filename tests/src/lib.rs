@@ -33,6 +33,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub mod agent;
+pub mod agent_process;
 pub mod containerd;
 pub mod events;
 pub mod fake_cri;

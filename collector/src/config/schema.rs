@@ -71,6 +71,11 @@ pub struct RuntimeConfig {
     /// Longest wait between restarts of a failing source.
     #[serde(with = "duration")]
     pub restart_backoff_max: Duration,
+    /// How often `kotel run` checks its pipeline file for changes (a ConfigMap update, an
+    /// edit); a changed, valid file replaces the running pipelines without a restart of
+    /// the process. `0s`: only on SIGHUP.
+    #[serde(with = "duration")]
+    pub reload_interval: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -82,6 +87,7 @@ impl Default for RuntimeConfig {
             shutdown_timeout: Duration::from_secs(10),
             restart_backoff_initial: Duration::from_secs(1),
             restart_backoff_max: Duration::from_secs(60),
+            reload_interval: Duration::from_secs(2),
         }
     }
 }

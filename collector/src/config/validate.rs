@@ -192,6 +192,9 @@ fn check_components<T>(
     }
 }
 
+/// Shortest non-zero `runtime.reload_interval`.
+const MIN_RELOAD_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Largest `runtime.channel_capacity`: memory stays bounded by what a batch holds.
 const MAX_CHANNEL_CAPACITY: usize = 65_536;
 
@@ -212,6 +215,16 @@ fn check_runtime(runtime: &RuntimeConfig, errors: &mut Vec<ConfigError>) {
         errors.push(ConfigError::new(
             "runtime::shutdown_timeout",
             "must be longer than 0s",
+        ));
+    }
+    if !runtime.reload_interval.is_zero() && runtime.reload_interval < MIN_RELOAD_INTERVAL {
+        errors.push(ConfigError::new(
+            "runtime::reload_interval",
+            format!(
+                "{} is shorter than {} (0s checks only on SIGHUP)",
+                duration::format(runtime.reload_interval),
+                duration::format(MIN_RELOAD_INTERVAL)
+            ),
         ));
     }
     if runtime.restart_backoff_initial > runtime.restart_backoff_max {
@@ -283,6 +296,7 @@ mod tests {
             shutdown_timeout: Duration::ZERO,
             restart_backoff_initial: Duration::from_secs(120),
             restart_backoff_max: Duration::from_secs(60),
+            reload_interval: Duration::from_millis(10),
             ..RuntimeConfig::default()
         };
         check_runtime(&bad, &mut errors);
@@ -292,6 +306,7 @@ mod tests {
             [
                 "runtime::channel_capacity: must be 1 to 65536 (batches)",
                 "runtime::shutdown_timeout: must be longer than 0s",
+                "runtime::reload_interval: 10ms is shorter than 100ms (0s checks only on SIGHUP)",
                 "runtime::restart_backoff_initial: 2m is longer than restart_backoff_max (1m)",
             ]
         );

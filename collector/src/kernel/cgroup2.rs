@@ -17,7 +17,7 @@ pub fn cgroup2_root(configured: &Path) -> Option<PathBuf> {
         return Some(configured.to_path_buf());
     }
     let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    pick_root(cgroup2_mounts(&mounts), |p| is_hierarchy_root(p))
+    pick_root(cgroup2_mounts(&mounts), is_hierarchy_root)
 }
 
 /// The mount points of the cgroup2 filesystems in `/proc/self/mounts` text, in order.

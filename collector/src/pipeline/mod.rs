@@ -12,6 +12,7 @@ pub mod build;
 pub mod component;
 pub mod output;
 pub mod record;
+pub mod reload;
 pub mod run;
 pub mod stages;
 pub mod supervisor;
@@ -19,6 +20,7 @@ pub mod ticker;
 
 pub use component::{BoxFuture, ComponentError, Exporter, Processor, Release, Shutdown, Source};
 pub use output::SourceOutput;
+pub use reload::{run_reloading, ConfigWatch};
 pub use run::{run, run_with, RunError, RunOptions, RunReport, StopReason};
 
 #[cfg(test)]

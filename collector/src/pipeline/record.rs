@@ -8,18 +8,24 @@ use std::path::{Path, PathBuf};
 use crate::event::Batch;
 use crate::pipeline::component::{BoxFuture, ComponentError, Exporter};
 
-/// Writes batches as JSON lines to a file (created or truncated at start).
+/// Writes batches as JSON lines to a file (created, and truncated or appended to).
 pub struct RecordExporter {
     path: PathBuf,
     out: BufWriter<File>,
 }
 
 impl RecordExporter {
-    /// Creates (or truncates) `path`.
-    pub fn create(path: &Path) -> std::io::Result<Self> {
+    /// Creates `path`, truncating it, or appending to it when `append`.
+    pub fn open(path: &Path, append: bool) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(path)?;
         Ok(Self {
             path: path.to_path_buf(),
-            out: BufWriter::new(File::create(path)?),
+            out: BufWriter::new(file),
         })
     }
 

@@ -25,6 +25,8 @@ use crate::telemetry::{self, names};
 pub struct RunOptions {
     /// Record every source's events to this JSON-lines file.
     pub record: Option<PathBuf>,
+    /// Append to the record file instead of truncating it (a reloaded run).
+    pub append_record: bool,
 }
 
 /// How a run ended.
@@ -135,9 +137,11 @@ pub async fn run_with(
     }
 
     if let Some(path) = &options.record {
-        let recorder = RecordExporter::create(path).map_err(|error| RunError::Record {
-            path: path.clone(),
-            error,
+        let recorder = RecordExporter::open(path, options.append_record).map_err(|error| {
+            RunError::Record {
+                path: path.clone(),
+                error,
+            }
         })?;
         let (tx, rx) = mpsc::channel(capacity);
         probes.push(DepthProbe {

@@ -318,6 +318,7 @@ async fn replay_and_record_round_trip_through_the_real_components() {
     }
     let options = RunOptions {
         record: Some(recorded.clone()),
+        ..RunOptions::default()
     };
     let report = run_with(
         &config,

@@ -83,6 +83,12 @@ pub const OTLP_QUEUE_REQUESTS: &str = "kotel.exporter.otlp.queue.requests";
 /// Gauge: encoded bytes waiting in the queue. Labels: `component_id`.
 pub const OTLP_QUEUE_BYTES: &str = "kotel.exporter.otlp.queue.bytes";
 
+/// Counter: checks of the pipeline file that found it changed, by `result`: `applied`
+/// (the pipelines were restarted with it), `invalid` (refused: the running pipelines
+/// stay), `unchanged` (the text changed, the effective configuration did not),
+/// `unreadable` (the file could not be read).
+pub const CONFIG_RELOADS: &str = "kotel.config.reloads";
+
 /// Label: the component id (`type[/name]`).
 pub const COMPONENT_ID: &str = "component_id";
 /// Label: `source`, `processor` or `exporter`.

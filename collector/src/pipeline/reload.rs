@@ -1,0 +1,299 @@
+//! `kotel run` follows its pipeline file: every `runtime.reload_interval` and on SIGHUP
+//! it reads the file again; a changed file that is valid (and passes the same preflight
+//! as start-up) replaces the running pipelines in the same process, an invalid one is
+//! refused with every error and its path, and the running pipelines stay. Kubernetes
+//! updates a mounted ConfigMap by swapping a symlink, so the file is read whole each
+//! time rather than watched for writes.
+//!
+//! A replacement stops the running pipelines the way SIGTERM does (sources stop, the
+//! pipelines drain, the exporters flush within `runtime.shutdown_timeout`), then starts
+//! the new ones: events the kernel produces between the two are not seen.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::config::{self, Config};
+use crate::pipeline::build::Components;
+use crate::pipeline::run::{run_with, RunError, RunOptions, RunReport};
+use crate::telemetry::names;
+
+/// The pipeline file as last read, and the configuration running from it.
+pub struct ConfigWatch {
+    path: PathBuf,
+    last_text: String,
+    running: Config,
+    last_read_error: Option<String>,
+}
+
+impl ConfigWatch {
+    /// Follows `path`, whose text `text` gave the running configuration `running`.
+    pub fn new(path: &Path, text: String, running: Config) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            last_text: text,
+            running,
+            last_read_error: None,
+        }
+    }
+
+    /// The configuration running now.
+    pub fn running(&self) -> &Config {
+        &self.running
+    }
+
+    /// Reads the file. Returns the new configuration when the text changed, the result
+    /// is valid, passes the preflight checks and differs from the running one; it is
+    /// then the running one. Every other outcome is logged and counted in
+    /// `kotel.config.reloads`, except an unchanged text, which is silent.
+    pub fn check(&mut self) -> Option<Config> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) => {
+                let error = e.to_string();
+                if self.last_read_error.as_ref() != Some(&error) {
+                    tracing::warn!(file = %self.path.display(), %error, "cannot read the pipeline file; the running pipelines stay");
+                    self.last_read_error = Some(error);
+                }
+                count("unreadable");
+                return None;
+            }
+        };
+        self.last_read_error = None;
+        if text == self.last_text {
+            return None;
+        }
+        self.last_text = text;
+        let candidate = config::parse_str(&self.last_text, &|name| {
+            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+        });
+        let new = match candidate {
+            Ok(new) => new,
+            Err(errors) => {
+                for error in &errors.0 {
+                    tracing::error!(file = %self.path.display(), "{error}");
+                }
+                tracing::error!(file = %self.path.display(), errors = errors.0.len(), "the changed pipeline file is invalid; the running pipelines stay");
+                count("invalid");
+                return None;
+            }
+        };
+        if let Err(e) = crate::preflight::check(&new) {
+            tracing::error!(file = %self.path.display(), "{e}; the running pipelines stay");
+            count("invalid");
+            return None;
+        }
+        if new == self.running {
+            tracing::info!(file = %self.path.display(), "the pipeline file changed but the configuration did not");
+            count("unchanged");
+            return None;
+        }
+        tracing::info!(file = %self.path.display(), "the pipeline file changed; replacing the running pipelines");
+        count("applied");
+        self.running = new.clone();
+        Some(new)
+    }
+
+    /// Waits until [`Self::check`] returns a new configuration: it is called every
+    /// `interval` (never when zero) and whenever `hangup` is notified.
+    pub async fn changed(&mut self, interval: Duration, hangup: &Notify) -> Config {
+        loop {
+            let tick = async {
+                if interval.is_zero() {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(interval).await;
+            };
+            tokio::select! {
+                _ = tick => {}
+                _ = hangup.notified() => {
+                    tracing::info!(file = %self.path.display(), "SIGHUP: reading the pipeline file");
+                }
+            }
+            if let Some(new) = self.check() {
+                return new;
+            }
+        }
+    }
+}
+
+fn count(result: &'static str) {
+    metrics::counter!(names::CONFIG_RELOADS, "result" => result).increment(1);
+}
+
+/// Runs the configuration of `watch` like [`run_with`] until `stop` completes or every
+/// source has finished, replacing the pipelines whenever the file changes (see the
+/// module doc). Returns the last run's report.
+pub async fn run_reloading(
+    mut watch: ConfigWatch,
+    mut options: RunOptions,
+    stop: impl Future<Output = ()>,
+    hangup: Arc<Notify>,
+) -> Result<RunReport, RunError> {
+    tokio::pin!(stop);
+    loop {
+        let config = watch.running().clone();
+        let mut replacement = None;
+        let until = async {
+            tokio::select! {
+                _ = &mut stop => {}
+                new = watch.changed(config.runtime.reload_interval, &hangup) => replacement = Some(new),
+            }
+        };
+        let report = run_with(
+            &config,
+            options.clone(),
+            until,
+            Arc::new(Components::default()),
+        )
+        .await?;
+        if replacement.is_none() {
+            return Ok(report);
+        }
+        // Later runs add to the record file rather than truncating it.
+        options.append_record = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry;
+
+    /// A valid pipeline that needs no privileges, replaying `events` into `exporter`.
+    fn pipeline(exporter: &str) -> String {
+        format!(
+            "sources: {{ replay: {{ path: /dev/null }} }}\n\
+             exporters: {{ {exporter}: {{}} }}\n\
+             pipelines: {{ logs: {{ sources: [replay], exporters: [{exporter}] }} }}\n"
+        )
+    }
+
+    /// A watch of a fresh file holding `text`, as `kotel run` starts it.
+    fn watch_of(text: &str) -> (tempfile::TempDir, PathBuf, ConfigWatch) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.yaml");
+        std::fs::write(&path, text).unwrap();
+        let config = config::load_file(&path).unwrap();
+        let watch = ConfigWatch::new(&path, text.to_string(), config);
+        (dir, path, watch)
+    }
+
+    fn reloads(result: &str) -> f64 {
+        telemetry::snapshot().counter_sum(names::CONFIG_RELOADS, &[("result", result)])
+    }
+
+    #[test]
+    fn a_valid_change_is_returned_once_and_becomes_the_running_config() {
+        telemetry::install();
+        let (_dir, path, mut watch) = watch_of(&pipeline("debug"));
+        assert!(watch.check().is_none(), "nothing changed");
+        let applied = reloads("applied");
+        std::fs::write(&path, pipeline("debug/other")).unwrap();
+        let new = watch.check().expect("a valid change is taken");
+        assert!(new
+            .exporters
+            .keys()
+            .any(|id| id.to_string() == "debug/other"));
+        assert_eq!(watch.running(), &new);
+        assert!(watch.check().is_none(), "the same text is not taken twice");
+        assert!(reloads("applied") > applied);
+    }
+
+    #[test]
+    fn an_invalid_change_is_refused_and_the_running_config_stays() {
+        telemetry::install();
+        let (_dir, path, mut watch) = watch_of(&pipeline("debug"));
+        let before = watch.running().clone();
+        let invalid = reloads("invalid");
+        std::fs::write(&path, pipeline("debug").replace("{}", "{ colour: red }")).unwrap();
+        assert!(watch.check().is_none());
+        assert_eq!(watch.running(), &before);
+        assert!(reloads("invalid") > invalid);
+        // Repaired, it is taken.
+        std::fs::write(&path, pipeline("debug/fixed")).unwrap();
+        assert!(watch.check().is_some());
+    }
+
+    #[test]
+    fn a_change_that_leaves_the_config_as_it_was_restarts_nothing() {
+        telemetry::install();
+        let (_dir, path, mut watch) = watch_of(&pipeline("debug"));
+        let unchanged = reloads("unchanged");
+        std::fs::write(&path, format!("# a comment\n{}", pipeline("debug"))).unwrap();
+        assert!(watch.check().is_none());
+        assert!(reloads("unchanged") > unchanged);
+    }
+
+    #[test]
+    fn a_missing_file_is_counted_and_the_running_config_stays() {
+        telemetry::install();
+        let (_dir, path, mut watch) = watch_of(&pipeline("debug"));
+        let unreadable = reloads("unreadable");
+        std::fs::remove_file(&path).unwrap();
+        assert!(watch.check().is_none());
+        assert!(reloads("unreadable") > unreadable);
+        std::fs::write(&path, pipeline("debug/back")).unwrap();
+        assert!(watch.check().is_some());
+    }
+
+    #[test]
+    fn a_configmap_style_symlink_swap_is_seen() {
+        telemetry::install();
+        // kubelet: pipeline.yaml -> ..data/pipeline.yaml, ..data -> ..<timestamp>; an
+        // update writes a new directory and renames a new ..data symlink over the old.
+        let dir = tempfile::tempdir().unwrap();
+        let version = |name: &str, text: &str| {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+            std::fs::write(dir.path().join(name).join("pipeline.yaml"), text).unwrap();
+        };
+        version("..v1", &pipeline("debug"));
+        std::os::unix::fs::symlink("..v1", dir.path().join("..data")).unwrap();
+        let path = dir.path().join("pipeline.yaml");
+        std::os::unix::fs::symlink("..data/pipeline.yaml", &path).unwrap();
+        let mut watch = ConfigWatch::new(
+            &path,
+            std::fs::read_to_string(&path).unwrap(),
+            config::load_file(&path).unwrap(),
+        );
+        version("..v2", &pipeline("debug/v2"));
+        std::os::unix::fs::symlink("..v2", dir.path().join("..data_tmp")).unwrap();
+        std::fs::rename(dir.path().join("..data_tmp"), dir.path().join("..data")).unwrap();
+        std::fs::remove_dir_all(dir.path().join("..v1")).unwrap();
+        let new = watch.check().expect("the swapped file is read");
+        assert!(new.exporters.keys().any(|id| id.to_string() == "debug/v2"));
+    }
+
+    #[tokio::test]
+    async fn changes_are_seen_on_the_interval_and_at_once_on_sighup() {
+        telemetry::install();
+        let (_dir, path, mut watch) = watch_of(&pipeline("debug"));
+        let hangup = Notify::new();
+        std::fs::write(&path, pipeline("debug/timer")).unwrap();
+        let started = std::time::Instant::now();
+        watch.changed(Duration::from_millis(300), &hangup).await;
+        assert!(started.elapsed() >= Duration::from_millis(300));
+
+        // Interval off: only SIGHUP reads the file.
+        std::fs::write(&path, pipeline("debug/hup")).unwrap();
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(500),
+            watch.changed(Duration::ZERO, &hangup),
+        );
+        assert!(
+            waiting.await.is_err(),
+            "without SIGHUP nothing reads the file"
+        );
+        hangup.notify_one();
+        let new = tokio::time::timeout(
+            Duration::from_secs(10),
+            watch.changed(Duration::ZERO, &hangup),
+        )
+        .await
+        .expect("SIGHUP reads the file");
+        assert!(new.exporters.keys().any(|id| id.to_string() == "debug/hup"));
+    }
+}

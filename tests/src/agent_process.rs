@@ -1,0 +1,97 @@
+//! Watching a `kotel` process a test started: its output lines as they come, its
+//! Prometheus endpoint, and the kernel programs loaded on the machine.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The lines of one output pipe of a child, read by a thread of their own.
+pub struct Lines {
+    lines: mpsc::Receiver<String>,
+    /// Everything read so far, newline-terminated.
+    pub seen: String,
+}
+
+impl Lines {
+    /// Starts reading `pipe` (a child's stdout or stderr) line by line.
+    pub fn follow(pipe: impl Read + Send + 'static) -> Self {
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads lines until `done` holds for everything read so far; `Err` with the output
+    /// when `timeout` passes first (or the pipe closes).
+    pub fn wait_until(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        while !done(&self.seen) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                }
+                Err(_) => return Err(self.seen.clone()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads every line left until the pipe closes (the child exited).
+    pub fn drain(&mut self) -> &str {
+        for line in self.lines.iter() {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        &self.seen
+    }
+}
+
+/// `GET /metrics` on 127.0.0.1:`port`; `None` when nothing answers there.
+pub fn try_scrape(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+/// `GET /metrics` on 127.0.0.1:`port`, which must answer.
+pub fn scrape(port: u16) -> String {
+    try_scrape(port).unwrap_or_else(|| panic!("no Prometheus endpoint answers on port {port}"))
+}
+
+/// How many BPF programs whose name starts with `prefix` are loaded (`bpftool prog`).
+pub fn bpf_programs_named(prefix: &str) -> usize {
+    let out = Command::new("bpftool")
+        .args(["prog", "show", "-j"])
+        .output()
+        .expect("running bpftool (scripts/setup.sh installs it)");
+    let programs: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("bpftool prints JSON");
+    programs
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+                .count()
+        })
+        .unwrap_or(0)
+}
