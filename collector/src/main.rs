@@ -54,7 +54,8 @@ enum Command {
         #[arg(long, short, env = "KOTEL_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
-    /// Print the effective configuration: defaults filled in, `${env:VAR}` substituted.
+    /// Print the effective configuration: defaults filled in, `${env:VAR}` substituted,
+    /// header values (credentials) redacted.
     PrintConfig {
         /// Pipeline file.
         #[arg(default_value = DEFAULT_CONFIG)]
@@ -74,7 +75,7 @@ fn main() -> ExitCode {
             run(&config, c, options)
         }),
         Command::Validate { file } => load(&file).map(|_| println!("{}: valid", file.display())),
-        Command::PrintConfig { file } => load(&file).map(|c| print!("{}", c.to_yaml())),
+        Command::PrintConfig { file } => load(&file).map(|c| print!("{}", c.to_redacted_yaml())),
         Command::Doctor { config } => doctor(&config),
     };
     match result {

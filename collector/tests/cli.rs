@@ -109,6 +109,89 @@ fn print_config_shows_defaults_and_substitutes_env() {
     assert!(yaml.contains("shutdown_timeout: 10s"), "{yaml}");
 }
 
+/// An OTLP header carrying a credential, from the environment as the Helm chart passes it.
+const SECRET: &str = "Bearer s3cr3t-t0ken-do-not-print";
+
+/// A backend that accepts connections and reads what is sent, never answering; returns
+/// its port and the number of bytes it has read so far.
+fn silent_backend() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let read = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = read.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buffer = [0u8; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut buffer) {
+                    counter.fetch_add(n, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (port, read)
+}
+
+fn otlp_with_secret_header(dir: &Path, protocol: &str, port: u16) -> std::path::PathBuf {
+    let events = dir.join("events.jsonl");
+    let line = r#"{"type":"tcp","kind":"accept","time_unix_nano":1700000000000000000,"direction":"inbound","local_addr":"10.0.0.1","local_port":8080,"remote_addr":"10.0.0.2","remote_port":51000,"pid":7,"comm":"nginx","cgroup_id":99}"#;
+    std::fs::write(&events, format!("{line}\n")).unwrap();
+    let config = dir.join("p.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  replay: {{ path: {} }}\n\
+             exporters:\n  otlp:\n    endpoint: http://127.0.0.1:{port}\n    protocol: {protocol}\n    timeout: 200ms\n\
+             \x20   retry: {{ max_elapsed: 300ms }}\n    headers: {{ authorization: \"${{env:KOTEL_TEST_TOKEN}}\" }}\n\
+             pipelines:\n  logs: {{ sources: [replay], exporters: [otlp] }}\n",
+            events.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[test]
+fn header_credentials_never_reach_print_config_or_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    for protocol in ["grpc", "http/protobuf"] {
+        let (port, received) = silent_backend();
+        let config = otlp_with_secret_header(dir.path(), protocol, port);
+        let config = config.to_str().unwrap();
+        let env = [("KOTEL_TEST_TOKEN", SECRET)];
+        let printed = kotel(&["print-config", config], &env);
+        assert!(printed.status.success(), "{}", text(&printed.stderr));
+        let yaml = text(&printed.stdout);
+        assert!(!yaml.contains("s3cr3t"), "{yaml}");
+        assert!(yaml.contains("authorization: <redacted>"), "{yaml}");
+
+        // The most verbose logs, with every send to the unreachable backend failing.
+        let mut env = env.to_vec();
+        env.push(("KOTEL_LOG", "trace"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kotel"));
+        cmd.args(["run", "--config", config])
+            .env_remove("KOTEL_CONFIG");
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let run = cmd.output().expect("running kotel");
+        let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+        let sent = received.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            sent > 0,
+            "{protocol}: the request reached the backend:\n{stderr}"
+        );
+        assert!(
+            !stdout.contains("s3cr3t") && !stderr.contains("s3cr3t"),
+            "{protocol}: the credential is printed:\n{stderr}"
+        );
+    }
+}
+
 #[test]
 fn run_replays_a_recording_prints_it_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();

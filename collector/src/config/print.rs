@@ -28,10 +28,25 @@ impl Config {
     /// If a component's settings cannot be represented in YAML (they are plain data, so
     /// this would be a bug in that component's config type).
     pub fn to_yaml(&self) -> String {
+        self.yaml(false)
+    }
+
+    /// [`Self::to_yaml`] for people to read (`kotel print-config`): the values of every
+    /// exporter's `headers` (authorization tokens, API keys) are written as
+    /// [`REDACTED`], so the output can be pasted into a bug report.
+    pub fn to_redacted_yaml(&self) -> String {
+        self.yaml(true)
+    }
+
+    fn yaml(&self, redact: bool) -> String {
+        let mut exporters = settings(&self.exporters);
+        if redact {
+            exporters.values_mut().for_each(redact_headers);
+        }
         let document = Document {
             sources: settings(&self.sources),
             processors: settings(&self.processors),
-            exporters: settings(&self.exporters),
+            exporters,
             pipelines: &self.pipelines,
             runtime: &self.runtime,
             telemetry: &self.telemetry,
@@ -39,6 +54,18 @@ impl Config {
         yaml_serde::to_string(&document)
             .expect("config types serialize to YAML")
             .replace('$', "$$")
+    }
+}
+
+/// What `print-config` shows instead of a header's value.
+pub const REDACTED: &str = "<redacted>";
+
+/// Replaces the values of a `headers` map in one component's settings.
+fn redact_headers(settings: &mut Value) {
+    if let Some(Value::Mapping(headers)) = settings.get_mut("headers") {
+        for value in headers.values_mut() {
+            *value = Value::String(REDACTED.into());
+        }
     }
 }
 
