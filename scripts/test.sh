@@ -8,6 +8,10 @@ bash scripts/setup.sh
 bash scripts/setup-containerd.sh
 # The tests' OTLP receiver (rotel) and Prometheus.
 bash scripts/setup-receivers.sh
+# The deploy checks' helm, kubernetes-validate and yamllint; the dashboards' schema check
+# (Grafana's TypeScript types, promtool).
+bash scripts/setup-deploy-tools.sh
+bash scripts/setup-dashboard-tools.sh
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
