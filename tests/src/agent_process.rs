@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -94,4 +94,22 @@ pub fn bpf_programs_named(prefix: &str) -> usize {
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit; panics if it is still running after
+/// `within` (the agent must stop promptly, not at its shutdown ceiling).
+pub fn sigterm_and_wait(child: &mut Child, within: Duration) -> ExitStatus {
+    // SAFETY: plain kill(2) on our own, unreaped child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for the agent") {
+            return status;
+        }
+        assert!(
+            started.elapsed() < within,
+            "the agent did not exit within {within:?} of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

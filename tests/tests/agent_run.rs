@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kotel_integration_tests::agent_process::{scrape, Lines};
+use kotel_integration_tests::agent_process::{scrape, sigterm_and_wait, Lines};
 
 use kotel_integration_tests::{is_root, kotel_binary, repo_root, skip, KillOnDrop};
 
@@ -85,21 +85,9 @@ fn default_pipeline_serves_metrics_prints_security_events_and_exits_zero_on_sigt
         ),
         "{scrape}"
     );
-    // SAFETY: plain kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        // Stopping, draining and flushing take milliseconds here; the 10 s
-        // shutdown_timeout is a ceiling, not the expected time.
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "kotel did not exit within 3 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    // Stopping, draining and flushing take milliseconds here; the 10 s shutdown_timeout
+    // is a ceiling, not the expected time.
+    let status = sigterm_and_wait(&mut child, Duration::from_secs(3));
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
     // The reader threads end at EOF, so these see every remaining line.
     let out = stdout.drain();

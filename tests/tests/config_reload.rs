@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kotel_integration_tests::agent_process::{bpf_programs_named, scrape, try_scrape, Lines};
+use kotel_integration_tests::agent_process::{
+    bpf_programs_named, scrape, sigterm_and_wait, try_scrape, Lines,
+};
 use kotel_integration_tests::local_server::free_port;
 use kotel_integration_tests::{is_root, kotel_binary, skip, KillOnDrop};
 
@@ -162,19 +164,7 @@ fn a_changed_configmap_replaces_the_pipelines_and_an_invalid_one_is_refused() {
     assert_eq!(bpf_programs_named("kotel_"), programs_running);
 
     // SIGTERM after all this is still a clean, prompt stop that unloads everything.
-    // SAFETY: as above.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            stopping.elapsed() < Duration::from_secs(5),
-            "no exit within 5 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = sigterm_and_wait(&mut child, Duration::from_secs(5));
     assert_eq!(status.code(), Some(0));
     assert!(log.drain().contains("shutdown complete"));
     assert_eq!(

@@ -28,7 +28,7 @@ pub fn cgroup2_mounts(mounts: &str) -> Vec<PathBuf> {
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
             let (_, point, fstype) = (fields.next()?, fields.next()?, fields.next()?);
-            (fstype == "cgroup2").then(|| PathBuf::from(unescape(point)))
+            (fstype == "cgroup2").then(|| PathBuf::from(unescape_mount_field(point)))
         })
         .collect()
 }
@@ -48,23 +48,21 @@ pub fn is_hierarchy_root(dir: &Path) -> bool {
     dir.join("cgroup.procs").exists() && !dir.join("cgroup.type").exists()
 }
 
-/// Decodes the octal escapes the kernel writes in mount tables (`\040`, `\011`, `\012`,
-/// `\134`).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
+/// Decodes the octal escapes the kernel writes in mount tables (`/proc/self/mounts`,
+/// `mountinfo`): `\040` space, `\011` tab, `\012` newline, `\134` backslash.
+pub fn unescape_mount_field(s: &str) -> String {
+    let (b, mut out, mut i) = (s.as_bytes(), Vec::with_capacity(s.len()), 0);
+    while i < b.len() {
+        let oct = b
             .get(i + 1..i + 4)
-            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match octal {
-            Some(d) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match oct.map(|d| d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'))) {
+            Some(v) if v <= 0xff => {
+                out.push(v as u8);
                 i += 4;
             }
-            None => {
-                out.push(bytes[i]);
+            _ => {
+                out.push(b[i]);
                 i += 1;
             }
         }

@@ -12,7 +12,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::kernel::cgroup2::is_hierarchy_root;
+use crate::kernel::cgroup2::{is_hierarchy_root, unescape_mount_field as unescape};
 
 /// v1 controllers to look in, best first (`pids` and `memory` are nearly always there).
 const V1_PREFERENCE: [&str; 4] = ["pids", "memory", "cpu", "name=systemd"];
@@ -202,27 +202,6 @@ fn is_controller(opt: &str) -> bool {
         "cpuset_v2_mode",
     ];
     opt.starts_with("name=") || !(flag.contains(&opt) || opt.contains('='))
-}
-
-/// Decodes mountinfo's octal escapes (`\040` space, `\011` tab, `\012`, `\134`).
-fn unescape(s: &str) -> String {
-    let (b, mut out, mut i) = (s.as_bytes(), Vec::with_capacity(s.len()), 0);
-    while i < b.len() {
-        let oct = b
-            .get(i + 1..i + 4)
-            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match oct.map(|d| d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'))) {
-            Some(v) if v <= 0xff => {
-                out.push(v as u8);
-                i += 4;
-            }
-            _ => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Non-empty, non-`.` components of a `/`-separated path; None if one is `..`.
