@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kotel_integration_tests::agent_process::{scrape, sigterm_and_wait, Lines};
 
