@@ -5,7 +5,8 @@
 #    both ends: 4 lifecycle events each) from THREADS client threads. Prints per program
 #    (bpftool prog show -j; kernel.bpf_stats_enabled=1 is set and restored) the runs and
 #    ns per run: the lifecycle program (`kotel_tcp_state`, also ns per event), the
-#    `sock_ops` program (`kotel_tcp_sockops`: every socket callback, RTT samples included),
+#    RTT program (`kotel_tcp_rtt`, `tp_btf/tcp_probe`: every segment established sockets
+#    receive, a sample for those acknowledging new data),
 #    and the agent's utime+stime (/proc/PID/stat) per event.
 # 2. Request/response: REQUESTS 64-byte requests and answers on one persistent loopback
 #    connection (TCP_NODELAY; client and server are two processes; a C loop when `cc`
@@ -31,7 +32,7 @@ THREADS=${THREADS:-4}
 REQUESTS=${REQUESTS:-100000}
 ROUNDS=${ROUNDS:-3}
 KOTEL_BIN=${KOTEL_BIN:-}
-PROGS=(kotel_tcp_state kotel_tcp_sockops kotel_tcp_retransmit kotel_tcp_send_reset kotel_tcp_receive_reset)
+PROGS=(kotel_tcp_state kotel_tcp_rtt kotel_tcp_retransmit kotel_tcp_send_reset kotel_tcp_receive_reset)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 [[ $(id -u) -eq 0 ]] || { log "run as root (loads eBPF programs)"; exit 1; }
@@ -86,7 +87,7 @@ start_agent() {
     sleep 0.1
   done
   grep -q "tcp source attached" "$work/agent.log" || { log "never attached"; cat "$work/agent.log" >&2; exit 1; }
-  grep -q "rtt.*=.*true" "$work/agent.log" || log "warning: no sock_ops RTT program (see the agent log)"
+  grep -q "rtt.*=.*true" "$work/agent.log" || log "warning: no RTT program (see the agent log)"
   sleep 0.5
 }
 

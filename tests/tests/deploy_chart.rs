@@ -46,7 +46,7 @@ use rendering::{
 };
 
 /// The capabilities the chart always adds (values.yaml `capabilities`, deploy/README.md).
-const BASE_CAPABILITIES: &[&str] = &["BPF", "PERFMON", "NET_ADMIN"];
+const BASE_CAPABILITIES: &[&str] = &["BPF", "PERFMON"];
 /// Every capability the chart can add by a documented switch.
 const OPTIONAL_CAPABILITIES: &[&str] = &["SYS_RESOURCE"];
 /// Kinds of the prometheus-operator CRDs, which kubernetes-validate has no schema for.

@@ -230,7 +230,7 @@ fn a_container_that_lives_under_a_second_gets_its_connect_attributed() {
     let event = agent
         .wait_for(Duration::from_secs(10), |e| {
             tcp(e).is_some_and(|t| {
-                t.kind == TcpEventKind::Connect && t.remote_port == node.port && t.comm == "nc"
+                t.kind == TcpEventKind::Connect && t.remote_port == node.port && &*t.comm == "nc"
             })
         })
         .expect("the short-lived container's connect");

@@ -79,7 +79,7 @@ fn accepts_belong_to_the_listening_process_and_connects_to_the_connecting_one() 
     assert_eq!(client_side(TcpEventKind::Connect).count(), N, "{events:#?}");
     for e in server_side(TcpEventKind::Accept).chain(server_side(TcpEventKind::Close)) {
         assert_eq!(
-            (e.pid, e.cgroup_id, e.comm.as_str(), e.direction),
+            (e.pid, e.cgroup_id, &*e.comm, e.direction),
             (
                 server_pid,
                 server_cgroup_id,
@@ -91,7 +91,7 @@ fn accepts_belong_to_the_listening_process_and_connects_to_the_connecting_one() 
     }
     for e in client_side(TcpEventKind::Connect).chain(client_side(TcpEventKind::Close)) {
         assert_eq!(
-            (e.pid, e.cgroup_id, e.comm.as_str(), e.direction),
+            (e.pid, e.cgroup_id, &*e.comm, e.direction),
             (
                 std::process::id(),
                 client_cgroup_id,

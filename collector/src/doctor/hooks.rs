@@ -21,11 +21,14 @@ const fn optional(category: &'static str, name: &'static str) -> Hook {
     }
 }
 
-/// `tcp`: connection lifecycle.
-pub const TCP: &[Hook] = &[required(
-    programs::TCP_STATE_CATEGORY,
-    programs::TCP_STATE_TRACEPOINT,
-)];
+/// `tcp`: connection lifecycle (required); RTT samples, retransmits and resets.
+pub const TCP: &[Hook] = &[
+    required(programs::TCP_STATE_CATEGORY, programs::TCP_STATE_TRACEPOINT),
+    optional(programs::TCP_CATEGORY, programs::TCP_RTT_TRACEPOINT),
+    optional(programs::TCP_CATEGORY, "tcp_retransmit_skb"),
+    optional(programs::TCP_CATEGORY, "tcp_send_reset"),
+    optional(programs::TCP_CATEGORY, "tcp_receive_reset"),
+];
 /// `exec`: successful execs (as a BTF tracepoint where possible, else a tracepoint).
 pub const EXEC: &[Hook] = &[required(exec::names::CATEGORY, exec::names::TRACEPOINT)];
 /// `file_open`: each open syscall's entry (the path) and exit (the result); only

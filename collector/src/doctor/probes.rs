@@ -23,12 +23,12 @@ pub fn kernel(report: &mut Report) {
         Ok(_) => report.add(
             "BTF",
             Status::Ok,
-            format!("{VMLINUX}: struct offsets for netns and socket fields are read from it"),
+            format!("{VMLINUX}: netns, socket fields and the RTT program (tp_btf) need it"),
         ),
         Err(e) => report.add(
             "BTF",
             Status::Warn,
-            format!("{e}: events carry netns 0 and no socket fields"),
+            format!("{e}: events carry netns 0 and no socket fields; no RTT histograms"),
         ),
     }
     match std::fs::read_to_string("/sys/kernel/security/lockdown") {
@@ -65,12 +65,6 @@ pub fn kernel(report: &mut Report) {
         } else {
             "not available (CONFIG_KPROBES off); kotel does not need them"
         },
-    );
-    program_type(
-        report,
-        "sock_ops",
-        ProgramType::SockOps,
-        "cgroup socket callbacks",
     );
 
     let tracefs = Path::new(TRACEFS).join("events").exists();

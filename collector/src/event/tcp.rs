@@ -1,6 +1,7 @@
 //! TCP connection lifecycle events and per-cgroup TCP counters (`tcp` source).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -83,8 +84,9 @@ pub struct TcpConnEvent {
     pub failed_state: Option<String>,
     /// Owning process id (`process.pid`), 0 when unknown.
     pub pid: u32,
-    /// Owning task name (`process.executable.name` as the kernel knows it).
-    pub comm: String,
+    /// Owning task name (`process.executable.name` as the kernel knows it); shared between
+    /// the events of one task name.
+    pub comm: Arc<str>,
     /// cgroup v2 id of the owning process, 0 when unknown.
     pub cgroup_id: u64,
     /// Network namespace inode, 0 when unknown.

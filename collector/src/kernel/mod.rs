@@ -9,3 +9,4 @@ pub mod reader;
 pub mod settings;
 pub mod source;
 pub mod stats;
+pub mod task_names;

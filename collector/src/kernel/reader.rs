@@ -65,7 +65,7 @@ pub async fn read_object<D>(
     shutdown: Shutdown,
 ) -> Result<(), ComponentError>
 where
-    D: Fn(&[u8], &ClockOffset) -> Result<Event, DecodeFailure>,
+    D: FnMut(&[u8], &ClockOffset) -> Result<Event, DecodeFailure>,
 {
     let (ring, stats) = take_ring_and_stats(ebpf, spec.events_map, spec.stats_map)?;
     let stats = KernelStats::new(
@@ -83,6 +83,7 @@ where
         batch_timeout: spec.batch_timeout,
     };
     let clock = ClockOffset::now();
+    let mut decode = decode;
     let decode = move |record: &[u8]| decode(record, &clock);
     run(
         ring,

@@ -94,7 +94,7 @@ impl Matcher {
 
     fn connection_matches(&self, e: &TcpConnEvent) -> bool {
         (self.kinds.is_empty() || self.kinds.contains(&e.kind))
-            && (self.comms.is_empty() || self.comms.contains(&e.comm))
+            && (self.comms.is_empty() || self.comms.contains(&*e.comm))
             && (self.ports.is_empty()
                 || self.ports.contains(&e.local_port)
                 || self.ports.contains(&e.remote_port))

@@ -19,8 +19,11 @@ pub mod programs {
     pub const TCP_STATE_CATEGORY: &str = "sock";
     /// Tracepoint name [`TCP_STATE`] attaches to.
     pub const TCP_STATE_TRACEPOINT: &str = "inet_sock_set_state";
-    /// cgroup `sock_ops` program of the `tcp` source: RTT samples (`BPF_SOCK_OPS_RTT_CB`).
-    pub const TCP_SOCKOPS: &str = "kotel_tcp_sockops";
+    /// `tp_btf/tcp_probe` program of the `tcp` source: RTT samples, one per segment an
+    /// established socket receives.
+    pub const TCP_RTT: &str = "kotel_tcp_rtt";
+    /// The BTF tracepoint [`TCP_RTT`] attaches to.
+    pub const TCP_RTT_TRACEPOINT: &str = "tcp_probe";
     /// `tcp:tcp_retransmit_skb` handler of the `tcp` source.
     pub const TCP_RETRANSMIT: &str = "kotel_tcp_retransmit";
     /// `tcp:tcp_send_reset` handler of the `tcp` source.
@@ -43,8 +46,6 @@ pub mod maps {
     pub const TCP_STATS: &str = "KOTEL_TCP_STATS";
     /// Per-CPU array of [`crate::tcp_quality::HistRow`], two phases of rows.
     pub const TCP_HIST: &str = "KOTEL_TCP_HIST";
-    /// Socket storage: the `sock_ops` program's per-socket owner cache.
-    pub const TCP_SOCK_CACHE: &str = "KOTEL_TCP_SOCK_CACHE";
     /// Per-CPU hash: [`crate::tcp_quality::CounterKey`] -> [`crate::tcp_quality::CounterValue`].
     pub const TCP_COUNTERS: &str = "KOTEL_TCP_COUNTERS";
     /// Array of two `u32`: [`crate::tcp_quality::CONTROL_PHASE`] and

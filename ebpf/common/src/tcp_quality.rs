@@ -210,12 +210,20 @@ pub struct TcpSockFields {
     /// `tcp_sock.total_retrans` (u32: segments retransmitted over the connection's
     /// life, what `TCP_INFO` reports); read with the other `tcp_sock` fields.
     pub total_retrans: u32,
+    /// Non-zero when the two ACK offsets below were resolved (the RTT program needs them).
+    pub ack_valid: u32,
+    /// `tcp_sock.snd_una` (u32: first byte not yet acknowledged).
+    pub snd_una: u32,
+    /// `sk_buff.cb` + `tcp_skb_cb.ack_seq` (u32: the segment's acknowledgment number).
+    pub skb_ack_seq: u32,
+    /// Keeps the size a multiple of 8.
+    pub _pad: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<HistRow>() == 24 + 4 * SLOTS);
 const _: () = assert!(core::mem::size_of::<CounterKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CounterValue>() == 24);
-const _: () = assert!(core::mem::size_of::<TcpSockFields>() == 56);
+const _: () = assert!(core::mem::size_of::<TcpSockFields>() == 72);
 const _: () = assert!(MAX_INDEX == 39 && SLOTS <= 256);
 
 #[cfg(feature = "user")]

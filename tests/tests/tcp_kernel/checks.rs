@@ -22,7 +22,7 @@ pub fn check(events: &[&TcpConnEvent], w: &Workload, ip: IpAddr, cgroup: u64, n:
     let clients: HashSet<u16> = w.client_ports.iter().copied().collect();
     for e in events {
         assert_eq!(
-            (e.cgroup_id, e.comm.as_str()),
+            (e.cgroup_id, &*e.comm),
             (cgroup, THREAD_NAME),
             "owner of {e:?}"
         );

@@ -150,7 +150,7 @@ fn tcp(e: &TcpConnEvent) -> Vec<KeyValue> {
         kv("process.pid", Value::IntValue(e.pid.into())),
         kv(
             "process.executable.name",
-            Value::StringValue(e.comm.clone()),
+            Value::StringValue(e.comm.to_string()),
         ),
     ];
     if let Some(ns) = e.duration_ns {

@@ -19,7 +19,9 @@ pub struct TcpSourceConfig {
     /// Size of the kernel ring buffer in bytes (a power of two, at least one page).
     pub ring_buffer_bytes: u32,
     /// How many sockets the kernel remembers an owner for at once; beyond it new sockets
-    /// are not tracked (counted as `owner_map_full`) and their events carry pid 0.
+    /// are not tracked (counted as `owner_map_full`) and their events carry pid 0. Both
+    /// ends of a connection between two local processes count. Entries are allocated as
+    /// sockets appear (~130 bytes of kernel memory each), not up front.
     pub max_tracked_sockets: u32,
     /// Most events in one batch handed to the pipeline.
     pub batch_max_events: usize,
@@ -48,8 +50,8 @@ pub struct TcpSourceConfig {
     /// README "Kernel filters". Changing it at runtime needs no reload. Applies to the
     /// histograms and counters too.
     pub filter: KernelFilterConfig,
-    /// Where the host's cgroup2 hierarchy is mounted: the RTT program attaches to its
-    /// root and the filter's `cgroup_paths` are resolved below it. Empty: the cgroup2
+    /// Where the host's cgroup2 hierarchy is mounted: the filter's `cgroup_paths` are
+    /// resolved below it. Empty: the cgroup2
     /// mount in `/proc/self/mounts` that shows the hierarchy's root (in a container with
     /// a cgroup namespace, the host's hierarchy mounted e.g. at `/host/sys/fs/cgroup`).
     pub cgroup_root: PathBuf,
@@ -70,7 +72,7 @@ impl Default for TcpSourceConfig {
     fn default() -> Self {
         Self {
             ring_buffer_bytes: 256 * 1024,
-            max_tracked_sockets: 65_536,
+            max_tracked_sockets: 262_144,
             batch_max_events: 512,
             batch_timeout: Duration::from_millis(200),
             wakeup_bytes: 16 * 1024,

@@ -16,6 +16,7 @@ use kotel_common::tcp::{
 };
 
 use crate::event::{Direction, TcpConnEvent, TcpConnStats, TcpEventKind};
+use crate::kernel::task_names::TaskNames;
 
 /// Why a record could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -46,8 +47,18 @@ impl DecodeError {
     }
 }
 
-/// Decodes one ring-buffer record.
+/// Decodes one ring-buffer record (task names uncached: see [`decode_with`]).
 pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<TcpConnEvent, DecodeError> {
+    decode_with(bytes, clock, &mut TaskNames::default())
+}
+
+/// Decodes one ring-buffer record, taking the task name from `names` (the reader keeps one
+/// cache for all its records).
+pub fn decode_with(
+    bytes: &[u8],
+    clock: &ClockOffset,
+    names: &mut TaskNames,
+) -> Result<TcpConnEvent, DecodeError> {
     match bytes.len() {
         n if n < TCP_EVENT_SIZE => return Err(DecodeError::Truncated(n)),
         n if n > TCP_EVENT_SIZE => return Err(DecodeError::Oversized(n)),
@@ -91,7 +102,7 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<TcpConnEvent, DecodeE
         duration_ns: (kind == TcpEventKind::Close && ev.duration_ns > 0).then_some(ev.duration_ns),
         failed_state,
         pid: ev.pid,
-        comm: comm(&ev.comm),
+        comm: names.get(&ev.comm),
         cgroup_id: ev.cgroup_id,
         netns: ev.netns,
         sock_id: ev.sock_id,
@@ -116,12 +127,6 @@ fn v4(a: &[u8; 16]) -> IpAddr {
 /// IPv6, with v4-mapped addresses (`::ffff:a.b.c.d`, dual-stack sockets) shown as IPv4.
 fn v6(a: [u8; 16]) -> IpAddr {
     IpAddr::V6(Ipv6Addr::from(a)).to_canonical()
-}
-
-/// The task name up to its first NUL (all 16 bytes when there is none), lossy UTF-8.
-fn comm(c: &[u8]) -> String {
-    let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
-    String::from_utf8_lossy(&c[..end]).into_owned()
 }
 
 #[cfg(test)]

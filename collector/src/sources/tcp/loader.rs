@@ -2,23 +2,19 @@
 //!
 //! Contract: [`attach`] either returns a [`Kernel`] whose lifecycle program is attached to
 //! `sock:inet_sock_set_state`, or a [`ComponentError::Startup`] saying what to fix. The
-//! quality programs are best effort: the `sock_ops` RTT program (attached to the cgroup2
-//! root, alongside any other programs there) and the retransmit/reset tracepoints each
-//! log a warning and stay off when they cannot attach (the start-up log line says what
-//! runs). It never fails on RLIMIT_MEMLOCK (kernels >= 5.11
+//! quality programs are best effort: the RTT program (`tp_btf/tcp_probe`, which needs the
+//! kernel's BTF) and the retransmit/reset tracepoints each log a warning and stay off when
+//! they cannot attach (the start-up log line says what runs). It never fails on RLIMIT_MEMLOCK (kernels >= 5.11
 //! charge BPF memory to the cgroup) and it mounts tracefs when
 //! `/sys/kernel/tracing/events` is missing. Without usable BTF the programs still run
 //! (see `offsets`). Dropping the [`Kernel`] detaches every program and frees its maps.
 
-use std::path::Path;
-
-use aya::programs::{CgroupAttachMode, SockOps, TracePoint};
+use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use kotel_common::{globals, maps, programs};
 
 use super::config::TcpSourceConfig;
 use super::offsets::kernel_offsets;
-use crate::kernel::cgroup2::cgroup2_root;
 use crate::kernel::load::{prepare, startup};
 use crate::pipeline::ComponentError;
 use crate::sources::kernel_filter::KernelFilter;
@@ -77,7 +73,7 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
             counters = false;
         }
     }
-    let rtt = match sock_ops(&mut ebpf, &config.cgroup_root) {
+    let rtt = match rtt_probe(&mut ebpf, fields.valid != 0 && fields.ack_valid != 0) {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!("tcp source: no tcp_rtt histograms: {e}");
@@ -119,36 +115,28 @@ fn tracepoint(ebpf: &mut Ebpf, name: &str, category: &str, tp: &str) -> Result<(
     Ok(())
 }
 
-/// Loads the RTT program and attaches it to the root of the cgroup2 hierarchy, so it sees
-/// every socket (other programs attached there keep running).
-fn sock_ops(ebpf: &mut Ebpf, cgroup_root: &Path) -> Result<(), ComponentError> {
-    let root = cgroup2_root(cgroup_root)
-        .ok_or_else(|| ComponentError::Startup("no cgroup2 mount in /proc/self/mounts".into()))?;
-    let cgroup = std::fs::File::open(&root)
-        .map_err(|e| startup(&format!("opening {}", root.display()), &e))?;
-    let program: &mut SockOps = ebpf
-        .program_mut(programs::TCP_SOCKOPS)
-        .ok_or_else(|| missing(programs::TCP_SOCKOPS))?
+/// Loads the RTT program and attaches it to `tp_btf/tcp_probe`. It needs the kernel's BTF
+/// and the `tcp_sock`/`tcp_skb_cb` offsets resolved from it (`fields_known`).
+fn rtt_probe(ebpf: &mut Ebpf, fields_known: bool) -> Result<(), ComponentError> {
+    if !fields_known {
+        return Err(ComponentError::Startup(
+            "no tcp_sock/tcp_skb_cb offsets (kernel BTF at /sys/kernel/btf/vmlinux)".into(),
+        ));
+    }
+    let btf = aya::Btf::from_sys_fs().map_err(|e| startup("reading the kernel BTF", &e))?;
+    let program: &mut BtfTracePoint = ebpf
+        .program_mut(programs::TCP_RTT)
+        .ok_or_else(|| missing(programs::TCP_RTT))?
         .try_into()
         .map_err(|e| startup("program type", &e))?;
     program
-        .load()
-        .map_err(|e| startup("loading the sock_ops program", &e))?;
-    // Links (>= 5.7) always coexist with other programs and take no mode flag; the older
-    // attach needs BPF_F_ALLOW_MULTI for that.
-    use aya::util::KernelVersion;
-    let links = KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(5, 7, 0));
-    let mode = if links {
-        CgroupAttachMode::Single
-    } else {
-        CgroupAttachMode::AllowMultiple
-    };
-    program
-        .attach(cgroup, mode)
-        .map_err(|e| startup(&format!("attaching sock_ops to {}", root.display()), &e))?;
-    tracing::debug!(
-        "tcp source: sock_ops RTT program attached to {}",
-        root.display()
-    );
+        .load(programs::TCP_RTT_TRACEPOINT, &btf)
+        .map_err(|e| startup("loading the RTT program", &e))?;
+    program.attach().map_err(|e| {
+        startup(
+            &format!("attaching tp_btf/{}", programs::TCP_RTT_TRACEPOINT),
+            &e,
+        )
+    })?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! Kernel programs (`ebpf/probes/src/bin/kotel-tcp/`) turn state changes into connect,
 //! accept, failed-connect and close records with the owning process (remembered at
 //! connect/listen time; close records carry bytes, RTTs, retransmits and resets) and send
-//! them through a ring buffer; a cgroup `sock_ops` program folds RTT samples, and the
+//! them through a ring buffer; a `tp_btf/tcp_probe` program folds RTT samples, and the
 //! lifecycle program connect latencies, into per-cgroup histograms; tracepoints count
 //! retransmits and resets per connection and per cgroup. This module loads them
 //! ([`loader`], [`offsets`]), decodes the records ([`decode`]), batches them into the

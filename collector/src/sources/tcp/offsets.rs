@@ -62,7 +62,7 @@ fn netns_offsets(btf: &Btf) -> SockOffsets {
     })
 }
 
-/// The three groups of [`TcpSockFields`], each resolved or left zero with a warning.
+/// The four groups of [`TcpSockFields`], each resolved or left zero with a warning.
 pub fn sock_fields(btf: &Btf) -> TcpSockFields {
     let mut f = TcpSockFields::default();
     let tcp = || -> Result<[u32; 5], BtfError> {
@@ -102,6 +102,16 @@ pub fn sock_fields(btf: &Btf) -> TcpSockFields {
             btf.offset_of("sock_common", &["skc_dport"])?,
         ])
     };
+    let ack = || -> Result<[u32; 2], BtfError> {
+        Ok([
+            btf.offset_of("tcp_sock", &["snd_una"])?,
+            btf.offset_of("sk_buff", &["cb"])? + btf.offset_of("tcp_skb_cb", &["ack_seq"])?,
+        ])
+    };
+    match ack() {
+        Ok([una, ack_seq]) => (f.ack_valid, f.snd_una, f.skb_ack_seq) = (1, una, ack_seq),
+        Err(e) => tracing::warn!("tcp source: no tcp_rtt histograms ({e})"),
+    }
     match ports() {
         Ok([num, dport]) => (f.ports_valid, f.skc_num, f.skc_dport) = (1, num, dport),
         Err(e) => tracing::warn!(

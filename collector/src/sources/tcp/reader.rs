@@ -13,11 +13,12 @@ use kotel_common::maps;
 use kotel_common::tcp::TcpStat;
 
 use super::config::TcpSourceConfig;
-use super::decode::{decode, ClockOffset};
+use super::decode::{decode_with, ClockOffset};
 use super::loader::Kernel;
 use super::metrics::AggMaps;
 use crate::event::Event;
 use crate::kernel::reader::{read_object, Periodic, RingSpec};
+use crate::kernel::task_names::TaskNames;
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::FilterUpdates;
 use crate::telemetry::names;
@@ -73,8 +74,9 @@ pub async fn run(
         batch_max_events: config.batch_max_events,
         batch_timeout: config.batch_timeout,
     };
-    let decode = |record: &[u8], clock: &ClockOffset| {
-        decode(record, clock)
+    let mut names = TaskNames::default();
+    let decode = move |record: &[u8], clock: &ClockOffset| {
+        decode_with(record, clock, &mut names)
             .map(Event::Tcp)
             .map_err(|e| (e.reason(), e.to_string()))
     };

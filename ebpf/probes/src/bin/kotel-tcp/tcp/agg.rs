@@ -4,8 +4,7 @@
 //!
 //! Contract: a sample is attributed to the owner remembered in `KOTEL_TCP_SOCKS` (the same
 //! cgroup as the connection's lifecycle records); a socket without one is attributed to the
-//! caller's fallback (tracepoints: the socket's own cgroup; `sock_ops`, where the socket
-//! pointer cannot be offset: cgroup 0), counted as `QualityOwnerUnknown`. Samples the
+//! caller's fallback (the socket's own cgroup), counted as `QualityOwnerUnknown`. Samples the
 //! filters reject count as `Filtered`; a sample that finds no row (all [`ROW_PROBES`]
 //! probed rows taken) or counter entry counts `AggMapFull`. Nothing aborts.
 
@@ -95,7 +94,7 @@ pub(super) fn attribute(
 /// The filter epoch + 1, in 16 bits (never 0): cached verdicts are tagged with it. (The
 /// filter's own generation only alternates 0/1, so it cannot tell filters apart.)
 #[inline(always)]
-pub(super) fn filter_tag() -> u32 {
+fn filter_tag() -> u32 {
     let epoch = KOTEL_TCP_CONTROL
         .get(CONTROL_FILTER_EPOCH)
         .map_or(0, |e| *e);

@@ -26,6 +26,7 @@ mod rtt;
 mod sock;
 
 use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
     macros::{map, tracepoint},
     maps::{HashMap, PerCpuArray, RingBuf},
     programs::TracePointContext,
@@ -55,9 +56,11 @@ macro_rules! same_name {
 #[map]
 static KOTEL_TCP_EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 /// Socket address -> owner of a connecting or established socket. Size set by the agent
-/// (`max_tracked_sockets`).
+/// (`max_tracked_sockets`); entries are allocated as sockets appear (not preallocated), so
+/// the kernel memory follows the live sockets, not the limit.
 #[map]
-static KOTEL_TCP_SOCKS: HashMap<u64, SockOwner> = HashMap::with_max_entries(65_536, 0);
+static KOTEL_TCP_SOCKS: HashMap<u64, SockOwner> =
+    HashMap::with_max_entries(262_144, BPF_F_NO_PREALLOC);
 /// (netns, port, family) -> owner of a listening socket.
 #[map]
 static KOTEL_TCP_LISTENERS: HashMap<ListenerKey, SockOwner> = HashMap::with_max_entries(8_192, 0);
@@ -93,6 +96,10 @@ static KOTEL_TCP_SOCK_FIELDS: Global<TcpSockFields> = Global::new(TcpSockFields 
     skc_dport: 0,
     retransmit_err: 0,
     total_retrans: 0,
+    ack_valid: 0,
+    snd_una: 0,
+    skb_ack_seq: 0,
+    _pad: 0,
 });
 
 same_name!(KOTEL_TCP_EVENTS, maps::TCP_EVENTS);
@@ -103,14 +110,13 @@ same_name!(KOTEL_TCP_SOCK_OFFSETS, globals::TCP_SOCK_OFFSETS);
 same_name!(KOTEL_TCP_WAKEUP_BYTES, globals::TCP_WAKEUP_BYTES);
 same_name!(KOTEL_TCP_SOCK_FIELDS, globals::TCP_SOCK_FIELDS);
 same_name!(kotel_tcp_state, programs::TCP_STATE);
-same_name!(kotel_tcp_sockops, programs::TCP_SOCKOPS);
+same_name!(kotel_tcp_rtt, programs::TCP_RTT);
 same_name!(kotel_tcp_retransmit, programs::TCP_RETRANSMIT);
 same_name!(kotel_tcp_send_reset, programs::TCP_SEND_RESET);
 same_name!(kotel_tcp_receive_reset, programs::TCP_RECEIVE_RESET);
 same_name!(KOTEL_TCP_HIST, maps::TCP_HIST);
 same_name!(KOTEL_TCP_COUNTERS, maps::TCP_COUNTERS);
 same_name!(KOTEL_TCP_CONTROL, maps::TCP_CONTROL);
-same_name!(KOTEL_TCP_SOCK_CACHE, maps::TCP_SOCK_CACHE);
 same_name!(KOTEL_TCP_HIST_ROWS, globals::TCP_HIST_ROWS);
 
 #[tracepoint]

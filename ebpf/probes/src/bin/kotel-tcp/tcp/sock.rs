@@ -33,8 +33,9 @@ impl ConnStats {
     };
 }
 
+/// The `T` at kernel address `addr`; `T::default()` (counted as `ReadError`) on a fault.
 #[inline(always)]
-fn read<T: Copy + Default>(addr: u64) -> T {
+pub(super) fn read<T: Copy + Default>(addr: u64) -> T {
     // SAFETY: bpf_probe_read_kernel checks the address; a fault returns an error.
     unsafe { bpf_probe_read_kernel(addr as *const T) }.unwrap_or_else(|_| {
         count(TcpStat::ReadError);
