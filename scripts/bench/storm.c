@@ -4,10 +4,23 @@
  *                               close both ends; THREADS client threads, one server thread
  *   rr REQUESTS CONNECTIONS     64-byte request/response over CONNECTIONS kept-alive
  *                               connections (TCP_NODELAY), round-robin, one thread each side
+ *   rate PER_SECOND SECONDS THREADS
+ *                               the storm's connections paced at PER_SECOND in total for
+ *                               SECONDS (THREADS clients, each on its own schedule; a client
+ *                               behind schedule runs flat out, so a rate the machine cannot
+ *                               reach shows as fewer operations in the same wall time)
+ *   hold CONNECTIONS LISTENERS  opens CONNECTIONS connections spread over LISTENERS listening
+ *                               ports and keeps both ends open: prints "held N" on stderr,
+ *                               waits for stdin to close, then closes them all
  *
  * Prints "<operations> <wall ns> <cpu ns>" (CPU: utime+stime of this process, which
- * includes the kernel programs that run in its context). */
+ * includes the kernel programs that run in its context). STORM_PORT, when set, is the
+ * (first) listening port; otherwise the kernel picks one. */
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -86,6 +99,7 @@ static void listen_any(void) {
   memset(&server_addr, 0, sizeof server_addr);
   server_addr.sin_family = AF_INET;
   server_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (getenv("STORM_PORT")) server_addr.sin_port = htons(atoi(getenv("STORM_PORT")));
   if (bind(listener, (struct sockaddr *)&server_addr, sizeof server_addr)) die("bind");
   socklen_t len = sizeof server_addr;
   getsockname(listener, (struct sockaddr *)&server_addr, &len);
@@ -142,16 +156,21 @@ static long rr(long requests, int conns) {
   return requests;
 }
 
+#include "storm_more.c"
+
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s storm CONNECTIONS THREADS | rr REQUESTS CONNECTIONS\n", argv[0]);
+  if (argc < 4 || (strcmp(argv[1], "rate") == 0 && argc != 5) || (strcmp(argv[1], "rate") && argc != 4)) {
+    fprintf(stderr, "usage: %s storm CONNECTIONS THREADS | rr REQUESTS CONNECTIONS | rate PER_SECOND SECONDS THREADS | hold CONNECTIONS LISTENERS\n", argv[0]);
     return 2;
   }
+  if (strcmp(argv[1], "hold") == 0) return hold_main(atol(argv[2]), atoi(argv[3]));
   listen_any();
   long n = atol(argv[2]);
   int k = atoi(argv[3]);
   long long wall0 = now_ns(), cpu0 = cpu_ns();
-  long ops = strcmp(argv[1], "rr") == 0 ? rr(n, k) : storm(n, k);
+  long ops = strcmp(argv[1], "rr") == 0     ? rr(n, k)
+             : strcmp(argv[1], "rate") == 0 ? rate(n, k, atoi(argv[4]))
+                                            : storm(n, k);
   printf("%ld %lld %lld\n", ops, now_ns() - wall0, cpu_ns() - cpu0);
   return 0;
 }
