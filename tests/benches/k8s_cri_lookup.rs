@@ -9,37 +9,20 @@
 //!   full minus with it empty, divided by the number of containers. It includes the
 //!   catalog entry, both snapshot maps and the shared attribute set.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kotel::event::Event;
 use kotel::pipeline::Processor;
 use kotel::processors::k8s_cri::{CriService, K8sCriConfig, K8sCriProcessor};
+use kotel_integration_tests::alloc_count::{live_bytes, CountingAllocator};
 use kotel_integration_tests::events::tcp_connect;
 use kotel_integration_tests::fake_cri::{FakeContainer, FakeCri};
-
-/// Counts live heap bytes across all threads.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use kotel_integration_tests::warm_cri::container;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const CONTAINERS: usize = 2_000;
 const BATCH: usize = 256;
@@ -52,16 +35,7 @@ fn event(cgroup_id: u64) -> Event {
 
 /// Fake containers with real cgroup directories under `root`; their cgroup ids.
 fn containers(root: &Path, n: usize) -> (Vec<FakeContainer>, Vec<u64>) {
-    (0..n)
-        .map(|i| {
-            let mut c = FakeContainer::new(&format!("app-{i}"), &format!("pod-{i}"));
-            c.labels.insert("app".into(), format!("app-{i}"));
-            let dir = root.join(c.cgroups_path.trim_start_matches('/'));
-            std::fs::create_dir_all(&dir).expect("cgroup dir");
-            let id = std::fs::metadata(&dir).expect("stat").ino();
-            (c, id)
-        })
-        .unzip()
+    (0..n).map(|i| container(root, i)).unzip()
 }
 
 fn main() {
@@ -93,7 +67,7 @@ fn main() {
 
     fake.set_containers(fakes);
     std::thread::sleep(Duration::from_millis(100));
-    let empty = LIVE.load(Ordering::Relaxed);
+    let empty = live_bytes();
     let service = CriService::start("k8s_cri/bench", &config);
     let mut processor = K8sCriProcessor::new(service.clone());
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -102,7 +76,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
-    let full = LIVE.load(Ordering::Relaxed);
+    let full = live_bytes();
     println!(
         "k8s_cri cache: {CONTAINERS} containers, {} bytes of heap per cached container",
         (full - empty) / CONTAINERS as isize

@@ -34,6 +34,8 @@ pub fn repo_root() -> PathBuf {
 
 pub mod agent;
 pub mod agent_process;
+pub mod alloc_count;
+pub mod connection_mix;
 pub mod containerd;
 pub mod events;
 pub mod fake_cri;
@@ -42,7 +44,9 @@ pub mod kubelet;
 pub mod local_server;
 pub mod prometheus;
 pub mod rotel;
+pub mod steady_path;
 pub mod support;
+pub mod warm_cri;
 
 /// A child process that is killed and reaped when dropped, so a failing test leaves
 /// nothing running (an agent left behind would hold its ports and kernel programs).

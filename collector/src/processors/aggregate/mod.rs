@@ -3,8 +3,10 @@
 //! [`MetricBatch`](crate::event::MetricBatch) on every `interval`. Events it aggregates
 //! leave the pipeline (counted as `reason="aggregated"`); every other event passes.
 
+pub mod attribute_sets;
 pub mod config;
 pub mod instruments;
+pub mod series_key;
 pub mod store;
 pub mod values;
 
@@ -13,14 +15,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::event::{
-    unix_now, Attributes, Batch, CgroupHistogram, Direction, Event, HistogramMetric, TcpConnEvent,
-    TcpCounters, TcpEventKind, Workload,
+    unix_now, Batch, CgroupHistogram, Direction, Event, HistogramMetric, TcpConnEvent, TcpCounters,
+    TcpEventKind,
 };
 use crate::pipeline::{Processor, Release};
 
+use attribute_sets::{AttributeSets, Extra};
 use config::DEFAULT_SECONDS_BUCKETS;
 pub use config::{AggregateConfig, Peer};
 use instruments::Instrument;
+use series_key::SeriesKey;
 use store::Store;
 use values::{Explicit, Exponential, Value};
 
@@ -28,6 +32,8 @@ use values::{Explicit, Exponential, Value};
 pub struct AggregateProcessor {
     config: AggregateConfig,
     store: Store,
+    /// The attribute sets of the series, per workload.
+    sets: AttributeSets,
     next_collection: Instant,
     /// Explicit bounds per histogram instrument that has them.
     bounds: HashMap<Instrument, Arc<[f64]>>,
@@ -54,6 +60,7 @@ impl AggregateProcessor {
                 config.temporality,
                 unix_now(),
             ),
+            sets: AttributeSets::new(config.attributes.clone()),
             next_collection: Instant::now() + config.interval,
             config: config.clone(),
             bounds,
@@ -73,68 +80,53 @@ impl AggregateProcessor {
     }
 
     fn connection(&mut self, e: &TcpConnEvent, now: (Instant, u64)) {
-        let mut base = self.workload_attributes(e.workload.as_ref());
-        if self.config.peer == Peer::Address {
+        let peer = (self.config.peer == Peer::Address).then(|| {
             let server_port = match e.direction {
                 Direction::Inbound => e.local_port,
                 _ => e.remote_port,
             };
-            base.push(("network.peer.address".into(), e.remote_addr.to_string()));
-            base.push(("server.port".into(), server_port.to_string()));
-        }
-        let with = |extra: &[(&str, &str)]| with_extra(&base, extra);
-        // One attribute set for every directed metric of the event.
-        let directed = || with(&[("direction", e.direction.as_str())]);
+            (e.remote_addr, server_port)
+        });
+        let sets = self.sets.entry(e.workload.as_ref(), peer);
         match e.kind {
             TcpEventKind::Connect | TcpEventKind::Accept => {
-                let directed = directed();
-                self.add(Instrument::Opened, directed.clone(), now, 1);
-                self.add(Instrument::Open, directed, now, 1);
+                let directed = sets.set(Extra::Direction(e.direction));
+                self.add(Instrument::Opened, &directed, now, 1);
+                self.add(Instrument::Open, &directed, now, 1);
             }
-            TcpEventKind::ConnectFailed => self.add(Instrument::Failed, with(&[]), now, 1),
+            TcpEventKind::ConnectFailed => {
+                let plain = sets.set(Extra::Plain);
+                self.add(Instrument::Failed, &plain, now, 1);
+            }
             TcpEventKind::Close => {
-                let directed = directed();
-                self.add(Instrument::Closed, directed.clone(), now, 1);
-                self.add(Instrument::Open, directed.clone(), now, -1);
+                let directed = sets.set(Extra::Direction(e.direction));
+                let io = e
+                    .stats
+                    .as_ref()
+                    .map(|stats| (stats, sets.set(Extra::Transmit), sets.set(Extra::Receive)));
+                self.add(Instrument::Closed, &directed, now, 1);
+                self.add(Instrument::Open, &directed, now, -1);
                 if let Some(ns) = e.duration_ns {
-                    self.observe(Instrument::Duration, directed, now, ns as f64 / 1e9);
+                    self.observe(Instrument::Duration, &directed, now, ns as f64 / 1e9);
                 }
-                if let Some(stats) = &e.stats {
-                    let sent = [("network.io.direction", "transmit")];
-                    let received = [("network.io.direction", "receive")];
-                    self.add(Instrument::Io, with(&sent), now, stats.bytes_sent as i64);
-                    self.add(
-                        Instrument::Io,
-                        with(&received),
-                        now,
-                        stats.bytes_received as i64,
-                    );
+                if let Some((stats, transmit, receive)) = io {
+                    self.add(Instrument::Io, &transmit, now, stats.bytes_sent as i64);
+                    self.add(Instrument::Io, &receive, now, stats.bytes_received as i64);
                 }
             }
         }
     }
 
     fn counters(&mut self, c: &TcpCounters, now: (Instant, u64)) {
-        let base = self.workload_attributes(c.workload.as_ref());
-        let with = |extra: Option<(&str, &str)>| with_extra(&base, extra.as_slice());
-        self.add(
-            Instrument::Retransmits,
-            with(None),
-            now,
-            c.retransmits as i64,
+        let sets = self.sets.entry(c.workload.as_ref(), None);
+        let (plain, sent, received) = (
+            sets.set(Extra::Plain),
+            sets.set(Extra::Sent),
+            sets.set(Extra::Received),
         );
-        self.add(
-            Instrument::Resets,
-            with(Some(("direction", "sent"))),
-            now,
-            c.resets_sent as i64,
-        );
-        self.add(
-            Instrument::Resets,
-            with(Some(("direction", "received"))),
-            now,
-            c.resets_received as i64,
-        );
+        self.add(Instrument::Retransmits, &plain, now, c.retransmits as i64);
+        self.add(Instrument::Resets, &sent, now, c.resets_sent as i64);
+        self.add(Instrument::Resets, &received, now, c.resets_received as i64);
     }
 
     fn histogram(&mut self, h: &CgroupHistogram, now: (Instant, u64)) {
@@ -142,14 +134,14 @@ impl AggregateProcessor {
             HistogramMetric::TcpRtt => Instrument::Rtt,
             HistogramMetric::TcpConnectLatency => Instrument::ConnectLatency,
         };
-        let attributes = sorted(self.workload_attributes(h.workload.as_ref()));
+        let attributes = self.sets.entry(h.workload.as_ref(), None).set(Extra::Plain);
         match self.bounds.get(&instrument).cloned() {
-            Some(bounds) => self.explicit(instrument, attributes, now, bounds, |e| {
+            Some(bounds) => self.explicit(instrument, &attributes, now, bounds, |e| {
                 e.record_exponential(h)
             }),
             None => self.store.update(
                 instrument,
-                attributes,
+                &attributes,
                 now,
                 || Value::Exponential(Exponential::default()),
                 |v| {
@@ -166,7 +158,7 @@ impl AggregateProcessor {
         }
     }
 
-    fn add(&mut self, instrument: Instrument, attributes: Attributes, now: (Instant, u64), n: i64) {
+    fn add(&mut self, instrument: Instrument, attributes: &SeriesKey, now: (Instant, u64), n: i64) {
         self.store.update(
             instrument,
             attributes,
@@ -183,7 +175,7 @@ impl AggregateProcessor {
     fn observe(
         &mut self,
         instrument: Instrument,
-        attributes: Attributes,
+        attributes: &SeriesKey,
         now: (Instant, u64),
         x: f64,
     ) {
@@ -199,7 +191,7 @@ impl AggregateProcessor {
     fn explicit(
         &mut self,
         instrument: Instrument,
-        attributes: Attributes,
+        attributes: &SeriesKey,
         now: (Instant, u64),
         bounds: Arc<[f64]>,
         record: impl FnOnce(&mut Explicit),
@@ -217,20 +209,9 @@ impl AggregateProcessor {
         );
     }
 
-    /// The configured attributes of the event's workload.
-    fn workload_attributes(&self, workload: Option<&Arc<Workload>>) -> Vec<(String, String)> {
-        let Some(workload) = workload else {
-            return Vec::new();
-        };
-        self.config
-            .attributes
-            .iter()
-            .filter_map(|key| workload.get(key).map(|v| (key.clone(), v.to_string())))
-            .collect()
-    }
-
     fn collect(&mut self) -> Batch {
         let batch = self.store.collect((Instant::now(), unix_now()));
+        self.sets.sweep();
         vec![Event::Metrics(batch)]
     }
 }
@@ -263,19 +244,6 @@ impl Processor for AggregateProcessor {
     fn drop_reason(&self) -> &'static str {
         "aggregated"
     }
-}
-
-/// `base` plus `extra`, as a shared, key-sorted set.
-fn with_extra(base: &[(String, String)], extra: &[(&str, &str)]) -> Attributes {
-    let mut attributes = base.to_vec();
-    attributes.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    sorted(attributes)
-}
-
-/// Attribute pairs as a shared, key-sorted set.
-fn sorted(mut pairs: Vec<(String, String)>) -> Attributes {
-    pairs.sort();
-    Arc::from(pairs)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::event::{
     PointHeader, Temporality,
 };
 use crate::processors::aggregate::instruments::{Instrument, Kind};
+use crate::processors::aggregate::series_key::{BuildPrehashed, SeriesKey};
 use crate::processors::aggregate::values::{Explicit, Exponential, Value};
 use crate::telemetry::names;
 
@@ -31,11 +32,11 @@ struct Series {
 
 /// Every instrument's series.
 pub struct Store {
-    series: BTreeMap<Instrument, HashMap<Attributes, Series>>,
+    series: BTreeMap<Instrument, HashMap<SeriesKey, Series, BuildPrehashed>>,
     limit: usize,
     ttl: Duration,
     temporality: Temporality,
-    overflow: Attributes,
+    overflow: SeriesKey,
     overflowed: HashMap<Instrument, Counter>,
     /// End of the previous collection (start of delta windows), ns since the epoch.
     last_collection_unix_nano: u64,
@@ -62,31 +63,38 @@ impl Store {
             limit: limit.max(2),
             ttl,
             temporality,
-            overflow: Arc::from([(OVERFLOW_KEY.to_string(), "true".to_string())]),
+            overflow: SeriesKey::new(Arc::from([(OVERFLOW_KEY.to_string(), "true".to_string())])),
             overflowed,
             last_collection_unix_nano: started_unix_nano,
         }
     }
 
     /// Applies `update` to the series of `instrument` with `attributes` (made with
-    /// `empty` if new, or the overflow series if the limit is reached).
+    /// `empty` if new, or the overflow series if the limit is reached). An existing
+    /// series is found with one lookup and nothing allocated.
     pub fn update(
         &mut self,
         instrument: Instrument,
-        attributes: Attributes,
+        attributes: &SeriesKey,
         now: (Instant, u64),
         empty: impl FnOnce() -> Value,
         update: impl FnOnce(&mut Value),
     ) {
+        let map = self.series.entry(instrument).or_default();
+        if let Some(series) = map.get_mut(attributes) {
+            series.last_update = now.0;
+            series.fresh = true;
+            update(&mut series.value);
+            return;
+        }
         let start = match (self.temporality, instrument.spec().2) {
             (Temporality::Delta, Kind::Counter | Kind::Histogram | Kind::KernelHistogram) => {
                 self.last_collection_unix_nano
             }
             _ => now.1,
         };
-        let map = self.series.entry(instrument).or_default();
-        let key = if map.contains_key(&attributes) || map.len() + 1 < self.limit {
-            attributes
+        let key = if map.len() + 1 < self.limit {
+            attributes.clone()
         } else {
             if let Some(counter) = self.overflowed.get(&instrument) {
                 counter.increment(1);
@@ -123,6 +131,7 @@ impl Store {
             let mut entries: Vec<(&Attributes, &mut Series)> = map
                 .iter_mut()
                 .filter(|(_, s)| !is_delta || s.fresh)
+                .map(|(key, series)| (key.attributes(), series))
                 .collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
             let temporality = if is_delta {

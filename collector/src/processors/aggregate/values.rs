@@ -85,24 +85,23 @@ impl Exponential {
             return false;
         }
         if !h.bucket_counts.is_empty() {
-            let (lo, hi) = if self.counts.is_empty() {
-                (h.offset, h.offset + h.bucket_counts.len() as i32)
-            } else {
-                (
-                    self.offset.min(h.offset),
-                    (self.offset + self.counts.len() as i32)
-                        .max(h.offset + h.bucket_counts.len() as i32),
-                )
-            };
-            let mut counts = vec![0u64; (hi - lo) as usize];
-            for (i, n) in self.counts.iter().enumerate() {
-                counts[(self.offset - lo) as usize + i] += n;
+            // In place: the counts grow (and allocate) only when `h` reaches past them.
+            if self.counts.is_empty() {
+                self.offset = h.offset;
             }
-            for (i, n) in h.bucket_counts.iter().enumerate() {
-                counts[(h.offset - lo) as usize + i] += n;
+            if h.offset < self.offset {
+                let below = (self.offset - h.offset) as usize;
+                self.counts.splice(0..0, std::iter::repeat_n(0, below));
+                self.offset = h.offset;
             }
-            self.offset = lo;
-            self.counts = counts;
+            let start = (h.offset - self.offset) as usize;
+            let end = start + h.bucket_counts.len();
+            if end > self.counts.len() {
+                self.counts.resize(end, 0);
+            }
+            for (count, n) in self.counts[start..end].iter_mut().zip(&h.bucket_counts) {
+                *count += n;
+            }
         }
         self.zero_count += h.zero_count;
         self.count += h.count;
