@@ -245,9 +245,23 @@ impl Sender {
                     }
                     tracing::debug!(component = %self.component, signal, error = %e.message, ?delay, "retrying");
                     self.counters.retried(signal);
-                    tokio::time::sleep(delay).await;
+                    self.back_off(delay).await;
                     wait = (wait * 2).min(self.retry.max_interval);
                 }
+            }
+        }
+    }
+
+    /// Waits `delay` before the next attempt, or less when shutdown begins meanwhile (the
+    /// flush wakes the queue): shutdown gives the request one more attempt at once instead
+    /// of waiting out a backoff that can be longer than `runtime.shutdown_timeout`.
+    async fn back_off(&self, delay: Duration) {
+        let until = tokio::time::Instant::now() + delay;
+        // A wake between the check and the wait leaves a permit: `wait` returns at once.
+        while !self.closing.load(Ordering::Relaxed) {
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => return,
+                () = self.queue.wait() => {}
             }
         }
     }

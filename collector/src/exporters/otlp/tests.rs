@@ -1,7 +1,7 @@
 //! The sender's reactions to a backend's answers, against an in-process HTTP server that
 //! answers what each test scripts (fault injection; the real receivers are in
 //! tests/tests/export_receivers.rs): partial success, Retry-After, a non-retryable
-//! refusal.
+//! refusal, shutdown during a long backoff.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -170,6 +170,33 @@ async fn retry_after_is_waited_out_and_a_refusal_is_not_retried() {
     assert_eq!(arrivals.lock().unwrap().len(), 1, "not retried");
     assert_eq!(
         count(names::OTLP_DROPPED, "otlp/refused", Some("rejected")),
+        3.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cuts_a_backoff_short_and_counts_the_request_dropped() {
+    crate::telemetry::install();
+    let throttled = ("503 Service Unavailable\r\nretry-after: 4", Vec::new());
+    let (port, arrivals) = backend(vec![throttled]).await;
+    let mut e = exporter("otlp/backing-off", port);
+    e.export(&batch(3)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while count(names::OTLP_RETRIES, "otlp/backing-off", None) < 1.0 {
+        assert!(Instant::now() < deadline, "no first attempt");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The sender now waits the 4 s the server asked for; shutdown does not.
+    let started = Instant::now();
+    e.flush().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "flush took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(arrivals.lock().unwrap().len(), 2, "one more attempt");
+    assert_eq!(
+        count(names::OTLP_DROPPED, "otlp/backing-off", Some("shutdown")),
         3.0
     );
 }
