@@ -3,9 +3,44 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, ExitStatus};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use crate::{kotel_binary, KillOnDrop};
+
+/// `kotel run --config <config>` at log level info, stdin and stdout discarded, stderr
+/// piped for [`start_attached`]; callers add their environment.
+pub fn agent_command(config: &Path) -> Command {
+    let binary = kotel_binary();
+    assert!(
+        binary.exists(),
+        "{} missing: run `cargo build` first (scripts/test.sh does)",
+        binary.display()
+    );
+    let mut command = Command::new(binary);
+    command
+        .args(["run", "--config"])
+        .arg(config)
+        .env("KOTEL_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Spawns `command` (an [`agent_command`]) and returns the child with its followed stderr
+/// once the log says the tcp source is attached; panics with the log after 30 s.
+pub fn start_attached(mut command: Command) -> (KillOnDrop, Lines) {
+    let mut child = KillOnDrop(command.spawn().expect("starting kotel"));
+    let mut log = Lines::follow(child.stderr.take().expect("stderr piped"));
+    log.wait_until(Duration::from_secs(30), |l| {
+        l.contains("tcp source attached")
+    })
+    .unwrap_or_else(|l| panic!("the tcp source did not attach within 30 s:\n{l}"));
+    (child, log)
+}
 
 /// The lines of one output pipe of a child, read by a thread of their own.
 pub struct Lines {
@@ -94,6 +129,20 @@ pub fn bpf_programs_named(prefix: &str) -> usize {
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// How many programs named `prefix*` are loaded once that count is `want`, or after
+/// `within` whatever it is then: the kernel frees a dead process's programs a few
+/// milliseconds after it is reaped, not at once.
+pub fn bpf_programs_settled(prefix: &str, want: usize, within: Duration) -> usize {
+    let deadline = Instant::now() + within;
+    loop {
+        let now = bpf_programs_named(prefix);
+        if now == want || Instant::now() >= deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Sends SIGTERM to `child` and waits for it to exit; panics if it is still running after

@@ -7,14 +7,14 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kotel_integration_tests::agent_process::{
-    bpf_programs_named, scrape, sigterm_and_wait, try_scrape, Lines,
+    agent_command, bpf_programs_named, bpf_programs_settled, scrape, sigterm_and_wait,
+    start_attached, try_scrape,
 };
 use kotel_integration_tests::local_server::free_port;
-use kotel_integration_tests::{is_root, kotel_binary, skip, KillOnDrop};
+use kotel_integration_tests::{is_root, skip};
 
 /// A pipeline counting TCP connections into a Prometheus endpoint on `port`.
 fn pipeline(port: u16, reload_interval: &str) -> String {
@@ -68,21 +68,7 @@ fn a_changed_configmap_replaces_the_pipelines_and_an_invalid_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (first_port, second_port) = (free_port().unwrap(), free_port().unwrap());
     publish(dir.path(), 1, &pipeline(first_port, "200ms"));
-    let mut child = KillOnDrop(
-        Command::new(kotel_binary())
-            .args(["run", "--config"])
-            .arg(dir.path().join("pipeline.yaml"))
-            .env("KOTEL_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting kotel"),
-    );
-    let mut log = Lines::follow(child.stderr.take().unwrap());
-    log.wait_until(Duration::from_secs(30), |l| {
-        l.contains("tcp source attached")
-    })
-    .unwrap_or_else(|l| panic!("the tcp source did not attach:\n{l}"));
+    let (mut child, mut log) = start_attached(agent_command(&dir.path().join("pipeline.yaml")));
     let programs_running = bpf_programs_named("kotel_");
     assert!(
         programs_running > programs_before,
@@ -168,7 +154,7 @@ fn a_changed_configmap_replaces_the_pipelines_and_an_invalid_one_is_refused() {
     assert_eq!(status.code(), Some(0));
     assert!(log.drain().contains("shutdown complete"));
     assert_eq!(
-        bpf_programs_named("kotel_"),
+        bpf_programs_settled("kotel_", programs_before, Duration::from_secs(2)),
         programs_before,
         "nothing left loaded"
     );

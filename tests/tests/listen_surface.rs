@@ -6,11 +6,13 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
-use kotel_integration_tests::agent_process::{sigterm_and_wait, try_scrape, Lines};
-use kotel_integration_tests::{is_root, kotel_binary, repo_root, skip, KillOnDrop};
+use kotel_integration_tests::agent_process::{
+    agent_command, sigterm_and_wait, start_attached, try_scrape, Lines,
+};
+use kotel_integration_tests::{is_root, repo_root, skip, KillOnDrop};
 
 /// The shipped pipeline's Prometheus port (`KOTEL_PROMETHEUS_LISTEN` unset).
 const DEFAULT_PORT: u16 = 9464;
@@ -89,24 +91,14 @@ fn listening_sockets(pid: u32) -> Vec<Listening> {
 /// `kotel run` on the shipped pipeline with `env`, once its Prometheus endpoint on `port`
 /// answers.
 fn start(env: &[(&str, String)], port: u16) -> (KillOnDrop, Lines) {
-    let mut command = Command::new(kotel_binary());
+    let mut command = agent_command(&repo_root().join("pipeline.yaml"));
     command
-        .args(["run", "--config"])
-        .arg(repo_root().join("pipeline.yaml"))
-        .env("KOTEL_LOG", "info")
         .env_remove("KOTEL_PROMETHEUS_LISTEN")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child = KillOnDrop(command.spawn().expect("starting kotel"));
-    let mut log = Lines::follow(child.stderr.take().unwrap());
-    log.wait_until(Duration::from_secs(30), |text| {
-        text.contains("tcp source attached")
-    })
-    .unwrap_or_else(|text| panic!("kotel did not attach within 30 s:\n{text}"));
+    let (child, mut log) = start_attached(command);
     for _ in 0..100 {
         if try_scrape(port).is_some() {
             return (child, log);

@@ -3,11 +3,13 @@
 //! it ends (SIGTERM with the time it took, or SIGKILL).
 
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use kotel_integration_tests::agent_process::{sigterm_and_wait, try_scrape, Lines};
-use kotel_integration_tests::{kotel_binary, KillOnDrop};
+use kotel_integration_tests::agent_process::{
+    agent_command, sigterm_and_wait, start_attached, try_scrape, Lines,
+};
+use kotel_integration_tests::KillOnDrop;
 
 /// A running agent; killed (SIGKILL) on drop if still running.
 pub struct RunningAgent {
@@ -25,28 +27,7 @@ impl RunningAgent {
     pub fn start(dir: &Path, yaml: &str, prometheus: u16) -> RunningAgent {
         let file = dir.join("pipeline.yaml");
         std::fs::write(&file, yaml).unwrap();
-        let binary = kotel_binary();
-        assert!(
-            binary.exists(),
-            "{} missing: run `cargo build` first (scripts/test.sh does)",
-            binary.display()
-        );
-        let mut child = KillOnDrop(
-            Command::new(binary)
-                .args(["run", "--config"])
-                .arg(&file)
-                .env("KOTEL_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("starting kotel"),
-        );
-        let mut log = Lines::follow(child.stderr.take().unwrap());
-        log.wait_until(Duration::from_secs(30), |l| {
-            l.contains("tcp source attached")
-        })
-        .unwrap_or_else(|l| panic!("the tcp source did not attach within 30 s:\n{l}"));
+        let (child, log) = start_attached(agent_command(&file));
         let agent = RunningAgent {
             child,
             log,
