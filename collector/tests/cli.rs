@@ -103,7 +103,7 @@ fn print_config_shows_defaults_and_substitutes_env() {
     assert!(yaml.contains("max_tracked_sockets: 1234"), "{yaml}");
     assert!(yaml.contains("verbosity: detailed"), "{yaml}");
     assert!(
-        yaml.contains("ring_buffer_bytes: 262144"),
+        yaml.contains("ring_buffer_bytes: 524288"),
         "defaults are filled in:\n{yaml}"
     );
     assert!(yaml.contains("shutdown_timeout: 10s"), "{yaml}");
