@@ -12,6 +12,8 @@ bash scripts/setup-receivers.sh
 # (Grafana's TypeScript types, promtool).
 bash scripts/setup-deploy-tools.sh
 bash scripts/setup-dashboard-tools.sh
+# The fuzz targets' nightly toolchain and cargo-fuzz (tests/tests/fuzz_bounded.rs runs them).
+bash scripts/setup-fuzz.sh
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

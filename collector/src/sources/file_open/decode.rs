@@ -3,14 +3,18 @@
 //! Contract: [`decode`] accepts exactly one `kotel_common::file_open::FileOpenRecord` of
 //! exactly [`FILE_OPEN_RECORD_SIZE`] bytes. A shorter record is [`DecodeError::Truncated`], a
 //! longer one [`DecodeError::Oversized`] (the kernel object and the agent disagree on the
-//! layout: nothing is guessed). An unknown syscall id or a path length beyond the buffer is
-//! an error too. Errors never panic; the reader counts them as
+//! layout: nothing is guessed). An unknown syscall id, a path length beyond the buffer or a
+//! return value that is neither a descriptor nor `-errno` is an error too. Errors never
+//! panic; the reader counts them as
 //! `kotel.source.decode_errors{source="file_open", reason=DecodeError::reason()}`.
 
 use kotel_common::file_open::{syscall, FileOpenRecord, FILE_OPEN_RECORD_SIZE, PATH_MAX_BYTES};
 
 use crate::event::FileOpenEvent;
 use crate::kernel::clock::ClockOffset;
+
+/// The largest errno the kernel returns (`MAX_ERRNO`): `-errno` values are `-4095..=-1`.
+const MAX_ERRNO: i32 = 4095;
 
 /// Why a record could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +33,9 @@ pub enum DecodeError {
     /// `path_bits` is not a whole number of bytes within the path buffer.
     #[error("path length of {0} bits does not fit the {PATH_MAX_BYTES}-byte path buffer")]
     BadPathLength(u32),
+    /// `ret` below `-MAX_ERRNO`: an open returns a descriptor or `-errno`, nothing else.
+    #[error("return value {0} is neither a file descriptor nor -errno")]
+    BadReturn(i32),
 }
 
 impl DecodeError {
@@ -39,6 +46,7 @@ impl DecodeError {
             DecodeError::Oversized(_) => "oversized",
             DecodeError::UnknownSyscall(_) => "unknown_syscall",
             DecodeError::BadPathLength(_) => "bad_path_length",
+            DecodeError::BadReturn(_) => "bad_return",
         }
     }
 }
@@ -57,6 +65,9 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<FileOpenEvent, Decode
     let len = rec.path_bits as usize / 8;
     if !rec.path_bits.is_multiple_of(8) || len >= PATH_MAX_BYTES {
         return Err(DecodeError::BadPathLength(rec.path_bits));
+    }
+    if rec.ret < -MAX_ERRNO {
+        return Err(DecodeError::BadReturn(rec.ret));
     }
     Ok(FileOpenEvent {
         workload: None,

@@ -122,6 +122,16 @@ fn bad_fields_are_errors_not_panics() {
             (DecodeError::BadPathLength(bits), "bad_path_length")
         );
     }
+    // Found by fuzz/ (file_open_decode): `-ret` overflowed for i32::MIN and panicked.
+    for ret in [i32::MIN, -4096] {
+        let err = decode(&encode(&record(b"/etc/shadow", 0, ret)), &clock()).unwrap_err();
+        assert_eq!(
+            (err.clone(), err.reason()),
+            (DecodeError::BadReturn(ret), "bad_return")
+        );
+    }
+    let ev = decode(&encode(&record(b"/etc/shadow", 0, -4095)), &clock()).unwrap();
+    assert_eq!(ev.errno, 4095);
     // Any bytes at all: an error or an event, never a panic.
     let mut noise = encode(&record(b"/x", 0, 0));
     for (i, b) in noise.iter_mut().enumerate() {

@@ -1,0 +1,13 @@
+//! Raw `file_open` ring-buffer records through `sources::file_open::decode`, then onward.
+#![no_main]
+
+use kotel::event::Event;
+use kotel::sources::file_open::{decode, DecodeError};
+use kotel_fuzz::{check_decoded, CLOCK};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| check_decoded(
+    decode(bytes, &CLOCK),
+    DecodeError::reason,
+    Event::FileOpen
+));

@@ -1,0 +1,128 @@
+//! What every fuzz target checks once an input is accepted or rejected.
+//!
+//! Contracts under test: decoders and the config loader never panic; a rejection carries a
+//! reason (a `snake_case` metric label) and a message; an accepted event survives, without
+//! panicking, everything cheap that follows it on the agent's path (the debug exporter's
+//! text, the OTLP log record, the `aggregate` processor and the OTLP metrics it makes);
+//! and a decoded event written by `kotel run --record` reads back equal through `replay`.
+
+use std::fmt::Display;
+
+use kotel::config::{parse_str, Config, ConfigErrors};
+use kotel::event::Event;
+use kotel::exporters::debug::{format, Verbosity};
+use kotel::exporters::otlp::encode_logs::logs_request;
+use kotel::exporters::otlp::encode_metrics::metrics_request;
+use kotel::kernel::clock::ClockOffset;
+use kotel::pipeline::{Processor, Release};
+use kotel::processors::aggregate::{AggregateConfig, AggregateProcessor};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
+
+/// The clock every target decodes with (a realistic CLOCK_REALTIME - CLOCK_MONOTONIC).
+pub const CLOCK: ClockOffset = ClockOffset::fixed(1_700_000_000_000_000_000);
+
+/// The decode targets' whole check: `decoded` is one decoder's result on raw ring-buffer
+/// bytes, `reason` its error's metric label and `wrap` the `Event` variant it becomes.
+pub fn check_decoded<T, E: Display>(
+    decoded: Result<T, E>,
+    reason: fn(&E) -> &'static str,
+    wrap: fn(T) -> Event,
+) {
+    match decoded {
+        Ok(event) => {
+            let event = wrap(event);
+            assert_record_round_trips(&event);
+            follow(&event);
+        }
+        Err(e) => check_rejection(reason(&e), &e.to_string()),
+    }
+}
+
+/// Checks a decoder's rejection: a non-empty `snake_case` reason and a non-empty message.
+pub fn check_rejection(reason: &str, message: &str) {
+    assert!(
+        !reason.is_empty() && reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+        "reason {reason:?} is not a snake_case label"
+    );
+    assert!(!message.is_empty(), "rejection {reason} has no message");
+}
+
+/// Runs `event` through the exporters' encoders and the `aggregate` processor.
+pub fn follow(event: &Event) {
+    let mut text = String::new();
+    format::event(&mut text, event, Verbosity::Basic);
+    format::event(&mut text, event, Verbosity::Detailed);
+    let resource = Resource::default();
+    if let Some(request) = logs_request(&resource, &[event]) {
+        let _ = request.encode_to_vec();
+    }
+    let mut aggregate = AggregateProcessor::new("aggregate", &AggregateConfig::default());
+    let mut out = aggregate.process(vec![event.clone()]);
+    out.extend(aggregate.release(Release::All));
+    for produced in &out {
+        if let Event::Metrics(batch) = produced {
+            let _ = metrics_request(&resource, &[batch]).encode_to_vec();
+            format::event(&mut text, produced, Verbosity::Detailed);
+        }
+    }
+}
+
+/// The `--record` / `replay` contract for a decoded event: its JSON line reads back equal.
+pub fn assert_record_round_trips(event: &Event) {
+    let line = serde_json::to_string(event).expect("a decoded event is written as JSON");
+    let back: Event = serde_json::from_str(&line).expect("replay reads what --record wrote");
+    assert_eq!(
+        &back, event,
+        "the replayed event differs from the recorded one"
+    );
+}
+
+/// The variables `${env:...}` sees in the config target: a few set ones (one empty, one
+/// whose value is YAML syntax, one with `$`), those the seed files use, every other unset.
+pub fn fuzz_env(name: &str) -> Option<String> {
+    let value = match name {
+        "NODE_NAME" => "node-1",
+        "OTLP_ENDPOINT" => "http://127.0.0.1:4317",
+        "PORT" => "9464",
+        "EMPTY" => "",
+        "YAML" => "[a, {b: c}]: # x",
+        "DOLLAR" => "$${env:NODE_NAME}",
+        // What collector/testdata/config (seeds of the target) refer to.
+        "KOTEL_TEST_RING_BYTES" => "1048576",
+        "KOTEL_TEST_INTERVAL" => "30s",
+        _ => return None,
+    };
+    Some(value.to_string())
+}
+
+/// `kotel validate`'s contract on any text: a valid `Config`, or a non-empty list of
+/// errors each with a message. A valid config also keeps `print-config`'s: its YAML (and
+/// the redacted one) is written without panicking, and the YAML reads back equal.
+pub fn check_config(text: &str) -> Result<Config, ConfigErrors> {
+    let loaded = parse_str(text, &fuzz_env);
+    match &loaded {
+        Ok(config) => {
+            let _ = config.to_redacted_yaml();
+            let yaml = config.to_yaml();
+            match parse_str(&yaml, &fuzz_env) {
+                Ok(again) => assert_eq!(
+                    &again, config,
+                    "print-config output reads back different:\n{yaml}"
+                ),
+                Err(e) => panic!("print-config output does not load:\n{yaml}\n{e}"),
+            }
+        }
+        Err(errors) => {
+            assert!(!errors.0.is_empty(), "rejected without an error");
+            for e in &errors.0 {
+                assert!(
+                    !e.message.trim().is_empty(),
+                    "error at {:?} has no message",
+                    e.path
+                );
+            }
+        }
+    }
+    loaded
+}
