@@ -23,6 +23,7 @@ recursion_misses of kotel's tcp_state program) are printed: such a skipped trans
 an event nobody counts.
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -69,14 +70,25 @@ def one(kotel, storm, netns, work, rate, seconds, port, prom):
             "emitted": emitted, "queue": queue, "misses": misses, "diff": made - seen - lost_kernel - decode}
 
 
+def tcp_defaults(kotel):
+    """(ring_buffer_bytes, wakeup_bytes) of the tcp source as this kotel build fills them in."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        f.write("sources: {tcp: {}}\nexporters: {debug: {}}\npipelines: {logs: {sources: [tcp], exporters: [debug]}}\n")
+        f.flush()
+        text = subprocess.run([kotel, "print-config", f.name], check=True, capture_output=True, text=True).stdout
+    field = lambda name: int(re.search(rf"\b{name}: (\d+)", text).group(1))
+    return field("ring_buffer_bytes"), field("wakeup_bytes")
+
+
 def main():
     kotel, storm, netns, rounds, seconds = sys.argv[1:6]
     rates = sys.argv[6:]
     port = int(os.environ.get("BENCH_LOSS_PORT", "47001"))
     prom = int(os.environ.get("BENCH_PROMETHEUS_PORT", "19464"))
     exact = True
-    print(f"\n== loss: tcp source, default ring buffer (256 KiB) and wakeup/batch sizes, {seconds} s per run, "
-          f"{EVENTS_PER_CONNECTION} events per connection")
+    ring, wakeup = tcp_defaults(kotel)
+    print(f"\n== loss: tcp source, default ring buffer ({ring // 1024} KiB, reader woken at {wakeup // 1024} KiB) "
+          f"and batch sizes, {seconds} s per run, {EVENTS_PER_CONNECTION} events per connection")
     print(f"{'target/s':>9} {'achieved/s':>10} {'made':>9} {'seen':>9} {'lost:ring':>9} {'decode':>6} "
           f"{'made-seen-lost':>14} {'queue_full':>10} {'bpf misses':>10}")
     with tempfile.TemporaryDirectory() as work:
