@@ -13,6 +13,7 @@
 mod seeds;
 
 use std::process::Command;
+use std::sync::Mutex;
 
 use kotel_integration_tests::repo_root;
 
@@ -22,8 +23,13 @@ const DEFAULT_SECONDS: u32 = 12;
 /// [`DEFAULT_SECONDS`], far above what a broken harness (stuck, or exiting early) does.
 const MIN_RUNS: u64 = 1_000;
 
+/// One fuzz run at a time, even when this file's tests run in parallel: each run installs
+/// what is missing and builds into the same `fuzz/target`.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Runs `scripts/fuzz.sh <seconds> <target>` and checks its verdict and run count.
 fn fuzz(target: &str) {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let seconds = std::env::var("KOTEL_FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse::<u32>().ok())

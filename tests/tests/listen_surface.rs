@@ -60,7 +60,7 @@ fn parse_proc_addr(text: &str) -> SocketAddr {
     SocketAddr::new(ip, port)
 }
 
-/// Every TCP socket in LISTEN and every bound UDP socket that process `pid` owns.
+/// Every TCP socket in LISTEN and every unconnected UDP socket that process `pid` owns.
 fn listening_sockets(pid: u32) -> Vec<Listening> {
     let inodes = socket_inodes(pid);
     let mut found = Vec::new();
@@ -71,11 +71,13 @@ fn listening_sockets(pid: u32) -> Vec<Listening> {
         };
         for row in text.lines().skip(1) {
             let cols: Vec<&str> = row.split_whitespace().collect();
-            let (local, state, inode) = (cols[1], cols[3], cols[9]);
+            let (local, remote, state, inode) = (cols[1], cols[2], cols[3], cols[9]);
+            // TCP in LISTEN; UDP bound but not connected (a connected UDP socket, e.g. a
+            // DNS query, takes datagrams from its one peer only).
             let listening = if table.starts_with("tcp") {
                 state == "0A"
             } else {
-                true
+                parse_proc_addr(remote).port() == 0
             };
             if listening && inodes.contains(&inode.parse().unwrap_or(0)) {
                 found.push(Listening {

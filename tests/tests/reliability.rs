@@ -13,8 +13,10 @@
 //!   timeouts are counted; once the backend relays to the real receiver, export resumes.
 //! - SIGTERM during a connection storm: exit 0 well within `runtime.shutdown_timeout`,
 //!   and the final collection reaches the receiver with every connection made before.
-//! - SIGKILL: the kernel frees every program, map and link the agent held, nothing stays
-//!   attached to the cgroup; a new agent then counts connections and stops clean.
+//! - SIGKILL: the kernel frees every program, map and link the agent held, and no kotel
+//!   program is left that no process holds (as a program attached to a cgroup without a
+//!   link would be; none of today's programs attaches there, the check guards the
+//!   cgroup2 root all the same); a new agent then counts connections and stops clean.
 //!
 //! Needs `scripts/setup-receivers.sh` (rotel) and bpftool; skipped, saying so, without.
 

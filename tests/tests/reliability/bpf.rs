@@ -70,10 +70,8 @@ pub fn loaded(kind: &str) -> Vec<(u32, String)> {
         .args([kind, "show", "-j"])
         .output()
         .expect("running bpftool (scripts/setup.sh installs it)");
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    all.as_array()
-        .into_iter()
-        .flatten()
+    bpftool_list(&out, &format!("bpftool {kind} show"))
+        .iter()
         .filter_map(|o| {
             let id = o["id"].as_u64()? as u32;
             Some((id, o["name"].as_str().unwrap_or_default().to_string()))
@@ -109,10 +107,26 @@ pub fn cgroup_programs(path: &str) -> BTreeSet<u32> {
         .args(["cgroup", "show", path, "-j"])
         .output()
         .expect("running bpftool");
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    all.as_array()
-        .into_iter()
-        .flatten()
+    bpftool_list(&out, &format!("bpftool cgroup show {path}"))
+        .iter()
         .filter_map(|o| o["id"].as_u64().map(|id| id as u32))
         .collect()
+}
+
+/// The JSON array a successful bpftool listing printed; panics otherwise, so a failing
+/// bpftool can never read as "nothing loaded".
+fn bpftool_list(out: &std::process::Output, what: &str) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Vec::new(); // `bpftool cgroup show` prints nothing when nothing is attached
+    }
+    match serde_json::from_slice(&out.stdout) {
+        Ok(serde_json::Value::Array(all)) => all,
+        Ok(serde_json::Value::Null) => Vec::new(),
+        other => panic!("{what} printed no JSON array: {other:?}"),
+    }
 }

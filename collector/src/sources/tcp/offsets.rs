@@ -5,7 +5,8 @@
 //! Contract: never fails. Each group that cannot be resolved is left zero (`valid == 0`)
 //! with one warning saying what the events then lack: netns (reported as 0), bytes and RTTs
 //! on close events (zeros), the socket's own cgroup for sockets without a remembered owner
-//! (cgroup 0), ports for the port filter of retransmits and resets (0).
+//! (cgroup 0), ports for the port filter of retransmits and resets (0), and, without the
+//! `tcp_sock` or ACK offsets, the RTT histograms (the RTT program is not attached).
 
 use std::path::Path;
 
@@ -36,7 +37,8 @@ pub fn kernel_offsets() -> (SockOffsets, TcpSockFields) {
         Err(e) => {
             tracing::warn!(
                 "tcp source: no kernel BTF ({e}): events carry netns 0, close events carry \
-                 zero bytes and RTTs, and unowned sockets count under cgroup 0"
+                 zero bytes and RTTs, unowned sockets count under cgroup 0, and there are no \
+                 tcp_rtt histograms"
             );
             (SockOffsets::default(), TcpSockFields::default())
         }

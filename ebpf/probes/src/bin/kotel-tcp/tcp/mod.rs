@@ -26,7 +26,6 @@ mod rtt;
 mod sock;
 
 use aya_ebpf::{
-    bindings::BPF_F_NO_PREALLOC,
     macros::{map, tracepoint},
     maps::{HashMap, PerCpuArray, RingBuf},
     programs::TracePointContext,
@@ -56,11 +55,11 @@ macro_rules! same_name {
 #[map]
 static KOTEL_TCP_EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 /// Socket address -> owner of a connecting or established socket. Size set by the agent
-/// (`max_tracked_sockets`); entries are allocated as sockets appear (not preallocated), so
-/// the kernel memory follows the live sockets, not the limit.
+/// (`max_tracked_sockets`). Preallocated: kernels before 6.1 refuse (PREEMPT_RT) or warn
+/// about (WARN_ONCE, a tainted kernel) tracepoint programs using run-time allocated hash
+/// maps.
 #[map]
-static KOTEL_TCP_SOCKS: HashMap<u64, SockOwner> =
-    HashMap::with_max_entries(262_144, BPF_F_NO_PREALLOC);
+static KOTEL_TCP_SOCKS: HashMap<u64, SockOwner> = HashMap::with_max_entries(65_536, 0);
 /// (netns, port, family) -> owner of a listening socket.
 #[map]
 static KOTEL_TCP_LISTENERS: HashMap<ListenerKey, SockOwner> = HashMap::with_max_entries(8_192, 0);
