@@ -5,7 +5,7 @@ Run by scripts/bench.sh (`scale`) as root. Each round: the fake CRI runtime
 (tests/src/bin/kotel-bench-cri.rs) serves CONTAINERS running containers, 5 per pod, each
 with a real cgroup v2 directory; `kotel run` starts on the shipped pipeline.yaml with
 `k8s_cri.endpoint` pointed at it, self-telemetry every 5 s and the tcp source's
-`max_tracked_sockets` at twice CONNECTIONS (both ends of each connection are local) and is waited for until
+`max_tracked_sockets` at 2.5 × CONNECTIONS (both ends of each connection are local) and is waited for until
 `kotel.k8s_cri.cache.containers` reports them all; then storm.c's `hold` mode opens
 CONNECTIONS loopback connections in the benchmark's namespace and keeps them open for
 HOLD seconds (an `aggregate` interval and a CRI resync pass), then closes them.
@@ -78,11 +78,12 @@ def one(kotel, cri_bin, storm, netns, work, containers, connections, hold, port)
                            stdout=subprocess.PIPE, text=True)
     if not cri.stdout.readline().startswith("ready"):
         sys.exit("bench: the fake CRI runtime did not start")
-    # Both ends of every connection are on this node: track twice the connections.
+    # Both ends of every connection are on this node, and other sockets come and go:
+    # room for 2.5 sockets per connection.
     config = shipped_config(work, "scale.yaml", [
         ("endpoint: auto", f"endpoint: unix://{socket}"),
         ("  interval: 30s", "  interval: 5s"),
-        ("  tcp: {}", f"  tcp: {{max_tracked_sockets: {2 * connections}}}"),
+        ("  tcp: {}", f"  tcp: {{max_tracked_sockets: {5 * connections // 2}}}"),
     ])
     proc = kotel_tool(kotel, port, config, name="kotel-scale").start(work)
     row = {}
