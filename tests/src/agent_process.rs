@@ -115,20 +115,46 @@ pub fn scrape(port: u16) -> String {
 
 /// How many BPF programs whose name starts with `prefix` are loaded (`bpftool prog`).
 pub fn bpf_programs_named(prefix: &str) -> usize {
+    bpf_objects("prog")
+        .iter()
+        .filter(|(_, name)| name.starts_with(prefix))
+        .count()
+}
+
+/// `(id, name)` of every loaded BPF program, map or link (`kind`: `prog`, `map`, `link`).
+pub fn bpf_objects(kind: &str) -> Vec<(u32, String)> {
+    bpftool_list(&[kind, "show"])
+        .iter()
+        .filter_map(|o| {
+            let id = o["id"].as_u64()? as u32;
+            Some((id, o["name"].as_str().unwrap_or_default().to_string()))
+        })
+        .collect()
+}
+
+/// The JSON array `bpftool <args> -j` prints; panics when bpftool fails or prints
+/// something else, so a failing bpftool can never read as "nothing loaded". (`bpftool
+/// cgroup show` prints nothing at all when nothing is attached: an empty list.)
+pub fn bpftool_list(args: &[&str]) -> Vec<serde_json::Value> {
     let out = Command::new("bpftool")
-        .args(["prog", "show", "-j"])
+        .args(args)
+        .arg("-j")
         .output()
         .expect("running bpftool (scripts/setup.sh installs it)");
-    let programs: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("bpftool prints JSON");
-    programs
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
-                .count()
-        })
-        .unwrap_or(0)
+    let what = format!("bpftool {}", args.join(" "));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Vec::new();
+    }
+    match serde_json::from_slice(&out.stdout) {
+        Ok(serde_json::Value::Array(all)) => all,
+        Ok(serde_json::Value::Null) => Vec::new(),
+        other => panic!("{what} printed no JSON array: {other:?}"),
+    }
 }
 
 /// How many programs named `prefix*` are loaded once that count is `want`, or after

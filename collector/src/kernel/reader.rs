@@ -59,7 +59,7 @@ pub async fn read_object<D>(
     ebpf: &mut aya::Ebpf,
     filter: &mut KernelFilter,
     filter_updates: FilterUpdates,
-    decode: D,
+    mut decode: D,
     periodic: impl Periodic,
     out: SourceOutput,
     shutdown: Shutdown,
@@ -83,7 +83,6 @@ where
         batch_timeout: spec.batch_timeout,
     };
     let clock = ClockOffset::now();
-    let mut decode = decode;
     let decode = move |record: &[u8]| decode(record, &clock);
     run(
         ring,

@@ -3,7 +3,8 @@
 //! maps from those of anything else running on the machine.
 
 use std::collections::BTreeSet;
-use std::process::Command;
+
+use kotel_integration_tests::agent_process::{bpf_objects, bpftool_list};
 
 /// Ids of the BPF objects some process holds a file descriptor of.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -64,28 +65,13 @@ pub fn held_by_anyone() -> Held {
     all
 }
 
-/// `(id, name)` of every loaded program, map or link (`kind`: `prog`, `map`, `link`).
-pub fn loaded(kind: &str) -> Vec<(u32, String)> {
-    let out = Command::new("bpftool")
-        .args([kind, "show", "-j"])
-        .output()
-        .expect("running bpftool (scripts/setup.sh installs it)");
-    bpftool_list(&out, &format!("bpftool {kind} show"))
-        .iter()
-        .filter_map(|o| {
-            let id = o["id"].as_u64()? as u32;
-            Some((id, o["name"].as_str().unwrap_or_default().to_string()))
-        })
-        .collect()
-}
-
 /// Loaded kotel programs (named `kotel_*`) that no process holds: nothing will ever
 /// unload them (e.g. a program attached to a cgroup without a link, by a process that died).
 /// Looked at twice, half a second apart: a program whose process is exiting right then
 /// (the kernel frees it a moment later) is not an orphan.
 pub fn orphan_kotel_programs() -> Vec<(u32, String)> {
     let once = || {
-        let loaded = loaded("prog");
+        let loaded = bpf_objects("prog");
         let held = held_by_anyone();
         loaded
             .into_iter()
@@ -103,30 +89,8 @@ pub fn orphan_kotel_programs() -> Vec<(u32, String)> {
 
 /// Program ids attached to the cgroup `path` (`bpftool cgroup show PATH -j`).
 pub fn cgroup_programs(path: &str) -> BTreeSet<u32> {
-    let out = Command::new("bpftool")
-        .args(["cgroup", "show", path, "-j"])
-        .output()
-        .expect("running bpftool");
-    bpftool_list(&out, &format!("bpftool cgroup show {path}"))
+    bpftool_list(&["cgroup", "show", path])
         .iter()
         .filter_map(|o| o["id"].as_u64().map(|id| id as u32))
         .collect()
-}
-
-/// The JSON array a successful bpftool listing printed; panics otherwise, so a failing
-/// bpftool can never read as "nothing loaded".
-fn bpftool_list(out: &std::process::Output, what: &str) -> Vec<serde_json::Value> {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.stdout.iter().all(u8::is_ascii_whitespace) {
-        return Vec::new(); // `bpftool cgroup show` prints nothing when nothing is attached
-    }
-    match serde_json::from_slice(&out.stdout) {
-        Ok(serde_json::Value::Array(all)) => all,
-        Ok(serde_json::Value::Null) => Vec::new(),
-        other => panic!("{what} printed no JSON array: {other:?}"),
-    }
 }

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use kotel_integration_tests::local_server::free_port;
 
 use super::agent::RunningAgent;
-use super::bpf::{cgroup_programs, held_by, loaded, orphan_kotel_programs, Held};
+use super::bpf::{cgroup_programs, held_by, orphan_kotel_programs, Held};
 use super::storm::Storm;
 use crate::{is_root, skip, wait_for};
+use kotel_integration_tests::agent_process::bpf_objects;
 
 fn pipeline(port: u16, prometheus: u16) -> String {
     format!(
@@ -37,7 +38,7 @@ fn still_there(held: &Held, cgroup: &Path) -> Vec<String> {
         ("map", &held.maps),
         ("link", &held.links),
     ] {
-        for (id, name) in loaded(kind) {
+        for (id, name) in bpf_objects(kind) {
             if ids.contains(&id) {
                 left.push(format!("{kind} {id} {name}"));
             }
@@ -79,7 +80,7 @@ fn after_sigkill_the_kernel_objects_are_freed_and_a_new_agent_starts_clean() {
         return skip(TEST, "no cgroup2 mount");
     };
     let orphans_before = orphan_kotel_programs();
-    let kotel_before = loaded("prog")
+    let kotel_before = bpf_objects("prog")
         .iter()
         .filter(|(_, n)| n.starts_with("kotel_"))
         .count();
@@ -89,7 +90,7 @@ fn after_sigkill_the_kernel_objects_are_freed_and_a_new_agent_starts_clean() {
     let prometheus = free_port().unwrap();
     let mut first = RunningAgent::start(dir.path(), &pipeline(storm.port, prometheus), prometheus);
     let held = held_by(first.pid());
-    let names: Vec<String> = loaded("prog")
+    let names: Vec<String> = bpf_objects("prog")
         .into_iter()
         .filter(|(id, _)| held.programs.contains(id))
         .map(|(_, name)| name)
@@ -123,7 +124,7 @@ fn after_sigkill_the_kernel_objects_are_freed_and_a_new_agent_starts_clean() {
     assert_eq!(status.code(), Some(0));
     let freed_after_sigterm = gone(&held_again, &cgroup);
     let orphans_after = orphan_kotel_programs();
-    let kotel_after = loaded("prog")
+    let kotel_after = bpf_objects("prog")
         .iter()
         .filter(|(_, n)| n.starts_with("kotel_"))
         .count();

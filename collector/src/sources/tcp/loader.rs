@@ -38,7 +38,10 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
     prepare(OBJECT, config.validate())?;
     let (offsets, fields) = kernel_offsets();
     let wakeup = u64::from(config.wakeup_bytes);
+    // Parsed once: the loader relocates against it and the RTT program attaches with it.
+    let btf = aya::Btf::from_sys_fs().ok();
     let mut ebpf = EbpfLoader::new()
+        .btf(btf.as_ref())
         .override_global(globals::TCP_SOCK_OFFSETS, &offsets, true)
         .override_global(globals::TCP_SOCK_FIELDS, &fields, true)
         .override_global(globals::TCP_WAKEUP_BYTES, &wakeup, true)
@@ -73,7 +76,11 @@ pub fn attach(config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
             counters = false;
         }
     }
-    let rtt = match rtt_probe(&mut ebpf, fields.valid != 0 && fields.ack_valid != 0) {
+    let rtt = match rtt_probe(
+        &mut ebpf,
+        btf.as_ref(),
+        fields.valid != 0 && fields.ack_valid != 0,
+    ) {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!("tcp source: no tcp_rtt histograms: {e}");
@@ -116,21 +123,25 @@ fn tracepoint(ebpf: &mut Ebpf, name: &str, category: &str, tp: &str) -> Result<(
 }
 
 /// Loads the RTT program and attaches it to `tp_btf/tcp_probe`. It needs the kernel's BTF
-/// and the `tcp_sock`/`tcp_skb_cb` offsets resolved from it (`fields_known`).
-fn rtt_probe(ebpf: &mut Ebpf, fields_known: bool) -> Result<(), ComponentError> {
-    if !fields_known {
+/// (`btf`, the copy the object was loaded with) and the `tcp_sock`/`tcp_skb_cb` offsets
+/// resolved from it (`fields_known`).
+fn rtt_probe(
+    ebpf: &mut Ebpf,
+    btf: Option<&aya::Btf>,
+    fields_known: bool,
+) -> Result<(), ComponentError> {
+    let (Some(btf), true) = (btf, fields_known) else {
         return Err(ComponentError::Startup(
             "no tcp_sock/tcp_skb_cb offsets (kernel BTF at /sys/kernel/btf/vmlinux)".into(),
         ));
-    }
-    let btf = aya::Btf::from_sys_fs().map_err(|e| startup("reading the kernel BTF", &e))?;
+    };
     let program: &mut BtfTracePoint = ebpf
         .program_mut(programs::TCP_RTT)
         .ok_or_else(|| missing(programs::TCP_RTT))?
         .try_into()
         .map_err(|e| startup("program type", &e))?;
     program
-        .load(programs::TCP_RTT_TRACEPOINT, &btf)
+        .load(programs::TCP_RTT_TRACEPOINT, btf)
         .map_err(|e| startup("loading the RTT program", &e))?;
     program.attach().map_err(|e| {
         startup(

@@ -21,6 +21,7 @@ use kotel_common::tcp_quality::{
 };
 use kotel_probes::filter::{allows_ports, allows_process};
 
+use super::sock::{sock_cgroup, sock_ports};
 use super::{count, KOTEL_TCP_SOCKS};
 
 /// Histogram rows: phase 0 rows, then phase 1 rows. Size set by the agent (2 x rows).
@@ -62,14 +63,11 @@ fn verdict(owner: &mut SockOwner, ports: impl FnOnce() -> (u16, u16)) -> bool {
 }
 
 /// Who a sample of socket `sk` belongs to: the remembered owner's cgroup (and the owner
-/// entry, to count per connection), or `fallback()`'s cgroup. `None` when the filters drop
-/// it (counted). `ports` (local, remote) is only called when a verdict is computed.
+/// entry, to count per connection), or the socket's own cgroup. `None` when the filters
+/// drop it (counted). The socket's ports are only read when a verdict is computed.
 #[inline(always)]
-pub(super) fn attribute(
-    sk: u64,
-    ports: impl FnOnce() -> (u16, u16),
-    fallback: impl FnOnce() -> u64,
-) -> Option<(u64, Option<*mut SockOwner>)> {
+pub(super) fn attribute(sk: u64) -> Option<(u64, Option<*mut SockOwner>)> {
+    let ports = || sock_ports(sk);
     if let Some(p) = KOTEL_TCP_SOCKS.get_ptr_mut(&sk) {
         // SAFETY: value of a live entry; its socket's events are serialised by the socket
         // lock, and a racing update at worst loses one cached verdict or count.
@@ -79,7 +77,7 @@ pub(super) fn attribute(
         }
     } else {
         count(TcpStat::QualityOwnerUnknown);
-        let cgroup = fallback();
+        let cgroup = sock_cgroup(sk);
         if allows_process(cgroup, &[0; COMM_LEN]) && {
             let (sport, dport) = ports();
             allows_ports(sport, dport)

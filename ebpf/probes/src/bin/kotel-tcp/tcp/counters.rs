@@ -20,7 +20,6 @@ use kotel_probes::filter::{allows_ports, allows_process};
 use kotel_probes::read::field;
 
 use super::agg::{add, attribute, Counter};
-use super::sock::{sock_cgroup, sock_ports};
 use super::KOTEL_TCP_SOCK_FIELDS;
 
 /// `skaddr` in the `tcp_retransmit_skb` and `tcp_send_reset` records.
@@ -75,7 +74,7 @@ fn count_on(sk: u64, which: Counter) {
     if sk == 0 {
         return;
     }
-    let Some((cgroup, owner)) = attribute(sk, || sock_ports(sk), || sock_cgroup(sk)) else {
+    let Some((cgroup, owner)) = attribute(sk) else {
         return;
     };
     if let Some(p) = owner {

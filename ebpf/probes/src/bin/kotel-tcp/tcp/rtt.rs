@@ -25,7 +25,7 @@ use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use kotel_common::tcp_quality::metric;
 
 use super::agg::{attribute, record};
-use super::sock::{read, sock_cgroup, sock_ports};
+use super::sock::read;
 use super::KOTEL_TCP_SOCK_FIELDS;
 
 /// `tcp_probe(struct sock *sk, struct sk_buff *skb)`.
@@ -52,7 +52,7 @@ fn rtt(sk: u64, skb: u64) {
     if srtt8 == 0 {
         return;
     }
-    if let Some((cgroup, _)) = attribute(sk, || sock_ports(sk), || sock_cgroup(sk)) {
+    if let Some((cgroup, _)) = attribute(sk) {
         record(cgroup, metric::RTT, u64::from(srtt8) * 125);
     }
 }
