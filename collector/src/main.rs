@@ -119,7 +119,7 @@ fn doctor(path: &Path) -> anyhow::Result<()> {
     };
     let report = kotel::doctor::examine(config.as_ref());
     print!("{report}");
-    anyhow::ensure!(report.can_run(), "see the MISSING lines above");
+    anyhow::ensure!(report.can_run(), "see the MISSING and REJECTED lines above");
     Ok(())
 }
 

@@ -299,7 +299,12 @@ fn doctor_without_privileges_says_what_is_missing_and_fails() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("kotel cannot run here as configured: missing privileges"),
+        stdout.contains("kotel cannot run here as configured: privileges: needs root"),
+        "{stdout}"
+    );
+    // Nothing can be verified without privileges, and the report says so per source.
+    assert!(
+        stdout.contains("source tcp") && stdout.contains("programs not verified"),
         "{stdout}"
     );
 }

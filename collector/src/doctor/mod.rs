@@ -1,13 +1,15 @@
 //! `kotel doctor`: what the running kernel offers kotel, whether the configured sources
 //! can run here, and which container runtime each `k8s_cri` processor would talk to.
 //!
-//! Contract: [`examine`] only reads (files under /sys and /proc, `bpf()` feature probes
-//! that load nothing lasting) and never fails: every finding is a [`Finding`] with a
-//! status. [`Report::can_run`] is false when a configured source lacks something it
-//! cannot do without; `kotel doctor` then exits non-zero with a sentence saying what.
+//! Contract: [`examine`] only reads (files under /sys and /proc, `bpf()` feature probes)
+//! and loads each configured program into the verifier exactly as its source would,
+//! closing it at once: nothing is attached and nothing lasts. It never fails: every
+//! finding is a [`Finding`] with a status. [`Report::can_run`] is false when a configured
+//! source lacks something it cannot do without or the kernel rejects one of its programs;
+//! `kotel doctor` then exits non-zero with a sentence saying what.
 
-mod hooks;
 mod probes;
+mod programs;
 mod report;
 mod runtime;
 
@@ -15,55 +17,53 @@ pub use report::{Finding, Report, Status};
 
 use crate::config::{Config, ProcessorConfig, SourceConfig};
 use crate::processors::k8s_cri::K8sCriConfig;
-use hooks::{EXEC, FILE_OPEN, TCP};
+use crate::sources::{
+    exec::ExecSourceConfig, file_open::FileOpenSourceConfig, tcp::TcpSourceConfig,
+};
 
-/// A kernel hook a source attaches to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Hook {
-    /// Tracepoint category (`sock`).
-    pub category: &'static str,
-    /// Tracepoint name (`inet_sock_set_state`).
-    pub name: &'static str,
-    /// Without it the source cannot start (otherwise it runs with less).
-    pub required: bool,
+/// The kernel sources to examine: the configured ones, or one of each kind with its
+/// defaults (watching `/etc/shadow`) when there is no config.
+fn kernel_sources(config: Option<&Config>) -> Vec<(String, SourceConfig)> {
+    match config {
+        Some(c) => c
+            .sources
+            .iter()
+            .map(|(id, s)| (id.to_string(), s.clone()))
+            .collect(),
+        None => vec![
+            ("tcp".into(), SourceConfig::Tcp(TcpSourceConfig::default())),
+            (
+                "exec".into(),
+                SourceConfig::Exec(ExecSourceConfig::default()),
+            ),
+            (
+                "file_open".into(),
+                SourceConfig::FileOpen(FileOpenSourceConfig {
+                    paths: vec!["/etc/shadow".into()],
+                    ..FileOpenSourceConfig::default()
+                }),
+            ),
+        ],
+    }
 }
 
-/// The hooks each configured source would use, by source id.
-fn hooks_of(config: &Config) -> Vec<(String, &'static [Hook])> {
-    config
-        .sources
-        .iter()
-        .filter_map(|(id, source)| {
-            let hooks: &'static [Hook] = match source {
-                SourceConfig::Tcp(_) => TCP,
-                SourceConfig::Exec(_) => EXEC,
-                SourceConfig::FileOpen(_) => FILE_OPEN,
-                SourceConfig::Replay(_) => return None,
-            };
-            Some((id.to_string(), hooks))
-        })
-        .collect()
-}
-
-/// Examines this machine for `config` (every kernel source when `None`).
+/// Examines this machine for `config` (every kernel source when `None`): the kernel's
+/// features, then each kernel source's hooks and the verifier's verdict on each of its
+/// programs, then the container runtime of each `k8s_cri` processor.
 pub fn examine(config: Option<&Config>) -> Report {
     let mut report = Report::default();
     probes::kernel(&mut report);
-    let sources = match config {
-        Some(c) => hooks_of(c),
-        None => vec![
-            ("tcp".to_string(), TCP),
-            ("exec".to_string(), EXEC),
-            ("file_open".to_string(), FILE_OPEN),
-        ],
-    };
-    let needs_kernel = !sources.is_empty();
-    if needs_kernel {
-        probes::privileges(&mut report);
+    let plans: Vec<_> = kernel_sources(config)
+        .iter()
+        .filter_map(|(id, source)| programs::plan_of(source).map(|plan| (id.clone(), plan)))
+        .collect();
+    if !plans.is_empty() {
+        let may_load = probes::privileges(&mut report);
         probes::ring_buffer(&mut report);
-    }
-    for (id, hooks) in sources {
-        probes::source_hooks(&mut report, &id, hooks);
+        let btf = aya::Btf::from_sys_fs().ok();
+        for (id, plan) in &plans {
+            programs::check(&mut report, id, plan, btf.as_ref(), may_load);
+        }
     }
     let default_cri = K8sCriConfig::default();
     let processors: Vec<(String, &K8sCriConfig)> = match config {

@@ -7,7 +7,6 @@ use aya::programs::ProgramType;
 use aya::sys::{is_map_supported, is_program_supported};
 
 use super::report::{Report, Status};
-use super::Hook;
 use crate::kernel::btf::{Btf, VMLINUX};
 use crate::preflight;
 
@@ -102,10 +101,11 @@ fn program_type(report: &mut Report, subject: &str, kind: ProgramType, what: &st
     }
 }
 
-/// Whether this process may load programs (root, or CAP_BPF with CAP_PERFMON).
-pub fn privileges(report: &mut Report) {
+/// Whether this process may load programs (root, or CAP_BPF with CAP_PERFMON); returns it.
+pub fn privileges(report: &mut Report) -> bool {
     let caps = preflight::effective_capabilities();
-    if preflight::may_load_bpf(caps) {
+    let may = preflight::may_load_bpf(caps);
+    if may {
         report.add(
             "privileges",
             Status::Ok,
@@ -118,6 +118,7 @@ pub fn privileges(report: &mut Report) {
             format!("needs root, or CAP_BPF and CAP_PERFMON (CapEff {caps:#x})"),
         );
     }
+    may
 }
 
 /// Whether BPF ring buffers exist (kernel 5.8+); every source sends events through one.
@@ -139,34 +140,6 @@ pub fn ring_buffer(report: &mut Report) {
             format!("probing failed: {e}"),
         ),
         Err(_) => report.add("ring buffer", Status::Warn, "not probed without privileges"),
-    }
-}
-
-/// Whether each hook of source `id` exists on this kernel.
-pub fn source_hooks(report: &mut Report, id: &str, hooks: &[Hook]) {
-    for hook in hooks {
-        let exists = Path::new(TRACEFS)
-            .join("events")
-            .join(hook.category)
-            .join(hook.name)
-            .exists()
-            || Path::new("/sys/kernel/debug/tracing/events")
-                .join(hook.category)
-                .join(hook.name)
-                .exists();
-        let tracepoint = format!("tracepoint {}:{}", hook.category, hook.name);
-        let (status, detail) = match (exists, hook.required) {
-            (true, _) => (Status::Ok, tracepoint.clone()),
-            (false, true) => (
-                Status::Missing,
-                format!("{tracepoint} does not exist (or tracefs is not mounted)"),
-            ),
-            (false, false) => (
-                Status::Warn,
-                format!("{tracepoint} does not exist; the source runs without what it adds"),
-            ),
-        };
-        report.add(format!("source {id}"), status, detail);
     }
 }
 

@@ -11,6 +11,9 @@ pub enum Status {
     Warn,
     /// Absent, and a configured source needs it: kotel cannot run as configured.
     Missing,
+    /// The kernel's verifier refuses a program a configured source loads: kotel cannot
+    /// run as configured.
+    Rejected,
     /// For information only.
     Info,
 }
@@ -21,6 +24,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Warn => "warn",
             Status::Missing => "MISSING",
+            Status::Rejected => "REJECTED",
             Status::Info => "info",
         }
     }
@@ -54,14 +58,16 @@ impl Report {
         });
     }
 
-    /// True when nothing a configured source needs is missing.
+    /// True when nothing a configured source needs is missing or rejected.
     pub fn can_run(&self) -> bool {
-        !self.findings.iter().any(|f| f.status == Status::Missing)
+        self.blocking().next().is_none()
     }
 
     /// The findings that stop kotel from running as configured.
-    pub fn missing(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.status == Status::Missing)
+    pub fn blocking(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| matches!(f.status, Status::Missing | Status::Rejected))
     }
 }
 
@@ -86,12 +92,12 @@ impl fmt::Display for Report {
             writeln!(f, "\nkotel can run here as configured.")
         } else {
             let what: Vec<String> = self
-                .missing()
-                .map(|x| format!("{} ({})", x.subject, x.detail))
+                .blocking()
+                .map(|x| format!("{}: {}", x.subject, x.detail))
                 .collect();
             writeln!(
                 f,
-                "\nkotel cannot run here as configured: missing {}.",
+                "\nkotel cannot run here as configured: {}.",
                 what.join("; ")
             )
         }
@@ -124,7 +130,23 @@ mod tests {
         );
         assert!(
             text.ends_with(
-                "missing source tcp (tracepoint sock:inet_sock_set_state does not exist).\n"
+                "as configured: source tcp: tracepoint sock:inet_sock_set_state does not exist.\n"
+            ),
+            "{text}"
+        );
+        report.add(
+            "source tcp",
+            Status::Rejected,
+            "the kernel rejects kotel_tcp_state: combined stack 576 > 512",
+        );
+        let text = report.to_string();
+        assert!(
+            text.contains("REJECTED source tcp  the kernel rejects kotel_tcp_state"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "; source tcp: the kernel rejects kotel_tcp_state: combined stack 576 > 512.\n"
             ),
             "{text}"
         );

@@ -1,5 +1,6 @@
 //! Shared by every kernel source: reading the running kernel's BTF and loading objects.
 
+pub mod attach;
 pub mod batcher;
 pub mod btf;
 pub mod cgroup2;
@@ -8,5 +9,7 @@ pub mod load;
 pub mod reader;
 pub mod settings;
 pub mod source;
+pub mod spec;
 pub mod stats;
 pub mod task_names;
+pub mod verify;

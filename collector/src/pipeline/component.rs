@@ -26,6 +26,15 @@ pub enum ComponentError {
     /// Writing output failed (e.g. stdout closed, backend refused).
     #[error("output failed: {0}")]
     Output(String),
+    /// The kernel's verifier refused one of the source's programs. Its verdict does not
+    /// change by waiting, so the source is not restarted (a reload builds it anew).
+    #[error("the kernel rejects {program}: {reason}")]
+    Rejected {
+        /// The program's name.
+        program: String,
+        /// The verifier's reason, in one line.
+        reason: String,
+    },
     /// The source cannot go on and must not be restarted (a restart would repeat what it
     /// already emitted, e.g. a replay file that fails to read half way).
     #[error("stopped for good: {0}")]
@@ -68,7 +77,8 @@ impl Shutdown {
 /// releasing everything it attached. Returning `Ok(())` before shutdown means the source
 /// has finished for good (e.g. a replay file reached its end); returning `Err` makes the
 /// runtime log and count the failure and build the source anew after a backoff, except
-/// for [`ComponentError::Fatal`], after which the source stays stopped.
+/// for [`ComponentError::Fatal`] and [`ComponentError::Rejected`], after which the source
+/// stays stopped.
 pub trait Source: Send {
     /// Runs the source until shutdown, completion or failure.
     fn run(

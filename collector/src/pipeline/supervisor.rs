@@ -1,5 +1,7 @@
 //! Keeps a source running: builds it, runs it, and after a failure (an error or a panic)
 //! logs it with the source id, counts it and builds it anew after an exponential backoff.
+//! A failure that waiting cannot mend ([`ComponentError::Fatal`], a verifier rejection) is
+//! logged and counted once, and the source stays stopped while the rest runs on.
 
 use std::time::Duration;
 
@@ -51,7 +53,7 @@ pub async fn supervise(
                 tracing::info!(component = %id, "source finished");
                 return SourceEnd::Finished;
             }
-            Ok(Err(e @ ComponentError::Fatal(_))) => {
+            Ok(Err(e @ (ComponentError::Fatal(_) | ComponentError::Rejected { .. }))) => {
                 errors.increment(1);
                 tracing::error!(component = %id, error = %e, "source stopped; not restarting it");
                 return SourceEnd::Finished;

@@ -23,6 +23,10 @@ pub const RINGBUF_LOST: &str = "kotel.ebpf.ringbuf.lost";
 /// `stat` (a `TcpStat` name: `emitted`, `ringbuf_full`, `owner_map_full`, `read_error`,
 /// `owner_unknown`, `wakeup`, `filtered`).
 pub const TCP_KERNEL_EVENTS: &str = "kotel.source.tcp.kernel_events";
+/// Counter: kernel programs the verifier refused. Labels: `component_id`, `program`. The
+/// source stops (not retried: the verdict does not change by waiting), except where a
+/// fallback program took over (the `exec` source's classic tracepoint).
+pub const KERNEL_REJECTIONS: &str = "kotel.source.kernel.rejections";
 /// Counter: source records that could not be decoded. Labels: `source`, `reason`.
 pub const DECODE_ERRORS: &str = "kotel.source.decode_errors";
 
@@ -93,5 +97,7 @@ pub const CONFIG_RELOADS: &str = "kotel.config.reloads";
 pub const COMPONENT_ID: &str = "component_id";
 /// Label: `source`, `processor` or `exporter`.
 pub const COMPONENT_KIND: &str = "component_kind";
+/// Label: a kernel program's name.
+pub const PROGRAM: &str = "program";
 /// Label: why something was dropped or failed.
 pub const REASON: &str = "reason";

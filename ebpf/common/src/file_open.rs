@@ -150,13 +150,47 @@ pub mod names {
     pub const PROG_EXIT: &str = "kotel_open_exit";
     /// Tracepoint category of every program.
     pub const CATEGORY: &str = "syscalls";
-    /// `(enter program, syscall)`: the program attaches to `sys_enter_<syscall>` and
-    /// [`PROG_EXIT`] to `sys_exit_<syscall>`.
-    pub const HOOKS: [(&str, &str); 4] = [
-        (PROG_ENTER_OPENAT, "openat"),
-        (PROG_ENTER_OPENAT2, "openat2"),
-        (PROG_ENTER_OPEN, "open"),
-        (PROG_ENTER_CREAT, "creat"),
+    /// One open syscall's pair of hooks: its enter program attaches to `enter`,
+    /// [`PROG_EXIT`] to `exit` (both in [`CATEGORY`]).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct SyscallHooks {
+        /// The syscall (`openat`).
+        pub syscall: &'static str,
+        /// Its enter program.
+        pub enter_program: &'static str,
+        /// `sys_enter_<syscall>`.
+        pub enter: &'static str,
+        /// `sys_exit_<syscall>`.
+        pub exit: &'static str,
+    }
+
+    /// Every open syscall the source watches; `openat` first (the one every architecture
+    /// has).
+    pub const HOOKS: [SyscallHooks; 4] = [
+        SyscallHooks {
+            syscall: "openat",
+            enter_program: PROG_ENTER_OPENAT,
+            enter: "sys_enter_openat",
+            exit: "sys_exit_openat",
+        },
+        SyscallHooks {
+            syscall: "openat2",
+            enter_program: PROG_ENTER_OPENAT2,
+            enter: "sys_enter_openat2",
+            exit: "sys_exit_openat2",
+        },
+        SyscallHooks {
+            syscall: "open",
+            enter_program: PROG_ENTER_OPEN,
+            enter: "sys_enter_open",
+            exit: "sys_exit_open",
+        },
+        SyscallHooks {
+            syscall: "creat",
+            enter_program: PROG_ENTER_CREAT,
+            enter: "sys_enter_creat",
+            exit: "sys_exit_creat",
+        },
     ];
 
     /// Ring buffer of [`super::FileOpenRecord`].

@@ -44,6 +44,9 @@ pub mod maps {
     pub const TCP_LISTENERS: &str = "KOTEL_TCP_LISTENERS";
     /// Per-CPU array of `u64` counters indexed by [`crate::tcp::TcpStat`].
     pub const TCP_STATS: &str = "KOTEL_TCP_STATS";
+    /// Per-CPU array of one entry: the working state of a `kotel_tcp_state` run (kernel
+    /// only; user space never reads it).
+    pub const TCP_SCRATCH: &str = "KOTEL_TCP_SCRATCH";
     /// Per-CPU array of [`crate::tcp_quality::HistRow`], two phases of rows.
     pub const TCP_HIST: &str = "KOTEL_TCP_HIST";
     /// Per-CPU hash: [`crate::tcp_quality::CounterKey`] -> [`crate::tcp_quality::CounterValue`].

@@ -14,11 +14,13 @@
 mod config;
 mod decode;
 mod loader;
+pub mod plan;
 mod reader;
 
 pub use config::{ExecSourceConfig, HookChoice, MIN_RING_BUFFER_BYTES, RECORD_BYTES};
 pub use decode::{decode, split_args, DecodeError};
-pub use loader::{task_offsets, task_offsets_from, wakeup_policy, Hook};
+pub use loader::Hook;
+pub use plan::{task_offsets, task_offsets_from, wakeup_policy};
 pub use reader::KERNEL_EVENTS;
 
 use crate::kernel::source::{KernelProgram, KernelSource};
@@ -46,7 +48,7 @@ impl KernelProgram for Exec {
         filter_updates: FilterUpdates,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
-            let kernel = loader::attach(&config)?;
+            let kernel = loader::attach(&source, &config)?;
             tracing::debug!(source = %source, hook = ?kernel.hook, "exec source running");
             reader::run(&source, kernel, &config, out, shutdown, filter_updates).await
         })

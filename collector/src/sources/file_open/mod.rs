@@ -19,6 +19,7 @@
 mod config;
 mod decode;
 mod loader;
+pub mod plan;
 
 pub use config::FileOpenSourceConfig;
 pub use decode::{access_names, decode, DecodeError};
@@ -59,7 +60,7 @@ impl KernelProgram for FileOpen {
         filter_updates: FilterUpdates,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
-            let mut kernel = loader::attach(&config)?;
+            let mut kernel = loader::attach(&source, &config)?;
             let spec = RingSpec {
                 source: source.clone(),
                 events_map: names::EVENTS,

@@ -22,6 +22,7 @@ mod decode;
 mod loader;
 mod metrics;
 mod offsets;
+pub mod plan;
 mod reader;
 
 pub use config::TcpSourceConfig;
@@ -54,7 +55,7 @@ impl KernelProgram for Tcp {
         filter_updates: FilterUpdates,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
-            let kernel = loader::attach(&config)?;
+            let kernel = loader::attach(&source, &config)?;
             tracing::debug!(source = %source, "tcp source running");
             reader::run(&source, kernel, &config, out, shutdown, filter_updates).await
         })

@@ -4,8 +4,7 @@ use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEU
 use kotel_common::tcp::{SockOwner, TcpEvent, TcpEventKind, TcpStat, TCP_EVENT_SIZE};
 use kotel_probes::filter::{allows_ports, allows_process};
 
-use super::record::Transition;
-use super::sock::ConnStats;
+use super::work::Work;
 use super::{count, KOTEL_TCP_EVENTS, KOTEL_TCP_WAKEUP_BYTES};
 
 /// Ring buffer bytes one record takes (8-byte header + payload).
@@ -38,19 +37,13 @@ fn wakeup_flags() -> u64 {
     }
 }
 
-/// What a record says beyond the transition and the owner.
-pub(super) struct Outcome {
-    pub(super) kind: TcpEventKind,
-    /// ESTABLISHED -> CLOSE (close records), else 0.
-    pub(super) duration_ns: u64,
-    pub(super) netns: u32,
-    pub(super) stats: ConnStats,
-}
-
-/// Writes one record straight into the ring buffer (no 160-byte copy on the BPF stack).
-/// Returns false when the filters dropped it (counted as `Filtered`).
-pub(super) fn emit(t: &Transition, owner: &SockOwner, out: &Outcome) -> bool {
-    let stats = &out.stats;
+/// Writes one record for the run `w` straight into the ring buffer (no 160-byte copy on
+/// the BPF stack): the transition, the owner and the statistics of `w`, plus `kind`,
+/// `duration_ns` (ESTABLISHED -> CLOSE for close records, else 0) and `netns`. Returns
+/// false when the filters dropped it (counted as `Filtered`).
+#[inline(always)]
+pub(super) fn emit(w: &Work, kind: TcpEventKind, duration_ns: u64, netns: u32) -> bool {
+    let (t, owner, stats) = (&w.t, &w.owner, &w.stats);
     if !allows_process(owner.cgroup_id, &owner.comm) || !allows_ports(t.sport, t.dport) {
         count(TcpStat::Filtered);
         return false;
@@ -66,13 +59,13 @@ pub(super) fn emit(t: &Transition, owner: &SockOwner, out: &Outcome) -> bool {
         let ev = entry.as_mut_ptr();
         (*ev).timestamp_ns = t.now;
         (*ev).connect_latency_ns = latency(owner);
-        (*ev).duration_ns = out.duration_ns;
+        (*ev).duration_ns = duration_ns;
         (*ev).cgroup_id = owner.cgroup_id;
         (*ev).sock_id = t.sk;
-        (*ev).kind = out.kind as u32;
+        (*ev).kind = kind as u32;
         (*ev).direction = owner.direction;
         (*ev).pid = owner.pid;
-        (*ev).netns = out.netns;
+        (*ev).netns = netns;
         (*ev).old_state = t.old;
         (*ev).new_state = t.new;
         (*ev).family = t.family;

@@ -16,6 +16,13 @@
 //!   resets ([`sock`], [`counters`]); outbound connects also feed the owner cgroup's
 //!   `tcp_connect_latency` histogram, and [`rtt`] its `tcp_rtt` histogram ([`agg`]).
 //! - Nothing here aborts: a failed read, insert or reserve increments a `TcpStat` counter.
+//!
+//! Stack: tracing programs on 5.10-6.12 kernels share 512 bytes across the whole call
+//! chain, and subprogram frames add up. So a run keeps its state (transition, owner,
+//! statistics) in the per-CPU [`work::Work`] scratch map instead of on the stack, and every
+//! handler is `#[inline(always)]`: the program is one frame of register spills and map
+//! keys (~150 bytes) plus leaf `memcpy`/`memset` helpers. `kotel doctor` and the
+//! load-combination test read each kernel's figure from its verifier.
 
 mod agg;
 mod counters;
@@ -24,6 +31,7 @@ mod owner;
 mod record;
 mod rtt;
 mod sock;
+mod work;
 
 use aya_ebpf::{
     macros::{map, tracepoint},
@@ -41,7 +49,8 @@ use owner::{
     accepted, closed, connected, failed_inbound, forget_listener, remember_connect,
     remember_listener,
 };
-use record::{field, Transition, OFF_NEWSTATE, OFF_OLDSTATE, OFF_PROTOCOL};
+use record::{field, OFF_NEWSTATE, OFF_OLDSTATE, OFF_PROTOCOL};
+use work::Work;
 
 /// Fails the build when an identifier the aya macros turn into an object-file name differs
 /// from the shared constant user space looks it up by.
@@ -63,6 +72,9 @@ static KOTEL_TCP_SOCKS: HashMap<u64, SockOwner> = HashMap::with_max_entries(65_5
 /// (netns, port, family) -> owner of a listening socket.
 #[map]
 static KOTEL_TCP_LISTENERS: HashMap<ListenerKey, SockOwner> = HashMap::with_max_entries(8_192, 0);
+/// The working state of one `kotel_tcp_state` run (see [`work`]).
+#[map]
+static KOTEL_TCP_SCRATCH: PerCpuArray<Work> = PerCpuArray::with_max_entries(1, 0);
 /// Per-CPU `u64` counters indexed by [`TcpStat`].
 #[map]
 static KOTEL_TCP_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(TcpStat::COUNT, 0);
@@ -105,6 +117,7 @@ same_name!(KOTEL_TCP_EVENTS, maps::TCP_EVENTS);
 same_name!(KOTEL_TCP_SOCKS, maps::TCP_SOCKS);
 same_name!(KOTEL_TCP_LISTENERS, maps::TCP_LISTENERS);
 same_name!(KOTEL_TCP_STATS, maps::TCP_STATS);
+same_name!(KOTEL_TCP_SCRATCH, maps::TCP_SCRATCH);
 same_name!(KOTEL_TCP_SOCK_OFFSETS, globals::TCP_SOCK_OFFSETS);
 same_name!(KOTEL_TCP_WAKEUP_BYTES, globals::TCP_WAKEUP_BYTES);
 same_name!(KOTEL_TCP_SOCK_FIELDS, globals::TCP_SOCK_FIELDS);
@@ -134,6 +147,7 @@ fn count(stat: TcpStat) {
     }
 }
 
+#[inline(always)]
 fn try_state(ctx: &TracePointContext) -> Result<u32, u32> {
     if field::<u16>(ctx, OFF_PROTOCOL) != IPPROTO_TCP {
         return Ok(0);
@@ -154,15 +168,20 @@ fn try_state(ctx: &TracePointContext) -> Result<u32, u32> {
     if !relevant {
         return Ok(0);
     }
-    let t = Transition::read(ctx, old, new);
+    let Some(w) = KOTEL_TCP_SCRATCH.get_ptr_mut(0) else {
+        return Ok(0);
+    };
+    // SAFETY: this CPU's slot, which no other program touches during this run (see `work`).
+    let w = unsafe { &mut *w };
+    w.t.fill(ctx, old, new);
     match (old, new) {
-        (state::CLOSE, state::SYN_SENT) => remember_connect(&t),
-        (_, state::LISTEN) => remember_listener(&t),
-        (state::LISTEN, state::CLOSE) => forget_listener(&t),
-        (state::SYN_SENT, state::ESTABLISHED) => connected(t),
-        (state::SYN_RECV, state::ESTABLISHED) => accepted(t),
-        (state::SYN_SENT, state::CLOSE) => closed(t, TcpEventKind::ConnectFailed),
-        (state::SYN_RECV, state::CLOSE) => failed_inbound(t),
-        _ => closed(t, TcpEventKind::Close),
+        (state::CLOSE, state::SYN_SENT) => remember_connect(w),
+        (_, state::LISTEN) => remember_listener(w),
+        (state::LISTEN, state::CLOSE) => forget_listener(w),
+        (state::SYN_SENT, state::ESTABLISHED) => connected(w),
+        (state::SYN_RECV, state::ESTABLISHED) => accepted(w),
+        (state::SYN_SENT, state::CLOSE) => closed(w, TcpEventKind::ConnectFailed),
+        (state::SYN_RECV, state::CLOSE) => failed_inbound(w),
+        _ => closed(w, TcpEventKind::Close),
     }
 }

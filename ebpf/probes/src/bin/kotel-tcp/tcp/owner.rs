@@ -1,11 +1,10 @@
 //! Who owns a socket: remembered at connect()/listen() (process context), looked up and
-//! deleted at later transitions; each handler emits at most one record.
+//! deleted at later transitions; each handler emits at most one record. Every handler
+//! works on the run's [`Work`] (a per-CPU map value), never on stack copies of an owner.
 
 use aya_ebpf::{
     bindings::BPF_ANY,
-    helpers::{
-        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
-    },
+    helpers::{bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_ktime_get_ns, generated},
 };
 use kotel_common::tcp::{
     state, ListenerKey, SockOwner, TcpEventKind, TcpStat, AF_INET, AF_INET6, COMM_LEN,
@@ -14,59 +13,61 @@ use kotel_common::tcp::{
 use kotel_common::tcp_quality::metric;
 
 use super::agg::record;
-use super::emit::{emit, latency, Outcome};
+use super::emit::{emit, latency};
 use super::record::{netns, Transition};
-use super::sock::{conn_stats, ConnStats};
+use super::sock::{fill_conn_stats, ConnStats};
+use super::work::Work;
 use super::{count, KOTEL_TCP_LISTENERS, KOTEL_TCP_SOCKS};
 
-/// The current task as owner: only meaningful in process context (connect, listen).
+/// Makes `o` the current task as owner of `sk`: only meaningful in process context
+/// (connect, listen).
 #[inline(always)]
-fn current_owner(sk: u64, direction: u32, start_ns: u64) -> SockOwner {
-    SockOwner {
-        start_ns,
-        established_ns: 0,
-        sock_id: sk,
-        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
-        pid: (bpf_get_current_pid_tgid() >> 32) as u32,
-        direction,
-        comm: bpf_get_current_comm().unwrap_or([0; COMM_LEN]),
-        retransmits: 0,
-        resets_sent: 0,
-        resets_received: 0,
-        verdict: 0,
-    }
+fn set_current_owner(o: &mut SockOwner, sk: u64, direction: u32, start_ns: u64) {
+    set_unknown_owner(o, sk, direction);
+    o.start_ns = start_ns;
+    // SAFETY: no preconditions.
+    o.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    o.pid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: `comm` has COMM_LEN writable bytes; the helper NUL-pads and never fails
+    // for the current task (on failure the bytes are zeroed).
+    unsafe { generated::bpf_get_current_comm(o.comm.as_mut_ptr().cast(), COMM_LEN as u32) };
+}
+
+/// Makes `o` an owner nobody is known for: pid 0, cgroup 0, no counters.
+#[inline(always)]
+fn set_unknown_owner(o: &mut SockOwner, sk: u64, direction: u32) {
+    o.start_ns = 0;
+    o.established_ns = 0;
+    o.sock_id = sk;
+    o.cgroup_id = 0;
+    o.pid = 0;
+    o.direction = direction;
+    o.comm = [0; COMM_LEN];
+    clear_counters(o);
+    o.verdict = 0;
+}
+
+/// Zeroes the per-connection counters an owner carries.
+#[inline(always)]
+fn clear_counters(o: &mut SockOwner) {
+    o.retransmits = 0;
+    o.resets_sent = 0;
+    o.resets_received = 0;
 }
 
 #[inline(always)]
-fn unknown_owner(sk: u64, direction: u32) -> SockOwner {
-    SockOwner {
-        start_ns: 0,
-        established_ns: 0,
-        sock_id: sk,
-        cgroup_id: 0,
-        pid: 0,
-        direction,
-        comm: [0; COMM_LEN],
-        retransmits: 0,
-        resets_sent: 0,
-        resets_received: 0,
-        verdict: 0,
-    }
+fn now() -> u64 {
+    // SAFETY: no preconditions.
+    unsafe { bpf_ktime_get_ns() }
 }
 
 #[inline(always)]
-fn outcome(kind: TcpEventKind, duration_ns: u64, netns: u32, stats: ConnStats) -> Outcome {
-    Outcome {
-        kind,
-        duration_ns,
-        netns,
-        stats,
-    }
-}
-
-pub(super) fn remember_connect(t: &Transition) -> Result<u32, u32> {
-    let owner = current_owner(t.sk, DIRECTION_OUTBOUND, unsafe { bpf_ktime_get_ns() });
-    if KOTEL_TCP_SOCKS.insert(t.sk, owner, BPF_ANY as u64).is_err() {
+pub(super) fn remember_connect(w: &mut Work) -> Result<u32, u32> {
+    set_current_owner(&mut w.owner, w.t.sk, DIRECTION_OUTBOUND, now());
+    if KOTEL_TCP_SOCKS
+        .insert(&w.t.sk, &w.owner, BPF_ANY as u64)
+        .is_err()
+    {
         count(TcpStat::OwnerMapFull);
     }
     Ok(0)
@@ -84,13 +85,15 @@ fn listener_key(t: &Transition, netns: u32) -> ListenerKey {
 /// listen() on a bound socket: remember its owner. A socket listening without bind() gets
 /// its port only after this transition (sport 0 here): it is skipped, and its accepts carry
 /// an unknown owner.
-pub(super) fn remember_listener(t: &Transition) -> Result<u32, u32> {
-    if t.sport == 0 {
+#[inline(always)]
+pub(super) fn remember_listener(w: &mut Work) -> Result<u32, u32> {
+    if w.t.sport == 0 {
         return Ok(0);
     }
-    let owner = current_owner(t.sk, DIRECTION_INBOUND, 0);
+    set_current_owner(&mut w.owner, w.t.sk, DIRECTION_INBOUND, 0);
+    let key = listener_key(&w.t, netns(w.t.sk));
     if KOTEL_TCP_LISTENERS
-        .insert(listener_key(t, netns(t.sk)), owner, BPF_ANY as u64)
+        .insert(&key, &w.owner, BPF_ANY as u64)
         .is_err()
     {
         count(TcpStat::OwnerMapFull);
@@ -98,140 +101,143 @@ pub(super) fn remember_listener(t: &Transition) -> Result<u32, u32> {
     Ok(0)
 }
 
-pub(super) fn forget_listener(t: &Transition) -> Result<u32, u32> {
-    let key = listener_key(t, netns(t.sk));
+#[inline(always)]
+pub(super) fn forget_listener(w: &mut Work) -> Result<u32, u32> {
+    let key = listener_key(&w.t, netns(w.t.sk));
     // Only the socket that recorded the entry removes it (SO_REUSEPORT siblings share a key).
-    if let Some(o) = unsafe { KOTEL_TCP_LISTENERS.get(key) } {
-        if o.sock_id == t.sk {
-            let _ = KOTEL_TCP_LISTENERS.remove(key);
+    // SAFETY: a lookup; the value is only compared.
+    if let Some(o) = unsafe { KOTEL_TCP_LISTENERS.get(&key) } {
+        if o.sock_id == w.t.sk {
+            let _ = KOTEL_TCP_LISTENERS.remove(&key);
         }
     }
     Ok(0)
 }
 
-/// Owner of the listener an accepted socket came from (its netns and local port); tries
-/// the other family too (a dual-stack listener). Counts `OwnerUnknown` on a miss.
+/// Makes `w.owner` the owner of the listener an accepted socket came from (its netns and
+/// local port); tries the other family too (a dual-stack listener). Counts
+/// `OwnerUnknown` on a miss.
 #[inline(always)]
-fn listener_owner(t: &Transition, netns: u32) -> SockOwner {
-    let key = listener_key(t, netns);
-    if let Some(o) = unsafe { KOTEL_TCP_LISTENERS.get(key) } {
-        return *o;
-    }
-    let family = if key.family == AF_INET {
-        AF_INET6
-    } else {
-        AF_INET
+fn set_listener_owner(w: &mut Work, netns: u32) {
+    let key = listener_key(&w.t, netns);
+    let other = ListenerKey {
+        family: if key.family == AF_INET {
+            AF_INET6
+        } else {
+            AF_INET
+        },
+        ..key
     };
-    match unsafe { KOTEL_TCP_LISTENERS.get(ListenerKey { family, ..key }) } {
-        Some(o) => *o,
+    // SAFETY: lookups; the value is copied out at once.
+    let found = unsafe {
+        KOTEL_TCP_LISTENERS
+            .get(&key)
+            .or_else(|| KOTEL_TCP_LISTENERS.get(&other))
+    };
+    match found {
+        Some(o) => w.owner = *o,
         None => {
             count(TcpStat::OwnerUnknown);
-            unknown_owner(t.sk, DIRECTION_INBOUND)
+            set_unknown_owner(&mut w.owner, w.t.sk, DIRECTION_INBOUND);
         }
     }
 }
 
-pub(super) fn connected(mut t: Transition) -> Result<u32, u32> {
-    t.now = unsafe { bpf_ktime_get_ns() };
-    let owner = match KOTEL_TCP_SOCKS.get_ptr_mut(t.sk) {
+#[inline(always)]
+pub(super) fn connected(w: &mut Work) -> Result<u32, u32> {
+    w.t.now = now();
+    match KOTEL_TCP_SOCKS.get_ptr_mut(&w.t.sk) {
         Some(p) => {
             // SAFETY: value of a live entry; only this socket's transitions touch it.
             let o = unsafe { &mut *p };
-            o.established_ns = t.now;
-            *o
+            o.established_ns = w.t.now;
+            w.owner = *o;
         }
         None => {
             count(TcpStat::OwnerUnknown);
-            let mut o = unknown_owner(t.sk, DIRECTION_OUTBOUND);
-            o.established_ns = t.now;
-            if KOTEL_TCP_SOCKS.insert(t.sk, o, BPF_ANY as u64).is_err() {
+            set_unknown_owner(&mut w.owner, w.t.sk, DIRECTION_OUTBOUND);
+            w.owner.established_ns = w.t.now;
+            if KOTEL_TCP_SOCKS
+                .insert(&w.t.sk, &w.owner, BPF_ANY as u64)
+                .is_err()
+            {
                 count(TcpStat::OwnerMapFull);
             }
-            o
         }
-    };
-    let ns = netns(t.sk);
+    }
+    w.stats = ConnStats::ZERO;
     // The connect latency histogram follows the record's filter verdict.
-    if emit(
-        &t,
-        &owner,
-        &outcome(TcpEventKind::Connect, 0, ns, ConnStats::ZERO),
-    ) {
-        let l = latency(&owner);
+    if emit(w, TcpEventKind::Connect, 0, netns(w.t.sk)) {
+        let l = latency(&w.owner);
         if l != 0 {
-            record(owner.cgroup_id, metric::CONNECT_LATENCY, l);
+            record(w.owner.cgroup_id, metric::CONNECT_LATENCY, l);
         }
     }
     Ok(0)
 }
 
-pub(super) fn accepted(mut t: Transition) -> Result<u32, u32> {
-    t.now = unsafe { bpf_ktime_get_ns() };
-    let ns = netns(t.sk);
-    let mut owner = listener_owner(&t, ns);
-    owner.sock_id = t.sk;
-    owner.start_ns = 0;
-    owner.established_ns = t.now;
-    owner.retransmits = 0;
-    owner.resets_sent = 0;
-    owner.resets_received = 0;
-    owner.verdict = 0;
-    if KOTEL_TCP_SOCKS.insert(t.sk, owner, BPF_ANY as u64).is_err() {
+#[inline(always)]
+pub(super) fn accepted(w: &mut Work) -> Result<u32, u32> {
+    w.t.now = now();
+    let ns = netns(w.t.sk);
+    set_listener_owner(w, ns);
+    w.owner.sock_id = w.t.sk;
+    w.owner.start_ns = 0;
+    w.owner.established_ns = w.t.now;
+    clear_counters(&mut w.owner);
+    w.owner.verdict = 0;
+    if KOTEL_TCP_SOCKS
+        .insert(&w.t.sk, &w.owner, BPF_ANY as u64)
+        .is_err()
+    {
         count(TcpStat::OwnerMapFull);
     }
-    emit(
-        &t,
-        &owner,
-        &outcome(TcpEventKind::Accept, 0, ns, ConnStats::ZERO),
-    );
+    w.stats = ConnStats::ZERO;
+    emit(w, TcpEventKind::Accept, 0, ns);
     Ok(0)
 }
 
 /// Close of an established socket, or a failed outbound connect: the owner entry is used
 /// and deleted.
-pub(super) fn closed(mut t: Transition, kind: TcpEventKind) -> Result<u32, u32> {
-    t.now = unsafe { bpf_ktime_get_ns() };
-    let owner = match unsafe { KOTEL_TCP_SOCKS.get(t.sk) } {
+#[inline(always)]
+pub(super) fn closed(w: &mut Work, kind: TcpEventKind) -> Result<u32, u32> {
+    w.t.now = now();
+    // SAFETY: a lookup; the value is copied out before the entry is deleted.
+    match unsafe { KOTEL_TCP_SOCKS.get(&w.t.sk) } {
         Some(o) => {
-            let o = *o;
-            let _ = KOTEL_TCP_SOCKS.remove(t.sk);
-            o
+            w.owner = *o;
+            let _ = KOTEL_TCP_SOCKS.remove(&w.t.sk);
         }
         None => {
             count(TcpStat::OwnerUnknown);
-            let dir = if t.old == state::SYN_SENT {
+            let dir = if w.t.old == state::SYN_SENT {
                 DIRECTION_OUTBOUND
             } else {
                 DIRECTION_UNKNOWN
             };
-            unknown_owner(t.sk, dir)
+            set_unknown_owner(&mut w.owner, w.t.sk, dir);
         }
-    };
+    }
     let duration = match kind {
-        TcpEventKind::Close if owner.established_ns != 0 => {
-            t.now.saturating_sub(owner.established_ns)
+        TcpEventKind::Close if w.owner.established_ns != 0 => {
+            w.t.now.saturating_sub(w.owner.established_ns)
         }
         _ => 0,
     };
-    let stats = conn_stats(t.sk, &owner);
-    emit(&t, &owner, &outcome(kind, duration, netns(t.sk), stats));
+    fill_conn_stats(&mut w.stats, w.t.sk, &w.owner);
+    emit(w, kind, duration, netns(w.t.sk));
     Ok(0)
 }
 
-pub(super) fn failed_inbound(mut t: Transition) -> Result<u32, u32> {
-    t.now = unsafe { bpf_ktime_get_ns() };
-    let _ = KOTEL_TCP_SOCKS.remove(t.sk);
-    let ns = netns(t.sk);
-    let mut owner = listener_owner(&t, ns);
+#[inline(always)]
+pub(super) fn failed_inbound(w: &mut Work) -> Result<u32, u32> {
+    w.t.now = now();
+    let _ = KOTEL_TCP_SOCKS.remove(&w.t.sk);
+    let ns = netns(w.t.sk);
+    set_listener_owner(w, ns);
     // The listener's entry carries no counters of this connection.
-    owner.retransmits = 0;
-    owner.resets_sent = 0;
-    owner.resets_received = 0;
-    let stats = conn_stats(t.sk, &owner);
-    emit(
-        &t,
-        &owner,
-        &outcome(TcpEventKind::ConnectFailed, 0, ns, stats),
-    );
+    clear_counters(&mut w.owner);
+    fill_conn_stats(&mut w.stats, w.t.sk, &w.owner);
+    emit(w, TcpEventKind::ConnectFailed, 0, ns);
     Ok(0)
 }

@@ -25,6 +25,7 @@ pub(super) struct Transition {
     pub(super) sk: u64,
     pub(super) old: u32,
     pub(super) new: u32,
+    /// Set by the handlers that emit (0 until then).
     pub(super) now: u64,
     pub(super) family: u16,
     pub(super) sport: u16,
@@ -34,24 +35,24 @@ pub(super) struct Transition {
 }
 
 impl Transition {
-    /// Reads every field; both address forms are read unconditionally (no pointer
-    /// selection for the verifier to reject) and the family picks one.
+    /// Reads every field into `self`; both address forms are read unconditionally (no
+    /// pointer selection for the verifier to reject) and the family picks one.
     #[inline(always)]
-    pub(super) fn read(ctx: &TracePointContext, old: u32, new: u32) -> Self {
+    pub(super) fn fill(&mut self, ctx: &TracePointContext, old: u32, new: u32) {
         let family: u16 = field(ctx, OFF_FAMILY);
-        let (s4, d4): (u32, u32) = (field(ctx, OFF_SADDR), field(ctx, OFF_DADDR));
-        let (s6, d6): ([u32; 4], [u32; 4]) = (field(ctx, OFF_SADDR_V6), field(ctx, OFF_DADDR_V6));
-        let v6 = family == AF_INET6;
-        Self {
-            sk: field(ctx, OFF_SKADDR),
-            old,
-            new,
-            now: 0,
-            family,
-            sport: field(ctx, OFF_SPORT),
-            dport: field(ctx, OFF_DPORT),
-            saddr: if v6 { s6 } else { [s4, 0, 0, 0] },
-            daddr: if v6 { d6 } else { [d4, 0, 0, 0] },
+        self.sk = field(ctx, OFF_SKADDR);
+        self.old = old;
+        self.new = new;
+        self.now = 0;
+        self.family = family;
+        self.sport = field(ctx, OFF_SPORT);
+        self.dport = field(ctx, OFF_DPORT);
+        if family == AF_INET6 {
+            self.saddr = field(ctx, OFF_SADDR_V6);
+            self.daddr = field(ctx, OFF_DADDR_V6);
+        } else {
+            self.saddr = [field(ctx, OFF_SADDR), 0, 0, 0];
+            self.daddr = [field(ctx, OFF_DADDR), 0, 0, 0];
         }
     }
 }

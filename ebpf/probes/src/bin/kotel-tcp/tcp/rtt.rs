@@ -31,8 +31,8 @@ use super::KOTEL_TCP_SOCK_FIELDS;
 /// `tcp_probe(struct sock *sk, struct sk_buff *skb)`.
 #[btf_tracepoint(function = "tcp_probe")]
 pub fn kotel_tcp_rtt(ctx: BtfTracePointContext) -> u32 {
-    // SAFETY: the arguments of tcp_probe: the receiving full socket and the segment.
-    let (sk, skb): (u64, u64) = unsafe { (ctx.arg(0), ctx.arg(1)) };
+    // The arguments of tcp_probe: the receiving full socket and the segment.
+    let (sk, skb): (u64, u64) = (ctx.arg(0), ctx.arg(1));
     if sk != 0 && skb != 0 {
         rtt(sk, skb);
     }

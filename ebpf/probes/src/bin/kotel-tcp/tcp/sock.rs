@@ -43,12 +43,12 @@ pub(super) fn read<T: Copy + Default>(addr: u64) -> T {
     })
 }
 
-/// Byte counts, RTTs and retransmits of the `tcp_sock` at `sk`, plus the owner's reset
-/// counters (and its retransmit count when the offsets are unknown).
+/// Sets `s` to the byte counts, RTTs and retransmits of the `tcp_sock` at `sk`, plus the
+/// owner's reset counters (and its retransmit count when the offsets are unknown).
 #[inline(always)]
-pub(super) fn conn_stats(sk: u64, owner: &SockOwner) -> ConnStats {
+pub(super) fn fill_conn_stats(s: &mut ConnStats, sk: u64, owner: &SockOwner) {
     let f = KOTEL_TCP_SOCK_FIELDS.load();
-    let mut s = ConnStats {
+    *s = ConnStats {
         retransmits: owner.retransmits,
         resets_sent: owner.resets_sent,
         resets_received: owner.resets_received,
@@ -67,7 +67,6 @@ pub(super) fn conn_stats(sk: u64, owner: &SockOwner) -> ConnStats {
             s.min_rtt_us = 0;
         }
     }
-    s
 }
 
 /// cgroup v2 id of the full socket at `sk` (`sk->sk_cgrp_data.cgroup->kn->id`: the cgroup

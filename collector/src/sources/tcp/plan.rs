@@ -1,0 +1,272 @@
+//! What the `tcp` source loads on a kernel: its object with the config's sizes and the
+//! kernel's offsets as globals, and which of its five programs it attaches.
+//!
+//! Contract: [`plan`] is the one place that turns a config and the kernel's facts
+//! ([`KernelFacts`]) into globals and a program list; the loader loads exactly that, and
+//! `kotel doctor` and the load-combination test verify exactly that. [`every_switch`]
+//! enumerates every combination of the load-time switches a kernel can produce (each
+//! offset group valid or not, the retransmit record's `err` field known or not, BTF for
+//! the RTT program present or not, the wakeup policy on or off).
+
+use kotel_common::tcp::SockOffsets;
+use kotel_common::tcp_quality::TcpSockFields;
+use kotel_common::{globals, maps, programs};
+
+use super::config::TcpSourceConfig;
+use super::offsets::kernel_offsets;
+use crate::kernel::spec::{Attach, LoadPlan, Need, ObjectSpec, Planned, ProgramSpec};
+
+/// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-tcp"));
+
+/// Most listening sockets remembered at once, capped by `max_tracked_sockets`.
+const MAX_LISTENERS: u32 = 8192;
+
+/// The connection lifecycle program: the source cannot run without it.
+pub const LIFECYCLE: ProgramSpec = ProgramSpec {
+    name: programs::TCP_STATE,
+    attach: Attach::TracePoint {
+        category: programs::TCP_STATE_CATEGORY,
+        name: programs::TCP_STATE_TRACEPOINT,
+    },
+};
+
+/// The retransmit and reset counters, each on its own tracepoint.
+pub const COUNTERS: [ProgramSpec; 3] = [
+    counter(programs::TCP_RETRANSMIT, "tcp_retransmit_skb"),
+    counter(programs::TCP_SEND_RESET, "tcp_send_reset"),
+    counter(programs::TCP_RECEIVE_RESET, "tcp_receive_reset"),
+];
+
+const fn counter(name: &'static str, tracepoint: &'static str) -> ProgramSpec {
+    ProgramSpec {
+        name,
+        attach: Attach::TracePoint {
+            category: programs::TCP_CATEGORY,
+            name: tracepoint,
+        },
+    }
+}
+
+/// RTT samples (`tp_btf/tcp_probe`): needs the kernel's BTF and the `tcp_sock` and ACK
+/// offsets.
+pub const RTT: ProgramSpec = ProgramSpec {
+    name: programs::TCP_RTT,
+    attach: Attach::BtfTracePoint {
+        name: programs::TCP_RTT_TRACEPOINT,
+    },
+};
+
+/// What the running kernel decides about the programs before they load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelFacts {
+    /// Offsets to a socket's netns (`valid == 0`: netns reported as 0).
+    pub netns: SockOffsets,
+    /// Socket field offsets, one `valid` flag per group.
+    pub fields: TcpSockFields,
+    /// The kernel's BTF is there (the RTT program needs it to load).
+    pub btf: bool,
+}
+
+impl KernelFacts {
+    /// The running kernel's facts (one warning per group it lacks).
+    pub fn of_running_kernel() -> Self {
+        let (netns, fields) = kernel_offsets();
+        Self {
+            netns,
+            fields,
+            btf: std::path::Path::new(crate::kernel::btf::VMLINUX).exists(),
+        }
+    }
+
+    /// Whether the RTT program is planned: it reads `tcp_sock` and the ACK sequence.
+    pub fn rtt(&self) -> bool {
+        self.btf && self.fields.valid != 0 && self.fields.ack_valid != 0
+    }
+}
+
+/// The plan for `config` on a kernel with `facts`: lifecycle first, then the counters
+/// (before the RTT program, so a socket sampled for RTT is counted too), then RTT.
+pub fn plan(config: &TcpSourceConfig, facts: &KernelFacts) -> LoadPlan {
+    let wakeup = u64::from(config.wakeup_bytes);
+    let spec = ObjectSpec::new("tcp", OBJECT)
+        .global(globals::TCP_SOCK_OFFSETS, &facts.netns)
+        .global(globals::TCP_SOCK_FIELDS, &facts.fields)
+        .global(globals::TCP_WAKEUP_BYTES, &wakeup)
+        .global(globals::TCP_HIST_ROWS, &config.histogram_rows)
+        .map_size(maps::TCP_HIST, 2 * config.histogram_rows)
+        .map_size(maps::TCP_COUNTERS, 2 * config.histogram_rows)
+        .map_size(maps::TCP_EVENTS, config.ring_buffer_bytes)
+        .map_size(maps::TCP_SOCKS, config.max_tracked_sockets)
+        .map_size(
+            maps::TCP_LISTENERS,
+            config.max_tracked_sockets.min(MAX_LISTENERS),
+        );
+    let mut programs = vec![Planned {
+        program: LIFECYCLE,
+        need: Need::Required,
+    }];
+    programs.extend(COUNTERS.iter().map(|&program| Planned {
+        program,
+        need: Need::Optional,
+    }));
+    let mut left_out = Vec::new();
+    if facts.rtt() {
+        programs.push(Planned {
+            program: RTT,
+            need: Need::Optional,
+        });
+    } else {
+        left_out.push(format!(
+            "{} left out: it needs the kernel's BTF and its tcp_sock/tcp_skb_cb offsets; no tcp_rtt histograms",
+            RTT.name
+        ));
+    }
+    LoadPlan {
+        spec,
+        programs,
+        left_out,
+    }
+}
+
+/// One plan per combination of the load-time switches a kernel can produce, labelled by
+/// the switches that are off. Groups can only be valid with the offsets of a kernel that
+/// has them: `facts` (the running kernel's) supplies those; a group `facts` lacks is
+/// only ever invalid.
+pub fn every_switch(config: &TcpSourceConfig, facts: &KernelFacts) -> Vec<(String, LoadPlan)> {
+    let switches: [(&str, bool); 7] = [
+        ("btf", facts.btf),
+        ("netns", facts.netns.valid != 0),
+        ("close_fields", facts.fields.valid != 0),
+        ("cgroup_fields", facts.fields.cgroup_valid != 0),
+        ("port_fields", facts.fields.ports_valid != 0),
+        ("ack_fields", facts.fields.ack_valid != 0),
+        ("retransmit_err", facts.fields.retransmit_err != 0),
+    ];
+    let mut plans = Vec::new();
+    for bits in 0u32..(1 << (switches.len() + 1)) {
+        let on = |i: usize| bits & (1 << i) != 0;
+        // A switch the kernel cannot turn on stays off (each combination once).
+        if (0..switches.len()).any(|i| on(i) && !switches[i].1) {
+            continue;
+        }
+        let mut f = *facts;
+        f.btf = on(0);
+        if !on(1) {
+            f.netns = SockOffsets::default();
+        }
+        let mut fields = facts.fields;
+        for (i, valid) in [
+            (2, &mut fields.valid),
+            (3, &mut fields.cgroup_valid),
+            (4, &mut fields.ports_valid),
+            (5, &mut fields.ack_valid),
+            (6, &mut fields.retransmit_err),
+        ] {
+            if !on(i) {
+                *valid = 0;
+            }
+        }
+        f.fields = fields;
+        let wakeup = on(switches.len());
+        let mut c = config.clone();
+        if !wakeup {
+            c.wakeup_bytes = 0;
+        }
+        let mut label: Vec<&str> = (0..switches.len())
+            .filter(|&i| !on(i))
+            .map(|i| switches[i].0)
+            .collect();
+        if !wakeup {
+            label.push("wakeup");
+        }
+        let label = if label.is_empty() {
+            "all on".to_string()
+        } else {
+            format!("off: {}", label.join(","))
+        };
+        plans.push((label, plan(&c, &f)));
+    }
+    plans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> KernelFacts {
+        let mut fields = TcpSockFields {
+            valid: 1,
+            cgroup_valid: 1,
+            ports_valid: 1,
+            ack_valid: 1,
+            retransmit_err: 76,
+            ..TcpSockFields::default()
+        };
+        fields.bytes_acked = 8;
+        KernelFacts {
+            netns: SockOffsets {
+                valid: 1,
+                sock_common_net: 48,
+                net_ns_inum: 120,
+                _pad: 0,
+            },
+            fields,
+            btf: true,
+        }
+    }
+
+    #[test]
+    fn the_plan_carries_the_config_and_the_kernel_facts() {
+        let config = TcpSourceConfig::default();
+        let p = plan(&config, &full());
+        let names: Vec<&str> = p.programs.iter().map(|p| p.program.name).collect();
+        assert_eq!(
+            names,
+            [
+                programs::TCP_STATE,
+                programs::TCP_RETRANSMIT,
+                programs::TCP_SEND_RESET,
+                programs::TCP_RECEIVE_RESET,
+                programs::TCP_RTT
+            ]
+        );
+        assert_eq!(p.programs[0].need, Need::Required);
+        assert_eq!(
+            p.spec.global_bytes(globals::TCP_WAKEUP_BYTES),
+            Some(&u64::from(config.wakeup_bytes).to_ne_bytes()[..])
+        );
+        assert!(p
+            .spec
+            .max_entries
+            .contains(&(maps::TCP_LISTENERS, MAX_LISTENERS)));
+        let mut no_btf = full();
+        no_btf.btf = false;
+        assert_eq!(
+            plan(&config, &no_btf).programs.len(),
+            4,
+            "no RTT without BTF"
+        );
+    }
+
+    #[test]
+    fn every_combination_of_switches_appears_once() {
+        let config = TcpSourceConfig::default();
+        let plans = every_switch(&config, &full());
+        assert_eq!(plans.len(), 256);
+        let labels: std::collections::HashSet<&str> =
+            plans.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(labels.len(), 256, "labels are unique");
+        assert!(labels.contains("all on"));
+        assert!(labels.contains(
+            "off: btf,netns,close_fields,cgroup_fields,port_fields,ack_fields,retransmit_err,wakeup"
+        ));
+        // A kernel without BTF can only produce the combinations with everything off.
+        let none = KernelFacts {
+            netns: SockOffsets::default(),
+            fields: TcpSockFields::default(),
+            btf: false,
+        };
+        assert_eq!(every_switch(&config, &none).len(), 2);
+    }
+}
