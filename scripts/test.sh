@@ -17,16 +17,27 @@ bash scripts/setup-fuzz.sh
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# Every step runs even when an earlier one fails (and every test binary of a step:
+# --no-fail-fast); the closing line counts them all and the exit status says if any failed.
+status=0
+step() {
+  "$@" 2>&1 | tee -a "$log" || status=1
+}
 
 echo "== unit tests (cargo test: no root needed)"
-cargo test 2>&1 | tee -a "$log"
+step cargo test --no-fail-fast
 
 echo "== root tests (real kernel, real containerd; tests/)"
-cargo build --quiet --bin kotel
+step cargo build --quiet --bin kotel
 # The CRI fault suite needs no root and no shared kernel state: its tests run in parallel.
-cargo test -p kotel-integration-tests --test k8s_cri_faults 2>&1 | tee -a "$log"
-cargo test -p kotel-integration-tests -- --test-threads=1 --skip k8s_cri_faults:: 2>&1 | tee -a "$log"
+step cargo test --no-fail-fast -p kotel-integration-tests --test k8s_cri_faults
+step cargo test --no-fail-fast -p kotel-integration-tests -- --test-threads=1 --skip k8s_cri_faults::
 
 read -r passed failed < <(awk '/^test result: /{for(i=1;i<=NF;i++){if($i~/^passed;/)p+=$(i-1);if($i~/^failed;/)f+=$(i-1)}}END{print p+0, f+0}' "$log")
 skipped=$(grep -c '^SKIPPED ' "$log" || true)
-echo "total: ${passed} passed, ${failed} failed, ${skipped} skipped"
+# Cargo names every test binary that failed (a crashed one prints no result line) in its
+# closing error: one "error: test failed, to rerun pass `...`", or "error: N targets
+# failed:" with a line per binary.
+binaries=$(grep -cE '^error: test failed|^    `-p ' "$log" || true)
+echo "total: ${passed} passed, ${failed} failed, ${skipped} skipped; test binaries failed: ${binaries}"
+exit "$status"

@@ -1,5 +1,7 @@
-//! `kotel doctor` as root on this machine: it names the kernel's features, the hooks of
-//! every configured source, and exits 0 because everything the sources need is here.
+//! `kotel doctor` as root on this machine: it names the kernel's features, verifies every
+//! program of every configured source (loaded as the source loads it, nothing attached)
+//! with its stack within the budget, and exits 0 because everything the sources need is
+//! here and the kernel accepts every program.
 
 use std::process::Command;
 
@@ -39,19 +41,40 @@ fn doctor_as_root_reports_the_kernel_and_every_source_hook_and_passes() {
         "ok      privileges",
         "ok      ring buffer",
         "ok      tracepoints",
-        "tracepoint sock:inet_sock_set_state",
+        "kotel_tcp_state on sock:inet_sock_set_state loads: stack ",
         "kotel can run here as configured.",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
     }
-    for source in ["source tcp", "source exec", "source file_open"] {
-        assert!(
-            stdout
-                .lines()
-                .any(|l| l.starts_with("ok") && l.contains(source)),
-            "no ok hook line for {source}:\n{stdout}"
-        );
+    // Every program the sources load here, verified, each within the stack budget.
+    let mut programs = vec![
+        "kotel_tcp_state",
+        "kotel_tcp_retransmit",
+        "kotel_tcp_send_reset",
+        "kotel_tcp_receive_reset",
+        "kotel_open_exit",
+        "kotel_openat",
+    ];
+    if std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        programs.extend(["kotel_tcp_rtt", "kotel_exec_btf"]);
+    } else {
+        programs.push("kotel_exec");
+    }
+    for program in programs {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&format!("{program} on ")))
+            .unwrap_or_else(|| panic!("no line for {program}:\n{stdout}"));
+        assert!(line.starts_with("ok "), "{line}");
+        let stack: u32 = line
+            .split("stack ")
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no stack figure: {line}"));
+        assert!(stack > 0 && stack <= 448, "{line}");
     }
     assert!(!stdout.contains("MISSING"), "{stdout}");
+    assert!(!stdout.contains("REJECTED"), "{stdout}");
     let _ = std::fs::remove_dir_all(dir);
 }

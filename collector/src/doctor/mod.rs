@@ -13,6 +13,7 @@ mod programs;
 mod report;
 mod runtime;
 
+pub use programs::check as check_programs;
 pub use report::{Finding, Report, Status};
 
 use crate::config::{Config, ProcessorConfig, SourceConfig};

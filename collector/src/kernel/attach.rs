@@ -71,7 +71,8 @@ pub fn load_and_attach<T>(
             ));
             continue;
         }
-        match load_one(&mut ebpf, &program, btf).and_then(|()| attach_one(&mut ebpf, &program)) {
+        match load_program(&mut ebpf, &program, btf).and_then(|()| attach_one(&mut ebpf, &program))
+        {
             Ok(()) => attached.push(format!("{} on {}", program.name, program.attach.describe())),
             Err(e) => {
                 if let ComponentError::Rejected { program, .. } = &e {
@@ -150,8 +151,10 @@ fn missing(name: &str) -> ComponentError {
     ComponentError::Startup(format!("program {name} missing from the object"))
 }
 
-/// Loads `program` unless it is loaded already (one program may attach to several hooks).
-fn load_one(
+/// Loads `program` of `ebpf` into the kernel (nothing is attached) unless it is loaded
+/// already (one program may attach to several hooks); a refusal is
+/// [`ComponentError::Rejected`].
+pub fn load_program(
     ebpf: &mut Ebpf,
     program: &ProgramSpec,
     btf: Option<&Btf>,

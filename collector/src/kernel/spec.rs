@@ -96,6 +96,27 @@ impl LoadPlan {
     }
 }
 
+/// One combination of a source's load-time switches and the plan a kernel with them gets.
+#[derive(Clone, Debug)]
+pub struct Combination {
+    /// The switches that are off (`all on` when none is).
+    pub label: String,
+    /// The plan: its globals carry the switches, its programs are every program such a
+    /// kernel can load.
+    pub plan: LoadPlan,
+    /// Whether such a kernel has BTF (the plan is relocated against the kernel's BTF).
+    pub btf: bool,
+}
+
+/// The label of a combination whose switches named `off` are off.
+pub fn combination_label(off: &[&str]) -> String {
+    if off.is_empty() {
+        "all on".to_string()
+    } else {
+        format!("off: {}", off.join(","))
+    }
+}
+
 /// One kernel object as it is loaded: its bytes, globals and map sizes.
 #[derive(Clone, Debug)]
 pub struct ObjectSpec {

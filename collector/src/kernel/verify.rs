@@ -14,9 +14,10 @@
 //! [`VerifyError`]. The instructions verified are those aya loads: the tests check that the
 //! instruction count the verifier reports here equals the count of the program aya loaded.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use aya::maps::MapData;
@@ -81,8 +82,15 @@ pub enum Verdict {
 #[error("{0}")]
 pub struct VerifyError(String);
 
+impl VerifyError {
+    /// `what` failed with `e`.
+    pub fn new(what: &str, e: impl std::fmt::Display) -> Self {
+        Self(format!("{what}: {e}"))
+    }
+}
+
 fn setup(what: &str, e: impl std::fmt::Display) -> VerifyError {
-    VerifyError(format!("{what}: {e}"))
+    VerifyError::new(what, e)
 }
 
 /// Verifies each of `programs` of `spec`, relocating against `btf` (the kernel's, when
@@ -92,26 +100,55 @@ pub fn verify(
     programs: &[ProgramSpec],
     btf: Option<&Btf>,
 ) -> Result<Vec<Verdict>, VerifyError> {
-    if spec.object.is_empty() {
-        return Err(VerifyError(
-            "this kotel was built without kernel programs (AYA_BUILD_SKIP)".into(),
-        ));
-    }
-    let prepared = Prepared::new(spec, btf)?;
-    programs.iter().map(|p| prepared.load(p, btf)).collect()
+    Verifier::default().verify(spec, programs, btf)
 }
+
+/// Verifies the programs of many specs of the same objects: the maps it creates for one
+/// spec (all but the global-data maps, whose contents are the spec's globals) serve the
+/// next spec that asks for the same map and size, since a map's contents never change a
+/// verdict.
+#[derive(Default)]
+pub struct Verifier {
+    /// (object address, map name, max_entries) -> the map.
+    maps: HashMap<(usize, String, u32), Rc<MapData>>,
+}
+
+impl Verifier {
+    /// [`verify`], reusing this verifier's maps.
+    pub fn verify(
+        &mut self,
+        spec: &ObjectSpec,
+        programs: &[ProgramSpec],
+        btf: Option<&Btf>,
+    ) -> Result<Vec<Verdict>, VerifyError> {
+        if spec.object.is_empty() {
+            return Err(VerifyError(
+                "this kotel was built without kernel programs (AYA_BUILD_SKIP)".into(),
+            ));
+        }
+        let prepared = Prepared::new(spec, btf, &mut self.maps)?;
+        programs.iter().map(|p| prepared.load(p, btf)).collect()
+    }
+}
+
+/// Maps created for earlier specs, by (object address, name, max_entries).
+type MapCache = HashMap<(usize, String, u32), Rc<MapData>>;
 
 /// An object relocated for loading, with the maps and BTF its instructions refer to.
 struct Prepared {
     obj: Object,
     btf_fd: Option<OwnedFd>,
     /// Kept open while programs referring to them are loaded.
-    _maps: Vec<MapData>,
+    _maps: Vec<Rc<MapData>>,
 }
 
 impl Prepared {
     /// aya's loader, step for step (`EbpfLoader::load`): globals, BTF, maps, relocations.
-    fn new(spec: &ObjectSpec, btf: Option<&Btf>) -> Result<Self, VerifyError> {
+    fn new(
+        spec: &ObjectSpec,
+        btf: Option<&Btf>,
+        cache: &mut MapCache,
+    ) -> Result<Self, VerifyError> {
         let mut obj = Object::parse(spec.object).map_err(|e| setup("parsing the object", e))?;
         let globals = spec
             .globals
@@ -132,7 +169,7 @@ impl Prepared {
             obj.relocate_btf(btf)
                 .map_err(|e| setup("BTF relocations", e))?;
         }
-        let maps = create_maps(&mut obj, spec, btf_fd.as_ref())?;
+        let maps = create_maps(&obj, spec, btf_fd.as_ref(), cache)?;
         let text_sections = obj.functions.keys().map(|(section, _)| *section).collect();
         let map_objs = std::mem::take(&mut obj.maps);
         let by_name: Vec<(&str, RawFd, &aya_obj::Map)> = maps
@@ -234,13 +271,14 @@ impl Prepared {
     }
 }
 
-/// Creates every map of `obj` with `spec`'s sizes, writes the data sections (globals) and
-/// freezes `.rodata`, as aya does; returns them by name.
+/// Creates every map of `obj` with `spec`'s sizes (or takes it from `cache`), writes the
+/// data sections (globals) and freezes `.rodata`, as aya does; returns them by name.
 fn create_maps(
-    obj: &mut Object,
+    obj: &Object,
     spec: &ObjectSpec,
     btf_fd: Option<&OwnedFd>,
-) -> Result<Vec<(String, MapData)>, VerifyError> {
+    cache: &mut MapCache,
+) -> Result<Vec<(String, Rc<MapData>)>, VerifyError> {
     let global_data = aya::features().bpf_global_data();
     let mut maps = Vec::new();
     for (name, map) in &obj.maps {
@@ -256,6 +294,15 @@ fn create_maps(
         if let Some((_, n)) = spec.max_entries.iter().find(|(n, _)| n == name) {
             map.set_max_entries(*n);
         }
+        let key = (
+            spec.object.as_ptr() as usize,
+            name.clone(),
+            map.max_entries(),
+        );
+        if let Some(cached) = cache.get(&key).filter(|_| !is_data) {
+            maps.push((name.clone(), Rc::clone(cached)));
+            continue;
+        }
         let data = map.data().to_vec();
         let created = MapData::create(map, name, btf_fd.map(|f| f.as_fd()))
             .map_err(|e| setup(&format!("creating map {name}"), e))?;
@@ -266,6 +313,10 @@ fn create_maps(
         if kind == EbpfSectionKind::Rodata {
             freeze(created.fd().as_fd().as_raw_fd())
                 .map_err(|e| setup(&format!("freezing {name}"), e))?;
+        }
+        let created = Rc::new(created);
+        if !is_data {
+            cache.insert(key, Rc::clone(&created));
         }
         maps.push((name.clone(), created));
     }

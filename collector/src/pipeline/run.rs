@@ -220,7 +220,8 @@ async fn wait_for_stop(
     let all_finished = async {
         while let Some(end) = sources.join_next().await {
             if !matches!(end, Ok(SourceEnd::Finished)) {
-                // A supervisor only stops on shutdown; keep waiting for the stop request.
+                // A supervisor only stops on shutdown, or for good on a rejection (the agent
+                // stays up and reports it); keep waiting for the stop request.
                 std::future::pending::<()>().await;
             }
         }

@@ -26,6 +26,9 @@ pub enum SourceEnd {
     Finished,
     /// Shutdown was requested.
     Stopped,
+    /// The kernel rejected the source's programs: it stays stopped, and the agent keeps
+    /// running (the rest of the pipelines, and the self-telemetry that reports it).
+    Rejected,
 }
 
 /// Runs the source that `build` makes until it finishes or `shutdown` fires; restarts it
@@ -53,10 +56,19 @@ pub async fn supervise(
                 tracing::info!(component = %id, "source finished");
                 return SourceEnd::Finished;
             }
-            Ok(Err(e @ (ComponentError::Fatal(_) | ComponentError::Rejected { .. }))) => {
+            Ok(Err(e @ ComponentError::Fatal(_))) => {
                 errors.increment(1);
                 tracing::error!(component = %id, error = %e, "source stopped; not restarting it");
                 return SourceEnd::Finished;
+            }
+            Ok(Err(e @ ComponentError::Rejected { .. })) => {
+                errors.increment(1);
+                tracing::error!(
+                    component = %id,
+                    error = %e,
+                    "source stopped: the kernel's verdict does not change by waiting, so it is not retried; the rest keeps running"
+                );
+                return SourceEnd::Rejected;
             }
             Ok(Err(e)) => e.to_string(),
             Err(join) if join.is_panic() => {

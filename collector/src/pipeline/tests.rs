@@ -81,6 +81,8 @@ struct BurstSource {
     attempts: Arc<AtomicUsize>,
     failures: usize,
     wait_for_shutdown: bool,
+    /// Fail every attempt as a verifier rejection instead.
+    rejected: bool,
 }
 
 impl Source for BurstSource {
@@ -90,6 +92,13 @@ impl Source for BurstSource {
         mut shutdown: Shutdown,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
+            if self.rejected {
+                self.attempts.fetch_add(1, Ordering::SeqCst);
+                return Err(ComponentError::Rejected {
+                    program: "kotel_tcp_state".into(),
+                    reason: "combined stack 576 > 512".into(),
+                });
+            }
             if self.attempts.fetch_add(1, Ordering::SeqCst) < self.failures {
                 return Err(ComponentError::Input("injected failure".into()));
             }
@@ -126,6 +135,7 @@ impl Doubles {
             attempts: Arc::new(AtomicUsize::new(0)),
             failures: 0,
             wait_for_shutdown,
+            rejected: false,
         };
         Self {
             source,
@@ -262,6 +272,30 @@ async fn a_failing_source_is_restarted_with_backoff_and_counted() {
         3.0
     );
     assert_eq!(seen.events.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_rejected_source_fails_once_and_is_not_restarted() {
+    let extra = "runtime: { restart_backoff_initial: 10ms, restart_backoff_max: 20ms }\n";
+    let config = parse(&pipeline_yaml("rejecttest", "rejecttest", extra));
+    let mut factory = Doubles::new(1, 3, false, Duration::ZERO);
+    factory.source.rejected = true;
+    let attempts = factory.source.attempts.clone();
+    // The agent stays up after the rejection (it reports it); it stops when asked to.
+    let stop = tokio::time::sleep(Duration::from_millis(300));
+    let report = run_with(&config, RunOptions::default(), stop, Arc::new(factory))
+        .await
+        .unwrap();
+    assert_eq!(report.reason, StopReason::Requested);
+    assert_eq!(attempts.load(Ordering::SeqCst), 1, "not retried");
+    assert_eq!(
+        counter(names::COMPONENT_ERRORS, "replay/rejecttest", None),
+        1.0
+    );
+    assert_eq!(
+        counter(names::SOURCE_RESTARTS, "replay/rejecttest", None),
+        0.0
+    );
 }
 
 #[tokio::test]

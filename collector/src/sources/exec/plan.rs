@@ -12,7 +12,7 @@ use kotel_common::exec::{names, TaskOffsets, Wakeup};
 
 use super::config::{ExecSourceConfig, HookChoice, RECORD_BYTES};
 use crate::kernel::btf::{Btf, BtfError};
-use crate::kernel::spec::{Attach, LoadPlan, Need, ObjectSpec, Planned, ProgramSpec};
+use crate::kernel::spec::{Attach, Combination, LoadPlan, Need, ObjectSpec, Planned, ProgramSpec};
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-exec"));
@@ -98,7 +98,7 @@ fn planned(program: ProgramSpec, need: Need) -> Planned {
 /// One plan per combination of the load-time switches a kernel can produce (the task
 /// offsets valid or not; no wakeup policy, one checked on every record, one checked on
 /// every 16th), each with every program that combination can load (`hook: auto`).
-pub fn every_switch(config: &ExecSourceConfig, facts: &KernelFacts) -> Vec<(String, LoadPlan)> {
+pub fn every_switch(config: &ExecSourceConfig, facts: &KernelFacts) -> Vec<Combination> {
     let mut c = config.clone();
     c.hook = HookChoice::Auto;
     let wakeups = [
@@ -129,7 +129,11 @@ pub fn every_switch(config: &ExecSourceConfig, facts: &KernelFacts) -> Vec<(Stri
                 offsets: o,
                 ..*facts
             };
-            plans.push((format!("{o_label}, {w_label}"), plan_with_wakeup(&c, &f, w)));
+            plans.push(Combination {
+                label: format!("{o_label}, {w_label}"),
+                plan: plan_with_wakeup(&c, &f, w),
+                btf: o.valid != 0,
+            });
         }
     }
     plans

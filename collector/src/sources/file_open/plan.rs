@@ -13,7 +13,9 @@ use kotel_common::file_open::names;
 
 use super::config::FileOpenSourceConfig;
 use crate::kernel::attach::hook_exists;
-use crate::kernel::spec::{Attach, LoadPlan, Need, ObjectSpec, Planned, ProgramSpec};
+use crate::kernel::spec::{
+    combination_label, Attach, Combination, LoadPlan, Need, ObjectSpec, Planned, ProgramSpec,
+};
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-file-open"));
@@ -79,32 +81,41 @@ pub fn syscalls(plan: &LoadPlan) -> Vec<&'static str> {
         .collect()
 }
 
-/// One plan per combination of the load-time switches (the wakeup policy on or off), each
-/// with every program of the object.
-pub fn every_switch(config: &FileOpenSourceConfig) -> Vec<(String, LoadPlan)> {
-    [("wakeup on", config.wakeup_bytes.max(1)), ("wakeup off", 0)]
-        .into_iter()
-        .map(|(label, wakeup_bytes)| {
+/// One plan per combination of the load-time switches (the wakeup policy on or off, BTF
+/// present or not), each with every program of the object.
+pub fn every_switch(config: &FileOpenSourceConfig) -> Vec<Combination> {
+    let every: Vec<Planned> = names::HOOKS
+        .iter()
+        .flat_map(|h| {
+            [
+                syscall_tracepoint(names::PROG_EXIT, h.exit),
+                syscall_tracepoint(h.enter_program, h.enter),
+            ]
+        })
+        .map(|program| Planned {
+            program,
+            need: Need::Required,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (wakeup, wakeup_bytes) in [(true, config.wakeup_bytes.max(1)), (false, 0)] {
+        for btf in [true, false] {
             let c = FileOpenSourceConfig {
                 wakeup_bytes,
                 ..config.clone()
             };
-            let mut p = plan(&c);
-            let every: Vec<Planned> = names::HOOKS
-                .iter()
-                .flat_map(|h| {
-                    [
-                        syscall_tracepoint(names::PROG_EXIT, h.exit),
-                        syscall_tracepoint(h.enter_program, h.enter),
-                    ]
-                })
-                .map(|program| Planned {
-                    program,
-                    need: Need::Required,
-                })
+            let mut plan = plan(&c);
+            plan.programs = every.clone();
+            let off: Vec<&str> = [(!btf).then_some("btf"), (!wakeup).then_some("wakeup")]
+                .into_iter()
+                .flatten()
                 .collect();
-            p.programs = every;
-            (label.to_string(), p)
-        })
-        .collect()
+            out.push(Combination {
+                label: combination_label(&off),
+                plan,
+                btf,
+            });
+        }
+    }
+    out
 }

@@ -14,7 +14,9 @@ use kotel_common::{globals, maps, programs};
 
 use super::config::TcpSourceConfig;
 use super::offsets::kernel_offsets;
-use crate::kernel::spec::{Attach, LoadPlan, Need, ObjectSpec, Planned, ProgramSpec};
+use crate::kernel::spec::{
+    combination_label, Attach, Combination, LoadPlan, Need, ObjectSpec, Planned, ProgramSpec,
+};
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-tcp"));
@@ -133,7 +135,7 @@ pub fn plan(config: &TcpSourceConfig, facts: &KernelFacts) -> LoadPlan {
 /// the switches that are off. Groups can only be valid with the offsets of a kernel that
 /// has them: `facts` (the running kernel's) supplies those; a group `facts` lacks is
 /// only ever invalid.
-pub fn every_switch(config: &TcpSourceConfig, facts: &KernelFacts) -> Vec<(String, LoadPlan)> {
+pub fn every_switch(config: &TcpSourceConfig, facts: &KernelFacts) -> Vec<Combination> {
     let switches: [(&str, bool); 7] = [
         ("btf", facts.btf),
         ("netns", facts.netns.valid != 0),
@@ -173,19 +175,18 @@ pub fn every_switch(config: &TcpSourceConfig, facts: &KernelFacts) -> Vec<(Strin
         if !wakeup {
             c.wakeup_bytes = 0;
         }
-        let mut label: Vec<&str> = (0..switches.len())
+        let mut off: Vec<&str> = (0..switches.len())
             .filter(|&i| !on(i))
             .map(|i| switches[i].0)
             .collect();
         if !wakeup {
-            label.push("wakeup");
+            off.push("wakeup");
         }
-        let label = if label.is_empty() {
-            "all on".to_string()
-        } else {
-            format!("off: {}", label.join(","))
-        };
-        plans.push((label, plan(&c, &f)));
+        plans.push(Combination {
+            label: combination_label(&off),
+            plan: plan(&c, &f),
+            btf: f.btf,
+        });
     }
     plans
 }
@@ -255,7 +256,7 @@ mod tests {
         let plans = every_switch(&config, &full());
         assert_eq!(plans.len(), 256);
         let labels: std::collections::HashSet<&str> =
-            plans.iter().map(|(l, _)| l.as_str()).collect();
+            plans.iter().map(|c| c.label.as_str()).collect();
         assert_eq!(labels.len(), 256, "labels are unique");
         assert!(labels.contains("all on"));
         assert!(labels.contains(
