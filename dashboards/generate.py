@@ -882,6 +882,19 @@ def health_dashboard():
     )
     layout.add(
         stat(
+            "Kernel programs rejected",
+            "Kernel programs the verifier refused at start-up (kotel.source.kernel.rejections). "
+            "The source stays stopped until the agent restarts or reloads; kotel doctor on "
+            "the node prints the verifier's reason.",
+            sum_by([], a("kotel_source_kernel_rejections_total")) + " or vector(0)",
+            "short",
+            steps=(("red", 1),),
+        ),
+        4,
+        4,
+    )
+    layout.add(
+        stat(
             "Agents without a runtime",
             "Agents whose k8s_cri processor is not connected to a container runtime "
             "(their events carry node attributes only).",

@@ -35,9 +35,8 @@ step cargo test --no-fail-fast -p kotel-integration-tests -- --test-threads=1 --
 
 read -r passed failed < <(awk '/^test result: /{for(i=1;i<=NF;i++){if($i~/^passed;/)p+=$(i-1);if($i~/^failed;/)f+=$(i-1)}}END{print p+0, f+0}' "$log")
 skipped=$(grep -c '^SKIPPED ' "$log" || true)
-# Cargo names every test binary that failed (a crashed one prints no result line) in its
-# closing error: one "error: test failed, to rerun pass `...`", or "error: N targets
-# failed:" with a line per binary.
-binaries=$(grep -cE '^error: test failed|^    `-p ' "$log" || true)
+# Cargo names every test binary that failed (a crashed one prints no result line) as it
+# happens: "error: test failed, to rerun pass `...`".
+binaries=$(grep -c '^error: test failed' "$log" || true)
 echo "total: ${passed} passed, ${failed} failed, ${skipped} skipped; test binaries failed: ${binaries}"
 exit "$status"

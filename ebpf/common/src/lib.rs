@@ -64,8 +64,17 @@ pub mod globals {
     /// submit with `BPF_RB_NO_WAKEUP` and force a wakeup only when the unread data crosses
     /// this many bytes (the reader also polls on a timer).
     pub const TCP_WAKEUP_BYTES: &str = "KOTEL_TCP_WAKEUP_BYTES";
-    /// [`crate::tcp_quality::TcpSockFields`] of the running kernel, read from its BTF.
-    pub const TCP_SOCK_FIELDS: &str = "KOTEL_TCP_SOCK_FIELDS";
+    /// [`crate::tcp_quality::CloseFields`] of the running kernel, read from its BTF.
+    pub const TCP_CLOSE_FIELDS: &str = "KOTEL_TCP_CLOSE_FIELDS";
+    /// [`crate::tcp_quality::CgroupFields`] of the running kernel.
+    pub const TCP_CGROUP_FIELDS: &str = "KOTEL_TCP_CGROUP_FIELDS";
+    /// [`crate::tcp_quality::PortFields`] of the running kernel.
+    pub const TCP_PORT_FIELDS: &str = "KOTEL_TCP_PORT_FIELDS";
+    /// [`crate::tcp_quality::AckFields`] of the running kernel.
+    pub const TCP_ACK_FIELDS: &str = "KOTEL_TCP_ACK_FIELDS";
+    /// `u32`: offset of `err` in the `tcp:tcp_retransmit_skb` record (from its tracefs
+    /// format); 0 when the kernel's record has no such field (every retransmit counts).
+    pub const TCP_RETRANSMIT_ERR: &str = "KOTEL_TCP_RETRANSMIT_ERR";
     /// `u32`: histogram rows per phase (a power of two; `KOTEL_TCP_HIST` holds twice as many).
     pub const TCP_HIST_ROWS: &str = "KOTEL_TCP_HIST_ROWS";
 }

@@ -173,14 +173,17 @@ pub struct CounterValue {
     pub resets_received: u64,
 }
 
-/// Offsets the kernel programs need beyond the tracepoint records, read from the running
-/// kernel's BTF by the agent and set as a global before loading. A zero `*_valid` means
-/// the group is unknown: close events then carry zero bytes/RTT, and sockets without a
-/// remembered owner are counted under cgroup 0.
+// Offsets the kernel programs need beyond the tracepoint records, read from the running
+// kernel's BTF by the agent and set before loading, one global per group so that each
+// group is one load-time switch: a zero `valid` means the group is unknown, and the
+// programs then do without what it gives (each struct says what).
+
+/// `tcp_sock` fields of a closing connection (`KOTEL_TCP_CLOSE_FIELDS`); unknown: close
+/// events carry zero bytes and RTTs, and the RTT program is not loaded (it reads `srtt_us`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TcpSockFields {
-    /// Non-zero when the `tcp_sock` offsets below were resolved.
+pub struct CloseFields {
+    /// Non-zero when the offsets below were resolved.
     pub valid: u32,
     /// `tcp_sock.bytes_acked` (u64).
     pub bytes_acked: u32,
@@ -190,28 +193,48 @@ pub struct TcpSockFields {
     pub srtt_us: u32,
     /// `tcp_sock.rtt_min.s[0].v` (u32, µs).
     pub rtt_min: u32,
-    /// Non-zero when the cgroup offsets below were resolved.
-    pub cgroup_valid: u32,
+    /// `tcp_sock.total_retrans` (u32: segments retransmitted over the connection's life,
+    /// what `TCP_INFO` reports).
+    pub total_retrans: u32,
+}
+
+/// A socket's own cgroup (`KOTEL_TCP_CGROUP_FIELDS`); unknown: samples of sockets without
+/// a remembered owner count under cgroup 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CgroupFields {
+    /// Non-zero when the offsets below were resolved.
+    pub valid: u32,
     /// `sock.sk_cgrp_data.cgroup` (`struct cgroup *`).
     pub sk_cgroup: u32,
     /// `cgroup.kn` (`struct kernfs_node *`).
     pub cgroup_kn: u32,
     /// `kernfs_node.id` (u64, the cgroup id).
     pub kn_id: u32,
-    /// Non-zero when the port offsets below were resolved.
-    pub ports_valid: u32,
+}
+
+/// A socket's ports (`KOTEL_TCP_PORT_FIELDS`); unknown: the port filter sees port 0 for
+/// retransmits, resets and RTT samples.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortFields {
+    /// Non-zero when the offsets below were resolved.
+    pub valid: u32,
     /// `sock_common.skc_num` (u16, local port, host byte order).
     pub skc_num: u32,
     /// `sock_common.skc_dport` (u16, remote port, network byte order).
     pub skc_dport: u32,
-    /// Offset of `err` in the `tcp:tcp_retransmit_skb` record; 0 when the kernel's record
-    /// has no such field (every retransmit then counts).
-    pub retransmit_err: u32,
-    /// `tcp_sock.total_retrans` (u32: segments retransmitted over the connection's
-    /// life, what `TCP_INFO` reports); read with the other `tcp_sock` fields.
-    pub total_retrans: u32,
-    /// Non-zero when the two ACK offsets below were resolved (the RTT program needs them).
-    pub ack_valid: u32,
+    /// Keeps the size a multiple of 8.
+    pub _pad: u32,
+}
+
+/// What an incoming segment acknowledges (`KOTEL_TCP_ACK_FIELDS`); the RTT program needs
+/// them and is not loaded without.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AckFields {
+    /// Non-zero when the offsets below were resolved.
+    pub valid: u32,
     /// `tcp_sock.snd_una` (u32: first byte not yet acknowledged).
     pub snd_una: u32,
     /// `sk_buff.cb` + `tcp_skb_cb.ack_seq` (u32: the segment's acknowledgment number).
@@ -223,7 +246,10 @@ pub struct TcpSockFields {
 const _: () = assert!(core::mem::size_of::<HistRow>() == 24 + 4 * SLOTS);
 const _: () = assert!(core::mem::size_of::<CounterKey>() == 16);
 const _: () = assert!(core::mem::size_of::<CounterValue>() == 24);
-const _: () = assert!(core::mem::size_of::<TcpSockFields>() == 72);
+const _: () = assert!(core::mem::size_of::<CloseFields>() == 24);
+const _: () = assert!(core::mem::size_of::<CgroupFields>() == 16);
+const _: () = assert!(core::mem::size_of::<PortFields>() == 16);
+const _: () = assert!(core::mem::size_of::<AckFields>() == 16);
 const _: () = assert!(MAX_INDEX == 39 && SLOTS <= 256);
 
 #[cfg(feature = "user")]
@@ -232,5 +258,8 @@ mod pod {
     unsafe impl aya::Pod for super::HistRow {}
     unsafe impl aya::Pod for super::CounterKey {}
     unsafe impl aya::Pod for super::CounterValue {}
-    unsafe impl aya::Pod for super::TcpSockFields {}
+    unsafe impl aya::Pod for super::CloseFields {}
+    unsafe impl aya::Pod for super::CgroupFields {}
+    unsafe impl aya::Pod for super::PortFields {}
+    unsafe impl aya::Pod for super::AckFields {}
 }

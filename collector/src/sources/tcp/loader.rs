@@ -57,7 +57,7 @@ pub fn attach(source: &str, config: &TcpSourceConfig) -> Result<Kernel, Componen
         max_tracked_sockets = config.max_tracked_sockets,
         wakeup_bytes = config.wakeup_bytes,
         netns = facts.netns.valid != 0,
-        close_stats = facts.fields.valid != 0,
+        close_stats = facts.fields.close.valid != 0,
         rtt = runs(programs::TCP_RTT),
         counters = runs(programs::TCP_RETRANSMIT)
             && runs(programs::TCP_SEND_RESET)

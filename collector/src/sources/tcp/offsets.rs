@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use kotel_common::tcp::SockOffsets;
-use kotel_common::tcp_quality::TcpSockFields;
+use kotel_common::tcp_quality::{AckFields, CgroupFields, CloseFields, PortFields};
 
 use crate::kernel::btf::{Btf, BtfError};
 
@@ -28,6 +28,21 @@ pub fn sock_offsets() -> SockOffsets {
             SockOffsets::default()
         }
     }
+}
+
+/// The socket field groups the programs take as globals, one global each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpSockFields {
+    /// `tcp_sock` fields of a closing connection (and `srtt_us` for RTT samples).
+    pub close: CloseFields,
+    /// The socket's own cgroup.
+    pub cgroup: CgroupFields,
+    /// The socket's ports.
+    pub ports: PortFields,
+    /// What a segment acknowledges.
+    pub ack: AckFields,
+    /// Offset of `err` in the retransmit tracepoint's record (0: none).
+    pub retransmit_err: u32,
 }
 
 /// Every offset the programs take as globals: the netns offsets and the socket fields.
@@ -67,58 +82,62 @@ fn netns_offsets(btf: &Btf) -> SockOffsets {
 /// The four groups of [`TcpSockFields`], each resolved or left zero with a warning.
 pub fn sock_fields(btf: &Btf) -> TcpSockFields {
     let mut f = TcpSockFields::default();
-    let tcp = || -> Result<[u32; 5], BtfError> {
+    let close = || -> Result<CloseFields, BtfError> {
         let rtt_min = btf.offset_of("tcp_sock", &["rtt_min", "s"])?
             + btf.offset_of("minmax_sample", &["v"])?;
-        Ok([
-            btf.offset_of("tcp_sock", &["bytes_acked"])?,
-            btf.offset_of("tcp_sock", &["bytes_received"])?,
-            btf.offset_of("tcp_sock", &["srtt_us"])?,
+        Ok(CloseFields {
+            valid: 1,
+            bytes_acked: btf.offset_of("tcp_sock", &["bytes_acked"])?,
+            bytes_received: btf.offset_of("tcp_sock", &["bytes_received"])?,
+            srtt_us: btf.offset_of("tcp_sock", &["srtt_us"])?,
             rtt_min,
-            btf.offset_of("tcp_sock", &["total_retrans"])?,
-        ])
+            total_retrans: btf.offset_of("tcp_sock", &["total_retrans"])?,
+        })
     };
-    match tcp() {
-        Ok([acked, received, srtt, rtt_min, retrans]) => {
-            (f.valid, f.bytes_acked, f.bytes_received) = (1, acked, received);
-            (f.srtt_us, f.rtt_min, f.total_retrans) = (srtt, rtt_min, retrans);
-        }
+    match close() {
+        Ok(c) => f.close = c,
         Err(e) => tracing::warn!("tcp source: close events carry zero bytes and RTTs ({e})"),
     }
-    let cgroup = || -> Result<[u32; 3], BtfError> {
-        Ok([
-            btf.offset_of("sock", &["sk_cgrp_data", "cgroup"])?,
-            btf.offset_of("cgroup", &["kn"])?,
-            btf.offset_of("kernfs_node", &["id"])?,
-        ])
+    let cgroup = || -> Result<CgroupFields, BtfError> {
+        Ok(CgroupFields {
+            valid: 1,
+            sk_cgroup: btf.offset_of("sock", &["sk_cgrp_data", "cgroup"])?,
+            cgroup_kn: btf.offset_of("cgroup", &["kn"])?,
+            kn_id: btf.offset_of("kernfs_node", &["id"])?,
+        })
     };
     match cgroup() {
-        Ok([sk, kn, id]) => (f.cgroup_valid, f.sk_cgroup, f.cgroup_kn, f.kn_id) = (1, sk, kn, id),
+        Ok(c) => f.cgroup = c,
         Err(e) => tracing::warn!(
             "tcp source: samples of sockets without a remembered owner count under cgroup 0 ({e})"
         ),
     }
-    let ports = || -> Result<[u32; 2], BtfError> {
-        Ok([
-            btf.offset_of("sock_common", &["skc_num"])?,
-            btf.offset_of("sock_common", &["skc_dport"])?,
-        ])
+    let ports = || -> Result<PortFields, BtfError> {
+        Ok(PortFields {
+            valid: 1,
+            skc_num: btf.offset_of("sock_common", &["skc_num"])?,
+            skc_dport: btf.offset_of("sock_common", &["skc_dport"])?,
+            _pad: 0,
+        })
     };
-    let ack = || -> Result<[u32; 2], BtfError> {
-        Ok([
-            btf.offset_of("tcp_sock", &["snd_una"])?,
-            btf.offset_of("sk_buff", &["cb"])? + btf.offset_of("tcp_skb_cb", &["ack_seq"])?,
-        ])
-    };
-    match ack() {
-        Ok([una, ack_seq]) => (f.ack_valid, f.snd_una, f.skb_ack_seq) = (1, una, ack_seq),
-        Err(e) => tracing::warn!("tcp source: no tcp_rtt histograms ({e})"),
-    }
     match ports() {
-        Ok([num, dport]) => (f.ports_valid, f.skc_num, f.skc_dport) = (1, num, dport),
+        Ok(p) => f.ports = p,
         Err(e) => tracing::warn!(
             "tcp source: the port filter sees port 0 for retransmits and resets ({e})"
         ),
+    }
+    let ack = || -> Result<AckFields, BtfError> {
+        Ok(AckFields {
+            valid: 1,
+            snd_una: btf.offset_of("tcp_sock", &["snd_una"])?,
+            skb_ack_seq: btf.offset_of("sk_buff", &["cb"])?
+                + btf.offset_of("tcp_skb_cb", &["ack_seq"])?,
+            _pad: 0,
+        })
+    };
+    match ack() {
+        Ok(a) => f.ack = a,
+        Err(e) => tracing::warn!("tcp source: no tcp_rtt histograms ({e})"),
     }
     f
 }
@@ -167,12 +186,17 @@ mod tests {
             return; // no BTF on this machine: nothing to check
         };
         let f = sock_fields(&btf);
-        assert_eq!((f.valid, f.cgroup_valid, f.ports_valid), (1, 1, 1), "{f:?}");
-        assert_ne!(f.bytes_acked, f.bytes_received);
+        let valid = (f.close.valid, f.cgroup.valid, f.ports.valid, f.ack.valid);
+        assert_eq!(valid, (1, 1, 1, 1), "{f:?}");
+        assert_ne!(f.close.bytes_acked, f.close.bytes_received);
         assert!(
-            f.total_retrans > 0 && f.total_retrans != f.bytes_acked,
+            f.close.total_retrans > 0 && f.close.total_retrans != f.close.bytes_acked,
             "{f:?}"
         );
-        assert_eq!(f.skc_num, f.skc_dport + 2, "skc_portpair: dport then num");
+        assert_eq!(
+            f.ports.skc_num,
+            f.ports.skc_dport + 2,
+            "skc_portpair: dport then num"
+        );
     }
 }

@@ -9,11 +9,10 @@
 //! the RTT program present or not, the wakeup policy on or off).
 
 use kotel_common::tcp::SockOffsets;
-use kotel_common::tcp_quality::TcpSockFields;
 use kotel_common::{globals, maps, programs};
 
 use super::config::TcpSourceConfig;
-use super::offsets::kernel_offsets;
+use super::offsets::{kernel_offsets, TcpSockFields};
 use crate::kernel::spec::{
     combination_label, Attach, Combination, LoadPlan, Need, ObjectSpec, Planned, ProgramSpec,
 };
@@ -83,7 +82,7 @@ impl KernelFacts {
 
     /// Whether the RTT program is planned: it reads `tcp_sock` and the ACK sequence.
     pub fn rtt(&self) -> bool {
-        self.btf && self.fields.valid != 0 && self.fields.ack_valid != 0
+        self.btf && self.fields.close.valid != 0 && self.fields.ack.valid != 0
     }
 }
 
@@ -93,7 +92,11 @@ pub fn plan(config: &TcpSourceConfig, facts: &KernelFacts) -> LoadPlan {
     let wakeup = u64::from(config.wakeup_bytes);
     let spec = ObjectSpec::new("tcp", OBJECT)
         .global(globals::TCP_SOCK_OFFSETS, &facts.netns)
-        .global(globals::TCP_SOCK_FIELDS, &facts.fields)
+        .global(globals::TCP_CLOSE_FIELDS, &facts.fields.close)
+        .global(globals::TCP_CGROUP_FIELDS, &facts.fields.cgroup)
+        .global(globals::TCP_PORT_FIELDS, &facts.fields.ports)
+        .global(globals::TCP_ACK_FIELDS, &facts.fields.ack)
+        .global(globals::TCP_RETRANSMIT_ERR, &facts.fields.retransmit_err)
         .global(globals::TCP_WAKEUP_BYTES, &wakeup)
         .global(globals::TCP_HIST_ROWS, &config.histogram_rows)
         .map_size(maps::TCP_HIST, 2 * config.histogram_rows)
@@ -139,10 +142,10 @@ pub fn every_switch(config: &TcpSourceConfig, facts: &KernelFacts) -> Vec<Combin
     let switches: [(&str, bool); 7] = [
         ("btf", facts.btf),
         ("netns", facts.netns.valid != 0),
-        ("close_fields", facts.fields.valid != 0),
-        ("cgroup_fields", facts.fields.cgroup_valid != 0),
-        ("port_fields", facts.fields.ports_valid != 0),
-        ("ack_fields", facts.fields.ack_valid != 0),
+        ("close_fields", facts.fields.close.valid != 0),
+        ("cgroup_fields", facts.fields.cgroup.valid != 0),
+        ("port_fields", facts.fields.ports.valid != 0),
+        ("ack_fields", facts.fields.ack.valid != 0),
         ("retransmit_err", facts.fields.retransmit_err != 0),
     ];
     let mut plans = Vec::new();
@@ -159,10 +162,10 @@ pub fn every_switch(config: &TcpSourceConfig, facts: &KernelFacts) -> Vec<Combin
         }
         let mut fields = facts.fields;
         for (i, valid) in [
-            (2, &mut fields.valid),
-            (3, &mut fields.cgroup_valid),
-            (4, &mut fields.ports_valid),
-            (5, &mut fields.ack_valid),
+            (2, &mut fields.close.valid),
+            (3, &mut fields.cgroup.valid),
+            (4, &mut fields.ports.valid),
+            (5, &mut fields.ack.valid),
             (6, &mut fields.retransmit_err),
         ] {
             if !on(i) {
@@ -197,14 +200,14 @@ mod tests {
 
     fn full() -> KernelFacts {
         let mut fields = TcpSockFields {
-            valid: 1,
-            cgroup_valid: 1,
-            ports_valid: 1,
-            ack_valid: 1,
             retransmit_err: 76,
             ..TcpSockFields::default()
         };
-        fields.bytes_acked = 8;
+        fields.close.valid = 1;
+        fields.close.bytes_acked = 8;
+        fields.cgroup.valid = 1;
+        fields.ports.valid = 1;
+        fields.ack.valid = 1;
         KernelFacts {
             netns: SockOffsets {
                 valid: 1,

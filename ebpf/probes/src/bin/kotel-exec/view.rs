@@ -58,11 +58,18 @@ fn load<T: Copy>(base: *const u8, off: u32) -> T {
 impl View for BtfView {
     #[inline(always)]
     fn comm(&self) -> [u8; COMM_LEN] {
-        // Byte loads: the verifier allows no wider access to a `char[16]` member.
+        // Byte loads (the verifier allows no wider access to a `char[16]` member), folded
+        // into two words as they come: sixteen separate bytes would each take a stack
+        // slot.
+        let word = |from: u32| {
+            (0..8).fold(0u64, |w, i| {
+                w | u64::from(load::<u8>(self.task, self.off.task_comm + from + i)) << (8 * i)
+            })
+        };
+        let (lo, hi) = (word(0), word(8));
         let mut comm = [0u8; COMM_LEN];
-        for (i, c) in comm.iter_mut().enumerate() {
-            *c = load(self.task, self.off.task_comm + i as u32);
-        }
+        comm[..8].copy_from_slice(&lo.to_le_bytes());
+        comm[8..].copy_from_slice(&hi.to_le_bytes());
         comm
     }
 

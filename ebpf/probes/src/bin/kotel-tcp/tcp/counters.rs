@@ -20,7 +20,7 @@ use kotel_probes::filter::{allows_ports, allows_process};
 use kotel_probes::read::field;
 
 use super::agg::{add, attribute, Counter};
-use super::KOTEL_TCP_SOCK_FIELDS;
+use super::KOTEL_TCP_RETRANSMIT_ERR;
 
 /// `skaddr` in the `tcp_retransmit_skb` and `tcp_send_reset` records.
 const OFF_SKADDR: usize = 16;
@@ -32,7 +32,7 @@ const OFF_RECV_SKADDR: usize = 8;
 #[tracepoint]
 pub fn kotel_tcp_retransmit(ctx: TracePointContext) -> u32 {
     let sk: u64 = field(&ctx, OFF_SKADDR);
-    let err_off = KOTEL_TCP_SOCK_FIELDS.load().retransmit_err;
+    let err_off = KOTEL_TCP_RETRANSMIT_ERR.load();
     if err_off != 0 {
         let at = ctx.as_ptr() as u64 + u64::from(err_off);
         // SAFETY: a field inside the tracepoint record; a fault returns an error.

@@ -42,7 +42,7 @@ use aya_ebpf::{
 use kotel_common::{
     globals, maps, programs, str_eq,
     tcp::{state, ListenerKey, SockOffsets, SockOwner, TcpEventKind, TcpStat, IPPROTO_TCP},
-    tcp_quality::TcpSockFields,
+    tcp_quality::{AckFields, CgroupFields, CloseFields, PortFields},
 };
 
 use owner::{
@@ -90,28 +90,44 @@ static KOTEL_TCP_SOCK_OFFSETS: Global<SockOffsets> = Global::new(SockOffsets {
 /// Wakeup threshold in bytes of unread data; 0 = wake on every submit.
 #[unsafe(no_mangle)]
 static KOTEL_TCP_WAKEUP_BYTES: Global<u64> = Global::new(0);
-/// Offsets of socket fields (bytes, RTTs, cgroup, ports); zero groups mean "unknown".
+/// `tcp_sock` fields read at close (and `srtt_us` by the RTT program); see
+/// [`CloseFields`].
 #[unsafe(no_mangle)]
-static KOTEL_TCP_SOCK_FIELDS: Global<TcpSockFields> = Global::new(TcpSockFields {
+static KOTEL_TCP_CLOSE_FIELDS: Global<CloseFields> = Global::new(CloseFields {
     valid: 0,
     bytes_acked: 0,
     bytes_received: 0,
     srtt_us: 0,
     rtt_min: 0,
-    cgroup_valid: 0,
+    total_retrans: 0,
+});
+/// A socket's own cgroup; see [`CgroupFields`].
+#[unsafe(no_mangle)]
+static KOTEL_TCP_CGROUP_FIELDS: Global<CgroupFields> = Global::new(CgroupFields {
+    valid: 0,
     sk_cgroup: 0,
     cgroup_kn: 0,
     kn_id: 0,
-    ports_valid: 0,
+});
+/// A socket's ports; see [`PortFields`].
+#[unsafe(no_mangle)]
+static KOTEL_TCP_PORT_FIELDS: Global<PortFields> = Global::new(PortFields {
+    valid: 0,
     skc_num: 0,
     skc_dport: 0,
-    retransmit_err: 0,
-    total_retrans: 0,
-    ack_valid: 0,
+    _pad: 0,
+});
+/// What a segment acknowledges (the RTT program); see [`AckFields`].
+#[unsafe(no_mangle)]
+static KOTEL_TCP_ACK_FIELDS: Global<AckFields> = Global::new(AckFields {
+    valid: 0,
     snd_una: 0,
     skb_ack_seq: 0,
     _pad: 0,
 });
+/// Offset of `err` in the `tcp:tcp_retransmit_skb` record; 0: the record has none.
+#[unsafe(no_mangle)]
+static KOTEL_TCP_RETRANSMIT_ERR: Global<u32> = Global::new(0);
 
 same_name!(KOTEL_TCP_EVENTS, maps::TCP_EVENTS);
 same_name!(KOTEL_TCP_SOCKS, maps::TCP_SOCKS);
@@ -120,7 +136,11 @@ same_name!(KOTEL_TCP_STATS, maps::TCP_STATS);
 same_name!(KOTEL_TCP_SCRATCH, maps::TCP_SCRATCH);
 same_name!(KOTEL_TCP_SOCK_OFFSETS, globals::TCP_SOCK_OFFSETS);
 same_name!(KOTEL_TCP_WAKEUP_BYTES, globals::TCP_WAKEUP_BYTES);
-same_name!(KOTEL_TCP_SOCK_FIELDS, globals::TCP_SOCK_FIELDS);
+same_name!(KOTEL_TCP_CLOSE_FIELDS, globals::TCP_CLOSE_FIELDS);
+same_name!(KOTEL_TCP_CGROUP_FIELDS, globals::TCP_CGROUP_FIELDS);
+same_name!(KOTEL_TCP_PORT_FIELDS, globals::TCP_PORT_FIELDS);
+same_name!(KOTEL_TCP_ACK_FIELDS, globals::TCP_ACK_FIELDS);
+same_name!(KOTEL_TCP_RETRANSMIT_ERR, globals::TCP_RETRANSMIT_ERR);
 same_name!(kotel_tcp_state, programs::TCP_STATE);
 same_name!(kotel_tcp_rtt, programs::TCP_RTT);
 same_name!(kotel_tcp_retransmit, programs::TCP_RETRANSMIT);

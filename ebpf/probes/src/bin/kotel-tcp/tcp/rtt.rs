@@ -18,15 +18,15 @@
 //! this ACK's own update. A socket with no estimate yet (srtt 0) gives no sample.
 //! Connections established before the program attached are sampled too. Samples are
 //! attributed as `agg::attribute` says (a socket without a remembered owner: its own
-//! cgroup). The loader attaches the program only when the `tcp_sock`/`tcp_skb_cb` offsets
-//! were resolved.
+//! cgroup). The loader loads the program only when the `tcp_sock` (close) and ACK offset
+//! groups were resolved.
 
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use kotel_common::tcp_quality::metric;
 
 use super::agg::{attribute, record};
 use super::sock::read;
-use super::KOTEL_TCP_SOCK_FIELDS;
+use super::{KOTEL_TCP_ACK_FIELDS, KOTEL_TCP_CLOSE_FIELDS};
 
 /// `tcp_probe(struct sock *sk, struct sk_buff *skb)`.
 #[btf_tracepoint(function = "tcp_probe")]
@@ -41,14 +41,14 @@ pub fn kotel_tcp_rtt(ctx: BtfTracePointContext) -> u32 {
 
 #[inline(always)]
 fn rtt(sk: u64, skb: u64) {
-    let fields = KOTEL_TCP_SOCK_FIELDS.load();
-    let ack_seq = read::<u32>(skb + u64::from(fields.skb_ack_seq));
-    let snd_una = read::<u32>(sk + u64::from(fields.snd_una));
+    let ack = KOTEL_TCP_ACK_FIELDS.load();
+    let ack_seq = read::<u32>(skb + u64::from(ack.skb_ack_seq));
+    let snd_una = read::<u32>(sk + u64::from(ack.snd_una));
     // after(ack_seq, snd_una) in sequence space.
     if (snd_una.wrapping_sub(ack_seq) as i32) >= 0 {
         return;
     }
-    let srtt8 = read::<u32>(sk + u64::from(fields.srtt_us));
+    let srtt8 = read::<u32>(sk + u64::from(KOTEL_TCP_CLOSE_FIELDS.load().srtt_us));
     if srtt8 == 0 {
         return;
     }

@@ -1,12 +1,13 @@
 //! Fields of a live socket the tracepoint records do not carry, read at offsets the agent
-//! resolved from the running kernel's BTF (`KOTEL_TCP_SOCK_FIELDS`): the connection's
+//! resolved from the running kernel's BTF (`KOTEL_TCP_CLOSE_FIELDS`,
+//! `KOTEL_TCP_CGROUP_FIELDS`, `KOTEL_TCP_PORT_FIELDS`): the connection's
 //! byte counts and RTTs at close, and the socket's own cgroup for sockets without a
 //! remembered owner. Unknown offsets or failed reads give zeros, never an abort.
 
 use aya_ebpf::helpers::bpf_probe_read_kernel;
 use kotel_common::tcp::{SockOwner, TcpStat};
 
-use super::{count, KOTEL_TCP_SOCK_FIELDS};
+use super::{count, KOTEL_TCP_CGROUP_FIELDS, KOTEL_TCP_CLOSE_FIELDS, KOTEL_TCP_PORT_FIELDS};
 
 /// What a close (or failed connect) record carries about the connection.
 #[derive(Clone, Copy)]
@@ -47,7 +48,7 @@ pub(super) fn read<T: Copy + Default>(addr: u64) -> T {
 /// owner's reset counters (and its retransmit count when the offsets are unknown).
 #[inline(always)]
 pub(super) fn fill_conn_stats(s: &mut ConnStats, sk: u64, owner: &SockOwner) {
-    let f = KOTEL_TCP_SOCK_FIELDS.load();
+    let f = KOTEL_TCP_CLOSE_FIELDS.load();
     *s = ConnStats {
         retransmits: owner.retransmits,
         resets_sent: owner.resets_sent,
@@ -73,8 +74,8 @@ pub(super) fn fill_conn_stats(s: &mut ConnStats, sk: u64, owner: &SockOwner) {
 /// of the process that created it); 0 when unknown.
 #[inline(always)]
 pub(super) fn sock_cgroup(sk: u64) -> u64 {
-    let f = KOTEL_TCP_SOCK_FIELDS.load();
-    if f.cgroup_valid == 0 || sk == 0 {
+    let f = KOTEL_TCP_CGROUP_FIELDS.load();
+    if f.valid == 0 || sk == 0 {
         return 0;
     }
     let cgroup = read::<u64>(sk + f.sk_cgroup as u64);
@@ -91,8 +92,8 @@ pub(super) fn sock_cgroup(sk: u64) -> u64 {
 /// (local, remote) port of the socket at `sk`, host byte order; zeros when unknown.
 #[inline(always)]
 pub(super) fn sock_ports(sk: u64) -> (u16, u16) {
-    let f = KOTEL_TCP_SOCK_FIELDS.load();
-    if f.ports_valid == 0 || sk == 0 {
+    let f = KOTEL_TCP_PORT_FIELDS.load();
+    if f.valid == 0 || sk == 0 {
         return (0, 0);
     }
     (
