@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: the unit tests (no privileges needed),
-# then the tests that need root, the real kernel or a real containerd (tests/). Ends with one summary line.
+# then the tests that need root, the real kernel or a real containerd (tests/), then the
+# kernel matrix (other kernels under qemu). Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -33,10 +34,17 @@ step cargo build --quiet --bin kotel
 step cargo test --no-fail-fast -p kotel-integration-tests --test k8s_cri_faults
 step cargo test --no-fail-fast -p kotel-integration-tests -- --test-threads=1 --skip k8s_cri_faults::
 
+echo "== kernel matrix (the kernels of scripts/matrix/kernels.txt under qemu: doctor, the kernel root tests, the shipped pipeline)"
+step bash scripts/kernel-matrix.sh
+
 read -r passed failed < <(awk '/^test result: /{for(i=1;i<=NF;i++){if($i~/^passed;/)p+=$(i-1);if($i~/^failed;/)f+=$(i-1)}}END{print p+0, f+0}' "$log")
 skipped=$(grep -c '^SKIPPED ' "$log" || true)
 # Cargo names every test binary that failed (a crashed one prints no result line) as it
 # happens: "error: test failed, to rerun pass `...`".
 binaries=$(grep -c '^error: test failed' "$log" || true)
-echo "total: ${passed} passed, ${failed} failed, ${skipped} skipped; test binaries failed: ${binaries}"
+# The matrix prints "kernel-matrix: <kernel>: <step> exit=<code> seconds=<s>" per step.
+matrix_passed=$(grep -cE '^kernel-matrix: [^ ]+: [^ ]+ exit=0 ' "$log" || true)
+matrix_failed=$(grep -E '^kernel-matrix: [^ ]+: [^ ]+ exit=' "$log" | grep -vc ' exit=0 ' || true)
+echo "total: ${passed} passed, ${failed} failed, ${skipped} skipped; test binaries failed: ${binaries};" \
+  "kernel matrix steps: ${matrix_passed} passed, ${matrix_failed} failed"
 exit "$status"

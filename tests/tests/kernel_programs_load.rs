@@ -8,6 +8,7 @@
 //! program with its figures (`scripts/kernel-matrix.sh` collects them per kernel).
 
 use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
 
 use aya::Btf;
 use kotel::kernel::attach::load_program;
@@ -151,8 +152,11 @@ fn every_program_loads_under_every_switch_combination_within_the_stack_budget() 
         }
     }
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    // Straight to stderr, past the harness's capture: the matrix collects these lines.
+    let mut stderr = std::io::stderr().lock();
     for ((source, program), f) in &figures {
-        println!(
+        let _ = writeln!(
+            stderr,
             "KERNEL-PROGRAM kernel={} source={source} program={program} combinations={} verified={} \
              stack={} frames={} verify_ms={:.1}..{:.1} insns={}",
             release.trim(),

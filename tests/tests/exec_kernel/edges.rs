@@ -54,19 +54,22 @@ fn an_exec_from_a_thread_reports_the_process_pid() {
     if !is_root() {
         return skip("exec_from_thread", "loading kernel programs needs root");
     }
-    if Command::new("python3").arg("-c").arg("0").status().is_err() {
-        return skip("exec_from_thread", "needs python3 to exec from a thread");
-    }
     let _serial = serial();
     let mut source = Attached::start(ExecSourceConfig::default());
     let m = marker("thread");
-    let script = format!(
-        "import os, threading\n\
-         t = threading.Thread(target=lambda: os.execv('/bin/true', ['/bin/true', '{m}']))\n\
-         t.start(); t.join()"
-    );
-    let pid = run("python3", &["-c", &script]);
-    let ev = source.wait_for(&m);
+    let out = Command::new(env!("CARGO_BIN_EXE_kotel-test-thread-exec"))
+        .args(["/bin/true", &m])
+        .output()
+        .expect("running kotel-test-thread-exec");
+    assert!(out.status.success(), "{out:?}");
+    let pid: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("the helper prints its pid");
+    // The helper's own exec carries the marker too: wait for the one from its thread.
+    let ev = source.wait_until("the exec from the thread", |e| {
+        e.path == "/bin/true" && e.args.get(1) == Some(&m)
+    });
     source.stop();
     assert_eq!(
         (ev.pid, ev.ppid, ev.path.as_str()),
