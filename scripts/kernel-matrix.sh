@@ -423,6 +423,22 @@ results_table() {
     }' "$@"
 }
 
+# Prints, per kernel and program, the verifier's figures from the KERNEL-PROGRAM lines the
+# load-combination test writes: the deepest stack over the combinations (bytes, 32-byte
+# frames) with its frames, the verification times and the most instructions processed.
+program_figures() {
+  local label logs=()
+  for label in "${labels[@]}"; do logs+=("$OUT/$label.log"); done
+  grep -qa 'KERNEL-PROGRAM ' "${logs[@]}" 2>/dev/null || return 0
+  printf '\n%-6s %-10s %-24s %6s  %-14s %-14s %s\n' kernel source program stack frames verify_ms insns
+  for label in "${labels[@]}"; do
+    grep -ao 'KERNEL-PROGRAM .*' "$OUT/$label.log" | tr -d '\r' | awk -v k="$label" '{
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      printf "%-6s %-10s %-24s %6s  %-14s %-14s %s\n", k, v["source"], v["program"], v["stack"], v["frames"], v["verify_ms"], v["insns"]
+    }'
+  done
+}
+
 # Prints the summary of the kernels run and the output of every step that failed; returns
 # 1 if anything failed.
 summarize() {
@@ -430,6 +446,7 @@ summarize() {
   for label in "${labels[@]}"; do files+=("$OUT/$label.results"); done
   printf '\n'
   results_table "${files[@]}"
+  program_figures
   local failed=0
   for label in "${labels[@]}"; do
     grep -q "^$label total " "$OUT/$label.results" && continue
