@@ -41,20 +41,21 @@ pub fn allows_process(cgroup_id: u64, comm: &[u8; 16]) -> bool {
         return true;
     };
     let generation = modes.generation;
-    let cgroup = CgroupKey {
-        cgroup_id,
-        generation,
-        _pad: 0,
-    };
-    let comm = CommKey {
-        comm: *comm,
-        generation,
-    };
+    // Keys are built only for a filter that is on: most runs pay for neither.
     // SAFETY: lookups only; the values are not read.
     admits(modes.cgroups, || {
-        unsafe { KOTEL_FILTER_CGROUPS.get(&cgroup) }.is_some()
+        let key = CgroupKey {
+            cgroup_id,
+            generation,
+            _pad: 0,
+        };
+        unsafe { KOTEL_FILTER_CGROUPS.get(&key) }.is_some()
     }) && admits(modes.comms, || {
-        unsafe { KOTEL_FILTER_COMMS.get(&comm) }.is_some()
+        let key = CommKey {
+            comm: *comm,
+            generation,
+        };
+        unsafe { KOTEL_FILTER_COMMS.get(&key) }.is_some()
     })
 }
 

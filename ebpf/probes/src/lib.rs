@@ -4,6 +4,7 @@
 #![no_std]
 
 pub mod filter;
+pub mod mem;
 pub mod read;
 
 /// The panic handler and license section every program object needs. Invoke once at

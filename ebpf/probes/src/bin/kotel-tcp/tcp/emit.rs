@@ -3,6 +3,7 @@
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use kotel_common::tcp::{SockOwner, TcpEvent, TcpEventKind, TcpStat, TCP_EVENT_SIZE};
 use kotel_probes::filter::{allows_ports, allows_process};
+use kotel_probes::mem::copy_16;
 
 use super::work::Work;
 use super::{count, KOTEL_TCP_EVENTS, KOTEL_TCP_WAKEUP_BYTES};
@@ -72,9 +73,9 @@ pub(super) fn emit(w: &Work, kind: TcpEventKind, duration_ns: u64, netns: u32) -
         (*ev).local_port = t.sport;
         (*ev).remote_port = t.dport;
         (*ev)._pad = 0;
-        (*ev).local_addr = core::mem::transmute::<[u32; 4], [u8; 16]>(t.saddr);
-        (*ev).remote_addr = core::mem::transmute::<[u32; 4], [u8; 16]>(t.daddr);
-        (*ev).comm = owner.comm;
+        copy_16(&mut (*ev).local_addr, t.saddr_bytes());
+        copy_16(&mut (*ev).remote_addr, t.daddr_bytes());
+        copy_16(&mut (*ev).comm, &owner.comm);
         (*ev).bytes_sent = stats.bytes_sent;
         (*ev).bytes_received = stats.bytes_received;
         (*ev).srtt_us = stats.srtt_us;

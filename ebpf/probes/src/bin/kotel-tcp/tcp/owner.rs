@@ -11,11 +11,12 @@ use kotel_common::tcp::{
     DIRECTION_INBOUND, DIRECTION_OUTBOUND, DIRECTION_UNKNOWN,
 };
 use kotel_common::tcp_quality::metric;
+use kotel_probes::mem::{copy_words, zero_words};
 
 use super::agg::record;
 use super::emit::{emit, latency};
 use super::record::{netns, Transition};
-use super::sock::{fill_conn_stats, ConnStats};
+use super::sock::fill_conn_stats;
 use super::work::Work;
 use super::{count, KOTEL_TCP_LISTENERS, KOTEL_TCP_SOCKS};
 
@@ -36,23 +37,21 @@ fn set_current_owner(o: &mut SockOwner, sk: u64, direction: u32, start_ns: u64) 
 /// Makes `o` an owner nobody is known for: pid 0, cgroup 0, no counters.
 #[inline(always)]
 fn set_unknown_owner(o: &mut SockOwner, sk: u64, direction: u32) {
-    o.start_ns = 0;
-    o.established_ns = 0;
+    zero_words(o);
     o.sock_id = sk;
-    o.cgroup_id = 0;
-    o.pid = 0;
     o.direction = direction;
-    o.comm = [0; COMM_LEN];
-    clear_counters(o);
-    o.verdict = 0;
 }
 
-/// Zeroes the per-connection counters an owner carries.
+/// Zeroes the per-connection counters an owner carries (volatile stores: adjacent zero
+/// stores would otherwise become a byte-wise `memset`, see `kotel_probes::mem`).
 #[inline(always)]
 fn clear_counters(o: &mut SockOwner) {
-    o.retransmits = 0;
-    o.resets_sent = 0;
-    o.resets_received = 0;
+    // SAFETY: pointers to fields of `o`.
+    unsafe {
+        core::ptr::write_volatile(&mut o.retransmits, 0);
+        core::ptr::write_volatile(&mut o.resets_sent, 0);
+        core::ptr::write_volatile(&mut o.resets_received, 0);
+    }
 }
 
 #[inline(always)]
@@ -135,7 +134,7 @@ fn set_listener_owner(w: &mut Work, netns: u32) {
             .or_else(|| KOTEL_TCP_LISTENERS.get(&other))
     };
     match found {
-        Some(o) => w.owner = *o,
+        Some(o) => copy_words(&mut w.owner, o),
         None => {
             count(TcpStat::OwnerUnknown);
             set_unknown_owner(&mut w.owner, w.t.sk, DIRECTION_INBOUND);
@@ -151,7 +150,7 @@ pub(super) fn connected(w: &mut Work) -> Result<u32, u32> {
             // SAFETY: value of a live entry; only this socket's transitions touch it.
             let o = unsafe { &mut *p };
             o.established_ns = w.t.now;
-            w.owner = *o;
+            copy_words(&mut w.owner, o);
         }
         None => {
             count(TcpStat::OwnerUnknown);
@@ -165,7 +164,7 @@ pub(super) fn connected(w: &mut Work) -> Result<u32, u32> {
             }
         }
     }
-    w.stats = ConnStats::ZERO;
+    zero_words(&mut w.stats);
     // The connect latency histogram follows the record's filter verdict.
     if emit(w, TcpEventKind::Connect, 0, netns(w.t.sk)) {
         let l = latency(&w.owner);
@@ -185,14 +184,15 @@ pub(super) fn accepted(w: &mut Work) -> Result<u32, u32> {
     w.owner.start_ns = 0;
     w.owner.established_ns = w.t.now;
     clear_counters(&mut w.owner);
-    w.owner.verdict = 0;
+    // SAFETY: a field of the run's owner.
+    unsafe { core::ptr::write_volatile(&mut w.owner.verdict, 0) };
     if KOTEL_TCP_SOCKS
         .insert(&w.t.sk, &w.owner, BPF_ANY as u64)
         .is_err()
     {
         count(TcpStat::OwnerMapFull);
     }
-    w.stats = ConnStats::ZERO;
+    zero_words(&mut w.stats);
     emit(w, TcpEventKind::Accept, 0, ns);
     Ok(0)
 }
@@ -205,7 +205,7 @@ pub(super) fn closed(w: &mut Work, kind: TcpEventKind) -> Result<u32, u32> {
     // SAFETY: a lookup; the value is copied out before the entry is deleted.
     match unsafe { KOTEL_TCP_SOCKS.get(&w.t.sk) } {
         Some(o) => {
-            w.owner = *o;
+            copy_words(&mut w.owner, o);
             let _ = KOTEL_TCP_SOCKS.remove(&w.t.sk);
         }
         None => {

@@ -20,7 +20,9 @@ pub(super) const OFF_DADDR: usize = 36;
 pub(super) const OFF_SADDR_V6: usize = 40;
 pub(super) const OFF_DADDR_V6: usize = 56;
 
-/// One observed transition: the tracepoint fields, read once, plus the time.
+/// One observed transition: the tracepoint fields, read once, plus the time. `repr(C)`
+/// keeps the addresses 8-byte aligned (offsets 32 and 48) for word copies.
+#[repr(C)]
 pub(super) struct Transition {
     pub(super) sk: u64,
     pub(super) old: u32,
@@ -35,6 +37,20 @@ pub(super) struct Transition {
 }
 
 impl Transition {
+    /// The local address as 16 bytes (IPv4 in the first 4).
+    #[inline(always)]
+    pub(super) fn saddr_bytes(&self) -> &[u8; 16] {
+        // SAFETY: [u32; 4] and [u8; 16] have the same size; u8 has no alignment needs.
+        unsafe { &*self.saddr.as_ptr().cast::<[u8; 16]>() }
+    }
+
+    /// The remote address as 16 bytes.
+    #[inline(always)]
+    pub(super) fn daddr_bytes(&self) -> &[u8; 16] {
+        // SAFETY: as for `saddr_bytes`.
+        unsafe { &*self.daddr.as_ptr().cast::<[u8; 16]>() }
+    }
+
     /// Reads every field into `self`; both address forms are read unconditionally (no
     /// pointer selection for the verifier to reject) and the family picks one.
     #[inline(always)]

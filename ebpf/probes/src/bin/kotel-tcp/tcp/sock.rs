@@ -6,6 +6,7 @@
 
 use aya_ebpf::helpers::bpf_probe_read_kernel;
 use kotel_common::tcp::{SockOwner, TcpStat};
+use kotel_probes::mem::zero_words;
 
 use super::{count, KOTEL_TCP_CGROUP_FIELDS, KOTEL_TCP_CLOSE_FIELDS, KOTEL_TCP_PORT_FIELDS};
 
@@ -19,19 +20,6 @@ pub(super) struct ConnStats {
     pub(super) retransmits: u32,
     pub(super) resets_sent: u32,
     pub(super) resets_received: u32,
-}
-
-impl ConnStats {
-    /// Connect and accept records carry no statistics.
-    pub(super) const ZERO: Self = Self {
-        bytes_sent: 0,
-        bytes_received: 0,
-        srtt_us: 0,
-        min_rtt_us: 0,
-        retransmits: 0,
-        resets_sent: 0,
-        resets_received: 0,
-    };
 }
 
 /// The `T` at kernel address `addr`; `T::default()` (counted as `ReadError`) on a fault.
@@ -49,12 +37,10 @@ pub(super) fn read<T: Copy + Default>(addr: u64) -> T {
 #[inline(always)]
 pub(super) fn fill_conn_stats(s: &mut ConnStats, sk: u64, owner: &SockOwner) {
     let f = KOTEL_TCP_CLOSE_FIELDS.load();
-    *s = ConnStats {
-        retransmits: owner.retransmits,
-        resets_sent: owner.resets_sent,
-        resets_received: owner.resets_received,
-        ..ConnStats::ZERO
-    };
+    zero_words(s);
+    s.retransmits = owner.retransmits;
+    s.resets_sent = owner.resets_sent;
+    s.resets_received = owner.resets_received;
     if f.valid != 0 && sk != 0 {
         s.bytes_sent = read::<u64>(sk + f.bytes_acked as u64);
         s.bytes_received = read::<u64>(sk + f.bytes_received as u64);
