@@ -19,10 +19,12 @@
 //!
 //! Stack: tracing programs on 5.10-6.12 kernels share 512 bytes across the whole call
 //! chain, and subprogram frames add up. So a run keeps its state (transition, owner,
-//! statistics) in the per-CPU [`work::Work`] scratch map instead of on the stack, and every
-//! handler is `#[inline(always)]`: the program is one frame of register spills and map
-//! keys (~150 bytes) plus leaf `memcpy`/`memset` helpers. `kotel doctor` and the
-//! load-combination test read each kernel's figure from its verifier.
+//! statistics) in the per-CPU [`work::Work`] scratch map instead of on the stack, every
+//! handler is `#[inline(always)]`, and map values are copied and zeroed in words
+//! (`kotel_probes::mem`) rather than by LLVM's byte-wise `memmove`/`memset` subprograms:
+//! the program is one frame of register spills and map keys (88 bytes on every kernel of
+//! the matrix). `kotel doctor` and the load-combination test read each kernel's figure
+//! from its verifier.
 
 mod agg;
 mod counters;
