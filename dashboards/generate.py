@@ -884,8 +884,9 @@ def health_dashboard():
         stat(
             "Kernel programs rejected",
             "Kernel programs the verifier refused at start-up (kotel.source.kernel.rejections). "
-            "The source stays stopped until the agent restarts or reloads; kotel doctor on "
-            "the node prints the verifier's reason.",
+            "The source stays stopped until the agent restarts or its pipeline file changes "
+            "(except exec, whose classic tracepoint takes over from a refused tp_btf "
+            "program); kotel doctor on the node prints the verifier's reason.",
             sum_by([], a("kotel_source_kernel_rejections_total")) + " or vector(0)",
             "short",
             steps=(("red", 1),),

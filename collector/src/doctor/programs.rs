@@ -89,9 +89,15 @@ pub fn check(report: &mut Report, id: &str, plan: &LoadPlan, btf: Option<&Btf>, 
             Verdict::Rejected { reason, .. } => {
                 let fallback = fallback_of(plan, program.name)
                     .filter(|f| accepted_in(&programs, &verdicts, f.name));
-                let (status, tail) = match fallback {
-                    Some(f) => (Status::Warn, format!("; {} runs instead", f.name)),
-                    None => (Status::Rejected, String::new()),
+                let primary = primary_of(plan, program.name)
+                    .filter(|p| accepted_in(&programs, &verdicts, p.name));
+                let (status, tail) = match (fallback, primary) {
+                    (Some(f), _) => (Status::Warn, format!("; {} runs instead", f.name)),
+                    (None, Some(p)) => (
+                        Status::Warn,
+                        format!("; {} runs, so this fallback is not needed here", p.name),
+                    ),
+                    (None, None) => (Status::Rejected, String::new()),
                 };
                 report.add(
                     &subject,
@@ -130,6 +136,12 @@ fn fallback_of(plan: &LoadPlan, name: &str) -> Option<ProgramSpec> {
         .get(at + 1)
         .filter(|next| next.need == Need::Fallback)
         .map(|next| next.program)
+}
+
+/// The program `name` is the fallback of, if it is one.
+fn primary_of(plan: &LoadPlan, name: &str) -> Option<ProgramSpec> {
+    let at = plan.programs.iter().position(|p| p.program.name == name)?;
+    (at > 0 && plan.programs[at].need == Need::Fallback).then(|| plan.programs[at - 1].program)
 }
 
 fn accepted_in(programs: &[ProgramSpec], verdicts: &[Verdict], name: &str) -> bool {

@@ -69,6 +69,7 @@ pub fn load_and_attach<T>(
                 program.name,
                 program.attach.describe()
             ));
+            previous_failed = has_fallback;
             continue;
         }
         match load_program(&mut ebpf, &program, btf).and_then(|()| attach_one(&mut ebpf, &program))
@@ -129,7 +130,9 @@ pub fn hook_exists(attach: &Attach, btf: Option<&Btf>) -> bool {
 }
 
 /// Turns a failed load into [`ComponentError::Rejected`] when the verifier refused the
-/// program (its log says why), else into a start-up error.
+/// program: `EACCES`, `EINVAL` or `E2BIG` (too complex) with a log saying why. Anything
+/// else (`ENOMEM`, a JIT out of its memory limit, `EPERM`) may pass by waiting and is a
+/// start-up error, retried.
 pub fn load_failure(program: &str, e: &ProgramError) -> ComponentError {
     if let ProgramError::LoadError {
         io_error,
@@ -137,7 +140,11 @@ pub fn load_failure(program: &str, e: &ProgramError) -> ComponentError {
     } = e
     {
         let log = verifier_log.to_string();
-        if !log.trim().is_empty() {
+        let verdict = matches!(
+            io_error.raw_os_error(),
+            Some(libc::EACCES | libc::EINVAL | libc::E2BIG)
+        );
+        if verdict && !log.trim().is_empty() {
             return ComponentError::Rejected {
                 program: program.to_string(),
                 reason: rejection_reason(&log, io_error),

@@ -42,10 +42,18 @@ pub fn globals_read(spec: &ObjectSpec, programs: &[&str]) -> Result<Reads, Verif
     let btf_relocations = obj.has_btf_relocations();
     let maps = std::mem::take(&mut obj.maps);
     let names: Vec<&String> = maps.keys().collect();
-    let rodata_fd = names
-        .iter()
-        .position(|n| maps[n.as_str()].section_kind() == EbpfSectionKind::Rodata)
-        .map(|i| FAKE_FD_BASE + i as RawFd);
+    let rodata: Vec<usize> = (0..names.len())
+        .filter(|&i| maps[names[i].as_str()].section_kind() == EbpfSectionKind::Rodata)
+        .collect();
+    if rodata.len() > 1 {
+        // Globals and constants in several sections: which one holds a global is not
+        // known here, and guessing could hide a switch. Refuse rather than undercount.
+        return Err(VerifyError::new(
+            "the object",
+            "has more than one .rodata section; globals_read handles one",
+        ));
+    }
+    let rodata_fd = rodata.first().map(|&i| FAKE_FD_BASE + i as RawFd);
     let text_sections = obj.functions.keys().map(|(section, _)| *section).collect();
     obj.relocate_maps(
         names
@@ -125,6 +133,7 @@ fn parse(object: &[u8]) -> Result<Object, VerifyError> {
     Object::parse(object).map_err(|e| VerifyError::new("parsing the object", e))
 }
 
+/// The data of the object's `.rodata` (one section: checked by [`globals_read`]).
 fn rodata(obj: &Object) -> Vec<u8> {
     obj.maps
         .values()

@@ -8,7 +8,7 @@
 //! two can never see different globals. A source's [`ObjectSpec`] variants (one per
 //! combination of its load-time switches) are what the load-combination test walks.
 
-use aya::{Btf, EbpfLoader, Pod};
+use aya::{Btf, EbpfLoader, Pod, VerifierLogLevel};
 
 /// Where a program attaches; decides its program type when it is loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,8 +53,9 @@ pub struct ProgramSpec {
 pub enum Need {
     /// The source cannot run without it.
     Required,
-    /// Planned only where its hook exists; the source runs without what it adds when it
-    /// cannot attach. A verifier rejection still stops the source.
+    /// The source runs without what it adds where its hook does not exist or it cannot
+    /// attach (the loader checks the hook before loading it). A verifier rejection still
+    /// stops the source.
     Optional,
     /// Used only when the program planned just before it is refused or cannot attach
     /// (the same records by another hook).
@@ -168,9 +169,11 @@ impl ObjectSpec {
     }
 
     /// An aya loader with every global and size of this spec, relocating against `btf`.
+    /// A refused program's log carries the verifier's messages and statistics, not its
+    /// instruction trace (which can outgrow the log and lose the reason at its end).
     pub fn loader<'a>(&'a self, btf: Option<&'a Btf>) -> EbpfLoader<'a> {
         let mut loader = EbpfLoader::new();
-        loader.btf(btf);
+        loader.btf(btf).verifier_log_level(VerifierLogLevel::STATS);
         for (name, bytes) in &self.globals {
             loader.override_global(name, bytes.as_slice(), true);
         }

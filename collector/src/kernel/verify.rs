@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use aya::maps::MapData;
 use aya::Btf;
 use aya_obj::btf::BtfKind;
-use aya_obj::generated::{bpf_attach_type, bpf_attr, bpf_cmd, bpf_insn, bpf_prog_type};
+use aya_obj::generated::{
+    bpf_attach_type, bpf_attr, bpf_cmd, bpf_insn, bpf_map_type, bpf_prog_type,
+};
 use aya_obj::{EbpfSectionKind, Object};
 
 use super::spec::{Attach, ObjectSpec, ProgramSpec};
@@ -126,7 +128,7 @@ impl Verifier {
                 "this kotel was built without kernel programs (AYA_BUILD_SKIP)".into(),
             ));
         }
-        let prepared = Prepared::new(spec, btf, &mut self.maps)?;
+        let prepared = Prepared::new(spec, programs, btf, &mut self.maps)?;
         programs.iter().map(|p| prepared.load(p, btf)).collect()
     }
 }
@@ -146,6 +148,7 @@ impl Prepared {
     /// aya's loader, step for step (`EbpfLoader::load`): globals, BTF, maps, relocations.
     fn new(
         spec: &ObjectSpec,
+        programs: &[ProgramSpec],
         btf: Option<&Btf>,
         cache: &mut MapCache,
     ) -> Result<Self, VerifyError> {
@@ -158,10 +161,22 @@ impl Prepared {
         obj.patch_map_data(globals)
             .map_err(|e| setup("setting globals", e))?;
         let features = aya::features();
+        // As aya: without the object's BTF in the kernel the load goes on, unless a
+        // program needs it (a BTF tracepoint) or the object has CO-RE relocations.
+        let needs_btf = obj.has_btf_relocations()
+            || programs
+                .iter()
+                .any(|p| matches!(p.attach, Attach::BtfTracePoint { .. }));
         let btf_fd = match features.btf() {
             Some(f) => match obj.fixup_and_sanitize_btf(f) {
-                Ok(Some(obj_btf)) => load_btf(&obj_btf.to_bytes()).ok(),
-                _ => None,
+                Ok(Some(obj_btf)) => match load_btf(&obj_btf.to_bytes()) {
+                    Ok(fd) => Some(fd),
+                    Err(e) if needs_btf => return Err(setup("loading the object's BTF", e)),
+                    Err(_) => None,
+                },
+                Ok(None) => None,
+                Err(e) if needs_btf => return Err(setup("the object's BTF", e)),
+                Err(_) => None,
             },
             None => None,
         };
@@ -206,9 +221,15 @@ impl Prepared {
                         log: String::new(),
                     });
                 };
-                let id = btf
-                    .id_by_type_name_kind(&format!("btf_trace_{name}"), BtfKind::Typedef)
-                    .map_err(|e| setup(&format!("tp_btf/{name}"), e))?;
+                let Ok(id) =
+                    btf.id_by_type_name_kind(&format!("btf_trace_{name}"), BtfKind::Typedef)
+                else {
+                    return Ok(Verdict::Rejected {
+                        program: program.name,
+                        reason: format!("the kernel's BTF has no tracepoint {name}"),
+                        log: String::new(),
+                    });
+                };
                 (
                     bpf_prog_type::BPF_PROG_TYPE_TRACING,
                     Some(bpf_attach_type::BPF_TRACE_RAW_TP),
@@ -294,6 +315,11 @@ fn create_maps(
         if let Some((_, n)) = spec.max_entries.iter().find(|(n, _)| n == name) {
             map.set_max_entries(*n);
         }
+        if map.map_type() == bpf_map_type::BPF_MAP_TYPE_RINGBUF as u32 {
+            // As aya: a power-of-two multiple of the page size, and no value size.
+            map.set_max_entries(ring_size(map.max_entries()));
+            map.set_value_size(0);
+        }
         let key = (
             spec.object.as_ptr() as usize,
             name.clone(),
@@ -321,6 +347,20 @@ fn create_maps(
         maps.push((name.clone(), created));
     }
     Ok(maps)
+}
+
+/// A ring buffer's byte size as the kernel takes it: the smallest power-of-two multiple of
+/// the page size that holds `bytes` (0 stays 0, for the kernel to refuse).
+fn ring_size(bytes: u32) -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let page = u32::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    if bytes == 0 {
+        return 0;
+    }
+    bytes
+        .div_ceil(page)
+        .next_power_of_two()
+        .saturating_mul(page)
 }
 
 fn sys_bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> std::io::Result<i64> {

@@ -27,7 +27,8 @@ pub enum ComponentError {
     #[error("output failed: {0}")]
     Output(String),
     /// The kernel's verifier refused one of the source's programs. Its verdict does not
-    /// change by waiting, so the source is not restarted (a reload builds it anew).
+    /// change by waiting, so the source is not restarted (a changed pipeline file, applied
+    /// by a reload, builds it anew).
     #[error("the kernel rejects {program}: {reason}")]
     Rejected {
         /// The program's name.

@@ -73,17 +73,19 @@ impl ConfigWatch {
         let new = match candidate {
             Ok(new) => new,
             Err(errors) => {
+                // Counted before the log line says so: whoever reads the log and then the
+                // counter sees both.
+                count("invalid");
                 for error in &errors.0 {
                     tracing::error!(file = %self.path.display(), "{error}");
                 }
                 tracing::error!(file = %self.path.display(), errors = errors.0.len(), "the changed pipeline file is invalid; the running pipelines stay");
-                count("invalid");
                 return None;
             }
         };
         if let Err(e) = crate::preflight::check(&new) {
-            tracing::error!(file = %self.path.display(), "{e}; the running pipelines stay");
             count("invalid");
+            tracing::error!(file = %self.path.display(), "{e}; the running pipelines stay");
             return None;
         }
         if new == self.running {

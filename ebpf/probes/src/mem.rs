@@ -12,8 +12,11 @@ use core::ptr::{read_volatile, write_volatile};
 
 /// Copies `*src` into `*dst` word by word. `T` must be a multiple of 8 bytes and 8-byte
 /// aligned (checked at compile time).
+///
+/// # Safety
+/// `T` is plain data (`Copy`, every byte initialised: no padding read as a word).
 #[inline(always)]
-pub fn copy_words<T>(dst: &mut T, src: &T) {
+pub unsafe fn copy_words<T: Copy>(dst: &mut T, src: &T) {
     const { assert!(size_of::<T>() % 8 == 0 && align_of::<T>() >= 8) };
     let (d, s) = (
         (dst as *mut T).cast::<u64>(),
@@ -25,10 +28,12 @@ pub fn copy_words<T>(dst: &mut T, src: &T) {
     }
 }
 
-/// Zeroes `*dst` word by word (same requirements as [`copy_words`]). For types whose
-/// every bit pattern is valid, which every map value is.
+/// Zeroes `*dst` word by word (same requirements as [`copy_words`]).
+///
+/// # Safety
+/// All-zero bytes are a valid `T` (true of every map value kotel has).
 #[inline(always)]
-pub fn zero_words<T>(dst: &mut T) {
+pub unsafe fn zero_words<T: Copy>(dst: &mut T) {
     const { assert!(size_of::<T>() % 8 == 0 && align_of::<T>() >= 8) };
     let d = (dst as *mut T).cast::<u64>();
     for i in 0..size_of::<T>() / 8 {
@@ -38,11 +43,15 @@ pub fn zero_words<T>(dst: &mut T) {
 }
 
 /// Copies 16 bytes (a task name, an address) from `src` to `dst` as two words.
+///
+/// # Safety
+/// Both arrays start at 8-byte aligned addresses (every such field of kotel's records and
+/// map values does): the verifier refuses misaligned stack accesses, and misaligned word
+/// accesses are undefined behaviour in Rust.
 #[inline(always)]
-pub fn copy_16(dst: &mut [u8; 16], src: &[u8; 16]) {
+pub unsafe fn copy_16(dst: &mut [u8; 16], src: &[u8; 16]) {
     let (d, s) = (dst.as_mut_ptr().cast::<u64>(), src.as_ptr().cast::<u64>());
-    // SAFETY: 16 bytes each; unaligned accesses are not allowed on BPF, so callers pass
-    // arrays at 8-byte aligned offsets (every such field of kotel's records is).
+    // SAFETY: 16 bytes each, 8-byte aligned (the caller's promise).
     unsafe {
         write_volatile(d, read_volatile(s));
         write_volatile(d.add(1), read_volatile(s.add(1)));

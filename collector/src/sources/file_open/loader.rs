@@ -15,7 +15,7 @@ use aya::Ebpf;
 use kotel_common::file_open::{names, PATH_MAX_BYTES};
 
 use super::config::FileOpenSourceConfig;
-use super::plan::{plan, syscalls};
+use super::plan::{plan, plan_object, syscalls};
 use crate::kernel::attach::load_and_attach;
 use crate::kernel::load::{prepare, startup};
 use crate::pipeline::ComponentError;
@@ -36,8 +36,12 @@ fn error(msg: String) -> ComponentError {
 /// Loads, fills the maps from `config` and attaches; see the module contract. `source`
 /// is the component id.
 pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, ComponentError> {
+    // tracefs first: the plan takes the syscalls whose tracepoints it shows.
+    prepare(plan_object(), config.validate())?;
     let plan = plan(config);
-    prepare(plan.spec.object, config.validate())?;
+    for left_out in &plan.left_out {
+        tracing::info!(component = %source, "file_open source: {left_out}");
+    }
     let (loaded, filter) = load_and_attach(source, &plan, None, |ebpf| {
         let mut filter = KernelFilter::take(ebpf, Path::new(""))?;
         filter.apply(&config.filter)?;

@@ -5,8 +5,9 @@
 //! tracepoints into globals and a program list; the loader loads exactly that, and `kotel
 //! doctor` and the load-combination test verify exactly that. For each syscall the exit
 //! program comes before the enter program (so every remembered open has its exit
-//! handler); `openat` is required, the others are planned only where the kernel has both
-//! of their tracepoints (`open` and `creat` do not exist on arm64). [`every_switch`]
+//! handler); `openat` is always planned, the others only where the kernel has both of
+//! their tracepoints (`open` and `creat` do not exist on arm64), and every planned program
+//! is required. [`every_switch`]
 //! enumerates the load-time switches (the wakeup policy on or off).
 
 use kotel_common::file_open::names;
@@ -19,6 +20,11 @@ use crate::kernel::spec::{
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-file-open"));
+
+/// The embedded object (empty when built with `AYA_BUILD_SKIP=1`).
+pub fn plan_object() -> &'static [u8] {
+    OBJECT
+}
 
 fn syscall_tracepoint(name: &'static str, tracepoint: &'static str) -> ProgramSpec {
     ProgramSpec {
@@ -41,23 +47,20 @@ pub fn plan(config: &FileOpenSourceConfig) -> LoadPlan {
     for (i, hooks) in names::HOOKS.iter().enumerate() {
         let exit = syscall_tracepoint(names::PROG_EXIT, hooks.exit);
         let enter = syscall_tracepoint(hooks.enter_program, hooks.enter);
-        let required = i == 0;
         let present = hook_exists(&exit.attach, None) && hook_exists(&enter.attach, None);
-        if !required && !present {
+        if i > 0 && !present {
             left_out.push(format!(
                 "this kernel has no {} tracepoints: opens through {}() are not seen",
                 hooks.syscall, hooks.syscall
             ));
             continue;
         }
+        // Both hooks of a planned syscall are required: an enter without its exit would
+        // remember opens nobody completes.
         for program in [exit, enter] {
             programs.push(Planned {
                 program,
-                need: if required {
-                    Need::Required
-                } else {
-                    Need::Optional
-                },
+                need: Need::Required,
             });
         }
     }

@@ -16,7 +16,7 @@ use aya::Ebpf;
 use kotel_common::programs;
 
 use super::config::TcpSourceConfig;
-use super::plan::{plan, KernelFacts, RTT};
+use super::plan::{plan, plan_object, KernelFacts, RTT};
 use crate::kernel::attach::load_and_attach;
 use crate::kernel::load::prepare;
 use crate::pipeline::ComponentError;
@@ -33,9 +33,10 @@ pub struct Kernel {
 /// Loads the object with the config's sizes and the running kernel's offsets, and attaches.
 /// `source` is the component id.
 pub fn attach(source: &str, config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
+    // tracefs first: the facts read the retransmit record's format from it.
+    prepare(plan_object(), config.validate())?;
     let facts = KernelFacts::of_running_kernel();
     let plan = plan(config, &facts);
-    prepare(plan.spec.object, config.validate())?;
     // Parsed once: the loader relocates against it and the RTT program attaches with it.
     let btf = aya::Btf::from_sys_fs().ok();
     let (loaded, filter) = load_and_attach(source, &plan, btf.as_ref(), |ebpf| {

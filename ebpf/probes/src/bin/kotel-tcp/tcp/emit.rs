@@ -8,6 +8,15 @@ use kotel_probes::mem::copy_16;
 use super::work::Work;
 use super::{count, KOTEL_TCP_EVENTS, KOTEL_TCP_WAKEUP_BYTES};
 
+// The 16-byte fields copied as words are 8-byte aligned (see `kotel_probes::mem::copy_16`).
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(TcpEvent, local_addr) % 8 == 0);
+    assert!(offset_of!(TcpEvent, remote_addr) % 8 == 0);
+    assert!(offset_of!(TcpEvent, comm) % 8 == 0);
+    assert!(offset_of!(SockOwner, comm) % 8 == 0);
+};
+
 /// Ring buffer bytes one record takes (8-byte header + payload).
 const RECORD_BYTES: u64 = TCP_EVENT_SIZE as u64 + 8;
 
@@ -73,6 +82,8 @@ pub(super) fn emit(w: &Work, kind: TcpEventKind, duration_ns: u64, netns: u32) -
         (*ev).local_port = t.sport;
         (*ev).remote_port = t.dport;
         (*ev)._pad = 0;
+        // 8-byte aligned: TcpEvent's addresses and comm (offsets 72, 88, 104),
+        // Transition's addresses (32, 48) and SockOwner's comm (40), in map values.
         copy_16(&mut (*ev).local_addr, t.saddr_bytes());
         copy_16(&mut (*ev).remote_addr, t.daddr_bytes());
         copy_16(&mut (*ev).comm, &owner.comm);

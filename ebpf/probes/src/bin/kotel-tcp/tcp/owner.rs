@@ -37,7 +37,8 @@ fn set_current_owner(o: &mut SockOwner, sk: u64, direction: u32, start_ns: u64) 
 /// Makes `o` an owner nobody is known for: pid 0, cgroup 0, no counters.
 #[inline(always)]
 fn set_unknown_owner(o: &mut SockOwner, sk: u64, direction: u32) {
-    zero_words(o);
+    // SAFETY: SockOwner is plain data; all zeros is a valid (unknown) owner.
+    unsafe { zero_words(o) };
     o.sock_id = sk;
     o.direction = direction;
 }
@@ -134,7 +135,8 @@ fn set_listener_owner(w: &mut Work, netns: u32) {
             .or_else(|| KOTEL_TCP_LISTENERS.get(&other))
     };
     match found {
-        Some(o) => copy_words(&mut w.owner, o),
+        // SAFETY: SockOwner is plain data with no padding (72 bytes of fields).
+        Some(o) => unsafe { copy_words(&mut w.owner, o) },
         None => {
             count(TcpStat::OwnerUnknown);
             set_unknown_owner(&mut w.owner, w.t.sk, DIRECTION_INBOUND);
@@ -150,7 +152,8 @@ pub(super) fn connected(w: &mut Work) -> Result<u32, u32> {
             // SAFETY: value of a live entry; only this socket's transitions touch it.
             let o = unsafe { &mut *p };
             o.established_ns = w.t.now;
-            copy_words(&mut w.owner, o);
+            // SAFETY: SockOwner is plain data with no padding.
+            unsafe { copy_words(&mut w.owner, o) };
         }
         None => {
             count(TcpStat::OwnerUnknown);
@@ -164,7 +167,8 @@ pub(super) fn connected(w: &mut Work) -> Result<u32, u32> {
             }
         }
     }
-    zero_words(&mut w.stats);
+    // SAFETY: ConnStats is plain data; all zeros is no statistics.
+    unsafe { zero_words(&mut w.stats) };
     // The connect latency histogram follows the record's filter verdict.
     if emit(w, TcpEventKind::Connect, 0, netns(w.t.sk)) {
         let l = latency(&w.owner);
@@ -192,7 +196,8 @@ pub(super) fn accepted(w: &mut Work) -> Result<u32, u32> {
     {
         count(TcpStat::OwnerMapFull);
     }
-    zero_words(&mut w.stats);
+    // SAFETY: ConnStats is plain data; all zeros is no statistics.
+    unsafe { zero_words(&mut w.stats) };
     emit(w, TcpEventKind::Accept, 0, ns);
     Ok(0)
 }
@@ -205,7 +210,8 @@ pub(super) fn closed(w: &mut Work, kind: TcpEventKind) -> Result<u32, u32> {
     // SAFETY: a lookup; the value is copied out before the entry is deleted.
     match unsafe { KOTEL_TCP_SOCKS.get(&w.t.sk) } {
         Some(o) => {
-            copy_words(&mut w.owner, o);
+            // SAFETY: SockOwner is plain data with no padding.
+            unsafe { copy_words(&mut w.owner, o) };
             let _ = KOTEL_TCP_SOCKS.remove(&w.t.sk);
         }
         None => {

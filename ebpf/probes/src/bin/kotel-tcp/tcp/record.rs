@@ -36,6 +36,11 @@ pub(super) struct Transition {
     pub(super) daddr: [u32; 4],
 }
 
+const _: () = assert!(
+    core::mem::offset_of!(Transition, saddr) % 8 == 0
+        && core::mem::offset_of!(Transition, daddr) % 8 == 0
+);
+
 impl Transition {
     /// The local address as 16 bytes (IPv4 in the first 4).
     #[inline(always)]

@@ -37,7 +37,8 @@ pub(super) fn read<T: Copy + Default>(addr: u64) -> T {
 #[inline(always)]
 pub(super) fn fill_conn_stats(s: &mut ConnStats, sk: u64, owner: &SockOwner) {
     let f = KOTEL_TCP_CLOSE_FIELDS.load();
-    zero_words(s);
+    // SAFETY: ConnStats is plain data; all zeros is no statistics.
+    unsafe { zero_words(s) };
     s.retransmits = owner.retransmits;
     s.resets_sent = owner.resets_sent;
     s.resets_received = owner.resets_received;
