@@ -56,13 +56,6 @@ pub struct Verified {
     pub processed_insns: u64,
 }
 
-impl Verified {
-    /// Bytes left below [`STACK_BUDGET`] (negative when over it).
-    pub fn headroom(&self) -> i64 {
-        i64::from(STACK_BUDGET) - i64::from(self.deepest_chain)
-    }
-}
-
 /// The kernel's answer for one program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -89,10 +82,6 @@ impl VerifyError {
     pub fn new(what: &str, e: impl std::fmt::Display) -> Self {
         Self(format!("{what}: {e}"))
     }
-}
-
-fn setup(what: &str, e: impl std::fmt::Display) -> VerifyError {
-    VerifyError::new(what, e)
 }
 
 /// Verifies each of `programs` of `spec`, relocating against `btf` (the kernel's, when
@@ -152,14 +141,15 @@ impl Prepared {
         btf: Option<&Btf>,
         cache: &mut MapCache,
     ) -> Result<Self, VerifyError> {
-        let mut obj = Object::parse(spec.object).map_err(|e| setup("parsing the object", e))?;
+        let mut obj =
+            Object::parse(spec.object).map_err(|e| VerifyError::new("parsing the object", e))?;
         let globals = spec
             .globals
             .iter()
             .map(|(name, bytes)| (*name, (bytes.as_slice(), true)))
             .collect();
         obj.patch_map_data(globals)
-            .map_err(|e| setup("setting globals", e))?;
+            .map_err(|e| VerifyError::new("setting globals", e))?;
         let features = aya::features();
         // As aya: without the object's BTF in the kernel the load goes on, unless a
         // program needs it (a BTF tracepoint) or the object has CO-RE relocations.
@@ -171,18 +161,20 @@ impl Prepared {
             Some(f) => match obj.fixup_and_sanitize_btf(f) {
                 Ok(Some(obj_btf)) => match load_btf(&obj_btf.to_bytes()) {
                     Ok(fd) => Some(fd),
-                    Err(e) if needs_btf => return Err(setup("loading the object's BTF", e)),
+                    Err(e) if needs_btf => {
+                        return Err(VerifyError::new("loading the object's BTF", e))
+                    }
                     Err(_) => None,
                 },
                 Ok(None) => None,
-                Err(e) if needs_btf => return Err(setup("the object's BTF", e)),
+                Err(e) if needs_btf => return Err(VerifyError::new("the object's BTF", e)),
                 Err(_) => None,
             },
             None => None,
         };
         if let Some(btf) = btf {
             obj.relocate_btf(btf)
-                .map_err(|e| setup("BTF relocations", e))?;
+                .map_err(|e| VerifyError::new("BTF relocations", e))?;
         }
         let maps = create_maps(&obj, spec, btf_fd.as_ref(), cache)?;
         let text_sections = obj.functions.keys().map(|(section, _)| *section).collect();
@@ -195,9 +187,9 @@ impl Prepared {
             })
             .collect();
         obj.relocate_maps(by_name.into_iter(), &text_sections)
-            .map_err(|e| setup("map relocations", e))?;
+            .map_err(|e| VerifyError::new("map relocations", e))?;
         obj.relocate_calls(&text_sections)
-            .map_err(|e| setup("call relocations", e))?;
+            .map_err(|e| VerifyError::new("call relocations", e))?;
         obj.sanitize_functions(features);
         Ok(Self {
             obj,
@@ -243,7 +235,7 @@ impl Prepared {
         let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
         // SAFETY: the BPF_PROG_LOAD member of the union.
         let u = unsafe { &mut attr.__bindgen_anon_3 };
-        let name = CString::new(program.name).map_err(|e| setup("program name", e))?;
+        let name = CString::new(program.name).map_err(|e| VerifyError::new("program name", e))?;
         if aya::features().bpf_name() {
             for (dst, src) in u.prog_name.iter_mut().zip(name.as_bytes().iter().take(15)) {
                 *dst = *src as libc::c_char;
@@ -331,14 +323,14 @@ fn create_maps(
         }
         let data = map.data().to_vec();
         let created = MapData::create(map, name, btf_fd.map(|f| f.as_fd()))
-            .map_err(|e| setup(&format!("creating map {name}"), e))?;
+            .map_err(|e| VerifyError::new(&format!("creating map {name}"), e))?;
         if !data.is_empty() {
             write_first_element(created.fd().as_fd().as_raw_fd(), &data)
-                .map_err(|e| setup(&format!("writing {name}"), e))?;
+                .map_err(|e| VerifyError::new(&format!("writing {name}"), e))?;
         }
         if kind == EbpfSectionKind::Rodata {
             freeze(created.fd().as_fd().as_raw_fd())
-                .map_err(|e| setup(&format!("freezing {name}"), e))?;
+                .map_err(|e| VerifyError::new(&format!("freezing {name}"), e))?;
         }
         let created = Rc::new(created);
         if !is_data {

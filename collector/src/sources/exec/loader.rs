@@ -18,7 +18,7 @@ use aya::Ebpf;
 use kotel_common::exec::names;
 
 use super::config::{ExecSourceConfig, HookChoice};
-use super::plan::{plan, plan_object, KernelFacts};
+use super::plan::{plan, KernelFacts, OBJECT};
 use crate::kernel::attach::load_and_attach;
 use crate::kernel::load::prepare;
 use crate::pipeline::ComponentError;
@@ -46,7 +46,7 @@ pub struct Kernel {
 /// Loads the object with the config's sizes and the running kernel's offsets, applies the
 /// filter, and attaches. `source` is the component id.
 pub fn attach(source: &str, config: &ExecSourceConfig) -> Result<Kernel, ComponentError> {
-    prepare(plan_object(), config.validate())?;
+    prepare(OBJECT, config.validate())?;
     let facts = KernelFacts::of_running_kernel();
     let plan = plan(config, &facts);
     if config.hook == HookChoice::TpBtf && facts.offsets.valid == 0 {

@@ -15,12 +15,8 @@ use crate::kernel::btf::{Btf, BtfError};
 use crate::kernel::spec::{Attach, Combination, LoadPlan, Need, ObjectSpec, Planned, ProgramSpec};
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
-static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-exec"));
-
-/// The embedded object (empty when built with `AYA_BUILD_SKIP=1`).
-pub fn plan_object() -> &'static [u8] {
-    OBJECT
-}
+pub(super) static OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-exec"));
 
 /// `tp_btf/sched_process_exec`: direct loads from the task (the cheaper one).
 pub const BTF_PROGRAM: ProgramSpec = ProgramSpec {

@@ -15,7 +15,7 @@ use aya::Ebpf;
 use kotel_common::file_open::{names, PATH_MAX_BYTES};
 
 use super::config::FileOpenSourceConfig;
-use super::plan::{plan, plan_object, syscalls};
+use super::plan::{plan, syscalls, OBJECT};
 use crate::kernel::attach::load_and_attach;
 use crate::kernel::load::{prepare, startup};
 use crate::pipeline::ComponentError;
@@ -37,7 +37,7 @@ fn error(msg: String) -> ComponentError {
 /// is the component id.
 pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, ComponentError> {
     // tracefs first: the plan takes the syscalls whose tracepoints it shows.
-    prepare(plan_object(), config.validate())?;
+    prepare(OBJECT, config.validate())?;
     let plan = plan(config);
     for left_out in &plan.left_out {
         tracing::info!(component = %source, "file_open source: {left_out}");

@@ -16,7 +16,7 @@ use aya::Ebpf;
 use kotel_common::programs;
 
 use super::config::TcpSourceConfig;
-use super::plan::{plan, plan_object, KernelFacts, RTT};
+use super::plan::{plan, KernelFacts, OBJECT, RTT};
 use crate::kernel::attach::load_and_attach;
 use crate::kernel::load::prepare;
 use crate::pipeline::ComponentError;
@@ -34,7 +34,7 @@ pub struct Kernel {
 /// `source` is the component id.
 pub fn attach(source: &str, config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
     // tracefs first: the facts read the retransmit record's format from it.
-    prepare(plan_object(), config.validate())?;
+    prepare(OBJECT, config.validate())?;
     let facts = KernelFacts::of_running_kernel();
     let plan = plan(config, &facts);
     // Parsed once: the loader relocates against it and the RTT program attaches with it.

@@ -28,7 +28,7 @@ mod reader;
 pub use config::TcpSourceConfig;
 pub use decode::{decode, ClockOffset, DecodeError};
 pub use metrics::{counters_from, histograms_from, Interval};
-pub use offsets::{sock_offsets, TcpSockFields};
+pub use offsets::TcpSockFields;
 
 use crate::kernel::source::{KernelProgram, KernelSource};
 use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};

@@ -18,18 +18,6 @@ use crate::kernel::btf::{Btf, BtfError};
 /// Format of the retransmit tracepoint's record.
 const RETRANSMIT_FORMAT: &str = "/sys/kernel/tracing/events/tcp/tcp_retransmit_skb/format";
 
-/// Offsets of `sock -> skc_net.net -> ns.inum` from /sys/kernel/btf/vmlinux, or
-/// `valid == 0` (netns reported as 0) with a warning saying why.
-pub fn sock_offsets() -> SockOffsets {
-    match Btf::from_sys_fs() {
-        Ok(btf) => netns_offsets(&btf),
-        Err(e) => {
-            tracing::warn!("tcp source: netns unknown, events carry netns 0 ({e})");
-            SockOffsets::default()
-        }
-    }
-}
-
 /// The socket field groups the programs take as globals, one global each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpSockFields {

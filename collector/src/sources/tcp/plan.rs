@@ -18,12 +18,8 @@ use crate::kernel::spec::{
 };
 
 /// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
-static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-tcp"));
-
-/// The embedded object (empty when built with `AYA_BUILD_SKIP=1`).
-pub fn plan_object() -> &'static [u8] {
-    OBJECT
-}
+pub(super) static OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-tcp"));
 
 /// Most listening sockets remembered at once, capped by `max_tracked_sockets`.
 const MAX_LISTENERS: u32 = 8192;
