@@ -3,11 +3,11 @@
 
 use kotel::event::Event;
 use kotel::sources::file_open::{decode, DecodeError};
-use kotel_fuzz::{check_decoded, CLOCK};
+use kotel_fuzz::{check_decoded, watched_paths, CLOCK};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| check_decoded(
-    decode(bytes, &CLOCK),
+    decode(bytes, &CLOCK, &watched_paths()),
     DecodeError::reason,
     Event::FileOpen
 ));

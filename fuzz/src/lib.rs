@@ -22,6 +22,11 @@ use prost::Message;
 /// The clock every target decodes with (a realistic CLOCK_REALTIME - CLOCK_MONOTONIC).
 pub const CLOCK: ClockOffset = ClockOffset::fixed(1_700_000_000_000_000_000);
 
+/// The watched paths the `file_open` target decodes against (indexes 0 and 1 are valid).
+pub fn watched_paths() -> Vec<String> {
+    vec!["/etc/shadow".into(), "/root/.ssh/".into()]
+}
+
 /// The decode targets' whole check: `decoded` is one decoder's result on raw ring-buffer
 /// bytes, `reason` its error's metric label and `wrap` the `Event` variant it becomes.
 pub fn check_decoded<T, E: Display>(

@@ -41,7 +41,13 @@ fn every_combination() -> Vec<(&'static str, Vec<Combination>)> {
                 &exec_plan::KernelFacts::of_running_kernel(),
             ),
         ),
-        ("file_open", file_open_plan::every_switch(&file_open)),
+        (
+            "file_open",
+            file_open_plan::every_switch(
+                &file_open,
+                &file_open_plan::KernelFacts::of_running_kernel(std::path::Path::new("/proc")),
+            ),
+        ),
     ]
 }
 

@@ -16,7 +16,10 @@ pub fn plan_of(source: &SourceConfig) -> Option<LoadPlan> {
     Some(match source {
         SourceConfig::Tcp(c) => tcp::plan::plan(c, &tcp::plan::KernelFacts::of_running_kernel()),
         SourceConfig::Exec(c) => exec::plan::plan(c, &exec::plan::KernelFacts::of_running_kernel()),
-        SourceConfig::FileOpen(c) => file_open::plan::plan(c),
+        SourceConfig::FileOpen(c) => file_open::plan::plan(
+            c,
+            &file_open::plan::KernelFacts::of_running_kernel(&c.host_root.join("proc")),
+        ),
         SourceConfig::Replay(_) => return None,
     })
 }
@@ -25,6 +28,9 @@ pub fn plan_of(source: &SourceConfig) -> Option<LoadPlan> {
 /// the verifier's verdict on each program (when this process may load programs).
 pub fn check(report: &mut Report, id: &str, plan: &LoadPlan, btf: Option<&Btf>, may_load: bool) {
     let subject = format!("source {id}");
+    for note in &plan.method {
+        report.add(&subject, Status::Ok, note.clone());
+    }
     for note in &plan.left_out {
         report.add(&subject, Status::Warn, note.clone());
     }

@@ -14,3 +14,5 @@ pub mod spec;
 pub mod stats;
 pub mod task_names;
 pub mod verify;
+pub mod vfs_fields;
+pub mod walked_path;

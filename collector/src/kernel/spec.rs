@@ -82,6 +82,9 @@ pub struct LoadPlan {
     /// What this kernel leaves out of the plan and what the source lacks without it, in
     /// a sentence each (`kotel doctor` shows them).
     pub left_out: Vec<String>,
+    /// How the source works on this kernel where that differs between kernels, a sentence
+    /// each (`kotel doctor` shows them).
+    pub method: Vec<String>,
 }
 
 impl LoadPlan {

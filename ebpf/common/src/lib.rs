@@ -10,6 +10,7 @@ pub mod file_open;
 pub mod filter;
 pub mod tcp;
 pub mod tcp_quality;
+pub mod vfs;
 
 /// Names of the kernel programs, as the loader looks them up in the object file.
 pub mod programs {

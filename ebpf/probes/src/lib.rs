@@ -6,6 +6,7 @@
 pub mod filter;
 pub mod mem;
 pub mod read;
+pub mod vfs;
 
 /// The panic handler and license section every program object needs. Invoke once at
 /// the top of each binary.

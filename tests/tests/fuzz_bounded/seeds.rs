@@ -10,7 +10,7 @@ use kotel::kernel::clock::ClockOffset;
 use kotel::pipeline::{Processor, Release};
 use kotel::processors::aggregate::{AggregateConfig, AggregateProcessor};
 use kotel_common::exec::{ExecRecord, FLAG_ARGS_TRUNCATED, FLAG_ARGS_UNREAD};
-use kotel_common::file_open::{syscall, FileOpenRecord};
+use kotel_common::file_open::{matched, syscall, FileOpenRecord, STATUS_RESOLVED_IS_BASE};
 use kotel_common::tcp::{
     state, TcpEvent, TcpEventKind, AF_INET, AF_INET6, DIRECTION_INBOUND, DIRECTION_OUTBOUND,
 };
@@ -115,11 +115,19 @@ fn file_open_records() -> Vec<(&'static str, FileOpenRecord)> {
     (read.ret, read.syscall, read.syscall_nr) = (3, syscall::OPENAT, 257);
     read.comm = padded(b"cat", 0);
     (read.path_bits, read.path) = (path.len() as u32 * 8, padded(path, b'#'));
+    let walked = b"shadow\0etc\0";
+    (read.resolved_len, read.resolved) = (walked.len() as u32, padded(walked, b'#'));
+    (read.matched, read.watch, read.ino, read.dev) = (matched::INODE, 0, 1234, 259 << 20 | 1);
 
     let mut denied_creat = read;
+    let (key, dir) = (b"authorized_keys", b".ssh\0root\0");
     denied_creat.syscall = syscall::CREAT;
     denied_creat.flags = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u32;
     denied_creat.ret = -libc::EACCES;
+    (denied_creat.path_bits, denied_creat.path) = (key.len() as u32 * 8, padded(key, b'#'));
+    (denied_creat.resolved_len, denied_creat.resolved) = (dir.len() as u32, padded(dir, b'#'));
+    (denied_creat.matched, denied_creat.watch) = (matched::DIRECTORY, 1);
+    denied_creat.status = STATUS_RESOLVED_IS_BASE;
 
     let odd_path = b"/root/.ssh/\xff\xfekey";
     let mut not_utf8 = read;
@@ -149,7 +157,8 @@ fn replay_events() -> Vec<(String, Event)> {
     let exec = kotel::sources::exec::decode(&bytes(&exec_records()[0].1), &CLOCK).unwrap();
     events.push(("exec".into(), Event::Exec(exec)));
     let open = &file_open_records()[1].1;
-    let open = kotel::sources::file_open::decode(&bytes(open), &CLOCK).unwrap();
+    let watched = ["/etc/shadow".to_string(), "/root/.ssh/".to_string()];
+    let open = kotel::sources::file_open::decode(&bytes(open), &CLOCK, &watched).unwrap();
     events.push(("file-open".into(), Event::FileOpen(open)));
     let counters = TcpCounters {
         time_unix_nano: 1_700_000_015_000_000_000,

@@ -160,16 +160,24 @@ fn file_open_line(out: &mut String, e: &FileOpenEvent) {
     } else {
         format!("errno={}", e.errno)
     };
+    let requested = if e.requested_path.is_empty() || e.requested_path == e.path {
+        String::new()
+    } else {
+        format!(" (requested {})", e.requested_path)
+    };
     let _ = writeln!(
         out,
-        "{} file_open      pid={} comm={} cgroup={} {}{} access={} {result}",
+        "{} file_open      pid={} comm={} cgroup={} {}{}{requested} access={} {result} match={} watch={}{}",
         rfc3339(e.time_unix_nano),
         e.pid,
         e.comm,
         e.cgroup_id,
-        e.path,
         if e.path_truncated { "…" } else { "" },
+        e.path,
         e.access.join(","),
+        e.matched,
+        e.watched_path,
+        if e.unlinked { " unlinked" } else { "" },
     );
 }
 

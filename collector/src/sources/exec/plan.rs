@@ -89,6 +89,7 @@ fn plan_with_wakeup(config: &ExecSourceConfig, facts: &KernelFacts, wakeup: Wake
         spec,
         programs,
         left_out,
+        method: Vec::new(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Configuration of the `file_open` source.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kotel_common::file_open::{MAX_PREFIXES, MAX_PREFIX_LEN};
@@ -10,17 +11,27 @@ use crate::kernel::settings::{validate_ring, validate_wakeup_bytes};
 use crate::config::duration;
 use crate::sources::kernel_filter::KernelFilterConfig;
 
-/// `sources.file_open`: opens (open, openat, openat2, creat) of watched paths, matched in
-/// the kernel; every other open is discarded there.
+/// `sources.file_open`: opens (open, openat, openat2, creat) of watched files and
+/// directories, matched in the kernel by what is opened; every other open is discarded
+/// there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileOpenSourceConfig {
-    /// Watched path prefixes: absolute, 1 to 255 bytes, at most 1024. An open is reported
-    /// when its path argument starts with one of them, byte for byte: `/etc/shadow` also
-    /// matches `/etc/shadow-`; end a directory with `/` (`/root/.ssh/`) to watch what is
-    /// inside it. Paths are not resolved: relative paths, `..`, `//` and symlinks do not
-    /// match a prefix they would lead to.
+    /// Watched files and directories: absolute, 2 to 255 bytes, at most 1024. A file is
+    /// watched by its inode (any name, hard link, symlink, relative path or mount that
+    /// reaches it), a directory with everything below it, in the host and in every
+    /// container's filesystem (each mount namespace resolves the path in its own root). A
+    /// trailing `/` is optional. See README "The `file_open` source" for what is caught.
     pub paths: Vec<String>,
+    /// Where the host's filesystem is mounted, for a DaemonSet that mounts `/proc` at
+    /// `<host_root>/proc`: mount namespaces are found there. Empty: this process's own
+    /// `/proc`.
+    pub host_root: PathBuf,
+    /// How often the watched paths are resolved again in every mount namespace (new
+    /// containers, replaced files). A change to a watched name in a directory already
+    /// known is followed within milliseconds (inotify) regardless.
+    #[serde(with = "duration")]
+    pub rescan_interval: Duration,
     /// Size of the kernel ring buffer in bytes (a power of two, at least one page).
     pub ring_buffer_bytes: u32,
     /// Most events in one batch handed to the pipeline.
@@ -29,7 +40,7 @@ pub struct FileOpenSourceConfig {
     #[serde(with = "duration")]
     pub batch_timeout: Duration,
     /// When the kernel wakes the reader: `0` wakes it on every event (microseconds of
-    /// kernel time each); a positive value wakes it once this many bytes (328 per event)
+    /// kernel time each); a positive value wakes it once this many bytes (1632 per event)
     /// wait unread, and the reader otherwise polls every `batch_timeout / 4` (5 to 50 ms).
     /// Must be below `ring_buffer_bytes`.
     pub wakeup_bytes: u32,
@@ -42,6 +53,8 @@ impl Default for FileOpenSourceConfig {
     fn default() -> Self {
         Self {
             paths: Vec::new(),
+            host_root: PathBuf::new(),
+            rescan_interval: Duration::from_secs(2),
             ring_buffer_bytes: 256 * 1024,
             batch_max_events: 256,
             batch_timeout: Duration::from_millis(200),
@@ -62,7 +75,7 @@ impl FileOpenSourceConfig {
         if self.paths.len() > MAX_PREFIXES as usize {
             problems.push((
                 "paths".into(),
-                format!("{} prefixes; at most {MAX_PREFIXES}", self.paths.len()),
+                format!("{} paths; at most {MAX_PREFIXES}", self.paths.len()),
             ));
         }
         for (i, p) in self.paths.iter().enumerate() {
@@ -72,10 +85,22 @@ impl FileOpenSourceConfig {
                 format!("{} bytes long; at most {MAX_PREFIX_LEN}", p.len())
             } else if p.contains('\0') {
                 "contains a NUL byte".to_string()
+            } else if p.trim_end_matches('/').is_empty() {
+                "\"/\" would report every open on the node; name a directory below it".to_string()
             } else {
                 continue;
             };
             problems.push((format!("paths[{i}]"), problem));
+        }
+        if self.rescan_interval < Duration::from_millis(100) {
+            problems.push((
+                "rescan_interval".into(),
+                format!(
+                    "{:?} is too short (at least 100ms): each pass resolves every path in every \
+                     mount namespace",
+                    self.rescan_interval
+                ),
+            ));
         }
         problems.extend(validate_ring(
             self.ring_buffer_bytes,

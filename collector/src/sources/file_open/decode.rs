@@ -3,15 +3,20 @@
 //! Contract: [`decode`] accepts exactly one `kotel_common::file_open::FileOpenRecord` of
 //! exactly [`FILE_OPEN_RECORD_SIZE`] bytes. A shorter record is [`DecodeError::Truncated`], a
 //! longer one [`DecodeError::Oversized`] (the kernel object and the agent disagree on the
-//! layout: nothing is guessed). An unknown syscall id, a path length beyond the buffer or a
-//! return value that is neither a descriptor nor `-errno` is an error too. Errors never
-//! panic; the reader counts them as
-//! `kotel.source.decode_errors{source="file_open", reason=DecodeError::reason()}`.
+//! layout: nothing is guessed). An unknown syscall id or match kind, a path length beyond
+//! its buffer, a watched-path index beyond the configuration or a return value that is
+//! neither a descriptor nor `-errno` is an error too. Errors never panic; the reader counts
+//! them as `kotel.source.decode_errors{source="file_open", reason=DecodeError::reason()}`.
 
-use kotel_common::file_open::{syscall, FileOpenRecord, FILE_OPEN_RECORD_SIZE, PATH_MAX_BYTES};
+use kotel_common::file_open::{
+    matched, syscall, FileOpenRecord, FILE_OPEN_RECORD_SIZE, PATH_MAX_BYTES, STATUS_ARGS_LOST,
+    STATUS_REQUESTED_TRUNCATED, STATUS_RESOLVED_IS_BASE, STATUS_UNLINKED, STATUS_WALK_SHIFT,
+};
+use kotel_common::vfs::PATH_BUFFER;
 
 use crate::event::FileOpenEvent;
 use crate::kernel::clock::ClockOffset;
+use crate::kernel::walked_path::{escaped, WalkedPath};
 
 /// The largest errno the kernel returns (`MAX_ERRNO`): `-errno` values are `-4095..=-1`.
 const MAX_ERRNO: i32 = 4095;
@@ -30,9 +35,16 @@ pub enum DecodeError {
     /// A `syscall` id this build does not know.
     #[error("unknown syscall id {0}")]
     UnknownSyscall(u32),
-    /// `path_bits` is not a whole number of bytes within the path buffer.
-    #[error("path length of {0} bits does not fit the {PATH_MAX_BYTES}-byte path buffer")]
+    /// A `matched` kind this build does not know.
+    #[error("unknown match kind {0}")]
+    UnknownMatch(u32),
+    /// `path_bits` is not a whole number of bytes within the path buffer, or
+    /// `resolved_len` exceeds the resolved buffer.
+    #[error("path length of {0} bytes does not fit its buffer")]
     BadPathLength(u32),
+    /// `watch` is not an index of the configured paths.
+    #[error("watched path index {0} is not in the configuration")]
+    UnknownWatch(u32),
     /// `ret` below `-MAX_ERRNO`: an open returns a descriptor or `-errno`, nothing else.
     #[error("return value {0} is neither a file descriptor nor -errno")]
     BadReturn(i32),
@@ -45,14 +57,20 @@ impl DecodeError {
             DecodeError::Truncated(_) => "truncated",
             DecodeError::Oversized(_) => "oversized",
             DecodeError::UnknownSyscall(_) => "unknown_syscall",
+            DecodeError::UnknownMatch(_) => "unknown_match",
             DecodeError::BadPathLength(_) => "bad_path_length",
+            DecodeError::UnknownWatch(_) => "unknown_watch",
             DecodeError::BadReturn(_) => "bad_return",
         }
     }
 }
 
-/// Decodes one ring-buffer record.
-pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<FileOpenEvent, DecodeError> {
+/// Decodes one ring-buffer record; `watched` are the configured paths, by index.
+pub fn decode(
+    bytes: &[u8],
+    clock: &ClockOffset,
+    watched: &[String],
+) -> Result<FileOpenEvent, DecodeError> {
     match bytes.len() {
         n if n < FILE_OPEN_RECORD_SIZE => return Err(DecodeError::Truncated(n)),
         n if n > FILE_OPEN_RECORD_SIZE => return Err(DecodeError::Oversized(n)),
@@ -62,26 +80,67 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<FileOpenEvent, Decode
     // bit pattern is valid) and read_unaligned has no alignment requirement.
     let rec: FileOpenRecord = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
     let name = syscall::name(rec.syscall).ok_or(DecodeError::UnknownSyscall(rec.syscall))?;
+    let how = matched::name(rec.matched).ok_or(DecodeError::UnknownMatch(rec.matched))?;
     let len = rec.path_bits as usize / 8;
     if !rec.path_bits.is_multiple_of(8) || len >= PATH_MAX_BYTES {
-        return Err(DecodeError::BadPathLength(rec.path_bits));
+        return Err(DecodeError::BadPathLength(len as u32));
     }
+    if rec.resolved_len as usize > PATH_BUFFER {
+        return Err(DecodeError::BadPathLength(rec.resolved_len));
+    }
+    let watched_path = watched
+        .get(rec.watch as usize)
+        .ok_or(DecodeError::UnknownWatch(rec.watch))?;
     if rec.ret < -MAX_ERRNO {
         return Err(DecodeError::BadReturn(rec.ret));
     }
+    let requested = if rec.status & STATUS_ARGS_LOST != 0 {
+        String::new()
+    } else {
+        escaped(&rec.path[..len])
+    };
+    let requested_cut = rec.status & STATUS_REQUESTED_TRUNCATED != 0;
+    let walked = WalkedPath::decode(
+        &rec.resolved[..rec.resolved_len as usize],
+        rec.status >> STATUS_WALK_SHIFT,
+        rec.ret >= 0 || rec.status & STATUS_RESOLVED_IS_BASE != 0,
+    );
+    let (path, path_truncated) = if rec.ret >= 0 {
+        (walked.path, walked.truncated)
+    } else if rec.status & STATUS_RESOLVED_IS_BASE != 0 {
+        (
+            format!("{}/{requested}", walked.path.trim_end_matches('/')),
+            walked.truncated || requested_cut,
+        )
+    } else {
+        (requested.clone(), requested_cut)
+    };
+    let device = if rec.ret >= 0 {
+        format!("{}:{}", rec.dev >> 20, rec.dev & 0xf_ffff)
+    } else {
+        String::new()
+    };
     Ok(FileOpenEvent {
         workload: None,
         time_unix_nano: clock.unix_nanos(rec.timestamp_ns),
         pid: rec.pid,
         tid: rec.tid,
-        comm: text(&rec.comm),
+        comm: escaped(&rec.comm),
         cgroup_id: rec.cgroup_id,
-        path: text(&rec.path[..len]),
-        path_truncated: rec.path_truncated != 0,
+        path,
+        path_truncated,
+        path_detached: walked.detached,
+        requested_path: requested,
+        requested_path_truncated: requested_cut,
         flags: rec.flags,
         access: access_names(rec.flags),
         errno: if rec.ret < 0 { -rec.ret } else { 0 },
         syscall: name.to_string(),
+        matched: how.to_string(),
+        watched_path: watched_path.clone(),
+        inode: if rec.ret >= 0 { rec.ino } else { 0 },
+        device,
+        unlinked: rec.status & STATUS_UNLINKED != 0,
     })
 }
 
@@ -114,20 +173,6 @@ pub fn access_names(flags: u32) -> Vec<String> {
         names.push("tmpfile".to_string());
     }
     names
-}
-
-/// Bytes up to the first NUL as text; bytes that are not UTF-8 are kept as `\xNN` escapes
-/// (a path is bytes, and a security event must not hide which ones).
-fn text(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    let mut out = String::with_capacity(end);
-    for chunk in bytes[..end].utf8_chunks() {
-        out.push_str(chunk.valid());
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

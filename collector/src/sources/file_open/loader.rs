@@ -1,21 +1,24 @@
-//! Loads the `file_open` source's [`plan`](super::plan), writes the watched prefixes and
-//! the kernel filter, and attaches the programs.
+//! Loads the `file_open` source's [`plan`](super::plan), writes the watched paths (the
+//! prefix trie, and the inodes of one full resolution pass) and the kernel filter, and
+//! attaches the programs.
 //!
 //! Contract: [`attach`] either returns a [`Kernel`] whose programs are attached, or an
 //! error: [`ComponentError::Rejected`] when the verifier refuses a program (not retried),
-//! [`ComponentError::Startup`] otherwise. Prefixes are in the trie before any program
-//! attaches, and for each syscall the exit program attaches before the enter program, so
-//! every remembered open has its exit handler (see the plan for which syscalls). Dropping
-//! the [`Kernel`] detaches everything and frees the maps.
+//! [`ComponentError::Startup`] otherwise. The watched paths are in the maps before any
+//! program attaches, and for each syscall the exit program attaches before the enter
+//! program (see the plan for which syscalls). The returned [`Follower`] keeps the inodes
+//! current once spawned. Dropping the [`Kernel`] detaches everything and frees the maps.
 
 use std::path::Path;
 
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::Ebpf;
-use kotel_common::file_open::{names, PATH_MAX_BYTES};
+use kotel_common::file_open::{names, prefix_value, PATH_MAX_BYTES};
 
 use super::config::FileOpenSourceConfig;
-use super::plan::{plan, syscalls, OBJECT};
+use super::follow::{Follower, Trigger};
+use super::plan::{plan, syscalls, KernelFacts, OBJECT};
+use super::watch_maps::WatchMaps;
 use crate::kernel::attach::load_and_attach;
 use crate::kernel::load::{prepare, startup};
 use crate::pipeline::ComponentError;
@@ -27,6 +30,8 @@ pub struct Kernel {
     pub ebpf: Ebpf,
     /// The filter maps, taken out of `ebpf`.
     pub filter: KernelFilter,
+    /// Keeps the watched-inode maps (taken out of `ebpf`) current.
+    pub follower: Follower,
 }
 
 fn error(msg: String) -> ComponentError {
@@ -38,15 +43,19 @@ fn error(msg: String) -> ComponentError {
 pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, ComponentError> {
     // tracefs first: the plan takes the syscalls whose tracepoints it shows.
     prepare(OBJECT, config.validate())?;
-    let plan = plan(config);
+    let proc = config.host_root.join("proc");
+    let plan = plan(config, &KernelFacts::of_running_kernel(&proc));
     for left_out in &plan.left_out {
         tracing::info!(component = %source, "file_open source: {left_out}");
     }
-    let (loaded, filter) = load_and_attach(source, &plan, None, |ebpf| {
+    let (loaded, (filter, follower)) = load_and_attach(source, &plan, None, |ebpf| {
         let mut filter = KernelFilter::take(ebpf, Path::new(""))?;
         filter.apply(&config.filter)?;
         write_prefixes(ebpf, &config.paths)?;
-        Ok(filter)
+        let mut follower =
+            Follower::new(source, &config.paths, proc.clone(), WatchMaps::take(ebpf)?);
+        follower.resolve(Trigger::Start);
+        Ok((filter, follower))
     })?;
     tracing::info!(
         component = %source,
@@ -59,6 +68,7 @@ pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, Com
     Ok(Kernel {
         ebpf: loaded.ebpf,
         filter,
+        follower,
     })
 }
 
@@ -71,8 +81,8 @@ pub fn prefix_key(prefix: &str) -> Key<[u8; PATH_MAX_BYTES]> {
     Key::new(n as u32 * 8, data)
 }
 
-/// Writes every prefix into the trie, valued by its index in `paths` (a repeated prefix
-/// keeps its last index).
+/// Writes every watched path into the trie, valued by its index in `paths` and its length
+/// (a repeated path keeps its last index).
 fn write_prefixes(ebpf: &mut Ebpf, paths: &[String]) -> Result<(), ComponentError> {
     let map = ebpf
         .map_mut(names::PREFIXES)
@@ -80,7 +90,8 @@ fn write_prefixes(ebpf: &mut Ebpf, paths: &[String]) -> Result<(), ComponentErro
     let mut trie: LpmTrie<_, [u8; PATH_MAX_BYTES], u32> =
         LpmTrie::try_from(map).map_err(|e| startup("prefix map", &e))?;
     for (i, p) in paths.iter().enumerate() {
-        trie.insert(&prefix_key(p), i as u32, 0)
+        let key = prefix_key(p);
+        trie.insert(&key, prefix_value(i as u32, key.prefix_len() / 8), 0)
             .map_err(|e| startup(&format!("writing prefix {p:?}"), &e))?;
     }
     Ok(())

@@ -1,11 +1,12 @@
 //! The `file_open` source: opens of watched paths, as security events.
 //!
 //! Kernel programs (`ebpf/probes/src/bin/kotel-file-open/`) on the `syscalls` tracepoints of
-//! openat, openat2, open and creat match each path argument against the configured prefixes
-//! inside the kernel (an LPM trie), remember a matching open per thread until the syscall
-//! returns, and send it with its result through a ring buffer. Unwatched opens never reach
-//! user space. This module loads the programs ([`loader`]), decodes the records
-//! ([`decode`]) and batches them into the pipeline (`reader`).
+//! openat, openat2, open and creat match each open in the kernel by what it opened (the
+//! rules are in `kotel_common::file_open`) and send a match with its result through a ring
+//! buffer. Unwatched opens never reach user space. This module loads the programs
+//! ([`loader`]), resolves the watched paths into the inodes the kernel matches, in every
+//! mount namespace, and keeps them current ([`follow`]), decodes the records ([`decode`])
+//! and batches them into the pipeline (`reader`).
 //!
 //! Contract: [`FileOpenSource::new`] touches nothing outside the process (config validation
 //! and unit tests need no root). [`Source::run`] loads and attaches (failures are
@@ -14,12 +15,18 @@
 //!
 //! Self-telemetry: [`KERNEL_EVENTS`]`{stat}` (a `FileOpenStat` name),
 //! `kotel.ebpf.ringbuf.lost{source="file_open"}`,
-//! `kotel.source.decode_errors{source="file_open",reason}`.
+//! `kotel.source.decode_errors{source="file_open",reason}`, and the follower's
+//! [`follow::WATCHED_INODES`], [`follow::MOUNT_NAMESPACES`], [`follow::RESOLUTIONS`],
+//! [`follow::RESOLVE_ERRORS`].
 
 mod config;
 mod decode;
+pub mod follow;
 mod loader;
+pub mod namespaces;
 pub mod plan;
+pub mod watch;
+mod watch_maps;
 
 pub use config::FileOpenSourceConfig;
 pub use decode::{access_names, decode, DecodeError};
@@ -35,8 +42,8 @@ use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
 use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
 
 /// Counter: the `file_open` kernel programs' own stats. Labels: `stat` (a `FileOpenStat`
-/// name: `emitted`, `ringbuf_full`, `read_error`, `pending_full`, `filtered`, `wakeup`,
-/// `truncated`, `orphaned`).
+/// name: `emitted`, `ringbuf_full`, `read_error`, `args_lost`, `filtered`, `wakeup`,
+/// `truncated`, `walk_deep`, `inode_lookups`).
 pub const KERNEL_EVENTS: &str = "kotel.source.file_open.kernel_events";
 
 /// The `file_open` kernel programs: opens of watched paths.
@@ -60,7 +67,12 @@ impl KernelProgram for FileOpen {
         filter_updates: FilterUpdates,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(async move {
-            let mut kernel = loader::attach(&source, &config)?;
+            let loader::Kernel {
+                mut ebpf,
+                mut filter,
+                follower,
+            } = loader::attach(&source, &config)?;
+            let watched = std::sync::Arc::new(config.paths.clone());
             let spec = RingSpec {
                 source: source.clone(),
                 events_map: names::EVENTS,
@@ -71,17 +83,17 @@ impl KernelProgram for FileOpen {
                 batch_max_events: config.batch_max_events,
                 batch_timeout: config.batch_timeout,
             };
-            let decode = |record: &[u8], clock: &ClockOffset| {
-                decode::decode(record, clock)
+            let decode = move |record: &[u8], clock: &ClockOffset| {
+                decode::decode(record, clock, &watched)
                     .map(Event::FileOpen)
                     .map_err(|e| (e.reason(), e.to_string()))
             };
             tracing::debug!(source = %source, "file_open source running");
-            let (ebpf, filter) = (&mut kernel.ebpf, &mut kernel.filter);
+            let following = follower.spawn(config.rescan_interval);
             let result = read_object(
                 spec,
-                ebpf,
-                filter,
+                &mut ebpf,
+                &mut filter,
                 filter_updates,
                 decode,
                 NoPeriodic,
@@ -89,7 +101,9 @@ impl KernelProgram for FileOpen {
                 shutdown,
             )
             .await;
-            drop(kernel); // detaches the programs
+            drop(following);
+            drop(filter);
+            drop(ebpf); // detaches the programs
             result
         })
     }

@@ -29,7 +29,7 @@ fn new_touches_nothing_and_keeps_the_id() {
 
 #[test]
 fn watched_paths_are_valid() {
-    let config = with_paths(&["/etc/shadow", "/var/run/secrets/", "/root/.ssh/", "/"]);
+    let config = with_paths(&["/etc/shadow", "/var/run/secrets/", "/root/.ssh", "/a"]);
     assert_eq!(config.validate(), Vec::<(String, String)>::new());
     let longest = format!("/{}", "a".repeat(MAX_PREFIX_LEN - 1));
     assert!(with_paths(&[&longest]).validate().is_empty());
@@ -46,15 +46,16 @@ fn an_empty_list_is_invalid_and_is_the_default() {
 #[test]
 fn bad_paths_are_named_by_index() {
     let too_long = format!("/{}", "a".repeat(MAX_PREFIX_LEN));
-    let config = with_paths(&["/etc/shadow", "etc/passwd", "", &too_long, "/a\0b"]);
+    let config = with_paths(&["/etc/shadow", "etc/passwd", "", &too_long, "/a\0b", "//"]);
     let problems = config.validate();
     assert_eq!(
         fields(&config),
-        ["paths[1]", "paths[2]", "paths[3]", "paths[4]"]
+        ["paths[1]", "paths[2]", "paths[3]", "paths[4]", "paths[5]"]
     );
     assert!(problems[0].1.contains("not absolute"), "{problems:?}");
     assert!(problems[2].1.contains("at most 255"), "{problems:?}");
     assert!(problems[3].1.contains("NUL"), "{problems:?}");
+    assert!(problems[4].1.contains("every open"), "{problems:?}");
 }
 
 #[test]
@@ -71,6 +72,8 @@ fn too_many_paths_are_invalid() {
 fn validation_names_every_bad_field() {
     let config = FileOpenSourceConfig {
         paths: vec!["/etc/shadow".into()],
+        host_root: Default::default(),
+        rescan_interval: Duration::from_millis(10),
         ring_buffer_bytes: 5000,
         batch_max_events: 0,
         batch_timeout: Duration::ZERO,
@@ -80,6 +83,7 @@ fn validation_names_every_bad_field() {
     assert_eq!(
         fields(&config),
         [
+            "rescan_interval",
             "ring_buffer_bytes",
             "batch_max_events",
             "batch_timeout",

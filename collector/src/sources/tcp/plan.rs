@@ -132,6 +132,7 @@ pub fn plan(config: &TcpSourceConfig, facts: &KernelFacts) -> LoadPlan {
         spec,
         programs,
         left_out,
+        method: Vec::new(),
     }
 }
 

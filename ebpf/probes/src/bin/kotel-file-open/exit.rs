@@ -1,58 +1,219 @@
-//! `sys_exit_*`: complete a remembered open with its result and send it to user space.
+//! `sys_exit_*`: match the open that returns and report it when watched.
+//!
+//! A successful open is matched by the file its descriptor holds; a failed one by the path
+//! it requested (absolute: the LPM trie; relative: the directory it started from). Without
+//! VFS offsets every open is matched by its requested path.
 
 use aya_ebpf::{
-    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
-    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user, generated},
     programs::TracePointContext,
 };
-use kotel_common::file_open::{FileOpenRecord, FileOpenStat, FILE_OPEN_RECORD_SIZE};
-use kotel_probes::read::field;
+use kotel_common::file_open::{
+    matched, syscall, FileOpenRecord, FileOpenStat, OpenArgs, ARG_SLOTS, PATH_MAX_BYTES,
+    STATUS_REQUESTED_TRUNCATED,
+};
+use kotel_probes::{mem::copy_words, read::field, vfs::Vfs};
 
-use super::enter::OFF_SYSCALL_NR;
-use super::{count, KOTEL_FILE_OPEN_EVENTS, KOTEL_FILE_OPEN_PENDING, KOTEL_FILE_OPEN_WAKEUP_BYTES};
+use super::enter::{AT_FDCWD, OFF_SYSCALL_NR};
+use super::matching::{self, Hit};
+use super::report;
+use super::work::Work;
+use super::KOTEL_FILE_OPEN_VFS_FIELDS;
+use super::{count, KOTEL_FILE_OPEN_ARGS, KOTEL_FILE_OPEN_PREFIXES, KOTEL_FILE_OPEN_SCRATCH};
 
 /// Offset of `ret` in every `sys_exit_*` record.
 const OFF_RET: usize = 16;
-/// Ring buffer bytes one record takes (8-byte header + payload).
-const RECORD_BYTES: u64 = FILE_OPEN_RECORD_SIZE as u64 + 8;
 
-/// Ring-buffer flags for the next record under the configured wakeup policy.
+/// Copies this thread's arguments of the open returning now into `dst` and frees the slot;
+/// false when the slot has another owner (the arguments are lost).
+///
+/// # Safety
+/// `dst` is writable.
 #[inline(always)]
-fn wakeup_flags() -> u64 {
-    let wake = KOTEL_FILE_OPEN_WAKEUP_BYTES.load();
-    if wake == 0 {
-        return 0;
+unsafe fn take_args(pid_tgid: u64, syscall_nr: u32, dst: &mut OpenArgs) -> bool {
+    let Some(slot) = KOTEL_FILE_OPEN_ARGS.get_ptr_mut(pid_tgid as u32 & (ARG_SLOTS - 1)) else {
+        return false;
+    };
+    // SAFETY: an array slot (see `enter::keep` for concurrent writers); both values are
+    // 8-byte aligned OpenArgs.
+    unsafe {
+        if (*slot).pid_tgid != pid_tgid || (*slot).syscall_nr != syscall_nr {
+            return false;
+        }
+        copy_words(dst, &*slot);
+        (*slot).pid_tgid = 0;
     }
-    // Wake the reader once per fill cycle: when this record crosses the threshold.
-    let avail = KOTEL_FILE_OPEN_EVENTS.query(BPF_RB_AVAIL_DATA as u64);
-    if avail < wake && avail + RECORD_BYTES >= wake {
-        count(FileOpenStat::Wakeup);
-        BPF_RB_FORCE_WAKEUP as u64
-    } else {
-        BPF_RB_NO_WAKEUP as u64
+    true
+}
+
+pub(super) fn exit(ctx: &TracePointContext) {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let syscall_nr = field::<i32>(ctx, OFF_SYSCALL_NR) as u32;
+    let ret = field::<i64>(ctx, OFF_RET) as i32;
+    let Some(work) = KOTEL_FILE_OPEN_SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    let vfs = Vfs::new(&KOTEL_FILE_OPEN_VFS_FIELDS);
+    // SAFETY: no preconditions; the task returning from the syscall is current.
+    let task = unsafe { generated::bpf_get_current_task() };
+    // SAFETY: `work` is this CPU's scratch; nothing else runs on this CPU meanwhile.
+    unsafe {
+        let has_args = take_args(pid_tgid, syscall_nr, &mut (*work).args);
+        (*work).has_args = has_args as u32;
+        if vfs.valid() && ret >= 0 {
+            if !has_args {
+                count(FileOpenStat::ArgsLost);
+            }
+            opened(ctx, work, &vfs, task, ret)
+        } else if has_args {
+            requested(ctx, work, &vfs, task, ret)
+        } else {
+            count(FileOpenStat::ArgsLost);
+        }
     }
 }
 
-/// The common case (no remembered open for this thread) is one hash lookup.
-pub(super) fn exit(ctx: &TracePointContext) -> Result<u32, u32> {
-    let tid = bpf_get_current_pid_tgid() as u32;
-    let Some(rec) = KOTEL_FILE_OPEN_PENDING.get_ptr_mut(tid) else {
-        return Ok(0);
+/// A successful open: matched by the file behind the descriptor it returned.
+///
+/// # Safety
+/// `work` is this CPU's scratch.
+#[inline(always)]
+unsafe fn opened(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u64, ret: i32) {
+    let found = || {
+        let file = vfs.fd_file(task, ret as u32, false)?;
+        let path = vfs.file_path(file)?;
+        let inode = vfs.file_inode(file)?;
+        Some((file, path, inode, vfs.ino(inode)?))
     };
-    // SAFETY: the value of this thread's entry; only this thread's handlers touch it.
+    let Some((file, path, inode, ino)) = found() else {
+        count(FileOpenStat::ReadError);
+        return;
+    };
+    // SAFETY: `work` is this CPU's scratch (caller).
     unsafe {
-        if (*rec).syscall_nr != field::<i32>(ctx, OFF_SYSCALL_NR) as u32 {
-            count(FileOpenStat::Orphaned);
-        } else {
-            (*rec).ret = field::<i64>(ctx, OFF_RET) as i32;
-            (*rec).timestamp_ns = bpf_ktime_get_ns();
-            let flags = wakeup_flags();
-            match KOTEL_FILE_OPEN_EVENTS.output::<FileOpenRecord>(&*rec, flags) {
-                Ok(()) => count(FileOpenStat::Emitted),
-                Err(_) => count(FileOpenStat::RingbufFull),
+        let Some(hit) = matching::opened(vfs, path, inode, ino, &mut (*work).key) else {
+            return;
+        };
+        (*work).file = file;
+        (*work).inode = inode;
+        (*work).rec.ino = ino;
+        (*work).from_mnt = path.mnt;
+        (*work).from_dentry = path.dentry;
+        (*work).from_base = 0;
+        report::emit(ctx, work, vfs, task, hit, ret, false);
+    }
+}
+
+/// A failed open (or any open without VFS offsets): matched by the path it requested.
+///
+/// # Safety
+/// `work` is this CPU's scratch, with the open's arguments.
+#[inline(always)]
+unsafe fn requested(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u64, ret: i32) {
+    // SAFETY: `work` is this CPU's scratch (caller).
+    unsafe {
+        let rec = &mut (*work).rec;
+        if read_requested(rec, (*work).args.filename).is_none() {
+            count(FileOpenStat::ReadError);
+            return;
+        }
+        (*work).file = 0;
+        (*work).from_dentry = 0;
+        (*work).from_base = 0;
+        if rec.path[0] == b'/' || !vfs.valid() {
+            if let Some(hit) = by_prefix(rec) {
+                report::emit(ctx, work, vfs, task, hit, ret, true);
             }
+            return;
+        }
+        // Relative: from the working directory or the directory descriptor.
+        let dfd = (*work).args.dfd;
+        let base = if dfd == AT_FDCWD {
+            vfs.root_and_pwd(task).map(|(_, pwd)| pwd)
+        } else {
+            vfs.fd_file(task, dfd as u32, true)
+                .and_then(|f| vfs.file_path(f))
+        };
+        let Some(base) = base else {
+            count(FileOpenStat::ReadError);
+            return;
+        };
+        let name = rec.path.as_ptr() as u64;
+        let Some(hit) = matching::above(vfs, base, true, || name, &mut (*work).key) else {
+            return;
+        };
+        (*work).from_mnt = base.mnt;
+        (*work).from_dentry = base.dentry;
+        (*work).from_base = 1;
+        report::emit(ctx, work, vfs, task, hit, ret, true);
+    }
+}
+
+/// The watched path the requested path (in `rec.path`) starts with, at a component
+/// boundary.
+#[inline(always)]
+fn by_prefix(rec: &FileOpenRecord) -> Option<Hit> {
+    // SAFETY: `path_bits` directly precedes `path` (asserted in kotel_common), so the two
+    // form the trie's key `{ prefix_len: u32, data: [u8; PATH_MAX_BYTES] }`.
+    let key = unsafe {
+        &*(core::ptr::addr_of!(rec.path_bits)
+            .cast::<aya_ebpf::maps::lpm_trie::Key<[u8; PATH_MAX_BYTES]>>())
+    };
+    let value = KOTEL_FILE_OPEN_PREFIXES.get(key).copied()?;
+    let len = (value >> 16) as usize & (PATH_MAX_BYTES - 1);
+    // Both indexes are below PATH_MAX_BYTES; `path` is NUL-terminated and at least `len`
+    // bytes long (the prefix matched them).
+    let boundary = len == 0
+        || rec.path[(len - 1) & (PATH_MAX_BYTES - 1)] == b'/'
+        || matches!(rec.path[len], 0 | b'/');
+    boundary.then_some(Hit {
+        matched: matched::PATH,
+        watch: value & 0xffff,
+    })
+}
+
+/// Reads the requested path at user address `filename` into `rec.path` and sets
+/// `path_bits` and the truncation status; `None` when the read fails.
+#[inline(always)]
+pub(super) fn read_requested(rec: &mut FileOpenRecord, filename: u64) -> Option<()> {
+    // SAFETY: the helper writes at most PATH_MAX_BYTES bytes, NUL included, into `path`,
+    // and fails cleanly on a bad pointer.
+    let n = unsafe {
+        generated::bpf_probe_read_user_str(
+            rec.path.as_mut_ptr().cast(),
+            PATH_MAX_BYTES as u32,
+            filename as *const _,
+        )
+    };
+    if n <= 0 {
+        return None;
+    }
+    rec.path_bits = (n as u32 - 1) * 8;
+    rec.status = 0;
+    // A full buffer may hold a cut path: look at the byte after the last one kept.
+    if n as usize == PATH_MAX_BYTES {
+        let next = (filename + PATH_MAX_BYTES as u64 - 1) as *const u8;
+        // SAFETY: a probing user read: a bad address fails, it does not fault.
+        if unsafe { bpf_probe_read_user(next) }.is_ok_and(|b| b != 0) {
+            rec.status = STATUS_REQUESTED_TRUNCATED;
+            count(FileOpenStat::Truncated);
         }
     }
-    let _ = KOTEL_FILE_OPEN_PENDING.remove(tid);
-    Ok(0)
+    Some(())
+}
+
+/// The flags the open requested (`how->flags` for openat2), 0 when unreadable.
+#[inline(always)]
+pub(super) fn requested_flags(args: &OpenArgs) -> u32 {
+    if args.syscall != syscall::OPENAT2 {
+        return args.flags;
+    }
+    // SAFETY: user pointer read through the helper; a bad pointer is an error, not a fault.
+    match unsafe { bpf_probe_read_user(args.how as *const u64) } {
+        Ok(f) => f as u32,
+        Err(_) => {
+            count(FileOpenStat::ReadError);
+            0
+        }
+    }
 }

@@ -2,31 +2,38 @@
 //! `collector/build.rs` (aya-build) and embedded into the agent.
 //!
 //! Contract with user space (names are `kotel_common::file_open::names`, checked at
-//! compile time; records are `kotel_common::file_open::FileOpenRecord`):
-//! - `sys_enter_{openat,openat2,open,creat}` read the path argument into a per-CPU scratch
-//!   record and look it up in the LPM trie `KOTEL_FILE_OPEN_PREFIXES`, which user space fills
-//!   before attaching. A miss ends the handler: unwatched opens cost one user-string read and
-//!   one trie lookup, and never reach user space.
-//! - A hit that passes the kernel filters (`kotel_probes::filter::allows_process`, else
-//!   `Filtered`) is remembered per thread in the LRU hash `KOTEL_FILE_OPEN_PENDING`.
-//! - One exit program, attached to every matching `sys_exit_*`, completes the remembered
-//!   record with the return value (fd or `-errno`), writes it to the ring buffer and deletes
-//!   the entry. Nothing aborts: failures increment a `FileOpenStat` counter.
+//! compile time; records are `kotel_common::file_open::FileOpenRecord`; the matching rules
+//! are in `kotel_common::file_open`):
+//! - `sys_enter_{openat,openat2,open,creat}` keep the arguments in the argument table.
+//! - One exit program, attached to every matching `sys_exit_*`, matches the open
+//!   ([`matching`]) and, for a match that passes the kernel filters
+//!   (`kotel_probes::filter::allows_process`, else `Filtered`), fills a record
+//!   ([`report`]) and writes it to the ring buffer. Unwatched opens never reach user space.
+//! - User space fills `KOTEL_FILE_OPEN_PREFIXES`, `_INODES`, `_NAMES` and `_INODE_FILTER`
+//!   before attaching and keeps them current. Nothing aborts: failures increment a
+//!   `FileOpenStat` counter.
 #![no_std]
 #![no_main]
 
 mod enter;
 mod exit;
+mod matching;
+mod report;
+mod work;
 
 use aya_ebpf::{
     macros::{map, tracepoint},
-    maps::{LpmTrie, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LpmTrie, PerCpuArray, RingBuf},
     programs::TracePointContext,
     Global,
 };
 use kotel_common::{
-    file_open::{names, FileOpenRecord, FileOpenStat, MAX_PENDING, MAX_PREFIXES, PATH_MAX_BYTES},
+    file_open::{
+        names, FileOpenStat, NameKey, OpenArgs, Watch, ARG_SLOTS, FILTER_WORDS, MAX_INODES,
+        MAX_PREFIXES, PATH_MAX_BYTES,
+    },
     str_eq,
+    vfs::{InodeKey, VfsFields},
 };
 
 kotel_probes::program_object!();
@@ -42,17 +49,25 @@ macro_rules! same_name {
 /// Records to user space. Size set by the agent (`ring_buffer_bytes`).
 #[map]
 static KOTEL_FILE_OPEN_EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
-/// Watched prefixes (bits + bytes) -> index in the configuration.
+/// Watched paths (bits + bytes) -> index in the configuration.
 #[map]
 static KOTEL_FILE_OPEN_PREFIXES: LpmTrie<[u8; PATH_MAX_BYTES], u32> =
     LpmTrie::with_max_entries(MAX_PREFIXES, 0);
-/// Thread id -> watched open between its enter and its exit.
+/// Watched inodes.
 #[map]
-static KOTEL_FILE_OPEN_PENDING: LruHashMap<u32, FileOpenRecord> =
-    LruHashMap::with_max_entries(MAX_PENDING, 0);
-/// The enter handlers' record under construction (too big for the 512-byte stack).
+static KOTEL_FILE_OPEN_INODES: HashMap<InodeKey, Watch> = HashMap::with_max_entries(MAX_INODES, 0);
+/// Watched files' names in their directories -> index in the configuration.
 #[map]
-static KOTEL_FILE_OPEN_SCRATCH: PerCpuArray<FileOpenRecord> = PerCpuArray::with_max_entries(1, 0);
+static KOTEL_FILE_OPEN_NAMES: HashMap<NameKey, u32> = HashMap::with_max_entries(MAX_INODES, 0);
+/// Bit filter of the watched inode numbers.
+#[map]
+static KOTEL_FILE_OPEN_INODE_FILTER: Array<u64> = Array::with_max_entries(FILTER_WORDS, 0);
+/// Each open's arguments from enter to exit, slot `tid % ARG_SLOTS`.
+#[map]
+static KOTEL_FILE_OPEN_ARGS: Array<OpenArgs> = Array::with_max_entries(ARG_SLOTS, 0);
+/// The exit handler's working state (too big for the 512-byte stack).
+#[map]
+static KOTEL_FILE_OPEN_SCRATCH: PerCpuArray<work::Work> = PerCpuArray::with_max_entries(1, 0);
 /// Per-CPU `u64` counters indexed by [`FileOpenStat`].
 #[map]
 static KOTEL_FILE_OPEN_STATS: PerCpuArray<u64> =
@@ -61,13 +76,49 @@ static KOTEL_FILE_OPEN_STATS: PerCpuArray<u64> =
 /// Wakeup threshold in bytes of unread data; 0 = wake on every submit.
 #[unsafe(no_mangle)]
 static KOTEL_FILE_OPEN_WAKEUP_BYTES: Global<u64> = Global::new(0);
+/// The agent's own thread-group id: its opens are not reported.
+#[unsafe(no_mangle)]
+static KOTEL_FILE_OPEN_OWN_TGID: Global<u32> = Global::new(0);
+/// VFS offsets of the running kernel; `valid == 0`: match requested paths only.
+#[unsafe(no_mangle)]
+static KOTEL_FILE_OPEN_VFS_FIELDS: Global<VfsFields> = Global::new(VfsFields {
+    valid: 0,
+    task_fs: 0,
+    task_files: 0,
+    fs_root: 0,
+    fs_pwd: 0,
+    path_mnt: 0,
+    path_dentry: 0,
+    files_fdt: 0,
+    fdt_max_fds: 0,
+    fdt_fd: 0,
+    file_path: 0,
+    file_inode: 0,
+    dentry_parent: 0,
+    dentry_name: 0,
+    dentry_inode: 0,
+    inode_ino: 0,
+    inode_sb: 0,
+    inode_nlink: 0,
+    sb_dev: 0,
+    mount_mnt: 0,
+    mount_parent: 0,
+    mount_mountpoint: 0,
+    vfsmount_root: 0,
+    file_flags: 0,
+});
 
 same_name!(KOTEL_FILE_OPEN_EVENTS, names::EVENTS);
 same_name!(KOTEL_FILE_OPEN_PREFIXES, names::PREFIXES);
-same_name!(KOTEL_FILE_OPEN_PENDING, names::PENDING);
+same_name!(KOTEL_FILE_OPEN_INODES, names::INODES);
+same_name!(KOTEL_FILE_OPEN_NAMES, names::NAMES);
+same_name!(KOTEL_FILE_OPEN_INODE_FILTER, names::INODE_FILTER);
+same_name!(KOTEL_FILE_OPEN_ARGS, names::ARGS);
 same_name!(KOTEL_FILE_OPEN_SCRATCH, names::SCRATCH);
 same_name!(KOTEL_FILE_OPEN_STATS, names::STATS);
 same_name!(KOTEL_FILE_OPEN_WAKEUP_BYTES, names::WAKEUP_BYTES);
+same_name!(KOTEL_FILE_OPEN_VFS_FIELDS, names::VFS_FIELDS);
+same_name!(KOTEL_FILE_OPEN_OWN_TGID, names::OWN_TGID);
 same_name!(kotel_openat, names::PROG_ENTER_OPENAT);
 same_name!(kotel_openat2, names::PROG_ENTER_OPENAT2);
 same_name!(kotel_open, names::PROG_ENTER_OPEN);
@@ -76,37 +127,32 @@ same_name!(kotel_open_exit, names::PROG_EXIT);
 
 #[tracepoint]
 pub fn kotel_openat(ctx: TracePointContext) -> u32 {
-    match enter::openat(&ctx) {
-        Ok(r) | Err(r) => r,
-    }
+    enter::openat(&ctx);
+    0
 }
 
 #[tracepoint]
 pub fn kotel_openat2(ctx: TracePointContext) -> u32 {
-    match enter::openat2(&ctx) {
-        Ok(r) | Err(r) => r,
-    }
+    enter::openat2(&ctx);
+    0
 }
 
 #[tracepoint]
 pub fn kotel_open(ctx: TracePointContext) -> u32 {
-    match enter::open(&ctx) {
-        Ok(r) | Err(r) => r,
-    }
+    enter::open(&ctx);
+    0
 }
 
 #[tracepoint]
 pub fn kotel_creat(ctx: TracePointContext) -> u32 {
-    match enter::creat(&ctx) {
-        Ok(r) | Err(r) => r,
-    }
+    enter::creat(&ctx);
+    0
 }
 
 #[tracepoint]
 pub fn kotel_open_exit(ctx: TracePointContext) -> u32 {
-    match exit::exit(&ctx) {
-        Ok(r) | Err(r) => r,
-    }
+    exit::exit(&ctx);
+    0
 }
 
 /// Increments one per-CPU stats counter.

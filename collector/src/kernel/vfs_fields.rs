@@ -1,0 +1,72 @@
+//! The VFS offsets the file-naming kernel programs read through ([`VfsFields`]), from the
+//! running kernel's BTF.
+//!
+//! Contract: [`vfs_fields`] resolves every member or fails naming the first one missing;
+//! [`of_running_kernel`] never fails: without BTF, or with a member missing, it returns
+//! `valid == 0` and the reason, and the programs fall back to what needs no offsets.
+
+use kotel_common::vfs::VfsFields;
+
+use crate::kernel::btf::{Btf, BtfError};
+
+/// Every offset of [`VfsFields`] in `btf`.
+pub fn vfs_fields(btf: &Btf) -> Result<VfsFields, BtfError> {
+    let path_mnt = btf.offset_of("path", &["mnt"])?;
+    let path_dentry = btf.offset_of("path", &["dentry"])?;
+    Ok(VfsFields {
+        valid: 1,
+        task_fs: btf.offset_of("task_struct", &["fs"])?,
+        task_files: btf.offset_of("task_struct", &["files"])?,
+        fs_root: btf.offset_of("fs_struct", &["root"])?,
+        fs_pwd: btf.offset_of("fs_struct", &["pwd"])?,
+        path_mnt,
+        path_dentry,
+        files_fdt: btf.offset_of("files_struct", &["fdt"])?,
+        fdt_max_fds: btf.offset_of("fdtable", &["max_fds"])?,
+        fdt_fd: btf.offset_of("fdtable", &["fd"])?,
+        file_path: btf.offset_of("file", &["f_path"])?,
+        file_inode: btf.offset_of("file", &["f_inode"])?,
+        dentry_parent: btf.offset_of("dentry", &["d_parent"])?,
+        dentry_name: btf.offset_of("dentry", &["d_name", "name"])?,
+        dentry_inode: btf.offset_of("dentry", &["d_inode"])?,
+        inode_ino: btf.offset_of("inode", &["i_ino"])?,
+        inode_sb: btf.offset_of("inode", &["i_sb"])?,
+        inode_nlink: btf.offset_of("inode", &["i_nlink"])?,
+        sb_dev: btf.offset_of("super_block", &["s_dev"])?,
+        mount_mnt: btf.offset_of("mount", &["mnt"])?,
+        mount_parent: btf.offset_of("mount", &["mnt_parent"])?,
+        mount_mountpoint: btf.offset_of("mount", &["mnt_mountpoint"])?,
+        vfsmount_root: btf.offset_of("vfsmount", &["mnt_root"])?,
+        file_flags: btf.offset_of("file", &["f_flags"])?,
+    })
+}
+
+/// The running kernel's offsets, or `valid == 0` and why not.
+pub fn of_running_kernel() -> (VfsFields, Option<String>) {
+    match Btf::from_sys_fs().and_then(|btf| vfs_fields(&btf)) {
+        Ok(f) => (f, None),
+        Err(e) => (VfsFields::default(), Some(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_running_kernel_resolves_every_vfs_offset_when_it_has_btf() {
+        let Ok(btf) = Btf::from_sys_fs() else {
+            return; // no BTF on this machine: nothing to check
+        };
+        let f = vfs_fields(&btf).expect("every VFS member");
+        assert_eq!(f.valid, 1);
+        assert_eq!(
+            (f.path_mnt, f.path_dentry),
+            (0, 8),
+            "struct path {{ mnt; dentry; }}"
+        );
+        assert_ne!(f.fs_root, f.fs_pwd);
+        assert_ne!(f.dentry_parent, f.dentry_inode);
+        assert!(f.mount_parent != f.mount_mountpoint && f.inode_sb != f.inode_ino);
+    }
+}

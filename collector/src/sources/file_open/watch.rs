@@ -1,0 +1,234 @@
+//! Watched paths resolved to the inodes the kernel matches: in one filesystem root (the
+//! host's, or a container's through `/proc/<pid>/root`), each watched path names a file, a
+//! directory, or nothing yet.
+//!
+//! Contract: [`resolve_in_root`] never follows a symlink out of the root it resolves in
+//! (`openat2` with `RESOLVE_IN_ROOT`, so a container's absolute symlinks stay in the
+//! container) and never fails as a whole: a path that does not exist yields only the entries
+//! that catch its creation (its directory as [`kind::PARENT`] and its name), and every
+//! other failure is returned as a [`Problem`] next to what did resolve.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use kotel_common::file_open::{kind, NameKey, Watch, NAME_KEY_BYTES};
+use kotel_common::vfs::{kernel_dev, InodeKey};
+
+/// `RESOLVE_IN_ROOT` of `openat2(2)` (Linux 5.6+).
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// One watched path of the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchedPath {
+    /// Its index in `paths` (the value the kernel reports).
+    pub index: u32,
+    /// The path as configured, without a trailing `/` (except `/` itself).
+    pub path: String,
+}
+
+impl WatchedPath {
+    /// The configured paths, in order.
+    pub fn all(paths: &[String]) -> Vec<WatchedPath> {
+        paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let trimmed = p.trim_end_matches('/');
+                WatchedPath {
+                    index: i as u32,
+                    path: if trimmed.is_empty() { "/" } else { trimmed }.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// The directory holding the path and the path's last component (`None` for `/`).
+    fn split(&self) -> Option<(&str, &str)> {
+        let (dir, name) = self.path.rsplit_once('/')?;
+        (!name.is_empty()).then_some((if dir.is_empty() { "/" } else { dir }, name))
+    }
+}
+
+/// The kernel map entries of a set of resolved paths.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WatchSet {
+    /// Watched inodes.
+    pub inodes: BTreeMap<InodeKey, Watch>,
+    /// Watched files' names in their directories -> index.
+    pub names: BTreeMap<NameKeyOrd, u32>,
+}
+
+/// A [`NameKey`] with an order (for diffing sets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NameKeyOrd(pub NameKey);
+
+impl PartialOrd for NameKeyOrd {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for NameKeyOrd {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.0.dir, self.0.name).cmp(&(other.0.dir, other.0.name))
+    }
+}
+
+impl WatchSet {
+    /// Adds `kinds` (and, for a file or a directory, the watched path's index) to `key`.
+    fn add(&mut self, key: InodeKey, kinds: u32, index: u32) {
+        let w = self.inodes.entry(key).or_default();
+        if kinds & (kind::FILE | kind::DIRECTORY) != 0
+            && w.kinds & (kind::FILE | kind::DIRECTORY) == 0
+        {
+            w.index = index;
+        }
+        w.kinds |= kinds;
+    }
+
+    /// Merges `other` into `self`.
+    pub fn merge(&mut self, other: WatchSet) {
+        for (key, w) in other.inodes {
+            self.add(key, w.kinds, w.index);
+        }
+        self.names.extend(other.names);
+    }
+}
+
+/// Why part of a watched path could not be resolved in a root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Stable snake_case reason (`no_access`, `error`), the label of the counter.
+    pub reason: &'static str,
+    /// What failed, for the log.
+    pub detail: String,
+}
+
+/// The identity of a file as the kernel sees it.
+fn identity(fd: &OwnedFd) -> std::io::Result<(InodeKey, bool)> {
+    // SAFETY: `fd` is open; `st` is written by fstat before it is read.
+    let st = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd.as_raw_fd(), &mut st) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        st
+    };
+    let key = InodeKey {
+        dev: kernel_dev(libc::major(st.st_dev), libc::minor(st.st_dev)),
+        _pad: 0,
+        ino: st.st_ino,
+    };
+    Ok((key, st.st_mode & libc::S_IFMT == libc::S_IFDIR))
+}
+
+/// Opens `path` (absolute, as seen inside the root) below `root` with `O_PATH`, resolving
+/// symlinks and `..` inside the root.
+pub(super) fn open_in_root(root: &OwnedFd, path: &str) -> std::io::Result<OwnedFd> {
+    let rel = CString::new(path.trim_start_matches('/').as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let rel = if rel.as_bytes().is_empty() {
+        CString::new(".").expect("no NUL")
+    } else {
+        rel
+    };
+    // struct open_how { u64 flags; u64 mode; u64 resolve; }
+    let how: [u64; 3] = [(libc::O_PATH | libc::O_CLOEXEC) as u64, 0, RESOLVE_IN_ROOT];
+    // SAFETY: valid NUL-terminated path and open_how of the size passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            rel.as_ptr(),
+            how.as_ptr(),
+            std::mem::size_of_val(&how),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor the kernel just returned, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Opens a root directory (`/`, or `/proc/<pid>/root`).
+pub fn open_root(root: &Path) -> std::io::Result<OwnedFd> {
+    let c = CString::new(root.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: valid NUL-terminated path.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor the kernel just returned, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn problem(root: &str, path: &str, e: &std::io::Error) -> Problem {
+    let reason = match e.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) => "no_access",
+        _ => "error",
+    };
+    Problem {
+        reason,
+        detail: format!("{path} in {root}: {e}"),
+    }
+}
+
+fn missing(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
+}
+
+/// The entries of every watched path in the root open at `root` (named `label` in
+/// problems).
+pub fn resolve_in_root(
+    root: &OwnedFd,
+    label: &str,
+    paths: &[WatchedPath],
+) -> (WatchSet, Vec<Problem>) {
+    let mut set = WatchSet::default();
+    let mut problems = Vec::new();
+    for w in paths {
+        match open_in_root(root, &w.path).and_then(|fd| identity(&fd)) {
+            Ok((key, true)) => set.add(key, kind::DIRECTORY, w.index),
+            Ok((key, false)) => set.add(key, kind::FILE, w.index),
+            Err(e) if missing(&e) => {}
+            Err(e) => problems.push(problem(label, &w.path, &e)),
+        }
+        // The directory holding the path: a file created or renamed there under the
+        // watched name matches by name before the next resolution.
+        let Some((dir, name)) = w.split() else {
+            continue;
+        };
+        match open_in_root(root, dir).and_then(|fd| identity(&fd)) {
+            Ok((key, true)) => {
+                set.add(key, kind::PARENT, w.index);
+                if name.len() < NAME_KEY_BYTES {
+                    let mut bytes = [0u8; NAME_KEY_BYTES];
+                    bytes[..name.len()].copy_from_slice(name.as_bytes());
+                    let nk = NameKey {
+                        dir: key,
+                        name: bytes,
+                    };
+                    set.names.insert(NameKeyOrd(nk), w.index);
+                }
+            }
+            Ok((_, false)) => {}
+            Err(e) if missing(&e) => {}
+            Err(e) => problems.push(problem(label, dir, &e)),
+        }
+    }
+    (set, problems)
+}
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;

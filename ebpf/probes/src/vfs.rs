@@ -1,0 +1,272 @@
+//! Reading the VFS from a tracepoint: a descriptor's file, a file's identity, a task's
+//! root and working directory, and the path of a dentry walked up to that root.
+//!
+//! Every read is a probing read (`bpf_probe_read_kernel`) at an offset of
+//! [`VfsFields`] (read from the running kernel's BTF by the agent), so it works from the
+//! classic tracepoints on every kernel and a bad pointer is a failed read, never a fault.
+//! Tracepoint programs run under RCU, so the descriptor table, dentries and mounts read
+//! here are not freed while the program runs; they may change concurrently (a rename, a
+//! `close` from another thread), which can make a walk see a mix of old and new names.
+
+use core::ptr::{read_volatile, write_volatile};
+
+use aya_ebpf::{
+    helpers::{bpf_probe_read_kernel, generated},
+    Global,
+};
+use kotel_common::vfs::{
+    InodeKey, VfsFields, MAX_WALK_STEPS, NAME_ROOM, PATH_ROOM, WALK_DETACHED, WALK_READ_ERROR,
+    WALK_TRUNCATED,
+};
+
+/// A mount and a dentry on it (a kernel `struct path`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Path {
+    /// `struct vfsmount *`.
+    pub mnt: u64,
+    /// `struct dentry *`.
+    pub dentry: u64,
+}
+
+/// Reads through the offsets of one kernel build. Each offset is loaded from the global
+/// when used (the verifier sees a frozen read-only value: a constant), so none of them
+/// takes stack.
+#[derive(Clone, Copy)]
+pub struct Vfs {
+    f: *const VfsFields,
+}
+
+/// The offset `$field` of a [`Vfs`].
+macro_rules! off {
+    ($vfs:expr, $field:ident) => {
+        // SAFETY: `f` points to the program's global (see `Vfs::new`).
+        unsafe { read_volatile(core::ptr::addr_of!((*$vfs.f).$field)) }
+    };
+}
+
+impl Vfs {
+    /// Reads through the program's global `fields`.
+    #[inline(always)]
+    pub fn new(fields: &'static Global<VfsFields>) -> Self {
+        // `Global<T>` is `repr(transparent)` over `T`.
+        Self {
+            f: (fields as *const Global<VfsFields>).cast(),
+        }
+    }
+
+    /// Whether the offsets were resolved (`valid != 0`).
+    #[inline(always)]
+    pub fn valid(&self) -> bool {
+        off!(self, valid) != 0
+    }
+
+    /// `file.f_flags` of `file`.
+    #[inline(always)]
+    pub fn file_flags(&self, file: u64) -> Option<u32> {
+        self.read(file, off!(self, file_flags))
+    }
+
+    /// The value of type `T` at `base + off`; `None` for a null base or a failed read.
+    #[inline(always)]
+    pub fn read<T: Copy>(&self, base: u64, off: u32) -> Option<T> {
+        if base == 0 {
+            return None;
+        }
+        // SAFETY: a probing read: a bad address fails, it does not fault.
+        unsafe { bpf_probe_read_kernel((base + u64::from(off)) as *const T) }.ok()
+    }
+
+    /// A non-null kernel pointer at `base + off`.
+    #[inline(always)]
+    pub fn ptr(&self, base: u64, off: u32) -> Option<u64> {
+        self.read::<u64>(base, off).filter(|p| *p != 0)
+    }
+
+    /// The `struct path` at `base + off`.
+    #[inline(always)]
+    pub fn path_at(&self, base: u64, off: u32) -> Option<Path> {
+        Some(Path {
+            mnt: self.ptr(base, off + off!(self, path_mnt))?,
+            dentry: self.ptr(base, off + off!(self, path_dentry))?,
+        })
+    }
+
+    /// The file behind descriptor `fd` of `task` (`task->files->fdt->fd[fd]`), `None` for
+    /// a closed or out-of-range descriptor or a failed read. `checked` compares `fd` with
+    /// `max_fds` first (one more read): needed for a descriptor a process passed, not for
+    /// one the kernel just returned.
+    #[inline(always)]
+    pub fn fd_file(&self, task: u64, fd: u32, checked: bool) -> Option<u64> {
+        let files = self.ptr(task, off!(self, task_files))?;
+        let fdt = self.ptr(files, off!(self, files_fdt))?;
+        if checked && fd >= self.read::<u32>(fdt, off!(self, fdt_max_fds))? {
+            return None;
+        }
+        let table = self.ptr(fdt, off!(self, fdt_fd))?;
+        self.ptr(table + 8 * u64::from(fd), 0)
+    }
+
+    /// `file->f_path`.
+    #[inline(always)]
+    pub fn file_path(&self, file: u64) -> Option<Path> {
+        self.path_at(file, off!(self, file_path))
+    }
+
+    /// `file->f_inode`.
+    #[inline(always)]
+    pub fn file_inode(&self, file: u64) -> Option<u64> {
+        self.ptr(file, off!(self, file_inode))
+    }
+
+    /// `inode->i_ino`.
+    #[inline(always)]
+    pub fn ino(&self, inode: u64) -> Option<u64> {
+        self.read(inode, off!(self, inode_ino))
+    }
+
+    /// `inode->i_sb->s_dev`.
+    #[inline(always)]
+    pub fn dev(&self, inode: u64) -> Option<u32> {
+        let sb = self.ptr(inode, off!(self, inode_sb))?;
+        self.read(sb, off!(self, sb_dev))
+    }
+
+    /// `inode->i_nlink`.
+    #[inline(always)]
+    pub fn nlink(&self, inode: u64) -> Option<u32> {
+        self.read(inode, off!(self, inode_nlink))
+    }
+
+    /// The identity of `inode` with its number already read.
+    #[inline(always)]
+    pub fn key(&self, inode: u64, ino: u64) -> Option<InodeKey> {
+        Some(InodeKey {
+            dev: self.dev(inode)?,
+            _pad: 0,
+            ino,
+        })
+    }
+
+    /// `dentry->d_inode`.
+    #[inline(always)]
+    pub fn dentry_inode(&self, dentry: u64) -> Option<u64> {
+        self.ptr(dentry, off!(self, dentry_inode))
+    }
+
+    /// `dentry->d_parent` (equal to `dentry` at its filesystem's root).
+    #[inline(always)]
+    pub fn parent(&self, dentry: u64) -> Option<u64> {
+        self.ptr(dentry, off!(self, dentry_parent))
+    }
+
+    /// `dentry->d_name.name`.
+    #[inline(always)]
+    pub fn name(&self, dentry: u64) -> Option<u64> {
+        self.ptr(dentry, off!(self, dentry_name))
+    }
+
+    /// `task->fs->root` and `task->fs->pwd`.
+    #[inline(always)]
+    pub fn root_and_pwd(&self, task: u64) -> Option<(Path, Path)> {
+        let fs = self.ptr(task, off!(self, task_fs))?;
+        Some((
+            self.path_at(fs, off!(self, fs_root))?,
+            self.path_at(fs, off!(self, fs_pwd))?,
+        ))
+    }
+
+    /// `mnt->mnt_root`: the dentry mount `mnt` (`struct vfsmount *`) shows at its top.
+    #[inline(always)]
+    pub fn mount_root(&self, mnt: u64) -> Option<u64> {
+        self.ptr(mnt, off!(self, vfsmount_root))
+    }
+
+    /// Where mount `mnt` (`struct vfsmount *`) is mounted: the dentry below it and the
+    /// parent mount. `Some(None)` for a mount attached nowhere (its own parent: a
+    /// namespace's root mount, or an internal one such as memfd's); `None` when a read
+    /// failed.
+    #[inline(always)]
+    pub fn mounted_on(&self, mnt: u64) -> Option<Option<Path>> {
+        let mount = mnt.wrapping_sub(u64::from(off!(self, mount_mnt)));
+        let parent = self.ptr(mount, off!(self, mount_parent))?;
+        if parent == mount {
+            return Some(None);
+        }
+        Some(Some(Path {
+            mnt: parent + u64::from(off!(self, mount_mnt)),
+            dentry: self.ptr(mount, off!(self, mount_mountpoint))?,
+        }))
+    }
+
+    /// Writes the path of `from` up to `root` into `dst`, leaf first (see
+    /// `kotel_common::vfs`), keeping the bytes written in `*len` (which it sets to 0 first);
+    /// returns the `WALK_*` flags.
+    ///
+    /// The length lives in memory, not in a register, on purpose: the verifier then sees
+    /// the states of a mount crossing and of a component as equal at the next step and
+    /// verifies the loop once per step instead of once per path through it.
+    ///
+    /// # Safety
+    /// `dst` has `kotel_common::vfs::PATH_BUFFER` writable bytes; `len` is writable map
+    /// memory.
+    #[inline(always)]
+    pub unsafe fn walk_path(&self, from: Path, root: Path, dst: *mut u8, len: *mut u32) -> u32 {
+        // SAFETY: `len` is writable (caller).
+        unsafe { write_volatile(len, 0) };
+        let mut at = from;
+        let Some(mut top) = self.mount_root(at.mnt) else {
+            return WALK_READ_ERROR;
+        };
+        for _ in 0..MAX_WALK_STEPS {
+            if at == root {
+                return 0;
+            }
+            if at.dentry == top {
+                // The top of a mount: go on from where it is mounted.
+                match self.mounted_on(at.mnt) {
+                    Some(Some(below)) => {
+                        at = below;
+                        top = match self.mount_root(at.mnt) {
+                            Some(t) => t,
+                            None => return WALK_READ_ERROR,
+                        };
+                        continue;
+                    }
+                    Some(None) => return WALK_DETACHED,
+                    None => return WALK_READ_ERROR,
+                }
+            }
+            let Some(parent) = self.parent(at.dentry) else {
+                return WALK_READ_ERROR;
+            };
+            if parent == at.dentry {
+                // A filesystem root that is not its mount's top: not reachable from here.
+                return WALK_DETACHED;
+            }
+            // SAFETY: `len` is readable (caller).
+            let used = unsafe { read_volatile(len) } as usize;
+            if used >= PATH_ROOM - 1 {
+                return WALK_TRUNCATED;
+            }
+            let Some(name) = self.name(at.dentry) else {
+                return WALK_READ_ERROR;
+            };
+            // SAFETY: the offset is below PATH_ROOM and the helper writes at most NAME_ROOM
+            // bytes, inside the caller's PATH_ROOM + NAME_ROOM; a bad name pointer fails.
+            let n = unsafe {
+                generated::bpf_probe_read_kernel_str(
+                    dst.add(used & (PATH_ROOM - 1)).cast(),
+                    NAME_ROOM as u32,
+                    name as *const _,
+                )
+            };
+            if n <= 0 {
+                return WALK_READ_ERROR;
+            }
+            // SAFETY: as above.
+            unsafe { write_volatile(len, used as u32 + n as u32) };
+            at.dentry = parent;
+        }
+        WALK_TRUNCATED
+    }
+}
