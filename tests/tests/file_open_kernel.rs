@@ -68,23 +68,25 @@ fn watched_opens_are_reported_exactly_and_unwatched_ones_not_at_all() {
     File::open("/etc/hostname")
         .and_then(|mut f| f.read_to_string(&mut hostname))
         .unwrap();
-    // The parent directory itself: "/tmp/.../" is watched, "/tmp/..." (no slash) is not.
+    // The watched directory itself is a watched inode too.
     drop(File::open(&dir.0).unwrap());
     let (pid, cgroup) = (std::process::id(), fresh.id);
     drop(fresh);
 
     let mine = |e: &FileOpenEvent| e.pid == pid && e.cgroup_id == cgroup;
-    source.collect_until(3, |seen| seen.iter().filter(|e| mine(e)).count());
+    source.collect_until(4, |seen| seen.iter().filter(|e| mine(e)).count());
     let seen = source.stop();
     let events: Vec<&FileOpenEvent> = seen.iter().filter(|e| mine(e)).collect();
     for e in &events {
         eprintln!("{NAME}: {}", serde_json::to_string(e).unwrap());
     }
     let (comm, tid) = (thread_comm(), gettid());
+    let watched_dir = dir.0.display().to_string();
     let expect = [
         (&secret, vec!["read"], 0),
         (&missing, vec!["read"], libc::ENOENT),
         (&created, vec!["write", "create"], 0),
+        (&watched_dir, vec!["read"], 0),
     ];
     assert_eq!(
         events.len(),
@@ -101,6 +103,7 @@ fn watched_opens_are_reported_exactly_and_unwatched_ones_not_at_all() {
             (pid, tid, comm.as_str(), "openat")
         );
         assert!(!e.path_truncated);
+        assert_eq!(e.requested_path, e.path, "absolute paths without links");
         assert!(
             e.time_unix_nano > 1_600_000_000_000_000_000,
             "wall-clock time of {e:?}"
@@ -112,7 +115,7 @@ fn watched_opens_are_reported_exactly_and_unwatched_ones_not_at_all() {
     );
     let unwatched: Vec<&FileOpenEvent> = seen
         .iter()
-        .filter(|e| !e.path.starts_with(&dir.prefix()))
+        .filter(|e| !e.path.starts_with(&watched_dir))
         .collect();
     assert!(
         unwatched.is_empty(),
@@ -121,7 +124,7 @@ fn watched_opens_are_reported_exactly_and_unwatched_ones_not_at_all() {
 
     let t = telemetry::snapshot();
     assert!(
-        t.counter_sum(KERNEL_EVENTS, &[("stat", "emitted")]) >= 4.0,
+        t.counter_sum(KERNEL_EVENTS, &[("stat", "emitted")]) >= 5.0,
         "emitted"
     );
     assert_eq!(

@@ -18,7 +18,7 @@ pub fn plan_of(source: &SourceConfig) -> Option<LoadPlan> {
         SourceConfig::Exec(c) => exec::plan::plan(c, &exec::plan::KernelFacts::of_running_kernel()),
         SourceConfig::FileOpen(c) => file_open::plan::plan(
             c,
-            &file_open::plan::KernelFacts::of_running_kernel(&c.host_root.join("proc")),
+            &file_open::plan::KernelFacts::of_running_kernel(&c.proc_dir()),
         ),
         SourceConfig::Replay(_) => return None,
     })

@@ -5,15 +5,16 @@
 //! [`of_running_kernel`] never fails: without BTF, or with a member missing, it returns
 //! `valid == 0` and the reason, and the programs fall back to what needs no offsets.
 
-use kotel_common::vfs::VfsFields;
+use kotel_common::vfs::{span_start, VfsFields, DENTRY_SPAN, FILE_SPAN, INODE_SPAN};
 
 use crate::kernel::btf::{Btf, BtfError};
 
-/// Every offset of [`VfsFields`] in `btf`.
+/// Every offset of [`VfsFields`] in `btf`, and where the programs read each struct at
+/// once: members that do not fit one such read make the layout unusable.
 pub fn vfs_fields(btf: &Btf) -> Result<VfsFields, BtfError> {
     let path_mnt = btf.offset_of("path", &["mnt"])?;
     let path_dentry = btf.offset_of("path", &["dentry"])?;
-    Ok(VfsFields {
+    let mut f = VfsFields {
         valid: 1,
         task_fs: btf.offset_of("task_struct", &["fs"])?,
         task_files: btf.offset_of("task_struct", &["files"])?,
@@ -38,7 +39,27 @@ pub fn vfs_fields(btf: &Btf) -> Result<VfsFields, BtfError> {
         mount_mountpoint: btf.offset_of("mount", &["mnt_mountpoint"])?,
         vfsmount_root: btf.offset_of("vfsmount", &["mnt_root"])?,
         file_flags: btf.offset_of("file", &["f_flags"])?,
-    })
+        ..VfsFields::default()
+    };
+    let spread =
+        |what: &str| BtfError::NoSuchMember(what.to_string(), "(members too far apart)".into());
+    f.dentry_span = span_start(
+        &[f.dentry_parent, f.dentry_name, f.dentry_inode],
+        DENTRY_SPAN,
+    )
+    .ok_or_else(|| spread("dentry"))?;
+    f.inode_span =
+        span_start(&[f.inode_sb, f.inode_ino], INODE_SPAN).ok_or_else(|| spread("inode"))?;
+    f.file_span = span_start(
+        &[
+            f.file_path + path_mnt,
+            f.file_path + path_dentry,
+            f.file_inode,
+        ],
+        FILE_SPAN,
+    )
+    .ok_or_else(|| spread("file"))?;
+    Ok(f)
 }
 
 /// The running kernel's offsets, or `valid == 0` and why not.

@@ -84,6 +84,64 @@ pub struct VfsFields {
     pub vfsmount_root: u32,
     /// `file.f_flags` (`unsigned int`).
     pub file_flags: u32,
+    /// Where the programs start reading a `struct dentry` ([`DENTRY_SPAN`] bytes holding
+    /// `d_parent`, `d_name.name` and `d_inode`).
+    pub dentry_span: u32,
+    /// Where the programs start reading a `struct inode` ([`INODE_SPAN`] bytes holding
+    /// `i_sb` and `i_ino`).
+    pub inode_span: u32,
+    /// Where the programs start reading a `struct file` ([`FILE_SPAN`] bytes holding
+    /// `f_path` and `f_inode`).
+    pub file_span: u32,
+}
+
+impl VfsFields {
+    /// Every offset unknown (`valid == 0`): the programs' default until the agent sets them.
+    pub const UNKNOWN: VfsFields = VfsFields {
+        valid: 0,
+        task_fs: 0,
+        task_files: 0,
+        fs_root: 0,
+        fs_pwd: 0,
+        path_mnt: 0,
+        path_dentry: 0,
+        files_fdt: 0,
+        fdt_max_fds: 0,
+        fdt_fd: 0,
+        file_path: 0,
+        file_inode: 0,
+        dentry_parent: 0,
+        dentry_name: 0,
+        dentry_inode: 0,
+        inode_ino: 0,
+        inode_sb: 0,
+        inode_nlink: 0,
+        sb_dev: 0,
+        mount_mnt: 0,
+        mount_parent: 0,
+        mount_mountpoint: 0,
+        vfsmount_root: 0,
+        file_flags: 0,
+        dentry_span: 0,
+        inode_span: 0,
+        file_span: 0,
+    };
+}
+
+/// Bytes of a `struct dentry` read at once (one read per directory level instead of three).
+pub const DENTRY_SPAN: usize = 32;
+/// Bytes of a `struct inode` read at once.
+pub const INODE_SPAN: usize = 32;
+/// Bytes of a `struct file` read at once.
+pub const FILE_SPAN: usize = 64;
+
+/// The start of a read of `span` bytes covering every 8-byte member at `offsets`, `None`
+/// when they do not fit (or one is not 8-byte aligned relative to the others).
+pub fn span_start(offsets: &[u32], span: usize) -> Option<u32> {
+    let start = *offsets.iter().min()?;
+    let end = offsets.iter().max()? + 8;
+    let aligned = offsets.iter().all(|o| (o - start) % 8 == 0);
+    (aligned && (end - start) as usize <= span).then_some(start)
 }
 
 /// A file's identity as the kernel sees it: `inode->i_sb->s_dev` and `inode->i_ino`.

@@ -15,8 +15,8 @@ use aya_ebpf::{
     Global,
 };
 use kotel_common::vfs::{
-    InodeKey, VfsFields, MAX_WALK_STEPS, NAME_ROOM, PATH_ROOM, WALK_DETACHED, WALK_READ_ERROR,
-    WALK_TRUNCATED,
+    VfsFields, DENTRY_SPAN, FILE_SPAN, INODE_SPAN, MAX_WALK_STEPS, NAME_ROOM, PATH_ROOM,
+    WALK_DETACHED, WALK_READ_ERROR, WALK_TRUNCATED,
 };
 
 /// A mount and a dentry on it (a kernel `struct path`).
@@ -26,6 +26,41 @@ pub struct Path {
     pub mnt: u64,
     /// `struct dentry *`.
     pub dentry: u64,
+}
+
+/// What one read of a `struct dentry` gives.
+#[derive(Clone, Copy)]
+pub struct Dentry {
+    /// `d_parent` (the dentry itself at its filesystem's root).
+    pub parent: u64,
+    /// `d_name.name`.
+    pub name: u64,
+    /// `d_inode` (0 for a negative dentry).
+    pub inode: u64,
+}
+
+/// What one read of a `struct inode` gives.
+#[derive(Clone, Copy)]
+pub struct Inode {
+    /// `i_sb`.
+    pub sb: u64,
+    /// `i_ino`.
+    pub ino: u64,
+}
+
+/// What one read of a `struct file` gives.
+#[derive(Clone, Copy)]
+pub struct File {
+    /// `f_path`.
+    pub path: Path,
+    /// `f_inode`.
+    pub inode: u64,
+}
+
+/// The 8-byte member at `off` of a span read from `start` (`W` words, a power of two).
+#[inline(always)]
+fn member<const W: usize>(span: &[u64; W], start: u32, off: u32) -> u64 {
+    span[(off.wrapping_sub(start) / 8) as usize & (W - 1)]
 }
 
 /// Reads through the offsets of one kernel build. Each offset is loaded from the global
@@ -58,6 +93,53 @@ impl Vfs {
     #[inline(always)]
     pub fn valid(&self) -> bool {
         off!(self, valid) != 0
+    }
+
+    /// `d_parent`, `d_name.name` and `d_inode` of `dentry`, in one read.
+    #[inline(always)]
+    pub fn dentry(&self, dentry: u64) -> Option<Dentry> {
+        const W: usize = DENTRY_SPAN / 8;
+        let start = off!(self, dentry_span);
+        let span: [u64; W] = self.read(dentry, start)?;
+        Some(Dentry {
+            parent: member(&span, start, off!(self, dentry_parent)),
+            name: member(&span, start, off!(self, dentry_name)),
+            inode: member(&span, start, off!(self, dentry_inode)),
+        })
+    }
+
+    /// `i_sb` and `i_ino` of `inode`, in one read.
+    #[inline(always)]
+    pub fn inode(&self, inode: u64) -> Option<Inode> {
+        const W: usize = INODE_SPAN / 8;
+        let start = off!(self, inode_span);
+        let span: [u64; W] = self.read(inode, start)?;
+        Some(Inode {
+            sb: member(&span, start, off!(self, inode_sb)),
+            ino: member(&span, start, off!(self, inode_ino)),
+        })
+    }
+
+    /// `f_path` and `f_inode` of `file`, in one read.
+    #[inline(always)]
+    pub fn file(&self, file: u64) -> Option<File> {
+        const W: usize = FILE_SPAN / 8;
+        let start = off!(self, file_span);
+        let span: [u64; W] = self.read(file, start)?;
+        let path = off!(self, file_path);
+        Some(File {
+            path: Path {
+                mnt: member(&span, start, path + off!(self, path_mnt)),
+                dentry: member(&span, start, path + off!(self, path_dentry)),
+            },
+            inode: member(&span, start, off!(self, file_inode)),
+        })
+    }
+
+    /// `sb->s_dev`.
+    #[inline(always)]
+    pub fn sb_dev(&self, sb: u64) -> Option<u32> {
+        self.read(sb, off!(self, sb_dev))
     }
 
     /// `file.f_flags` of `file`.
@@ -106,24 +188,6 @@ impl Vfs {
         self.ptr(table + 8 * u64::from(fd), 0)
     }
 
-    /// `file->f_path`.
-    #[inline(always)]
-    pub fn file_path(&self, file: u64) -> Option<Path> {
-        self.path_at(file, off!(self, file_path))
-    }
-
-    /// `file->f_inode`.
-    #[inline(always)]
-    pub fn file_inode(&self, file: u64) -> Option<u64> {
-        self.ptr(file, off!(self, file_inode))
-    }
-
-    /// `inode->i_ino`.
-    #[inline(always)]
-    pub fn ino(&self, inode: u64) -> Option<u64> {
-        self.read(inode, off!(self, inode_ino))
-    }
-
     /// `inode->i_sb->s_dev`.
     #[inline(always)]
     pub fn dev(&self, inode: u64) -> Option<u32> {
@@ -135,28 +199,6 @@ impl Vfs {
     #[inline(always)]
     pub fn nlink(&self, inode: u64) -> Option<u32> {
         self.read(inode, off!(self, inode_nlink))
-    }
-
-    /// The identity of `inode` with its number already read.
-    #[inline(always)]
-    pub fn key(&self, inode: u64, ino: u64) -> Option<InodeKey> {
-        Some(InodeKey {
-            dev: self.dev(inode)?,
-            _pad: 0,
-            ino,
-        })
-    }
-
-    /// `dentry->d_inode`.
-    #[inline(always)]
-    pub fn dentry_inode(&self, dentry: u64) -> Option<u64> {
-        self.ptr(dentry, off!(self, dentry_inode))
-    }
-
-    /// `dentry->d_parent` (equal to `dentry` at its filesystem's root).
-    #[inline(always)]
-    pub fn parent(&self, dentry: u64) -> Option<u64> {
-        self.ptr(dentry, off!(self, dentry_parent))
     }
 
     /// `dentry->d_name.name`.
@@ -236,9 +278,10 @@ impl Vfs {
                     None => return WALK_READ_ERROR,
                 }
             }
-            let Some(parent) = self.parent(at.dentry) else {
+            let Some(d) = self.dentry(at.dentry) else {
                 return WALK_READ_ERROR;
             };
+            let parent = d.parent;
             if parent == at.dentry {
                 // A filesystem root that is not its mount's top: not reachable from here.
                 return WALK_DETACHED;
@@ -248,9 +291,7 @@ impl Vfs {
             if used >= PATH_ROOM - 1 {
                 return WALK_TRUNCATED;
             }
-            let Some(name) = self.name(at.dentry) else {
-                return WALK_READ_ERROR;
-            };
+            let name = d.name;
             // SAFETY: the offset is below PATH_ROOM and the helper writes at most NAME_ROOM
             // bytes, inside the caller's PATH_ROOM + NAME_ROOM; a bad name pointer fails.
             let n = unsafe {

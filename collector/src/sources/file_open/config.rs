@@ -65,6 +65,11 @@ impl Default for FileOpenSourceConfig {
 }
 
 impl FileOpenSourceConfig {
+    /// The `/proc` mount namespaces are found in: `<host_root>/proc`, or `/proc`.
+    pub fn proc_dir(&self) -> PathBuf {
+        std::path::Path::new("/").join(&self.host_root).join("proc")
+    }
+
     /// Every problem with the values as `(field, message)` (empty when valid). Checked
     /// again when the source starts. The default config is invalid: `paths` is empty.
     pub fn validate(&self) -> Vec<(String, String)> {

@@ -43,7 +43,7 @@ fn error(msg: String) -> ComponentError {
 pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, ComponentError> {
     // tracefs first: the plan takes the syscalls whose tracepoints it shows.
     prepare(OBJECT, config.validate())?;
-    let proc = config.host_root.join("proc");
+    let proc = config.proc_dir();
     let plan = plan(config, &KernelFacts::of_running_kernel(&proc));
     for left_out in &plan.left_out {
         tracing::info!(component = %source, "file_open source: {left_out}");

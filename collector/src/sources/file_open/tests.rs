@@ -131,3 +131,11 @@ async fn invalid_config_fails_at_startup_before_the_kernel() {
         other => panic!("expected a start-up error, got {other:?}"),
     }
 }
+
+#[test]
+fn mount_namespaces_are_found_under_the_host_root() {
+    let mut config = with_paths(&["/etc/shadow"]);
+    assert_eq!(config.proc_dir(), std::path::PathBuf::from("/proc"));
+    config.host_root = "/host".into();
+    assert_eq!(config.proc_dir(), std::path::PathBuf::from("/host/proc"));
+}

@@ -81,24 +81,23 @@ pub(super) fn exit(ctx: &TracePointContext) {
 unsafe fn opened(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u64, ret: i32) {
     let found = || {
         let file = vfs.fd_file(task, ret as u32, false)?;
-        let path = vfs.file_path(file)?;
-        let inode = vfs.file_inode(file)?;
-        Some((file, path, inode, vfs.ino(inode)?))
+        let f = vfs.file(file)?;
+        Some((file, f, vfs.inode(f.inode)?))
     };
-    let Some((file, path, inode, ino)) = found() else {
+    let Some((file, f, inode)) = found() else {
         count(FileOpenStat::ReadError);
         return;
     };
     // SAFETY: `work` is this CPU's scratch (caller).
     unsafe {
-        let Some(hit) = matching::opened(vfs, path, inode, ino, &mut (*work).key) else {
+        let Some(hit) = matching::opened(vfs, f.path, inode, &mut (*work).key) else {
             return;
         };
         (*work).file = file;
-        (*work).inode = inode;
-        (*work).rec.ino = ino;
-        (*work).from_mnt = path.mnt;
-        (*work).from_dentry = path.dentry;
+        (*work).inode = f.inode;
+        (*work).rec.ino = inode.ino;
+        (*work).from_mnt = f.path.mnt;
+        (*work).from_dentry = f.path.dentry;
         (*work).from_base = 0;
         report::emit(ctx, work, vfs, task, hit, ret, false);
     }
@@ -132,7 +131,8 @@ unsafe fn requested(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u
             vfs.root_and_pwd(task).map(|(_, pwd)| pwd)
         } else {
             vfs.fd_file(task, dfd as u32, true)
-                .and_then(|f| vfs.file_path(f))
+                .and_then(|f| vfs.file(f))
+                .map(|f| f.path)
         };
         let Some(base) = base else {
             count(FileOpenStat::ReadError);

@@ -81,32 +81,7 @@ static KOTEL_FILE_OPEN_WAKEUP_BYTES: Global<u64> = Global::new(0);
 static KOTEL_FILE_OPEN_OWN_TGID: Global<u32> = Global::new(0);
 /// VFS offsets of the running kernel; `valid == 0`: match requested paths only.
 #[unsafe(no_mangle)]
-static KOTEL_FILE_OPEN_VFS_FIELDS: Global<VfsFields> = Global::new(VfsFields {
-    valid: 0,
-    task_fs: 0,
-    task_files: 0,
-    fs_root: 0,
-    fs_pwd: 0,
-    path_mnt: 0,
-    path_dentry: 0,
-    files_fdt: 0,
-    fdt_max_fds: 0,
-    fdt_fd: 0,
-    file_path: 0,
-    file_inode: 0,
-    dentry_parent: 0,
-    dentry_name: 0,
-    dentry_inode: 0,
-    inode_ino: 0,
-    inode_sb: 0,
-    inode_nlink: 0,
-    sb_dev: 0,
-    mount_mnt: 0,
-    mount_parent: 0,
-    mount_mountpoint: 0,
-    vfsmount_root: 0,
-    file_flags: 0,
-});
+static KOTEL_FILE_OPEN_VFS_FIELDS: Global<VfsFields> = Global::new(VfsFields::UNKNOWN);
 
 same_name!(KOTEL_FILE_OPEN_EVENTS, names::EVENTS);
 same_name!(KOTEL_FILE_OPEN_PREFIXES, names::PREFIXES);

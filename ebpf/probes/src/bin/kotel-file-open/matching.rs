@@ -9,7 +9,7 @@ use kotel_common::file_open::{
     filter_bit, kind, matched, FileOpenStat, NameKey, Watch, MAX_MATCH_LEVELS, NAME_KEY_BYTES,
 };
 use kotel_common::vfs::InodeKey;
-use kotel_probes::vfs::{Path, Vfs};
+use kotel_probes::vfs::{Inode, Path, Vfs};
 
 use super::{count, KOTEL_FILE_OPEN_INODES, KOTEL_FILE_OPEN_INODE_FILTER, KOTEL_FILE_OPEN_NAMES};
 
@@ -20,27 +20,24 @@ pub(super) struct Hit {
     pub watch: u32,
 }
 
-/// The watch of inode `inode` (number `ino`), when it has one.
+/// The watch of an inode, when it has one: `ino` through the filter, then its identity
+/// (`sb->s_dev`, one more read) in the hash.
 #[inline(always)]
-fn watch_of(vfs: &Vfs, inode: u64, ino: u64) -> Option<(InodeKey, Watch)> {
-    let bit = filter_bit(ino);
+fn watch_of(vfs: &Vfs, inode: Inode) -> Option<(InodeKey, Watch)> {
+    let bit = filter_bit(inode.ino);
     let word = *KOTEL_FILE_OPEN_INODE_FILTER.get(bit >> 6)?;
     if (word >> (bit & 63)) & 1 == 0 {
         return None;
     }
     count(FileOpenStat::InodeLookups);
-    let key = vfs.key(inode, ino)?;
+    let key = InodeKey {
+        dev: vfs.sb_dev(inode.sb)?,
+        _pad: 0,
+        ino: inode.ino,
+    };
     // SAFETY: a hash value copied out at once.
     let watch = unsafe { KOTEL_FILE_OPEN_INODES.get(&key) }.copied()?;
     Some((key, watch))
-}
-
-/// The watch of the directory `dentry`, when it has one.
-#[inline(always)]
-fn dir_watch(vfs: &Vfs, dentry: u64) -> Option<(InodeKey, Watch)> {
-    let inode = vfs.dentry_inode(dentry)?;
-    let ino = vfs.ino(inode)?;
-    watch_of(vfs, inode, ino)
 }
 
 /// The index of the watched file named `name` (NUL-terminated kernel string) in directory
@@ -91,8 +88,9 @@ pub(super) unsafe fn above(
     let mut first = true;
     let mut check = include_start;
     for _ in 0..MAX_MATCH_LEVELS {
+        let d = vfs.dentry(at.dentry)?;
         if check {
-            if let Some((dir, w)) = dir_watch(vfs, at.dentry) {
+            if let Some((dir, w)) = vfs.inode(d.inode).and_then(|i| watch_of(vfs, i)) {
                 if w.kinds & kind::DIRECTORY != 0 {
                     return Some(Hit {
                         matched: matched::DIRECTORY,
@@ -112,9 +110,8 @@ pub(super) unsafe fn above(
             first = false;
         }
         check = true;
-        let parent = vfs.parent(at.dentry)?;
-        if parent != at.dentry {
-            at.dentry = parent;
+        if d.parent != at.dentry {
+            at.dentry = d.parent;
             continue;
         }
         // The filesystem's root: above it only when a mount shows it whole.
@@ -127,18 +124,12 @@ pub(super) unsafe fn above(
     None
 }
 
-/// Whether the opened file (`path`, `inode`, number `ino`) is watched: its inode (a watched
+/// Whether the opened file (`path`, `inode`) is watched: its inode (a watched
 /// file or directory), its name in its directory, or a directory above it.
 ///
 #[inline(always)]
-pub(super) fn opened(
-    vfs: &Vfs,
-    path: Path,
-    inode: u64,
-    ino: u64,
-    key: &mut NameKey,
-) -> Option<Hit> {
-    if let Some((_, w)) = watch_of(vfs, inode, ino) {
+pub(super) fn opened(vfs: &Vfs, path: Path, inode: Inode, key: &mut NameKey) -> Option<Hit> {
+    if let Some((_, w)) = watch_of(vfs, inode) {
         if w.kinds & (kind::FILE | kind::DIRECTORY) != 0 {
             return Some(Hit {
                 matched: matched::INODE,
