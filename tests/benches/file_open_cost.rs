@@ -81,7 +81,7 @@ fn main() {
         "/var/run/secrets/".into(),
         "/root/.ssh/".into(),
     ]);
-    cfg.ring_buffer_bytes = 16 << 20;
+    cfg.ring_buffer_bytes = 64 << 20; // 20 000 records of 1632 bytes per burst
     let mut source = Attached::start(cfg);
     source.warm_up(&dir.0.join("warmup"));
     let long =

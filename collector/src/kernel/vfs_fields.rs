@@ -29,6 +29,7 @@ pub fn vfs_fields(btf: &Btf) -> Result<VfsFields, BtfError> {
         file_inode: btf.offset_of("file", &["f_inode"])?,
         dentry_parent: btf.offset_of("dentry", &["d_parent"])?,
         dentry_name: btf.offset_of("dentry", &["d_name", "name"])?,
+        dentry_hash_len: btf.offset_of("dentry", &["d_name", "hash_len"])?,
         dentry_inode: btf.offset_of("dentry", &["d_inode"])?,
         inode_ino: btf.offset_of("inode", &["i_ino"])?,
         inode_sb: btf.offset_of("inode", &["i_sb"])?,

@@ -36,10 +36,20 @@ pub const NAME_KEY_BYTES: usize = 64;
 /// Slots of the syscall-argument table (a power of two): an open's arguments are kept in
 /// slot `tid % ARG_SLOTS` from enter to exit.
 pub const ARG_SLOTS: u32 = 16384;
-/// Bits of the inode-number filter in front of the inode hash ([`FILTER_WORDS`] words).
+/// Bits of each inode-number filter in front of the inode hash ([`FILTER_WORDS`] words).
 pub const FILTER_BITS: u32 = 4096;
-/// `u64` words of the inode-number filter.
+/// `u64` words of each inode-number filter.
 pub const FILTER_WORDS: u32 = FILTER_BITS / 64;
+/// First word of the filter of watched files and directories (kinds `FILE`, `DIRECTORY`)
+/// in the filter array.
+pub const MATCH_FILTER: u32 = 0;
+/// First word of the filter of directories holding watched files (kind `PARENT`).
+pub const PARENT_FILTER: u32 = FILTER_WORDS;
+/// The word whose bit `n` is set when a watched file's name is `n` bytes long (`n < 64`):
+/// a file in a `PARENT` directory is looked up by name only when its length matches.
+pub const NAME_LENGTHS: u32 = 2 * FILTER_WORDS;
+/// Words of the filter array: the two filters and the name lengths.
+pub const FILTER_ARRAY_WORDS: u32 = 2 * FILTER_WORDS + 1;
 /// Directory levels the match walks up from an opened file at most (its parent is level
 /// 1); a deeper file is matched on its lower levels only and counted (`walk_deep`).
 pub const MAX_MATCH_LEVELS: u32 = 32;
@@ -366,8 +376,10 @@ pub mod names {
     pub const INODES: &str = "KOTEL_FILE_OPEN_INODES";
     /// Hash: [`super::NameKey`] -> index of the watched file (`u32`).
     pub const NAMES: &str = "KOTEL_FILE_OPEN_NAMES";
-    /// Array of [`super::FILTER_WORDS`] `u64`: bit [`super::filter_bit`]`(ino)` is set for
-    /// every watched inode number. A clear bit ends the check without a hash lookup.
+    /// Array of [`super::FILTER_ARRAY_WORDS`] `u64`: from [`super::MATCH_FILTER`] and from
+    /// [`super::PARENT_FILTER`], bit [`super::filter_bit`]`(ino)` of every watched inode of
+    /// those kinds; then [`super::NAME_LENGTHS`]. A clear bit ends a check without a hash
+    /// lookup.
     pub const INODE_FILTER: &str = "KOTEL_FILE_OPEN_INODE_FILTER";
     /// Array of [`super::ARG_SLOTS`] [`super::OpenArgs`]: each open's arguments from enter
     /// to exit.

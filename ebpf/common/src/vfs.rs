@@ -64,6 +64,8 @@ pub struct VfsFields {
     pub dentry_parent: u32,
     /// `dentry.d_name.name` (`const unsigned char *`).
     pub dentry_name: u32,
+    /// `dentry.d_name.hash_len` (`u64`: the name's length in the high 32 bits).
+    pub dentry_hash_len: u32,
     /// `dentry.d_inode` (`struct inode *`).
     pub dentry_inode: u32,
     /// `inode.i_ino` (`unsigned long`).
@@ -85,7 +87,7 @@ pub struct VfsFields {
     /// `file.f_flags` (`unsigned int`).
     pub file_flags: u32,
     /// Where the programs start reading a `struct dentry` ([`DENTRY_SPAN`] bytes holding
-    /// `d_parent`, `d_name.name` and `d_inode`).
+    /// `d_parent`, `d_name` and `d_inode`).
     pub dentry_span: u32,
     /// Where the programs start reading a `struct inode` ([`INODE_SPAN`] bytes holding
     /// `i_sb` and `i_ino`).
@@ -112,6 +114,7 @@ impl VfsFields {
         file_inode: 0,
         dentry_parent: 0,
         dentry_name: 0,
+        dentry_hash_len: 0,
         dentry_inode: 0,
         inode_ino: 0,
         inode_sb: 0,

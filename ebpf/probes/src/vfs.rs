@@ -35,6 +35,8 @@ pub struct Dentry {
     pub parent: u64,
     /// `d_name.name`.
     pub name: u64,
+    /// `d_name.len`.
+    pub name_len: u32,
     /// `d_inode` (0 for a negative dentry).
     pub inode: u64,
 }
@@ -57,10 +59,33 @@ pub struct File {
     pub inode: u64,
 }
 
-/// The 8-byte member at `off` of a span read from `start` (`W` words, a power of two).
+/// Where a span read lands: scratch memory of the caller (a per-CPU map value, so that
+/// spans take no stack), as many words as the largest span.
+pub type Span = [u64; FILE_SPAN / 8];
+
+/// The 8-byte member at `off` of a span read from `start`.
 #[inline(always)]
-fn member<const W: usize>(span: &[u64; W], start: u32, off: u32) -> u64 {
-    span[(off.wrapping_sub(start) / 8) as usize & (W - 1)]
+fn member(span: &Span, start: u32, off: u32) -> u64 {
+    // SAFETY: a volatile read of an element of `span` (the index is masked into it): the
+    // helper wrote the words, the compiler cannot see it.
+    unsafe { read_volatile(&span[(off.wrapping_sub(start) / 8) as usize & (FILE_SPAN / 8 - 1)]) }
+}
+
+/// Reads `bytes` (at most the size of a [`Span`]) at `base + start` into `span`.
+#[inline(always)]
+fn read_span(span: &mut Span, base: u64, start: u32, bytes: usize) -> Option<()> {
+    if base == 0 {
+        return None;
+    }
+    // SAFETY: `span` has room for `bytes`; a probing read: a bad address fails.
+    let rc = unsafe {
+        generated::bpf_probe_read_kernel(
+            span.as_mut_ptr().cast(),
+            bytes as u32,
+            (base + u64::from(start)) as *const _,
+        )
+    };
+    (rc == 0).then_some(())
 }
 
 /// Reads through the offsets of one kernel build. Each offset is loaded from the global
@@ -95,44 +120,42 @@ impl Vfs {
         off!(self, valid) != 0
     }
 
-    /// `d_parent`, `d_name.name` and `d_inode` of `dentry`, in one read.
+    /// `d_parent`, `d_name` and `d_inode` of `dentry`, in one read into `span`.
     #[inline(always)]
-    pub fn dentry(&self, dentry: u64) -> Option<Dentry> {
-        const W: usize = DENTRY_SPAN / 8;
+    pub fn dentry(&self, dentry: u64, span: &mut Span) -> Option<Dentry> {
         let start = off!(self, dentry_span);
-        let span: [u64; W] = self.read(dentry, start)?;
+        read_span(span, dentry, start, DENTRY_SPAN)?;
         Some(Dentry {
-            parent: member(&span, start, off!(self, dentry_parent)),
-            name: member(&span, start, off!(self, dentry_name)),
-            inode: member(&span, start, off!(self, dentry_inode)),
+            parent: member(span, start, off!(self, dentry_parent)),
+            name: member(span, start, off!(self, dentry_name)),
+            name_len: (member(span, start, off!(self, dentry_hash_len)) >> 32) as u32,
+            inode: member(span, start, off!(self, dentry_inode)),
         })
     }
 
-    /// `i_sb` and `i_ino` of `inode`, in one read.
+    /// `i_sb` and `i_ino` of `inode`, in one read into `span`.
     #[inline(always)]
-    pub fn inode(&self, inode: u64) -> Option<Inode> {
-        const W: usize = INODE_SPAN / 8;
+    pub fn inode(&self, inode: u64, span: &mut Span) -> Option<Inode> {
         let start = off!(self, inode_span);
-        let span: [u64; W] = self.read(inode, start)?;
+        read_span(span, inode, start, INODE_SPAN)?;
         Some(Inode {
-            sb: member(&span, start, off!(self, inode_sb)),
-            ino: member(&span, start, off!(self, inode_ino)),
+            sb: member(span, start, off!(self, inode_sb)),
+            ino: member(span, start, off!(self, inode_ino)),
         })
     }
 
-    /// `f_path` and `f_inode` of `file`, in one read.
+    /// `f_path` and `f_inode` of `file`, in one read into `span`.
     #[inline(always)]
-    pub fn file(&self, file: u64) -> Option<File> {
-        const W: usize = FILE_SPAN / 8;
+    pub fn file(&self, file: u64, span: &mut Span) -> Option<File> {
         let start = off!(self, file_span);
-        let span: [u64; W] = self.read(file, start)?;
+        read_span(span, file, start, FILE_SPAN)?;
         let path = off!(self, file_path);
         Some(File {
             path: Path {
-                mnt: member(&span, start, path + off!(self, path_mnt)),
-                dentry: member(&span, start, path + off!(self, path_dentry)),
+                mnt: member(span, start, path + off!(self, path_mnt)),
+                dentry: member(span, start, path + off!(self, path_dentry)),
             },
-            inode: member(&span, start, off!(self, file_inode)),
+            inode: member(span, start, off!(self, file_inode)),
         })
     }
 
@@ -250,9 +273,16 @@ impl Vfs {
     ///
     /// # Safety
     /// `dst` has `kotel_common::vfs::PATH_BUFFER` writable bytes; `len` is writable map
-    /// memory.
+    /// memory; `span` is scratch for the dentry reads.
     #[inline(always)]
-    pub unsafe fn walk_path(&self, from: Path, root: Path, dst: *mut u8, len: *mut u32) -> u32 {
+    pub unsafe fn walk_path(
+        &self,
+        from: Path,
+        root: Path,
+        dst: *mut u8,
+        len: *mut u32,
+        span: &mut Span,
+    ) -> u32 {
         // SAFETY: `len` is writable (caller).
         unsafe { write_volatile(len, 0) };
         let mut at = from;
@@ -278,7 +308,7 @@ impl Vfs {
                     None => return WALK_READ_ERROR,
                 }
             }
-            let Some(d) = self.dentry(at.dentry) else {
+            let Some(d) = self.dentry(at.dentry, span) else {
                 return WALK_READ_ERROR;
             };
             let parent = d.parent;

@@ -8,7 +8,10 @@
 
 use aya::maps::{Array, HashMap, MapData};
 use aya::Ebpf;
-use kotel_common::file_open::{filter_bit, names, NameKey, Watch, FILTER_WORDS};
+use kotel_common::file_open::{
+    filter_bit, kind, names, NameKey, Watch, FILTER_ARRAY_WORDS, MATCH_FILTER, NAME_KEY_BYTES,
+    NAME_LENGTHS, PARENT_FILTER,
+};
 use kotel_common::vfs::InodeKey;
 
 use super::watch::{NameKeyOrd, WatchSet};
@@ -44,13 +47,29 @@ where
     T::try_from(map).map_err(|e| startup(name, &e))
 }
 
-/// The filter words covering every inode of `sets`.
+/// The filter array covering every inode and name of `sets`.
 fn filter_words<'a>(sets: impl IntoIterator<Item = &'a WatchSet>) -> Vec<u64> {
-    let mut words = vec![0u64; FILTER_WORDS as usize];
+    let mut words = vec![0u64; FILTER_ARRAY_WORDS as usize];
     for set in sets {
-        for key in set.inodes.keys() {
+        for (key, w) in &set.inodes {
             let bit = filter_bit(key.ino);
-            words[(bit / 64) as usize] |= 1 << (bit % 64);
+            for (kinds, base) in [
+                (kind::FILE | kind::DIRECTORY, MATCH_FILTER),
+                (kind::PARENT, PARENT_FILTER),
+            ] {
+                if w.kinds & kinds != 0 {
+                    words[(base + bit / 64) as usize] |= 1 << (bit % 64);
+                }
+            }
+        }
+        for name in set.names.keys() {
+            let len = name
+                .0
+                .name
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(NAME_KEY_BYTES);
+            words[NAME_LENGTHS as usize] |= 1u64.checked_shl(len as u32).unwrap_or(0);
         }
     }
     words

@@ -15,7 +15,7 @@ use kotel_common::file_open::{
 use kotel_probes::{mem::copy_words, read::field, vfs::Vfs};
 
 use super::enter::{AT_FDCWD, OFF_SYSCALL_NR};
-use super::matching::{self, Hit};
+use super::matching::{self, Hit, Name};
 use super::report;
 use super::work::Work;
 use super::KOTEL_FILE_OPEN_VFS_FIELDS;
@@ -79,10 +79,12 @@ pub(super) fn exit(ctx: &TracePointContext) {
 /// `work` is this CPU's scratch.
 #[inline(always)]
 unsafe fn opened(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u64, ret: i32) {
-    let found = || {
+    // SAFETY: `work` is this CPU's scratch (caller).
+    let span = unsafe { &mut (*work).span };
+    let mut found = || {
         let file = vfs.fd_file(task, ret as u32, false)?;
-        let f = vfs.file(file)?;
-        Some((file, f, vfs.inode(f.inode)?))
+        let f = vfs.file(file, span)?;
+        Some((file, f, vfs.inode(f.inode, span)?))
     };
     let Some((file, f, inode)) = found() else {
         count(FileOpenStat::ReadError);
@@ -90,7 +92,8 @@ unsafe fn opened(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u64,
     };
     // SAFETY: `work` is this CPU's scratch (caller).
     unsafe {
-        let Some(hit) = matching::opened(vfs, f.path, inode, &mut (*work).key) else {
+        let Some(hit) = matching::opened(vfs, f.path, inode, &mut (*work).key, &mut (*work).span)
+        else {
             return;
         };
         (*work).file = file;
@@ -131,15 +134,19 @@ unsafe fn requested(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u
             vfs.root_and_pwd(task).map(|(_, pwd)| pwd)
         } else {
             vfs.fd_file(task, dfd as u32, true)
-                .and_then(|f| vfs.file(f))
+                .and_then(|f| vfs.file(f, &mut (*work).span))
                 .map(|f| f.path)
         };
         let Some(base) = base else {
             count(FileOpenStat::ReadError);
             return;
         };
-        let name = rec.path.as_ptr() as u64;
-        let Some(hit) = matching::above(vfs, base, true, || name, &mut (*work).key) else {
+        let name = Name {
+            ptr: rec.path.as_ptr() as u64,
+            len: rec.path_bits / 8,
+        };
+        let Some(hit) = matching::above(vfs, base, name, &mut (*work).key, &mut (*work).span)
+        else {
             return;
         };
         (*work).from_mnt = base.mnt;

@@ -29,7 +29,7 @@ use aya_ebpf::{
 };
 use kotel_common::{
     file_open::{
-        names, FileOpenStat, NameKey, OpenArgs, Watch, ARG_SLOTS, FILTER_WORDS, MAX_INODES,
+        names, FileOpenStat, NameKey, OpenArgs, Watch, ARG_SLOTS, FILTER_ARRAY_WORDS, MAX_INODES,
         MAX_PREFIXES, PATH_MAX_BYTES,
     },
     str_eq,
@@ -59,9 +59,9 @@ static KOTEL_FILE_OPEN_INODES: HashMap<InodeKey, Watch> = HashMap::with_max_entr
 /// Watched files' names in their directories -> index in the configuration.
 #[map]
 static KOTEL_FILE_OPEN_NAMES: HashMap<NameKey, u32> = HashMap::with_max_entries(MAX_INODES, 0);
-/// Bit filter of the watched inode numbers.
+/// Bit filters of the watched inode numbers, and the watched names' lengths.
 #[map]
-static KOTEL_FILE_OPEN_INODE_FILTER: Array<u64> = Array::with_max_entries(FILTER_WORDS, 0);
+static KOTEL_FILE_OPEN_INODE_FILTER: Array<u64> = Array::with_max_entries(FILTER_ARRAY_WORDS, 0);
 /// Each open's arguments from enter to exit, slot `tid % ARG_SLOTS`.
 #[map]
 static KOTEL_FILE_OPEN_ARGS: Array<OpenArgs> = Array::with_max_entries(ARG_SLOTS, 0);

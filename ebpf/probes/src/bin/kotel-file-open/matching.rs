@@ -1,15 +1,18 @@
 //! Is an open watched? Its file's inode, the directories above it, or its name in its
 //! directory, looked up in the watched-inode maps the agent keeps current.
 //!
-//! An inode number is first tested against the bit filter (`KOTEL_FILE_OPEN_INODE_FILTER`):
-//! most inodes stop there, so the hash lookup (and the read of the device) is paid only by
-//! watched inodes and the filter's rare false positives (`inode_lookups`).
+//! Inode numbers are first tested against bit filters (`KOTEL_FILE_OPEN_INODE_FILTER`): one
+//! of watched files and directories, one of directories holding watched files, whose
+//! files are looked up by name only when their name's length is one a watched name has.
+//! Most opens stop at the filters, so the hash lookups (and the read of the device) are
+//! paid by watched inodes and the filters' rare false positives (`inode_lookups`).
 
 use kotel_common::file_open::{
-    filter_bit, kind, matched, FileOpenStat, NameKey, Watch, MAX_MATCH_LEVELS, NAME_KEY_BYTES,
+    filter_bit, kind, matched, FileOpenStat, NameKey, Watch, MATCH_FILTER, MAX_MATCH_LEVELS,
+    NAME_KEY_BYTES, NAME_LENGTHS, PARENT_FILTER,
 };
 use kotel_common::vfs::InodeKey;
-use kotel_probes::vfs::{Inode, Path, Vfs};
+use kotel_probes::vfs::{Inode, Path, Span, Vfs};
 
 use super::{count, KOTEL_FILE_OPEN_INODES, KOTEL_FILE_OPEN_INODE_FILTER, KOTEL_FILE_OPEN_NAMES};
 
@@ -20,15 +23,35 @@ pub(super) struct Hit {
     pub watch: u32,
 }
 
-/// The watch of an inode, when it has one: `ino` through the filter, then its identity
-/// (`sb->s_dev`, one more read) in the hash.
+/// A file name to look up in a directory holding watched files: the address of a
+/// NUL-terminated string in kernel memory (0: none) and its length.
+#[derive(Clone, Copy)]
+pub(super) struct Name {
+    pub ptr: u64,
+    pub len: u32,
+}
+
+/// Whether `ino`'s bit is set in the filter starting at word `base`.
+#[inline(always)]
+fn in_filter(base: u32, ino: u64) -> bool {
+    let bit = filter_bit(ino);
+    KOTEL_FILE_OPEN_INODE_FILTER
+        .get(base + (bit >> 6))
+        .is_some_and(|word| (word >> (bit & 63)) & 1 != 0)
+}
+
+/// Whether a watched file's name may be `len` bytes long.
+#[inline(always)]
+fn name_length_watched(len: u32) -> bool {
+    len < 64
+        && KOTEL_FILE_OPEN_INODE_FILTER
+            .get(NAME_LENGTHS)
+            .is_some_and(|word| (word >> len) & 1 != 0)
+}
+
+/// The watch of `inode`: its identity (`sb->s_dev`, one more read) in the hash.
 #[inline(always)]
 fn watch_of(vfs: &Vfs, inode: Inode) -> Option<(InodeKey, Watch)> {
-    let bit = filter_bit(inode.ino);
-    let word = *KOTEL_FILE_OPEN_INODE_FILTER.get(bit >> 6)?;
-    if (word >> (bit & 63)) & 1 == 0 {
-        return None;
-    }
     count(FileOpenStat::InodeLookups);
     let key = InodeKey {
         dev: vfs.sb_dev(inode.sb)?,
@@ -40,24 +63,21 @@ fn watch_of(vfs: &Vfs, inode: Inode) -> Option<(InodeKey, Watch)> {
     Some((key, watch))
 }
 
-/// The index of the watched file named `name` (NUL-terminated kernel string) in directory
-/// `dir`.
-///
-/// # Safety
-/// `name` is 0 or the address of kernel memory (a probing read checks it).
+/// The index of the watched file named `name` in directory `dir`.
 #[inline(always)]
-unsafe fn watched_name(key: &mut NameKey, dir: InodeKey, name: u64) -> Option<u32> {
-    if name == 0 {
+fn watched_name(key: &mut NameKey, dir: InodeKey, name: Name) -> Option<u32> {
+    if name.ptr == 0 {
         return None;
     }
-    // SAFETY: `key` is writable (caller); the helper writes at most NAME_KEY_BYTES bytes.
+    // SAFETY: all-zero bytes are a valid NameKey; the helper writes at most NAME_KEY_BYTES
+    // bytes into `key.name`, and a bad `name.ptr` fails the read.
     unsafe {
         kotel_probes::mem::zero_words(key);
         key.dir = dir;
         let n = aya_ebpf::helpers::generated::bpf_probe_read_kernel_str(
             key.name.as_mut_ptr().cast(),
             NAME_KEY_BYTES as u32,
-            name as *const _,
+            name.ptr as *const _,
         );
         // A name that filled the key may be longer than it: never a watched name.
         if n <= 0 || n as usize >= NAME_KEY_BYTES {
@@ -67,39 +87,37 @@ unsafe fn watched_name(key: &mut NameKey, dir: InodeKey, name: u64) -> Option<u3
     }
 }
 
-/// Walks up from `start` (checked itself when `include_start`), one directory per level,
-/// through the filesystem's own parents and then across the mounts above a filesystem
-/// shown whole, and returns the first watched directory. The first directory checked is
-/// the one the file sits in: when it holds watched files, the file's name (`name()`, the
-/// address of a NUL-terminated kernel string, 0 for none; called only then) is looked up
-/// among their names.
-///
-/// # Safety
-/// `name()` returns 0 or the address of kernel memory.
+/// Walks up from directory `start` (itself included), one directory per level, through the
+/// filesystem's own parents and then across the mounts above a filesystem shown whole, and
+/// returns the first watched directory. `start` is where the file named `name` sits: when
+/// it holds watched files, `name` is looked up among their names.
 #[inline(always)]
-pub(super) unsafe fn above(
+pub(super) fn above(
     vfs: &Vfs,
     start: Path,
-    include_start: bool,
-    name: impl Fn() -> u64,
+    name: Name,
     key: &mut NameKey,
+    span: &mut Span,
 ) -> Option<Hit> {
     let mut at = start;
     let mut first = true;
-    let mut check = include_start;
     for _ in 0..MAX_MATCH_LEVELS {
-        let d = vfs.dentry(at.dentry)?;
-        if check {
-            if let Some((dir, w)) = vfs.inode(d.inode).and_then(|i| watch_of(vfs, i)) {
+        let d = vfs.dentry(at.dentry, span)?;
+        let inode = vfs.inode(d.inode, span)?;
+        if in_filter(MATCH_FILTER, inode.ino) {
+            if let Some((_, w)) = watch_of(vfs, inode) {
                 if w.kinds & kind::DIRECTORY != 0 {
                     return Some(Hit {
                         matched: matched::DIRECTORY,
                         watch: w.index,
                     });
                 }
-                if first && w.kinds & kind::PARENT != 0 {
-                    // SAFETY: `name()` is 0 or kernel memory (caller).
-                    if let Some(index) = unsafe { watched_name(key, dir, name()) } {
+            }
+        }
+        if first && in_filter(PARENT_FILTER, inode.ino) && name_length_watched(name.len) {
+            if let Some((dir, w)) = watch_of(vfs, inode) {
+                if w.kinds & kind::PARENT != 0 {
+                    if let Some(index) = watched_name(key, dir, name) {
                         return Some(Hit {
                             matched: matched::NAME,
                             watch: index,
@@ -107,9 +125,8 @@ pub(super) unsafe fn above(
                     }
                 }
             }
-            first = false;
         }
-        check = true;
+        first = false;
         if d.parent != at.dentry {
             at.dentry = d.parent;
             continue;
@@ -124,20 +141,42 @@ pub(super) unsafe fn above(
     None
 }
 
-/// Whether the opened file (`path`, `inode`) is watched: its inode (a watched
-/// file or directory), its name in its directory, or a directory above it.
-///
+/// Whether the opened file (`path`, `inode`) is watched: its inode (a watched file or
+/// directory), its name in its directory, or a directory above it.
 #[inline(always)]
-pub(super) fn opened(vfs: &Vfs, path: Path, inode: Inode, key: &mut NameKey) -> Option<Hit> {
-    if let Some((_, w)) = watch_of(vfs, inode) {
-        if w.kinds & (kind::FILE | kind::DIRECTORY) != 0 {
-            return Some(Hit {
-                matched: matched::INODE,
-                watch: w.index,
-            });
+pub(super) fn opened(
+    vfs: &Vfs,
+    path: Path,
+    inode: Inode,
+    key: &mut NameKey,
+    span: &mut Span,
+) -> Option<Hit> {
+    if in_filter(MATCH_FILTER, inode.ino) {
+        if let Some((_, w)) = watch_of(vfs, inode) {
+            if w.kinds & (kind::FILE | kind::DIRECTORY) != 0 {
+                return Some(Hit {
+                    matched: matched::INODE,
+                    watch: w.index,
+                });
+            }
         }
     }
-    let name = || vfs.name(path.dentry).unwrap_or(0);
-    // SAFETY: a dentry's name pointer is kernel memory.
-    unsafe { above(vfs, path, false, name, key) }
+    let file = vfs.dentry(path.dentry, span)?;
+    if file.parent != path.dentry {
+        let name = Name {
+            ptr: file.name,
+            len: file.name_len,
+        };
+        let parent = Path {
+            mnt: path.mnt,
+            dentry: file.parent,
+        };
+        return above(vfs, parent, name, key, span);
+    }
+    // A filesystem's root (a mount point opened): from where it is mounted, when whole.
+    if vfs.mount_root(path.mnt)? != path.dentry {
+        return None;
+    }
+    let below = vfs.mounted_on(path.mnt)??;
+    above(vfs, below, Name { ptr: 0, len: 0 }, key, span)
 }

@@ -127,7 +127,8 @@ pub(super) unsafe fn emit(
         if from.dentry != 0 {
             if let Some((root, _)) = vfs.root_and_pwd(task) {
                 let len = core::ptr::addr_of_mut!((*rec).resolved_len);
-                let walk = vfs.walk_path(from, root, (*rec).resolved.as_mut_ptr(), len);
+                let dst = (*rec).resolved.as_mut_ptr();
+                let walk = vfs.walk_path(from, root, dst, len, &mut (*work).span);
                 (*rec).status |= walk << STATUS_WALK_SHIFT;
             }
         }

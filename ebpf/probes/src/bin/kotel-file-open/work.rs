@@ -3,6 +3,7 @@
 //! on a CPU: one exit at a time owns this CPU's value from its start to its end.
 
 use kotel_common::file_open::{FileOpenRecord, NameKey, OpenArgs};
+use kotel_probes::vfs::Span;
 
 /// One exit's state: the record it may emit and what it found on the way.
 #[repr(C)]
@@ -13,6 +14,8 @@ pub(super) struct Work {
     pub args: OpenArgs,
     /// Scratch key for the watched-name lookup.
     pub key: NameKey,
+    /// Scratch for the VFS span reads.
+    pub span: Span,
     /// The opened file (`struct file *`; 0 for a failed open).
     pub file: u64,
     /// Its inode (`struct inode *`).
