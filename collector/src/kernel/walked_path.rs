@@ -30,7 +30,7 @@ impl WalkedPath {
         }
         let mut components: Vec<String> = bytes
             .split(|&b| b == 0)
-            .filter(|c| !c.is_empty())
+            .filter(|c| !c.is_empty() && *c != b"/")
             .map(escaped)
             .collect();
         components.reverse();
@@ -73,6 +73,8 @@ mod tests {
     fn flags_and_odd_bytes_are_kept() {
         let p = WalkedPath::decode(b"memfd:x\0", WALK_DETACHED, true);
         assert_eq!((p.path.as_str(), p.detached), ("/memfd:x", true));
+        let p = WalkedPath::decode(b"f\0/\0", WALK_DETACHED, true);
+        assert_eq!(p.path, "/f", "a root's own name is no component");
         let p = WalkedPath::decode(b"b\xff\0a\0", WALK_TRUNCATED, true);
         assert_eq!((p.path.as_str(), p.truncated), ("/a/b\\xff", true));
         assert!(WalkedPath::decode(b"x\0", WALK_READ_ERROR, true).truncated);

@@ -22,6 +22,26 @@ pub const FLAG_PATH_TRUNCATED: u32 = 2;
 /// `flags` bit: argv could not be read (offsets unknown or the read failed); `args_len`
 /// is 0.
 pub const FLAG_ARGS_UNREAD: u32 = 4;
+/// `flags` bit: the executable file has no link left (`i_nlink == 0`: deleted after it
+/// started, or created with `O_TMPFILE`).
+pub const FLAG_EXE_UNLINKED: u32 = 8;
+/// `flags` bit: the exec ran a script: `interp` holds the interpreter named by its `#!`
+/// line (`bprm->interp`) and the executable is that interpreter; `path` is the script.
+pub const FLAG_SCRIPT: u32 = 16;
+/// `flags` bit: whether the exec ran a script is unknown (the classic tracepoint does not
+/// show the `linux_binprm`).
+pub const FLAG_SCRIPT_UNKNOWN: u32 = 32;
+/// Shift of the executable path walk's `vfs::WALK_*` flags inside `flags`.
+pub const FLAG_EXE_WALK_SHIFT: u32 = 8;
+/// Shift of the working directory walk's `vfs::WALK_*` flags inside `flags`.
+pub const FLAG_CWD_WALK_SHIFT: u32 = 16;
+/// `flags` bit (with [`FLAG_EXE_WALK_SHIFT`]'s byte all zero): no walk happened for the
+/// executable (no VFS offsets, or `mm->exe_file` unreadable).
+pub const FLAG_EXE_UNWALKED: u32 = 1 << 24;
+/// `flags` bit: no walk happened for the working directory.
+pub const FLAG_CWD_UNWALKED: u32 = 1 << 25;
+/// Bytes of the interpreter name kept (`bprm->interp`, NUL-terminated).
+pub const INTERP_BYTES: usize = 256;
 
 /// One successful exec, as written by the kernel into the ring buffer. Only the first
 /// `path_len` bytes of `path` and `args_len` bytes of `args` are meaningful; the bytes
@@ -51,12 +71,29 @@ pub struct ExecRecord {
     pub path: [u8; PATH_BYTES],
     /// argv: every argument followed by a NUL; the last one cut when truncated.
     pub args: [u8; ARGS_BYTES],
+    /// Inode number of the executable file (0 when unread).
+    pub exe_ino: u64,
+    /// Device of the executable file (`major << 20 | minor`).
+    pub exe_dev: u32,
+    /// Bytes of `exe` used.
+    pub exe_len: u32,
+    /// Bytes of `cwd` used.
+    pub cwd_len: u32,
+    /// Padding (zero).
+    pub _pad: u32,
+    /// The executable file's path as the kernel resolves it from the process's root
+    /// (`mm->exe_file`), walked leaf first (see `crate::vfs`).
+    pub exe: [u8; crate::vfs::PATH_BUFFER],
+    /// The working directory, walked the same way.
+    pub cwd: [u8; crate::vfs::PATH_BUFFER],
+    /// With [`FLAG_SCRIPT`]: the interpreter the script's `#!` line names, NUL-terminated.
+    pub interp: [u8; INTERP_BYTES],
 }
 
 /// Size of one [`ExecRecord`] in the ring buffer; user space rejects records of any other
 /// length.
 pub const EXEC_RECORD_SIZE: usize = core::mem::size_of::<ExecRecord>();
-const _: () = assert!(EXEC_RECORD_SIZE == 2360 && core::mem::align_of::<ExecRecord>() == 8);
+const _: () = assert!(EXEC_RECORD_SIZE == 5200 && core::mem::align_of::<ExecRecord>() == 8);
 
 /// Byte offsets inside kernel structs, read from the running kernel's BTF by the agent and
 /// set as a global before the program loads (the verifier sees them as constants). The
@@ -85,6 +122,11 @@ pub struct TaskOffsets {
     pub cred_uid: u32,
     /// `struct linux_binprm.filename` (a `const char *`).
     pub bprm_filename: u32,
+    /// `struct linux_binprm.interp` (a `const char *`; the filename's own pointer unless a
+    /// binary handler such as `#!` scripts changed it).
+    pub bprm_interp: u32,
+    /// `struct mm_struct.exe_file` (a `struct file *`).
+    pub mm_exe_file: u32,
 }
 
 /// When the program wakes the ring buffer's reader. A wakeup costs ~16 µs of kernel time
@@ -171,6 +213,11 @@ pub mod names {
     pub const TASK_OFFSETS: &str = "KOTEL_EXEC_TASK_OFFSETS";
     /// Global [`super::Wakeup`]: when the program wakes the reader.
     pub const WAKEUP: &str = "KOTEL_EXEC_WAKEUP";
+    /// Global [`crate::vfs::VfsFields`] of the running kernel (paths of the executable and
+    /// the working directory).
+    pub const VFS_FIELDS: &str = "KOTEL_EXEC_VFS_FIELDS";
+    /// Per-CPU array of one entry: the program's scratch for VFS reads (kernel only).
+    pub const SCRATCH: &str = "KOTEL_EXEC_SCRATCH";
 }
 
 #[cfg(feature = "user")]

@@ -311,24 +311,18 @@ impl Vfs {
             let Some(d) = self.dentry(at.dentry, span) else {
                 return WALK_READ_ERROR;
             };
-            let parent = d.parent;
-            if parent == at.dentry {
-                // A filesystem root that is not its mount's top: not reachable from here.
-                return WALK_DETACHED;
-            }
             // SAFETY: `len` is readable (caller).
             let used = unsafe { read_volatile(len) } as usize;
             if used >= PATH_ROOM - 1 {
                 return WALK_TRUNCATED;
             }
-            let name = d.name;
             // SAFETY: the offset is below PATH_ROOM and the helper writes at most NAME_ROOM
             // bytes, inside the caller's PATH_ROOM + NAME_ROOM; a bad name pointer fails.
             let n = unsafe {
                 generated::bpf_probe_read_kernel_str(
                     dst.add(used & (PATH_ROOM - 1)).cast(),
                     NAME_ROOM as u32,
-                    name as *const _,
+                    d.name as *const _,
                 )
             };
             if n <= 0 {
@@ -336,7 +330,12 @@ impl Vfs {
             }
             // SAFETY: as above.
             unsafe { write_volatile(len, used as u32 + n as u32) };
-            at.dentry = parent;
+            if d.parent == at.dentry {
+                // A root that is not its mount's top (a memfd's or a pipe's pseudo dentry,
+                // a disconnected one): named, but not reachable from here.
+                return WALK_DETACHED;
+            }
+            at.dentry = d.parent;
         }
         WALK_TRUNCATED
     }

@@ -134,9 +134,23 @@ fn median_upper_bound(h: &CgroupHistogram) -> Option<f64> {
 }
 
 fn exec_line(out: &mut String, e: &ExecEvent) {
+    let exe = if e.executable.is_empty() || e.executable == e.path {
+        String::new()
+    } else {
+        format!(" exe={}", e.executable)
+    };
+    let kind = match e.executable_kind.as_str() {
+        "" | "file" => String::new(),
+        other => format!(" ({other})"),
+    };
+    let script = if e.script.is_empty() {
+        String::new()
+    } else {
+        format!(" script={} interpreter={}", e.script, e.interpreter)
+    };
     let _ = writeln!(
         out,
-        "{} exec           pid={} ppid={} uid={} comm={} cgroup={} {}{} [{}]{}",
+        "{} exec           pid={} ppid={} uid={} comm={} cgroup={} {}{}{exe}{kind}{script} cwd={} [{}]{}",
         rfc3339(e.time_unix_nano),
         e.pid,
         e.ppid,
@@ -145,6 +159,7 @@ fn exec_line(out: &mut String, e: &ExecEvent) {
         e.cgroup_id,
         e.path,
         if e.path_truncated { "…" } else { "" },
+        e.working_directory,
         e.args.join(" "),
         if e.args_truncated {
             " (args truncated)"

@@ -95,18 +95,16 @@ fn exec(e: &ExecEvent) -> Vec<KeyValue> {
             value: Some(Value::StringValue(a.clone())),
         })
         .collect();
-    vec![
+    let text = |key: &str, value: &str| kv(key, Value::StringValue(value.to_string()));
+    let mut out = vec![
         kv("process.pid", Value::IntValue(e.pid.into())),
         kv("process.parent_pid", Value::IntValue(e.ppid.into())),
         kv("process.real_user.id", Value::IntValue(e.uid.into())),
-        kv(
-            "process.executable.path",
-            Value::StringValue(e.path.clone()),
-        ),
-        kv(
-            "process.executable.name",
-            Value::StringValue(e.comm.clone()),
-        ),
+        text("process.executable.path", &e.executable),
+        text("process.executable.requested_path", &e.path),
+        text("process.executable.kind", &e.executable_kind),
+        text("process.working_directory", &e.working_directory),
+        text("process.executable.name", &e.comm),
         kv(
             "process.command_args",
             Value::ArrayValue(ArrayValue { values: args }),
@@ -115,21 +113,41 @@ fn exec(e: &ExecEvent) -> Vec<KeyValue> {
             "process.command_args.truncated",
             Value::BoolValue(e.args_truncated),
         ),
-    ]
+    ];
+    if e.executable_inode != 0 {
+        out.push(kv(
+            "process.executable.inode",
+            Value::IntValue(e.executable_inode as i64),
+        ));
+    }
+    if !e.script.is_empty() {
+        out.push(text("process.script.path", &e.script));
+        out.push(text("process.script.interpreter", &e.interpreter));
+    }
+    out
 }
 
 fn file_open(e: &FileOpenEvent) -> Vec<KeyValue> {
-    vec![
-        kv("file.path", Value::StringValue(e.path.clone())),
+    let text = |key: &str, value: &str| kv(key, Value::StringValue(value.to_string()));
+    let mut out = vec![
+        text("file.path", &e.path),
+        text("file.requested_path", &e.requested_path),
         kv("process.pid", Value::IntValue(e.pid.into())),
-        kv(
-            "process.executable.name",
-            Value::StringValue(e.comm.clone()),
-        ),
-        kv("file.open.access", Value::StringValue(e.access.join(","))),
+        text("process.executable.name", &e.comm),
+        text("file.open.access", &e.access.join(",")),
         kv("file.open.flags", Value::IntValue(e.flags.into())),
         kv("error.code", Value::IntValue(e.errno.into())),
-    ]
+        text("kotel.file.match", &e.matched),
+        text("kotel.file.watched_path", &e.watched_path),
+    ];
+    if e.inode != 0 {
+        out.push(kv("file.inode", Value::IntValue(e.inode as i64)));
+        out.push(text("file.device", &e.device));
+    }
+    if e.unlinked {
+        out.push(kv("file.unlinked", Value::BoolValue(true)));
+    }
+    out
 }
 
 fn tcp(e: &TcpConnEvent) -> Vec<KeyValue> {

@@ -21,7 +21,7 @@ pub const RECORD_BYTES: u32 = ((EXEC_RECORD_SIZE + 8 + 7) & !7) as u32;
 #[serde(default, deny_unknown_fields)]
 pub struct ExecSourceConfig {
     /// Size of the kernel ring buffer in bytes: a power of two, at least 16384. Each exec
-    /// takes 2368 bytes, so the default (1 MiB) holds ~440 execs between reads.
+    /// takes 5208 bytes, so the default (4 MiB) holds ~800 execs between reads.
     pub ring_buffer_bytes: u32,
     /// Most events in one batch handed to the pipeline.
     pub batch_max_events: usize,
@@ -33,7 +33,7 @@ pub struct ExecSourceConfig {
     /// (~16 µs of kernel time each on a VM). The kernel checks the backlog on every few
     /// records per CPU, so it may pass this by a little. `0` keeps the kernel's default
     /// (about one wakeup per exec).
-    /// Must fit in the ring buffer: `wakeup_events * 2368 < ring_buffer_bytes`.
+    /// Must fit in the ring buffer: `wakeup_events * 5208 < ring_buffer_bytes`.
     pub wakeup_events: u32,
     /// Which kernel hook to use: `auto` (the BTF tracepoint when the kernel has BTF and
     /// accepts it, else the classic tracepoint), `tp_btf` or `tracepoint` (start-up fails
@@ -47,7 +47,7 @@ pub struct ExecSourceConfig {
 impl Default for ExecSourceConfig {
     fn default() -> Self {
         Self {
-            ring_buffer_bytes: 1024 * 1024,
+            ring_buffer_bytes: 4 * 1024 * 1024,
             batch_max_events: 256,
             batch_timeout: Duration::from_millis(200),
             wakeup_events: 128,

@@ -10,14 +10,19 @@
 //! argv becomes one string per NUL-terminated argument; when the kernel cut argv at its
 //! byte budget the unterminated tail is kept as a final (cut) argument and
 //! `args_truncated` is set. It is also set when the kernel could not read argv at all
-//! (`args` is then empty). Bytes that are not UTF-8 are replaced (lossy).
+//! (`args` is then empty). Argument bytes that are not UTF-8 are replaced (lossy); paths
+//! keep them as `\xNN` escapes. The executable's path and the working directory are the
+//! kernel's walks (`kernel::walked_path`); `executable_kind` says what the file is.
 
 use kotel_common::exec::{
-    ExecRecord, EXEC_RECORD_SIZE, FLAG_ARGS_TRUNCATED, FLAG_ARGS_UNREAD, FLAG_PATH_TRUNCATED,
+    ExecRecord, EXEC_RECORD_SIZE, FLAG_ARGS_TRUNCATED, FLAG_ARGS_UNREAD, FLAG_CWD_UNWALKED,
+    FLAG_CWD_WALK_SHIFT, FLAG_EXE_UNLINKED, FLAG_EXE_UNWALKED, FLAG_EXE_WALK_SHIFT,
+    FLAG_PATH_TRUNCATED, FLAG_SCRIPT,
 };
 
 use crate::event::ExecEvent;
 use crate::kernel::clock::ClockOffset;
+use crate::kernel::walked_path::{escaped, WalkedPath};
 
 /// Why a record could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +68,19 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<ExecEvent, DecodeErro
     let rec: ExecRecord = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
     let path = prefix(&rec.path, rec.path_len, "path_len")?;
     let args = prefix(&rec.args, rec.args_len, "args_len")?;
+    let exe = prefix(&rec.exe, rec.exe_len, "exe_len")?;
+    let cwd = prefix(&rec.cwd, rec.cwd_len, "cwd_len")?;
+    let walked = |bytes, shift, unwalked| {
+        WalkedPath::decode(
+            bytes,
+            (rec.flags >> shift) & 0xff,
+            rec.flags & unwalked == 0,
+        )
+    };
+    let exe = walked(exe, FLAG_EXE_WALK_SHIFT, FLAG_EXE_UNWALKED);
+    let cwd = walked(cwd, FLAG_CWD_WALK_SHIFT, FLAG_CWD_UNWALKED);
+    let path = escaped(path);
+    let script = rec.flags & FLAG_SCRIPT != 0;
     Ok(ExecEvent {
         workload: None,
         time_unix_nano: clock.unix_nanos(rec.timestamp_ns),
@@ -71,11 +89,55 @@ pub fn decode(bytes: &[u8], clock: &ClockOffset) -> Result<ExecEvent, DecodeErro
         uid: rec.uid,
         cgroup_id: rec.cgroup_id,
         comm: text(until_nul(&rec.comm)),
-        path: text(path),
+        script: if script {
+            joined(&cwd.path, &path)
+        } else {
+            String::new()
+        },
+        interpreter: if script {
+            escaped(&rec.interp)
+        } else {
+            String::new()
+        },
+        path,
         args: split_args(args),
         args_truncated: rec.flags & (FLAG_ARGS_TRUNCATED | FLAG_ARGS_UNREAD) != 0,
         path_truncated: rec.flags & FLAG_PATH_TRUNCATED != 0,
+        executable_kind: executable_kind(&exe, rec.flags),
+        executable: exe.path,
+        executable_truncated: exe.truncated,
+        executable_inode: rec.exe_ino,
+        working_directory: cwd.path,
     })
+}
+
+/// `process.executable.kind` of a walked executable path (empty when none was walked).
+fn executable_kind(exe: &WalkedPath, flags: u32) -> String {
+    let kind = if exe.path.is_empty() {
+        ""
+    } else if exe.detached && exe.path.starts_with("/memfd:") {
+        "memfd"
+    } else if flags & FLAG_EXE_UNLINKED != 0 {
+        "deleted"
+    } else if exe.detached {
+        "detached"
+    } else {
+        "file"
+    };
+    kind.to_string()
+}
+
+/// `path` when absolute, else `path` under `dir` (lexically; `dir` empty: `path` as is).
+fn joined(dir: &str, path: &str) -> String {
+    if path.starts_with('/') || dir.is_empty() {
+        path.to_string()
+    } else {
+        format!(
+            "{}/{}",
+            dir.trim_end_matches('/'),
+            path.trim_start_matches("./")
+        )
+    }
 }
 
 /// The first `len` bytes of `buf`, or `BadLength` when `len` exceeds it.

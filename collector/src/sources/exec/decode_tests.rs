@@ -2,8 +2,10 @@
 
 use kotel_common::exec::{
     ExecRecord, ARGS_BYTES, EXEC_RECORD_SIZE, FLAG_ARGS_TRUNCATED, FLAG_ARGS_UNREAD,
-    FLAG_PATH_TRUNCATED, PATH_BYTES,
+    FLAG_CWD_UNWALKED, FLAG_EXE_UNLINKED, FLAG_EXE_UNWALKED, FLAG_EXE_WALK_SHIFT,
+    FLAG_PATH_TRUNCATED, FLAG_SCRIPT, INTERP_BYTES, PATH_BYTES,
 };
+use kotel_common::vfs::{PATH_BUFFER, WALK_DETACHED, WALK_TRUNCATED};
 
 use super::{decode, split_args, DecodeError};
 use crate::kernel::clock::ClockOffset;
@@ -30,13 +32,110 @@ pub(crate) fn record(path: &str, args: &[&str]) -> ExecRecord {
         comm: [0; 16],
         path: [0xAA; PATH_BYTES],
         args: [0xBB; ARGS_BYTES],
+        exe_ino: 0,
+        exe_dev: 0,
+        exe_len: 0,
+        cwd_len: 0,
+        _pad: 0,
+        exe: [0xCC; PATH_BUFFER],
+        cwd: [0xDD; PATH_BUFFER],
+        interp: [0xEE; INTERP_BYTES],
     };
     rec.comm[..2].copy_from_slice(b"sh");
     rec.path[..path.len()].copy_from_slice(path.as_bytes());
     let block: Vec<u8> = args.iter().flat_map(|a| a.bytes().chain([0])).collect();
     rec.args[..block.len()].copy_from_slice(&block);
     rec.args_len = block.len() as u32;
+    rec.flags = FLAG_EXE_UNWALKED | FLAG_CWD_UNWALKED;
     rec
+}
+
+/// `rec` with the kernel's walks of the executable and the working directory (components
+/// leaf first) and their walk flags.
+fn walked(mut rec: ExecRecord, exe: &[u8], exe_walk: u32, cwd: &[u8]) -> ExecRecord {
+    rec.exe[..exe.len()].copy_from_slice(exe);
+    rec.cwd[..cwd.len()].copy_from_slice(cwd);
+    (rec.exe_len, rec.cwd_len, rec.exe_ino) = (exe.len() as u32, cwd.len() as u32, 99);
+    rec.flags =
+        exe_walk << FLAG_EXE_WALK_SHIFT | (rec.flags & !(FLAG_EXE_UNWALKED | FLAG_CWD_UNWALKED));
+    rec
+}
+
+#[test]
+fn the_executable_and_the_working_directory_are_named() {
+    let rec = walked(
+        record("./true", &["./true"]),
+        b"true\0bin\0usr\0",
+        0,
+        b"bin\0usr\0",
+    );
+    let ev = decode(&encode(&rec), &clock()).unwrap();
+    assert_eq!(
+        (
+            ev.path.as_str(),
+            ev.executable.as_str(),
+            ev.executable_kind.as_str()
+        ),
+        ("./true", "/usr/bin/true", "file")
+    );
+    assert_eq!(
+        (ev.working_directory.as_str(), ev.executable_inode),
+        ("/usr/bin", 99)
+    );
+    assert!(ev.script.is_empty() && ev.interpreter.is_empty());
+}
+
+#[test]
+fn memfd_deleted_and_detached_executables_are_told_apart() {
+    let kind = |exe: &[u8], walk: u32, unlinked: bool| {
+        let mut rec = walked(record("/proc/self/fd/3", &["x"]), exe, walk, b"tmp\0");
+        if unlinked {
+            rec.flags |= FLAG_EXE_UNLINKED;
+        }
+        let ev = decode(&encode(&rec), &clock()).unwrap();
+        (ev.executable, ev.executable_kind)
+    };
+    let s = |t: &str| t.to_string();
+    assert_eq!(
+        kind(b"memfd:x\0/\0", WALK_DETACHED, false),
+        (s("/memfd:x"), s("memfd"))
+    );
+    assert_eq!(
+        kind(b"doomed\0tmp\0", 0, true),
+        (s("/tmp/doomed"), s("deleted"))
+    );
+    assert_eq!(kind(b"f\0", WALK_DETACHED, false), (s("/f"), s("detached")));
+    let rec = record("/bin/true", &["x"]);
+    let ev = decode(&encode(&rec), &clock()).unwrap();
+    assert_eq!(
+        (ev.executable.as_str(), ev.executable_kind.as_str()),
+        ("", ""),
+        "unwalked"
+    );
+    let rec = walked(record("/bin/true", &["x"]), b"c\0b\0", WALK_TRUNCATED, b"");
+    assert!(
+        decode(&encode(&rec), &clock())
+            .unwrap()
+            .executable_truncated
+    );
+}
+
+#[test]
+fn a_script_names_its_interpreter_and_its_path_under_the_working_directory() {
+    let mut rec = walked(
+        record("./job.sh", &["/bin/sh", "./job.sh"]),
+        b"dash\0bin\0usr\0",
+        0,
+        b"srv\0",
+    );
+    rec.flags |= FLAG_SCRIPT;
+    rec.interp[..8].copy_from_slice(b"/bin/sh\0");
+    let ev = decode(&encode(&rec), &clock()).unwrap();
+    assert_eq!(
+        (ev.script.as_str(), ev.interpreter.as_str()),
+        ("/srv/job.sh", "/bin/sh")
+    );
+    assert_eq!(ev.executable, "/usr/bin/dash");
 }
 
 const CLOCK_OFFSET: i128 = 1_700_000_000_000_000_000;

@@ -9,6 +9,7 @@
 //! combination of the load-time switches a kernel can produce.
 
 use kotel_common::exec::{names, TaskOffsets, Wakeup};
+use kotel_common::vfs::VfsFields;
 
 use super::config::{ExecSourceConfig, HookChoice, RECORD_BYTES};
 use crate::kernel::btf::{Btf, BtfError};
@@ -43,14 +44,24 @@ pub struct KernelFacts {
     pub offsets: TaskOffsets,
     /// Possible CPUs (the wakeup policy is sized by them).
     pub cpus: u32,
+    /// VFS offsets (`valid == 0`: events carry no executable path or working directory).
+    pub vfs: VfsFields,
 }
 
 impl KernelFacts {
     /// The running kernel's facts (one warning when its BTF offsets are missing).
     pub fn of_running_kernel() -> Self {
+        let (vfs, missing) = crate::kernel::vfs_fields::of_running_kernel();
+        if let Some(why) = missing {
+            tracing::warn!(
+                "exec source: no VFS offsets ({why}): events carry no resolved executable \
+                 path and no working directory"
+            );
+        }
         Self {
             offsets: task_offsets(),
             cpus: possible_cpus(),
+            vfs,
         }
     }
 }
@@ -64,11 +75,19 @@ fn plan_with_wakeup(config: &ExecSourceConfig, facts: &KernelFacts, wakeup: Wake
     let spec = ObjectSpec::new("exec", OBJECT)
         .global(names::TASK_OFFSETS, &facts.offsets)
         .global(names::WAKEUP, &wakeup)
+        .global(names::VFS_FIELDS, &facts.vfs)
         .map_size(names::EVENTS, config.ring_buffer_bytes);
     let btf = facts.offsets.valid != 0;
     let mut left_out = Vec::new();
     if !btf {
         left_out.push("no kernel BTF offsets: exec events carry ppid 0 and no argv".to_string());
+    }
+    if facts.vfs.valid == 0 {
+        left_out.push(
+            "no VFS offsets: exec events carry no resolved executable path and no working \
+             directory"
+                .to_string(),
+        );
     }
     if config.hook == HookChoice::Auto && !btf {
         left_out.push(format!(
@@ -98,7 +117,7 @@ fn planned(program: ProgramSpec, need: Need) -> Planned {
 }
 
 /// One plan per combination of the load-time switches a kernel can produce (the task
-/// offsets valid or not; no wakeup policy, one checked on every record, one checked on
+/// offsets valid or not; the VFS offsets valid or not; no wakeup policy, one checked on every record, one checked on
 /// every 16th), each with every program that combination can load (`hook: auto`).
 pub fn every_switch(config: &ExecSourceConfig, facts: &KernelFacts) -> Vec<Combination> {
     let mut c = config.clone();
@@ -124,18 +143,25 @@ pub fn every_switch(config: &ExecSourceConfig, facts: &KernelFacts) -> Vec<Combi
     if facts.offsets.valid != 0 {
         offsets.push(("offsets", facts.offsets));
     }
+    let mut vfs = vec![("no vfs offsets", VfsFields::default())];
+    if facts.vfs.valid != 0 {
+        vfs.push(("vfs offsets", facts.vfs));
+    }
     let mut plans = Vec::new();
     for (o_label, o) in offsets {
-        for (w_label, w) in wakeups {
-            let f = KernelFacts {
-                offsets: o,
-                ..*facts
-            };
-            plans.push(Combination {
-                label: format!("{o_label}, {w_label}"),
-                plan: plan_with_wakeup(&c, &f, w),
-                btf: o.valid != 0,
-            });
+        for (v_label, v) in &vfs {
+            for (w_label, w) in wakeups {
+                let f = KernelFacts {
+                    offsets: o,
+                    vfs: *v,
+                    ..*facts
+                };
+                plans.push(Combination {
+                    label: format!("{o_label}, {v_label}, {w_label}"),
+                    plan: plan_with_wakeup(&c, &f, w),
+                    btf: o.valid != 0,
+                });
+            }
         }
     }
     plans
@@ -196,5 +222,7 @@ pub fn task_offsets_from(btf: Result<Btf, BtfError>) -> Result<TaskOffsets, BtfE
         task_real_cred: task("real_cred")?,
         cred_uid: btf.offset_of("cred", &["uid"])?,
         bprm_filename: btf.offset_of("linux_binprm", &["filename"])?,
+        bprm_interp: btf.offset_of("linux_binprm", &["interp"])?,
+        mm_exe_file: btf.offset_of("mm_struct", &["exe_file"])?,
     })
 }

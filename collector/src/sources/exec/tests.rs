@@ -103,11 +103,11 @@ fn the_wakeup_policy_leaves_room_for_what_cpus_submit_unchecked() {
         let w = wakeup_policy(&config, cpus);
         (w.bytes, w.check_every)
     };
-    // 1 MiB holds 442 records: 128 + 2 CPUs x 16 fit.
-    assert_eq!(policy(128, 1 << 20, 2), (128 * 2368, 16));
-    // 64 CPUs: (442 - 128) / 64 = 4 records each between checks.
-    assert_eq!(policy(128, 1 << 20, 64), (128 * 2368, 4));
+    // 4 MiB holds 805 records: 128 + 2 CPUs x 16 fit.
+    assert_eq!(policy(128, 4 << 20, 2), (128 * 5208, 16));
+    // 64 CPUs: (805 - 128) / 64 = 10 records each between checks.
+    assert_eq!(policy(128, 4 << 20, 64), (128 * 5208, 10));
     // Never 0 once enabled, even without headroom.
-    assert_eq!(policy(6, 16384, 64), (6 * 2368, 1));
-    assert_eq!(policy(0, 1 << 20, 2), (0, 0), "0 wakes on every record");
+    assert_eq!(policy(2, 16384, 64), (2 * 5208, 1));
+    assert_eq!(policy(0, 4 << 20, 2), (0, 0), "0 wakes on every record");
 }

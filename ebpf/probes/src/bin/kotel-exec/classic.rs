@@ -100,4 +100,21 @@ impl View for TracepointView<'_> {
         }
         (n, full > n)
     }
+
+    #[inline(always)]
+    fn task(&self) -> u64 {
+        self.task
+    }
+
+    #[inline(always)]
+    fn exe_file(&self) -> Option<u64> {
+        let mm: u64 = self.read(self.task, self.off.task_mm)?;
+        self.read::<u64>(mm, self.off.mm_exe_file)
+            .filter(|f| *f != 0)
+    }
+
+    #[inline(always)]
+    unsafe fn interp(&self, _dst: *mut u8) -> Option<bool> {
+        None // the classic record has no linux_binprm
+    }
 }

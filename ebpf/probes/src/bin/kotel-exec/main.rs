@@ -33,7 +33,9 @@ use aya_ebpf::{
 };
 use kotel_common::exec::{names, ExecRecord, ExecStat, TaskOffsets, Wakeup};
 use kotel_common::str_eq;
+use kotel_common::vfs::VfsFields;
 use kotel_probes::filter::allows_process;
+use kotel_probes::vfs::Span;
 
 use classic::TracepointView;
 use view::{BtfView, View};
@@ -46,6 +48,12 @@ static KOTEL_EXEC_EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
 /// Per-CPU `u64` counters indexed by [`ExecStat`].
 #[map]
 static KOTEL_EXEC_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(ExecStat::COUNT, 0);
+/// Scratch for the VFS reads of the path walks (kept off the stack).
+#[map]
+static KOTEL_EXEC_SCRATCH: PerCpuArray<Span> = PerCpuArray::with_max_entries(1, 0);
+/// VFS offsets of the running kernel; `valid == 0`: no executable or working directory.
+#[unsafe(no_mangle)]
+static KOTEL_EXEC_VFS_FIELDS: Global<VfsFields> = Global::new(VfsFields::UNKNOWN);
 
 /// Offsets for direct loads, ppid and argv; `valid == 0` means ppid and argv are not read.
 #[unsafe(no_mangle)]
@@ -60,6 +68,8 @@ static KOTEL_EXEC_TASK_OFFSETS: Global<TaskOffsets> = Global::new(TaskOffsets {
     task_real_cred: 0,
     cred_uid: 0,
     bprm_filename: 0,
+    bprm_interp: 0,
+    mm_exe_file: 0,
 });
 /// When to wake the reader; all zero = on every record.
 #[unsafe(no_mangle)]
@@ -75,6 +85,8 @@ const _: () = {
     assert!(str_eq(names::STATS, "KOTEL_EXEC_STATS"));
     assert!(str_eq(names::TASK_OFFSETS, "KOTEL_EXEC_TASK_OFFSETS"));
     assert!(str_eq(names::WAKEUP, "KOTEL_EXEC_WAKEUP"));
+    assert!(str_eq(names::VFS_FIELDS, "KOTEL_EXEC_VFS_FIELDS"));
+    assert!(str_eq(names::SCRATCH, "KOTEL_EXEC_SCRATCH"));
     assert!(str_eq(names::PROGRAM, "kotel_exec"));
     assert!(str_eq(names::PROGRAM_BTF, "kotel_exec_btf"));
     assert!(str_eq(names::TRACEPOINT, "sched_process_exec"));

@@ -5,7 +5,7 @@
 //! field.
 
 use aya_ebpf::{helpers::generated, programs::BtfTracePointContext};
-use kotel_common::exec::{TaskOffsets, COMM_LEN, PATH_BYTES};
+use kotel_common::exec::{TaskOffsets, COMM_LEN, INTERP_BYTES, PATH_BYTES};
 
 use super::KOTEL_EXEC_TASK_OFFSETS;
 
@@ -27,6 +27,17 @@ pub(crate) trait View {
     /// # Safety
     /// `dst` has `PATH_BYTES + 2` writable bytes (the two after the path may be clobbered).
     unsafe fn path(&self, dst: *mut u8) -> (u32, bool);
+    /// The task's address (for probing reads).
+    fn task(&self) -> u64;
+    /// `mm->exe_file`: the file the new image runs (the interpreter of a script).
+    fn exe_file(&self) -> Option<u64>;
+    /// Copies the interpreter a `#!` script named (`bprm->interp`) to `dst` and returns
+    /// `Some(true)`; `Some(false)` when no binary handler changed the interpreter (not a
+    /// script); `None` when this view cannot tell.
+    ///
+    /// # Safety
+    /// `dst` has `INTERP_BYTES` writable bytes.
+    unsafe fn interp(&self, dst: *mut u8) -> Option<bool>;
 }
 
 /// `tp_btf/sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`.
@@ -120,5 +131,34 @@ impl View for BtfView {
         } else {
             (chars, false)
         }
+    }
+
+    #[inline(always)]
+    fn task(&self) -> u64 {
+        self.task as u64
+    }
+
+    #[inline(always)]
+    fn exe_file(&self) -> Option<u64> {
+        let mm: *const u8 = load(self.task, self.off.task_mm);
+        if mm.is_null() {
+            return None;
+        }
+        let file: *const u8 = load(mm, self.off.mm_exe_file);
+        (!file.is_null()).then_some(file as u64)
+    }
+
+    #[inline(always)]
+    unsafe fn interp(&self, dst: *mut u8) -> Option<bool> {
+        let interp: *const u8 = load(self.bprm, self.off.bprm_interp);
+        let filename: *const u8 = load(self.bprm, self.off.bprm_filename);
+        if interp == filename {
+            return Some(false);
+        }
+        // SAFETY: `dst` has INTERP_BYTES writable bytes (caller); a probing read.
+        let n = unsafe {
+            generated::bpf_probe_read_kernel_str(dst.cast(), INTERP_BYTES as u32, interp.cast())
+        };
+        Some(n > 0)
     }
 }
