@@ -25,7 +25,9 @@ KERNEL_TESTS=(
   tcp_retransmits
   tcp_rtt
   exec_kernel
+  exec_names
   file_open_kernel
+  file_open_resolution
 )
 
 guest_env RUST_BACKTRACE=1
@@ -33,7 +35,8 @@ guest_env RUST_BACKTRACE=1
 guest_env KOTEL_BIN="$kotel"
 # Helper binaries the tests run by their build-time path (env!("CARGO_BIN_EXE_...")).
 copy "$ROOT/target/release/kotel-test-listener" "$ROOT/target/release/kotel-test-thread-exec"
-# exec tests run /bin/true by name (busybox's applet would not take a long argv[0]).
+# exec tests run /bin/true by name (busybox's applet would not take a long argv[0]), and
+# exec_names copies /usr/bin/true's bytes.
 copy /usr/bin/true
 # tcp_rtt and tcp_retransmits build a veth pair and shape it with tbf or a blackhole.
 copy /usr/sbin/ip /usr/sbin/tc

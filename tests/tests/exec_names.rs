@@ -2,21 +2,22 @@
 //! path as the kernel resolved it, the working directory, whether the file is an anonymous
 //! memory file or has no link left, and a script's interpreter next to the script.
 //!
-//! The executables are copies of /bin/true run by a relative path, from a memfd, through
+//! The executables are copies of /usr/bin/true run by a relative path, from a memfd, through
 //! a descriptor of a deleted file and of an `O_TMPFILE` file, and a `#!` script.
 
+#[allow(dead_code)] // shared with exec_kernel; this test uses a part
 #[path = "exec_kernel/attached.rs"]
 mod attached;
 
 use std::ffi::CString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use kotel::event::ExecEvent;
 use kotel::sources::exec::HookChoice;
 use kotel_integration_tests::{is_root, skip};
 
-use attached::{marker, serial, with_hook, Attached, TempDir, HOOKS};
+use attached::{assert_clean_telemetry, marker, serial, with_hook, Attached, TempDir, HOOKS};
 
 /// Runs `program args..` from `cwd` to completion.
 fn run_in(cwd: &Path, program: &str, args: &[&str]) {
@@ -34,10 +35,10 @@ fn real(p: &str) -> String {
 }
 
 /// A descriptor (inherited by children: no `O_CLOEXEC`) of a read-only copy of
-/// /bin/true, made by `make` (which gets the bytes and returns a descriptor it may have
+/// /usr/bin/true, made by `make` (which gets the bytes and returns a descriptor it may have
 /// opened for writing: it is reopened read-only, as exec refuses a file open for writing).
 fn executable_fd(make: impl FnOnce(&[u8]) -> i32) -> i32 {
-    let bytes = std::fs::read("/bin/true").unwrap();
+    let bytes = std::fs::read("/usr/bin/true").unwrap();
     let writable = make(&bytes);
     assert!(writable >= 0, "{}", std::io::Error::last_os_error());
     let again = CString::new(format!("/proc/self/fd/{writable}")).unwrap();
@@ -72,7 +73,7 @@ fn execs_name_the_file_the_kernel_ran() {
     let dir = TempDir::new("names");
     let bin = dir.0.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy("/bin/true", bin.join("tool")).unwrap();
+    std::fs::copy("/usr/bin/true", bin.join("tool")).unwrap();
     let script = dir.0.join("job.sh");
     std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -95,7 +96,7 @@ fn execs_name_the_file_the_kernel_ran() {
         run_in(&dir.0, &format!("/proc/self/fd/{memfd}"), &[&fileless]);
         // A deleted file, run through a descriptor.
         let doomed = dir.0.join("doomed");
-        std::fs::copy("/bin/true", &doomed).unwrap();
+        std::fs::copy("/usr/bin/true", &doomed).unwrap();
         let c = CString::new(doomed.to_str().unwrap()).unwrap();
         // SAFETY: valid NUL-terminated path.
         let deleted_fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY) };
@@ -187,5 +188,5 @@ fn execs_name_the_file_the_kernel_ran() {
         assert!(relative.executable_inode > 0);
         assert!(relative.script.is_empty() && fileless.script.is_empty());
     }
-    let _: PathBuf = dir.0.clone();
+    assert_clean_telemetry();
 }

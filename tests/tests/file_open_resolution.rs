@@ -7,6 +7,7 @@
 //! Each test moves the process into a fresh cgroup and runs the opens there (shell
 //! commands, or this thread), then asserts on the events of that cgroup only.
 
+#[allow(dead_code)] // shared with file_open_kernel; this test uses a part
 #[path = "file_open_kernel/attached.rs"]
 mod attached;
 
@@ -34,19 +35,16 @@ fn sh(script: &str) {
     assert!(status.success(), "`{script}` failed: {status}");
 }
 
-/// Runs `script` as user `nobody` (it may fail: that is the point).
+/// Runs `script` as user and group 65534 (`nobody`; it may fail: that is the point).
 fn sh_as_nobody(script: &str) {
-    let _ = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "sh",
-            "-c",
-            script,
-        ])
+    use std::os::unix::process::CommandExt;
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .uid(65534)
+        .gid(65534)
         .status()
-        .expect("setpriv (util-linux)");
+        .expect("sh");
 }
 
 /// `(requested, resolved, match, errno)` of each event.
@@ -180,7 +178,7 @@ fn a_watched_directory_covers_what_is_below_it_however_reached() {
     // Through a bind mount in a private mount namespace: below the watched directory
     // whatever the path.
     sh(&format!(
-        "unshare -m --propagation private sh -c 'mount --bind {root}/keys {bind} && \
+        "unshare -m --propagation private sh -c 'mount -o bind {root}/keys {bind} && \
          cat {bind}/deeper/id_rsa >/dev/null'"
     ));
     // Not below it: a sibling directory.
