@@ -739,12 +739,57 @@ def security_dashboard():
     )
     layout.add(
         timeseries(
-            "Watched-file opens by pod and path",
-            "Opens of watched paths (the file_open source's `paths`) per second, from "
-            "kotel's file.open log records in Loki.",
-            refs([("sum by (" + NS + ", " + POD + ", file_path) (rate(" + opens + " [$__auto]))",
-                   POD_LEGEND + " {{file_path}}")], "loki"),
+            "Watched-file opens by pod and watched path",
+            "Opens of watched files and of what lies below watched directories (the "
+            "file_open source's `paths`) per second, by the configured path that matched, "
+            "from kotel's file.open log records in Loki.",
+            refs([("sum by (" + NS + ", " + POD + ", kotel_file_watched_path) (rate(" + opens
+                   + " [$__auto]))", POD_LEGEND + " {{kotel_file_watched_path}}")], "loki"),
             "ops",
+            datasource=LOKI,
+        ),
+        12,
+        8,
+    )
+    layout.add(
+        table(
+            "Fileless and deleted executables",
+            "Execs whose executable is not a linked file under the process's root: `memfd` "
+            "(memfd_create + exec, a common in-memory malware technique), `deleted` (unlinked "
+            "or O_TMPFILE), `detached` (a file of a mount outside the process's root). Any row "
+            "deserves a look.",
+            loki_target(
+                "A",
+                "sum by (" + NS + ", " + POD + ", process_executable_path, process_executable_kind) "
+                "(count_over_time(" + execs + ' | process_executable_kind=~"memfd|deleted|detached"'
+                " [$__range]))",
+                instant=True,
+            ),
+            "short",
+            {"process_executable_path": "executable", "process_executable_kind": "kind",
+             "Value": "execs"},
+            datasource=LOKI,
+        ),
+        12,
+        8,
+    )
+    layout.add(
+        table(
+            "Watched files reached by another name",
+            "Opens of watched files whose requested path differs from the file's resolved "
+            "path (relative paths, symlinks, hard links, `..`, directory descriptors), by "
+            "what the process asked for and what it got: worth a look when it is not a "
+            "program's usual way in.",
+            loki_target(
+                "A",
+                "topk(20, sum by (file_requested_path, file_path, kotel_file_match) "
+                "(count_over_time(" + opens + ' | kotel_file_match=~"inode|directory|name"'
+                " [$__range])))",
+                instant=True,
+            ),
+            "short",
+            {"file_requested_path": "requested", "file_path": "opened",
+             "kotel_file_match": "match", "Value": "opens"},
             datasource=LOKI,
         ),
         12,
@@ -787,7 +832,10 @@ def security_dashboard():
         logs(
             "Process executions (process.exec)",
             "Every successful exec of the selected pods: the line is kotel's debug line "
-            "(pid, ppid, uid, path, argv); open a line for its fields.",
+            "(pid, ppid, uid, requested path, the executable the kernel ran and its kind, a "
+            "script's interpreter, the working directory, argv); open a line for its fields "
+            "(process.executable.path, process.executable.kind, process.working_directory, "
+            "process.script.*).",
             execs,
         ),
         24,
@@ -796,8 +844,10 @@ def security_dashboard():
     layout.add(
         logs(
             "Opens of watched files (file.open)",
-            "Every open of a watched path by the selected pods, with the access mode and "
-            "the result (errno 0 = success).",
+            "Every open of a watched file (or of something below a watched directory) by "
+            "the selected pods: the resolved path, the requested path when it differs, the "
+            "access mode, the result (errno 0 = success), how it matched and which watched "
+            "path; open a line for file.inode and file.device.",
             opens,
         ),
         24,

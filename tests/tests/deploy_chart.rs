@@ -48,7 +48,7 @@ use rendering::{
 /// The capabilities the chart always adds (values.yaml `capabilities`, deploy/README.md).
 const BASE_CAPABILITIES: &[&str] = &["BPF", "PERFMON"];
 /// Every capability the chart can add by a documented switch.
-const OPTIONAL_CAPABILITIES: &[&str] = &["SYS_RESOURCE"];
+const OPTIONAL_CAPABILITIES: &[&str] = &["SYS_PTRACE", "DAC_READ_SEARCH", "SYS_RESOURCE"];
 /// Kinds of the prometheus-operator CRDs, which kubernetes-validate has no schema for.
 const OPERATOR_API: &str = "monitoring.coreos.com/v1";
 
@@ -145,6 +145,9 @@ fn daemonset_is_unprivileged_with_exactly_the_documented_capabilities() {
         assert_eq!(strings(&sc["capabilities"]["drop"]), ["ALL"], "{case}");
         let added = strings(&sc["capabilities"]["add"]);
         let mut expected: Vec<&str> = BASE_CAPABILITIES.to_vec();
+        if r.flag("/capabilities/watchContainers", true) {
+            expected.extend(["SYS_PTRACE", "DAC_READ_SEARCH"]);
+        }
         if r.flag("/capabilities/sysResource", false) {
             expected.push("SYS_RESOURCE");
         }
