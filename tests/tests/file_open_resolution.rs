@@ -47,8 +47,24 @@ fn sh_as_nobody(script: &str) {
         .expect("sh");
 }
 
+/// Collects until `want` events pass `mine` (or 10 s), stops the source, and returns those
+/// events, printed for the log.
+fn collect(
+    mut source: Attached,
+    name: &str,
+    want: usize,
+    mine: impl Fn(&FileOpenEvent) -> bool,
+) -> Vec<FileOpenEvent> {
+    source.collect_until(want, |seen| seen.iter().filter(|e| mine(e)).count());
+    let events: Vec<FileOpenEvent> = source.stop().into_iter().filter(|e| mine(e)).collect();
+    for e in &events {
+        eprintln!("{name}: {}", serde_json::to_string(e).unwrap());
+    }
+    events
+}
+
 /// `(requested, resolved, match, errno)` of each event.
-fn rows(events: &[&FileOpenEvent]) -> Vec<(String, String, String, i32)> {
+fn rows(events: &[FileOpenEvent]) -> Vec<(String, String, String, i32)> {
     events
         .iter()
         .map(|e| {
@@ -113,13 +129,7 @@ fn every_way_to_reach_a_watched_file_is_reported() {
     let cgroup = fresh.id;
     drop(fresh);
 
-    let mine = |e: &FileOpenEvent| e.cgroup_id == cgroup;
-    source.collect_until(9, |seen| seen.iter().filter(|e| mine(e)).count());
-    let seen = source.stop();
-    let events: Vec<&FileOpenEvent> = seen.iter().filter(|e| mine(e)).collect();
-    for e in &events {
-        eprintln!("{NAME}: {}", serde_json::to_string(e).unwrap());
-    }
+    let events = collect(source, NAME, 9, |e| e.cgroup_id == cgroup);
     let s = |t: &str| t.to_string();
     let ok = |requested: String, resolved: &str| (requested, s(resolved), s("inode"), 0);
     let expect = vec![
@@ -187,13 +197,9 @@ fn a_watched_directory_covers_what_is_below_it_however_reached() {
     let cgroup = fresh.id;
     drop(fresh);
 
-    let mine = |e: &FileOpenEvent| e.cgroup_id == cgroup && e.comm == "cat";
-    source.collect_until(3, |seen| seen.iter().filter(|e| mine(e)).count());
-    let seen = source.stop();
-    let events: Vec<&FileOpenEvent> = seen.iter().filter(|e| mine(e)).collect();
-    for e in &events {
-        eprintln!("{NAME}: {}", serde_json::to_string(e).unwrap());
-    }
+    let events = collect(source, NAME, 3, |e| {
+        e.cgroup_id == cgroup && e.comm == "cat"
+    });
     let s = |t: &str| t.to_string();
     assert_eq!(
         rows(&events),
@@ -259,13 +265,7 @@ fn replaced_and_new_watched_files_are_followed() {
 
     // mv probes its target (an O_PATH|O_DIRECTORY open, ENOTDIR): a real failed open of
     // the watched path, reported, but not what this test is about.
-    let mine = |e: &FileOpenEvent| e.cgroup_id == cgroup && e.comm != "mv";
-    source.collect_until(4, |seen| seen.iter().filter(|e| mine(e)).count());
-    let seen = source.stop();
-    let events: Vec<&FileOpenEvent> = seen.iter().filter(|e| mine(e)).collect();
-    for e in &events {
-        eprintln!("{NAME}: {}", serde_json::to_string(e).unwrap());
-    }
+    let events = collect(source, NAME, 4, |e| e.cgroup_id == cgroup && e.comm != "mv");
     let got: Vec<(String, String, Vec<String>)> = events
         .iter()
         .map(|e| (e.path.clone(), e.matched.clone(), e.access.clone()))
@@ -313,13 +313,9 @@ fn a_watched_path_is_resolved_in_another_mount_namespace() {
     let cgroup = fresh.id;
     drop(fresh);
 
-    let mine = |e: &FileOpenEvent| e.cgroup_id == cgroup && e.comm == "cat";
-    source.collect_until(1, |seen| seen.iter().filter(|e| mine(e)).count());
-    let seen = source.stop();
-    let events: Vec<&FileOpenEvent> = seen.iter().filter(|e| mine(e)).collect();
-    for e in &events {
-        eprintln!("{NAME}: {}", serde_json::to_string(e).unwrap());
-    }
+    let events = collect(source, NAME, 1, |e| {
+        e.cgroup_id == cgroup && e.comm == "cat"
+    });
     let s = |t: &str| t.to_string();
     assert_eq!(
         rows(&events),

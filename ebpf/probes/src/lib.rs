@@ -7,6 +7,7 @@ pub mod filter;
 pub mod mem;
 pub mod read;
 pub mod vfs;
+pub mod wakeup;
 
 /// The panic handler and license section every program object needs. Invoke once at
 /// the top of each binary.

@@ -59,8 +59,8 @@ fn a_file_is_watched_by_inode_and_its_directory_by_name() {
     assert_eq!(parent.kinds, kind::PARENT);
     let names: Vec<(InodeKey, String)> = set
         .names
-        .iter()
-        .map(|(k, _)| {
+        .keys()
+        .map(|k| {
             let end = k.0.name.iter().position(|&b| b == 0).unwrap();
             (
                 k.0.dir,

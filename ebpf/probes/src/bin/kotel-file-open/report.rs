@@ -1,7 +1,6 @@
 //! Fills the record of a matched open and writes it to the ring buffer.
 
 use aya_ebpf::{
-    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
         generated::bpf_get_current_comm,
@@ -16,6 +15,7 @@ use kotel_probes::{
     filter::allows_process,
     read::field,
     vfs::{Path, Vfs},
+    wakeup::threshold_flags,
 };
 
 use super::enter::OFF_SYSCALL_NR;
@@ -35,17 +35,9 @@ const RECORD_BYTES: u64 = FILE_OPEN_RECORD_SIZE as u64 + 8;
 #[inline(always)]
 fn wakeup_flags() -> u64 {
     let wake = KOTEL_FILE_OPEN_WAKEUP_BYTES.load();
-    if wake == 0 {
-        return 0;
-    }
-    // Wake the reader once per fill cycle: when this record crosses the threshold.
-    let avail = KOTEL_FILE_OPEN_EVENTS.query(BPF_RB_AVAIL_DATA as u64);
-    if avail < wake && avail + RECORD_BYTES >= wake {
-        count(FileOpenStat::Wakeup);
-        BPF_RB_FORCE_WAKEUP as u64
-    } else {
-        BPF_RB_NO_WAKEUP as u64
-    }
+    threshold_flags(&KOTEL_FILE_OPEN_EVENTS, wake, RECORD_BYTES, || {
+        count(FileOpenStat::Wakeup)
+    })
 }
 
 /// Completes the record of `work` for match `hit` of an open that returned `ret` and

@@ -1,9 +1,9 @@
 //! Records into the ring buffer under the configured wakeup policy.
 
-use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use kotel_common::tcp::{SockOwner, TcpEvent, TcpEventKind, TcpStat, TCP_EVENT_SIZE};
 use kotel_probes::filter::{allows_ports, allows_process};
 use kotel_probes::mem::copy_16;
+use kotel_probes::wakeup::threshold_flags;
 
 use super::work::Work;
 use super::{count, KOTEL_TCP_EVENTS, KOTEL_TCP_WAKEUP_BYTES};
@@ -34,17 +34,9 @@ pub(super) fn latency(o: &SockOwner) -> u64 {
 #[inline(always)]
 fn wakeup_flags() -> u64 {
     let wake = KOTEL_TCP_WAKEUP_BYTES.load();
-    if wake == 0 {
-        return 0;
-    }
-    // Wake the reader once per fill cycle: when this record crosses the threshold.
-    let avail = KOTEL_TCP_EVENTS.query(BPF_RB_AVAIL_DATA as u64);
-    if avail < wake && avail + RECORD_BYTES >= wake {
-        count(TcpStat::Wakeup);
-        BPF_RB_FORCE_WAKEUP as u64
-    } else {
-        BPF_RB_NO_WAKEUP as u64
-    }
+    threshold_flags(&KOTEL_TCP_EVENTS, wake, RECORD_BYTES, || {
+        count(TcpStat::Wakeup)
+    })
 }
 
 /// Writes one record for the run `w` straight into the ring buffer (no 160-byte copy on
