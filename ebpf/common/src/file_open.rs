@@ -48,8 +48,17 @@ pub const PARENT_FILTER: u32 = FILTER_WORDS;
 /// The word whose bit `n` is set when a watched file's name is `n` bytes long (`n < 64`):
 /// a file in a `PARENT` directory is looked up by name only when its length matches.
 pub const NAME_LENGTHS: u32 = 2 * FILTER_WORDS;
-/// Words of the filter array: the two filters and the name lengths.
-pub const FILTER_ARRAY_WORDS: u32 = 2 * FILTER_WORDS + 1;
+/// The word whose bit `n` is set when a watched directory, or a directory holding a watched
+/// file, has a name `n` bytes long as its dentry knows it (bit 63: 63 bytes or more): a
+/// directory of another length is passed without reading its inode.
+pub const DIR_NAME_LENGTHS: u32 = 2 * FILTER_WORDS + 1;
+/// Words of the filter array: the two filters and the two name-length masks.
+pub const FILTER_ARRAY_WORDS: u32 = 2 * FILTER_WORDS + 2;
+
+/// The bit of a name of `len` bytes in a name-length mask (63 for 63 bytes and more).
+pub const fn name_length_bit(len: u32) -> u64 {
+    1 << if len < 63 { len } else { 63 }
+}
 /// Directory levels the match walks up from an opened file at most (its parent is level
 /// 1); a deeper file is matched on its lower levels only and counted (`walk_deep`).
 pub const MAX_MATCH_LEVELS: u32 = 32;

@@ -222,7 +222,9 @@ impl Follower {
                 }
             }
             let label = root.path.display().to_string();
-            let (found, trouble) = resolve_in_root(&fd, &label, &self.paths);
+            let mountinfo =
+                std::fs::read_to_string(root.path.with_file_name("mountinfo")).unwrap_or_default();
+            let (found, trouble) = resolve_in_root(&fd, &label, &self.paths, &mountinfo);
             set.merge(found);
             problems.extend(trouble);
         }

@@ -3,8 +3,8 @@
 //! in each, plus this process's own root.
 //!
 //! Contract: [`roots`] never fails: processes that vanish or cannot be read are skipped;
-//! the result always holds this process's root (`/`), first unless a process under `proc`
-//! shares its mount namespace (then that process's entry stands for it).
+//! the result always holds this process's root (`/proc/self/root`), first unless a process
+//! under `proc` shares its mount namespace (then that process's entry stands for it).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 /// A root to resolve watched paths in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Root {
-    /// Where it is reachable from this process (`/`, `/proc/1234/root`).
+    /// Where it is reachable from this process (`/proc/1234/root`, or `/proc/self/root`
+    /// for this process's own): `mountinfo` beside it describes its mounts.
     pub path: PathBuf,
     /// The mount namespace's inode number (0 when unknown).
     pub mnt_ns: u64,
@@ -53,7 +54,7 @@ pub fn roots(proc: &Path) -> Vec<Root> {
         out.insert(
             0,
             Root {
-                path: PathBuf::from("/"),
+                path: PathBuf::from("/proc/self/root"),
                 mnt_ns: own,
             },
         );
@@ -69,7 +70,7 @@ mod tests {
     fn this_process_root_is_always_there() {
         let roots = roots(Path::new("/nonexistent-proc"));
         assert_eq!(roots.len(), 1);
-        assert_eq!(roots[0].path, PathBuf::from("/"));
+        assert_eq!(roots[0].path, PathBuf::from("/proc/self/root"));
     }
 
     #[test]

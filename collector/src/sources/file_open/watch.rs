@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use kotel_common::file_open::{kind, NameKey, Watch, NAME_KEY_BYTES};
+use kotel_common::file_open::{kind, name_length_bit, NameKey, Watch, NAME_KEY_BYTES};
 use kotel_common::vfs::{kernel_dev, InodeKey};
 
 /// `RESOLVE_IN_ROOT` of `openat2(2)` (Linux 5.6+).
@@ -59,6 +59,10 @@ pub struct WatchSet {
     pub inodes: BTreeMap<InodeKey, Watch>,
     /// Watched files' names in their directories -> index.
     pub names: BTreeMap<NameKeyOrd, u32>,
+    /// `name_length_bit` of every watched directory's (and watched file's directory's)
+    /// dentry name: the kernel reads the inode of a directory only when its name's
+    /// length is here.
+    pub dir_name_lengths: u64,
 }
 
 /// A [`NameKey`] with an order (for diffing sets).
@@ -95,6 +99,7 @@ impl WatchSet {
             self.add(key, w.kinds, w.index);
         }
         self.names.extend(other.names);
+        self.dir_name_lengths |= other.dir_name_lengths;
     }
 }
 
@@ -123,6 +128,70 @@ fn identity(fd: &OwnedFd) -> std::io::Result<(InodeKey, bool)> {
         ino: st.st_ino,
     };
     Ok((key, st.st_mode & libc::S_IFMT == libc::S_IFDIR))
+}
+
+/// `STATX_ATTR_MOUNT_ROOT` (Linux 5.8+).
+const STATX_ATTR_MOUNT_ROOT: u64 = 0x2000;
+/// `STATX_MNT_ID` (Linux 5.8+).
+const STATX_MNT_ID: u32 = 0x1000;
+
+/// Whether the file open at `fd` is the root of a mount, and that mount's id; `None` when
+/// the kernel cannot say.
+fn mount_of(fd: &OwnedFd) -> Option<(bool, u64)> {
+    // SAFETY: an empty path with AT_EMPTY_PATH stats `fd` itself; `stx` is written by the
+    // call before it is read.
+    let stx = unsafe {
+        let mut stx: libc::statx = std::mem::zeroed();
+        let rc = libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            STATX_MNT_ID,
+            &mut stx,
+        );
+        (rc == 0).then_some(stx)?
+    };
+    let known =
+        stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT != 0 && stx.stx_mask & STATX_MNT_ID != 0;
+    known.then_some((
+        stx.stx_attributes & STATX_ATTR_MOUNT_ROOT != 0,
+        stx.stx_mnt_id,
+    ))
+}
+
+/// The length of the last component of `mountinfo`'s root field (the fourth) for mount
+/// `id`: 1 (`/`) for a filesystem mounted whole.
+pub fn mount_root_name_len(mountinfo: &str, id: u64) -> Option<usize> {
+    let line = mountinfo
+        .lines()
+        .find(|l| l.split(' ').next() == Some(id.to_string().as_str()))?;
+    let root = line.split(' ').nth(3)?;
+    if root == "/" {
+        return Some(1);
+    }
+    let last = root.rsplit('/').next()?;
+    // Octal escapes (`\040` for a space) stand for one byte each.
+    Some(last.len() - 3 * last.matches('\\').count())
+}
+
+/// The name-length bit of the directory open at `fd` as the kernel's walk sees its dentry:
+/// the last component of its path, or, for a mount's root, of the filesystem directory
+/// the mount shows (`mountinfo`'s root field of the namespace it was resolved in: `/`
+/// for a whole filesystem). Every bit when that cannot be told, so that no length is ever
+/// skipped wrongly.
+fn dentry_name_bits(fd: &OwnedFd, mountinfo: &str) -> u64 {
+    let len = match mount_of(fd) {
+        Some((false, _)) => {
+            let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+            link.ok()
+                .as_deref()
+                .and_then(Path::file_name)
+                .map(|n| n.len())
+        }
+        Some((true, id)) => mount_root_name_len(mountinfo, id),
+        None => None,
+    };
+    len.map_or(u64::MAX, |n| name_length_bit(n as u32))
 }
 
 /// Opens `path` (absolute, as seen inside the root) below `root` with `O_PATH`, resolving
@@ -183,22 +252,36 @@ fn problem(root: &str, path: &str, e: &std::io::Error) -> Problem {
     }
 }
 
+fn clone_error(e: &std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        Some(n) => std::io::Error::from_raw_os_error(n),
+        None => std::io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
 fn missing(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
 }
 
 /// The entries of every watched path in the root open at `root` (named `label` in
-/// problems).
+/// problems); `mountinfo` is that root's namespace's `/proc/<pid>/mountinfo`.
 pub fn resolve_in_root(
     root: &OwnedFd,
     label: &str,
     paths: &[WatchedPath],
+    mountinfo: &str,
 ) -> (WatchSet, Vec<Problem>) {
     let mut set = WatchSet::default();
     let mut problems = Vec::new();
     for w in paths {
-        match open_in_root(root, &w.path).and_then(|fd| identity(&fd)) {
-            Ok((key, true)) => set.add(key, kind::DIRECTORY, w.index),
+        let opened = open_in_root(root, &w.path);
+        match opened.as_ref().map_err(clone_error).and_then(identity) {
+            Ok((key, true)) => {
+                set.add(key, kind::DIRECTORY, w.index);
+                set.dir_name_lengths |= opened
+                    .as_ref()
+                    .map_or(u64::MAX, |fd| dentry_name_bits(fd, mountinfo));
+            }
             Ok((key, false)) => set.add(key, kind::FILE, w.index),
             Err(e) if missing(&e) => {}
             Err(e) => problems.push(problem(label, &w.path, &e)),
@@ -208,9 +291,13 @@ pub fn resolve_in_root(
         let Some((dir, name)) = w.split() else {
             continue;
         };
-        match open_in_root(root, dir).and_then(|fd| identity(&fd)) {
+        let opened = open_in_root(root, dir);
+        match opened.as_ref().map_err(clone_error).and_then(identity) {
             Ok((key, true)) => {
                 set.add(key, kind::PARENT, w.index);
+                set.dir_name_lengths |= opened
+                    .as_ref()
+                    .map_or(u64::MAX, |fd| dentry_name_bits(fd, mountinfo));
                 if name.len() < NAME_KEY_BYTES {
                     let mut bytes = [0u8; NAME_KEY_BYTES];
                     bytes[..name.len()].copy_from_slice(name.as_bytes());

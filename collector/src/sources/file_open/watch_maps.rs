@@ -9,8 +9,8 @@
 use aya::maps::{Array, HashMap, MapData};
 use aya::Ebpf;
 use kotel_common::file_open::{
-    filter_bit, kind, names, NameKey, Watch, FILTER_ARRAY_WORDS, MATCH_FILTER, NAME_KEY_BYTES,
-    NAME_LENGTHS, PARENT_FILTER,
+    filter_bit, kind, names, NameKey, Watch, DIR_NAME_LENGTHS, FILTER_ARRAY_WORDS, MATCH_FILTER,
+    NAME_KEY_BYTES, NAME_LENGTHS, PARENT_FILTER,
 };
 use kotel_common::vfs::InodeKey;
 
@@ -62,6 +62,7 @@ fn filter_words<'a>(sets: impl IntoIterator<Item = &'a WatchSet>) -> Vec<u64> {
                 }
             }
         }
+        words[DIR_NAME_LENGTHS as usize] |= set.dir_name_lengths;
         for name in set.names.keys() {
             let len = name
                 .0
@@ -137,6 +138,7 @@ impl WatchMaps {
                 Err(e) => return Err(format!("writing a watched name: {e}")),
             }
         }
+        kept.dir_name_lengths = next.dir_name_lengths;
         self.write_filter(&filter_words([&self.current, &kept]))?;
         let gone_inodes: Vec<InodeKey> = self
             .current

@@ -3,10 +3,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use kotel_common::file_open::kind;
+use kotel_common::file_open::{kind, name_length_bit};
 use kotel_common::vfs::{kernel_dev, InodeKey};
 
-use super::{open_root, resolve_in_root, WatchedPath};
+use super::{mount_root_name_len, open_root, resolve_in_root, WatchedPath};
 
 /// A directory tree under the temp dir, removed on drop.
 struct Tree(PathBuf);
@@ -51,7 +51,7 @@ fn trailing_slashes_are_dropped_and_indexes_kept() {
 fn a_file_is_watched_by_inode_and_its_directory_by_name() {
     let t = Tree::new("file");
     let root = open_root(&t.0).unwrap();
-    let (set, problems) = resolve_in_root(&root, "tree", &paths(&["/etc/shadow"]));
+    let (set, problems) = resolve_in_root(&root, "tree", &paths(&["/etc/shadow"]), "");
     assert!(problems.is_empty(), "{problems:?}");
     let file = set.inodes[&key_of(&t.0.join("etc/shadow"))];
     assert_eq!((file.kinds, file.index), (kind::FILE, 0));
@@ -75,7 +75,7 @@ fn a_file_is_watched_by_inode_and_its_directory_by_name() {
 fn a_directory_is_watched_as_one_and_a_missing_file_by_name_only() {
     let t = Tree::new("dir");
     let root = open_root(&t.0).unwrap();
-    let (set, _) = resolve_in_root(&root, "tree", &paths(&["/etc/ssh/", "/etc/gshadow"]));
+    let (set, _) = resolve_in_root(&root, "tree", &paths(&["/etc/ssh/", "/etc/gshadow"]), "");
     let dir = set.inodes[&key_of(&t.0.join("etc/ssh"))];
     assert_eq!((dir.kinds, dir.index), (kind::DIRECTORY, 0));
     // /etc holds both: the directory /etc/ssh and the (missing) file /etc/gshadow.
@@ -83,6 +83,29 @@ fn a_directory_is_watched_as_one_and_a_missing_file_by_name_only() {
     assert_eq!(etc.kinds, kind::PARENT);
     assert_eq!(set.inodes.len(), 2, "{set:?}");
     assert_eq!(set.names.len(), 2, "ssh and gshadow");
+    // The kernel reads the inode of directories named with 3 bytes only ("ssh", "etc").
+    assert_eq!(set.dir_name_lengths, name_length_bit(3));
+}
+
+#[test]
+fn a_mount_root_is_named_after_the_directory_it_shows() {
+    let mountinfo = "\
+22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+30 22 0:25 / /run rw,nosuid shared:5 - tmpfs tmpfs rw
+41 22 254:0 /srv/data\\040x /mnt/x rw - ext4 /dev/vda rw
+";
+    assert_eq!(mount_root_name_len(mountinfo, 22), Some(1));
+    assert_eq!(
+        mount_root_name_len(mountinfo, 30),
+        Some(1),
+        "a whole filesystem: its root"
+    );
+    assert_eq!(
+        mount_root_name_len(mountinfo, 41),
+        Some(6),
+        "a bind mount: \"data x\""
+    );
+    assert_eq!(mount_root_name_len(mountinfo, 99), None);
 }
 
 #[test]
@@ -91,7 +114,12 @@ fn symlinks_and_dotdot_stay_inside_the_root() {
     // An absolute symlink: inside the root it means <root>/etc/shadow, not the host's.
     std::os::unix::fs::symlink("/etc/shadow", t.0.join("etc/link")).unwrap();
     let root = open_root(&t.0).unwrap();
-    let (set, _) = resolve_in_root(&root, "tree", &paths(&["/etc/link", "/../../etc/shadow"]));
+    let (set, _) = resolve_in_root(
+        &root,
+        "tree",
+        &paths(&["/etc/link", "/../../etc/shadow"]),
+        "",
+    );
     let inside = key_of(&t.0.join("etc/shadow"));
     assert_eq!(set.inodes[&inside].kinds, kind::FILE);
     if let Ok(host) = std::fs::metadata("/etc/shadow") {
@@ -108,7 +136,7 @@ fn symlinks_and_dotdot_stay_inside_the_root() {
 fn a_missing_directory_yields_nothing_and_no_problem() {
     let t = Tree::new("missing");
     let root = open_root(&t.0).unwrap();
-    let (set, problems) = resolve_in_root(&root, "tree", &paths(&["/nope/deeper/file"]));
+    let (set, problems) = resolve_in_root(&root, "tree", &paths(&["/nope/deeper/file"]), "");
     assert!(set.inodes.is_empty() && set.names.is_empty());
     assert!(problems.is_empty(), "{problems:?}");
 }

@@ -5,11 +5,13 @@
 //! of watched files and directories, one of directories holding watched files, whose
 //! files are looked up by name only when their name's length is one a watched name has.
 //! Most opens stop at the filters, so the hash lookups (and the read of the device) are
-//! paid by watched inodes and the filters' rare false positives (`inode_lookups`).
+//! paid by watched inodes and the filters' rare false positives (`inode_lookups`). Before
+//! those, a directory whose name's length no watched directory has is passed without
+//! reading its inode at all.
 
 use kotel_common::file_open::{
-    filter_bit, kind, matched, FileOpenStat, NameKey, Watch, MATCH_FILTER, MAX_MATCH_LEVELS,
-    NAME_KEY_BYTES, NAME_LENGTHS, PARENT_FILTER,
+    filter_bit, kind, matched, name_length_bit, FileOpenStat, NameKey, Watch, DIR_NAME_LENGTHS,
+    MATCH_FILTER, MAX_MATCH_LEVELS, NAME_KEY_BYTES, NAME_LENGTHS, PARENT_FILTER,
 };
 use kotel_common::vfs::InodeKey;
 use kotel_probes::vfs::{Inode, Path, Span, Vfs};
@@ -47,6 +49,15 @@ fn name_length_watched(len: u32) -> bool {
         && KOTEL_FILE_OPEN_INODE_FILTER
             .get(NAME_LENGTHS)
             .is_some_and(|word| (word >> len) & 1 != 0)
+}
+
+/// Whether a watched directory (or one holding watched files) may be named with `len`
+/// bytes.
+#[inline(always)]
+fn dir_name_length_watched(len: u32) -> bool {
+    KOTEL_FILE_OPEN_INODE_FILTER
+        .get(DIR_NAME_LENGTHS)
+        .is_some_and(|word| word & name_length_bit(len) != 0)
 }
 
 /// The watch of `inode`: its identity (`sb->s_dev`, one more read) in the hash.
@@ -103,25 +114,27 @@ pub(super) fn above(
     let mut first = true;
     for _ in 0..MAX_MATCH_LEVELS {
         let d = vfs.dentry(at.dentry, span)?;
-        let inode = vfs.inode(d.inode, span)?;
-        if in_filter(MATCH_FILTER, inode.ino) {
-            if let Some((_, w)) = watch_of(vfs, inode) {
-                if w.kinds & kind::DIRECTORY != 0 {
-                    return Some(Hit {
-                        matched: matched::DIRECTORY,
-                        watch: w.index,
-                    });
+        if dir_name_length_watched(d.name_len) {
+            let inode = vfs.inode(d.inode, span)?;
+            if in_filter(MATCH_FILTER, inode.ino) {
+                if let Some((_, w)) = watch_of(vfs, inode) {
+                    if w.kinds & kind::DIRECTORY != 0 {
+                        return Some(Hit {
+                            matched: matched::DIRECTORY,
+                            watch: w.index,
+                        });
+                    }
                 }
             }
-        }
-        if first && in_filter(PARENT_FILTER, inode.ino) && name_length_watched(name.len) {
-            if let Some((dir, w)) = watch_of(vfs, inode) {
-                if w.kinds & kind::PARENT != 0 {
-                    if let Some(index) = watched_name(key, dir, name) {
-                        return Some(Hit {
-                            matched: matched::NAME,
-                            watch: index,
-                        });
+            if first && in_filter(PARENT_FILTER, inode.ino) && name_length_watched(name.len) {
+                if let Some((dir, w)) = watch_of(vfs, inode) {
+                    if w.kinds & kind::PARENT != 0 {
+                        if let Some(index) = watched_name(key, dir, name) {
+                            return Some(Hit {
+                                matched: matched::NAME,
+                                watch: index,
+                            });
+                        }
                     }
                 }
             }
