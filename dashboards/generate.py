@@ -743,8 +743,8 @@ def security_dashboard():
             "Opens of watched files and of what lies below watched directories (the "
             "file_open source's `paths`) per second, by the configured path that matched, "
             "from kotel's file.open log records in Loki.",
-            refs([("sum by (" + NS + ", " + POD + ", kotel_file_watched_path) (rate(" + opens
-                   + " [$__auto]))", POD_LEGEND + " {{kotel_file_watched_path}}")], "loki"),
+            refs([("sum by (" + NS + ", " + POD + ", file_open_watched_path) (rate(" + opens
+                   + " [$__auto]))", POD_LEGEND + " {{file_open_watched_path}}")], "loki"),
             "ops",
             datasource=LOKI,
         ),
@@ -782,14 +782,14 @@ def security_dashboard():
             "program's usual way in.",
             loki_target(
                 "A",
-                "topk(20, sum by (file_requested_path, file_path, kotel_file_match) "
-                "(count_over_time(" + opens + ' | kotel_file_match=~"inode|directory|name"'
+                "topk(20, sum by (file_requested_path, file_path, file_open_match) "
+                "(count_over_time(" + opens + ' | file_open_match=~"inode|directory|name"'
                 " [$__range])))",
                 instant=True,
             ),
             "short",
             {"file_requested_path": "requested", "file_path": "opened",
-             "kotel_file_match": "match", "Value": "opens"},
+             "file_open_match": "match", "Value": "opens"},
             datasource=LOKI,
         ),
         12,
@@ -884,7 +884,7 @@ def kernel_events(source, matcher, by=()):
 def health_dashboard():
     layout = Layout()
     a = agent_selector
-    abnormal = 'stat!~"emitted|filtered|wakeup|ringbuf_full"'
+    abnormal = 'stat!~"emitted|filtered|wakeup|ringbuf_full|inode_lookups"'
     layout.row("Overview")
     layout.add(
         stat(
@@ -1038,9 +1038,11 @@ def health_dashboard():
     layout.add(
         timeseries(
             "Kernel-side anomalies",
-            "The kernel programs' counters other than emitted, filtered, wakeup and "
-            "ringbuf_full: full maps (owner_map_full, agg_map_full, pending_full), reads "
-            "that failed, events without a known owner, truncated arguments.",
+            "The kernel programs' counters other than emitted, filtered, wakeup, "
+            "ringbuf_full and inode_lookups: full maps (owner_map_full, agg_map_full), reads "
+            "that failed, events without a known owner, truncated arguments, file opens "
+            "whose arguments were lost (args_lost) or whose directories ran deeper than the "
+            "walk (walk_deep).",
             refs([
                 (kernel_events(source, abnormal, ["stat"]), source + " {{stat}}")
                 for source in KERNEL_SOURCES
@@ -1066,6 +1068,34 @@ def health_dashboard():
             "Kernel events emitted",
             "Records the kernel programs emitted per second, by source.",
             refs([(kernel_events(source, 'stat="emitted"'), source) for source in KERNEL_SOURCES]),
+            "ops",
+        ),
+        12,
+        8,
+    )
+    layout.add(
+        timeseries(
+            "Watched files: inodes and mount namespaces",
+            "What the file_open source matches in the kernel: watched inodes by kind (file, "
+            "directory, parent = a directory holding a watched file) over every mount "
+            "namespace, and the namespaces the watched paths were resolved in.",
+            refs([
+                (sum_by(["kind"], a("kotel_source_file_open_watched_inodes")), "inodes {{kind}}"),
+                ("sum(" + a("kotel_source_file_open_mount_namespaces") + ")", "mount namespaces"),
+            ]),
+            "short",
+        ),
+        12,
+        8,
+    )
+    layout.add(
+        timeseries(
+            "Watched paths that could not be resolved",
+            "Parts of watched paths the file_open source could not resolve, per second, by "
+            "reason: no_access (in a pod: capabilities.watchContainers is off), map_full, "
+            "error. Each distinct one is also logged once.",
+            refs([(sum_by(["reason"], rate(a("kotel_source_file_open_resolve_errors_total"))),
+                   "{{reason}}")]),
             "ops",
         ),
         12,

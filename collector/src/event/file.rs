@@ -52,14 +52,14 @@ pub struct FileOpenEvent {
     /// when the arguments were lost).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub syscall: String,
-    /// How the open matched (`kotel.file.match`): `inode` (the file or directory is a
+    /// How the open matched (`file.open.match`): `inode` (the file or directory is a
     /// watched one, by any name or link), `directory` (it lies below a watched directory),
     /// `name` (it has a watched file's name in that file's directory: created or renamed
     /// there since the watched paths were last resolved), `path` (a failed open whose
     /// requested path starts with a watched path).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub matched: String,
-    /// The watched path, as configured, that matched (`kotel.file.watched_path`).
+    /// The watched path, as configured, that matched (`file.open.watched_path`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub watched_path: String,
     /// Inode number of the opened file (`file.inode`); 0 for a failed open.

@@ -137,8 +137,8 @@ fn file_open(e: &FileOpenEvent) -> Vec<KeyValue> {
         text("file.open.access", &e.access.join(",")),
         kv("file.open.flags", Value::IntValue(e.flags.into())),
         kv("error.code", Value::IntValue(e.errno.into())),
-        text("kotel.file.match", &e.matched),
-        text("kotel.file.watched_path", &e.watched_path),
+        text("file.open.match", &e.matched),
+        text("file.open.watched_path", &e.watched_path),
     ];
     if e.inode != 0 {
         out.push(kv("file.inode", Value::IntValue(e.inode as i64)));
