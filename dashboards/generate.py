@@ -1093,7 +1093,7 @@ def health_dashboard():
             "Watched paths that could not be resolved",
             "Parts of watched paths the file_open source could not resolve, per second, by "
             "reason: no_access (in a pod: capabilities.watchContainers is off), map_full, "
-            "error. Each distinct one is also logged once.",
+            "error. The first of each reason is also logged as a warning.",
             refs([(sum_by(["reason"], rate(a("kotel_source_file_open_resolve_errors_total"))),
                    "{{reason}}")]),
             "ops",

@@ -75,7 +75,10 @@ impl FileOpenSourceConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         if self.paths.is_empty() {
-            problems.push(("paths".into(), "must list at least one path prefix".into()));
+            problems.push((
+                "paths".into(),
+                "must list at least one file or directory".into(),
+            ));
         }
         if self.paths.len() > MAX_PREFIXES as usize {
             problems.push((

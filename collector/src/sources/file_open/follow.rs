@@ -5,8 +5,8 @@
 //!
 //! Contract: [`Follower::resolve`] is one full pass (also the one before the programs
 //! attach); [`Follower::spawn`] runs passes on a thread until the returned handle is
-//! stopped. Problems are counted (`kotel.source.file_open.resolve_errors{reason}`), and each
-//! distinct one is logged once.
+//! stopped. Problems are counted (`kotel.source.file_open.resolve_errors{reason}`); the
+//! first of each reason is logged as a warning, the rest at debug level.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::CString;
@@ -193,8 +193,16 @@ impl Follower {
     fn problem(&mut self, p: &Problem) {
         metrics::counter!(RESOLVE_ERRORS, "source" => self.source.clone(), "reason" => p.reason)
             .increment(1);
-        if self.logged.insert(p.detail.clone()) {
-            tracing::warn!(component = %self.source, "file_open source: cannot resolve {}", p.detail);
+        if self.logged.insert(p.reason.to_string()) {
+            tracing::warn!(
+                component = %self.source,
+                "file_open source: cannot resolve {} (later `{}` problems are only counted: \
+                 {RESOLVE_ERRORS})",
+                p.detail,
+                p.reason
+            );
+        } else {
+            tracing::debug!(component = %self.source, "file_open source: cannot resolve {}", p.detail);
         }
     }
 

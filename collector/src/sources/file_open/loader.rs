@@ -59,7 +59,7 @@ pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, Com
     })?;
     tracing::info!(
         component = %source,
-        prefixes = config.paths.len(),
+        watched_paths = config.paths.len(),
         ring_buffer_bytes = config.ring_buffer_bytes,
         wakeup_bytes = config.wakeup_bytes,
         "file_open source attached to syscalls:sys_{{enter,exit}}_{{{}}}",
