@@ -185,10 +185,20 @@ fn otlp_over_grpc_and_http_delivers_exact_connection_metrics_and_security_logs()
         .collect();
     let execs: Vec<_> = logs.iter().filter(|l| l.body.contains(" exec ")).collect();
     assert_eq!(execs.len(), 2, "one exec record per transport: {logs:#?}");
+    // What the kernel ran, resolved (/bin is a link to usr/bin on Debian), and what was
+    // asked for.
+    let echo = std::fs::canonicalize("/bin/echo")
+        .unwrap()
+        .display()
+        .to_string();
     for log in execs {
         assert_eq!(log.severity_text, "INFO");
         let path = log.attributes.get("process.executable.path");
-        assert_eq!(path.map(String::as_str), Some("/bin/echo"));
+        assert_eq!(path, Some(&echo));
+        let requested = log.attributes.get("process.executable.requested_path");
+        assert_eq!(requested.map(String::as_str), Some("/bin/echo"));
+        let kind = log.attributes.get("process.executable.kind");
+        assert_eq!(kind.map(String::as_str), Some("file"));
     }
     let opens: Vec<_> = logs
         .iter()
@@ -203,6 +213,9 @@ fn otlp_over_grpc_and_http_delivers_exact_connection_metrics_and_security_logs()
         assert_eq!(log.severity_text, "WARN");
         let path = secret.display().to_string();
         assert_eq!(log.attributes.get("file.path"), Some(&path));
+        assert_eq!(log.attributes.get("file.requested_path"), Some(&path));
+        let matched = log.attributes.get("file.open.match");
+        assert_eq!(matched.map(String::as_str), Some("directory"));
         let access = log.attributes.get("file.open.access");
         assert_eq!(access.map(String::as_str), Some("write,create,truncate"));
     }

@@ -100,6 +100,10 @@ fn exec_records() -> Vec<(&'static str, ExecRecord)> {
     full.comm = padded(b"sh", 0);
     full.path = padded(b"/bin/sh", 0xAA);
     full.args = padded(argv, 0xBB);
+    let (exe, cwd) = (b"dash\0bin\0usr\0", b"tmp\0");
+    (full.exe_len, full.exe) = (exe.len() as u32, padded(exe, 0xCC));
+    (full.cwd_len, full.cwd) = (cwd.len() as u32, padded(cwd, 0xDD));
+    full.exe_ino = 1234;
 
     let mut cut = full;
     (cut.flags, cut.args_len) = (FLAG_ARGS_TRUNCATED, argv.len() as u32 - 3);
