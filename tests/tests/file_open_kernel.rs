@@ -185,6 +185,8 @@ fn every_open_syscall_is_hooked() {
             ));
         }
     }
+    // The other syscalls' opens of this process ("" would be an open whose arguments were
+    // lost: none may be, the enter programs attach first).
     let mine = |e: &FileOpenEvent| e.pid == pid && e.syscall != "openat";
     source.collect_until(expect.len(), |seen| seen.iter().filter(|e| mine(e)).count());
     let seen = source.stop();

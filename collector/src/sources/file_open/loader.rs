@@ -5,7 +5,7 @@
 //! Contract: [`attach`] either returns a [`Kernel`] whose programs are attached, or an
 //! error: [`ComponentError::Rejected`] when the verifier refuses a program (not retried),
 //! [`ComponentError::Startup`] otherwise. The watched paths are in the maps before any
-//! program attaches, and for each syscall the exit program attaches before the enter
+//! program attaches, and for each syscall the enter program attaches before the exit
 //! program (see the plan for which syscalls). The returned [`Follower`] keeps the inodes
 //! current once spawned. Dropping the [`Kernel`] detaches everything and frees the maps.
 

@@ -4,9 +4,10 @@
 //!
 //! Contract: [`plan`] is the one place that turns a config and the kernel's syscall
 //! tracepoints into globals and a program list; the loader loads exactly that, and `kotel
-//! doctor` and the load-combination test verify exactly that. For each syscall the exit
-//! program comes before the enter program (so every remembered open has its exit
-//! handler); `openat` is always planned, the others only where the kernel has both of
+//! doctor` and the load-combination test verify exactly that. For each syscall the enter
+//! program comes before the exit program (so an exit finds the arguments of every open
+//! it sees; an enter whose exit is not attached yet only leaves a slot the next open
+//! overwrites); `openat` is always planned, the others only where the kernel has both of
 //! their tracepoints (`open` and `creat` do not exist on arm64), and every planned program
 //! is required. [`every_switch`] enumerates the load-time switches (the wakeup policy on or
 //! off, the VFS offsets known or not).
@@ -109,9 +110,9 @@ pub fn plan(config: &FileOpenSourceConfig, facts: &KernelFacts) -> LoadPlan {
             ));
             continue;
         }
-        // Both hooks of a planned syscall are required: an enter without its exit would
-        // remember opens nobody completes.
-        for program in [exit, enter] {
+        // Both hooks of a planned syscall are required: an exit without its enter would
+        // report every match without its arguments.
+        for program in [enter, exit] {
             programs.push(Planned {
                 program,
                 need: Need::Required,
@@ -146,8 +147,8 @@ pub fn every_switch(config: &FileOpenSourceConfig, facts: &KernelFacts) -> Vec<C
         .iter()
         .flat_map(|h| {
             [
-                syscall_tracepoint(names::PROG_EXIT, h.exit),
                 syscall_tracepoint(h.enter_program, h.enter),
+                syscall_tracepoint(names::PROG_EXIT, h.exit),
             ]
         })
         .map(|program| Planned {
