@@ -65,9 +65,19 @@ pub fn vfs_fields(btf: &Btf) -> Result<VfsFields, BtfError> {
 
 /// The running kernel's offsets, or `valid == 0` and why not.
 pub fn of_running_kernel() -> (VfsFields, Option<String>) {
-    match Btf::from_sys_fs().and_then(|btf| vfs_fields(&btf)) {
+    of_parsed(&Btf::from_sys_fs())
+}
+
+/// [`of_running_kernel`] from already-parsed (or failed) BTF, for a source that reads
+/// other offsets from the same parse.
+pub fn of_parsed(btf: &Result<Btf, BtfError>) -> (VfsFields, Option<String>) {
+    match btf
+        .as_ref()
+        .map_err(|e| e.to_string())
+        .and_then(|b| vfs_fields(b).map_err(|e| e.to_string()))
+    {
         Ok(f) => (f, None),
-        Err(e) => (VfsFields::default(), Some(e.to_string())),
+        Err(why) => (VfsFields::default(), Some(why)),
     }
 }
 

@@ -166,7 +166,7 @@ pub struct Watch {
 /// Key of a watched file's name in its directory: the directory's identity and the name,
 /// zero padded.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NameKey {
     /// The directory.
     pub dir: crate::vfs::InodeKey,

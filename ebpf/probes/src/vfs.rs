@@ -211,23 +211,10 @@ impl Vfs {
         self.ptr(table + 8 * u64::from(fd), 0)
     }
 
-    /// `inode->i_sb->s_dev`.
-    #[inline(always)]
-    pub fn dev(&self, inode: u64) -> Option<u32> {
-        let sb = self.ptr(inode, off!(self, inode_sb))?;
-        self.read(sb, off!(self, sb_dev))
-    }
-
     /// `inode->i_nlink`.
     #[inline(always)]
     pub fn nlink(&self, inode: u64) -> Option<u32> {
         self.read(inode, off!(self, inode_nlink))
-    }
-
-    /// `dentry->d_name.name`.
-    #[inline(always)]
-    pub fn name(&self, dentry: u64) -> Option<u64> {
-        self.ptr(dentry, off!(self, dentry_name))
     }
 
     /// `task->fs->root` and `task->fs->pwd`.

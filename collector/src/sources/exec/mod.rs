@@ -20,7 +20,7 @@ mod reader;
 pub use config::{ExecSourceConfig, HookChoice, MIN_RING_BUFFER_BYTES, RECORD_BYTES};
 pub use decode::{decode, split_args, DecodeError};
 pub use loader::Hook;
-pub use plan::{task_offsets, task_offsets_from, wakeup_policy};
+pub use plan::{task_offsets_from, wakeup_policy};
 pub use reader::KERNEL_EVENTS;
 
 use crate::kernel::source::{KernelProgram, KernelSource};

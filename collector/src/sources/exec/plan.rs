@@ -49,9 +49,11 @@ pub struct KernelFacts {
 }
 
 impl KernelFacts {
-    /// The running kernel's facts (one warning when its BTF offsets are missing).
+    /// The running kernel's facts (one warning when its BTF offsets are missing), from one
+    /// parse of its BTF.
     pub fn of_running_kernel() -> Self {
-        let (vfs, missing) = crate::kernel::vfs_fields::of_running_kernel();
+        let btf = Btf::from_sys_fs();
+        let (vfs, missing) = crate::kernel::vfs_fields::of_parsed(&btf);
         if let Some(why) = missing {
             tracing::warn!(
                 "exec source: no VFS offsets ({why}): events carry no resolved executable \
@@ -59,7 +61,7 @@ impl KernelFacts {
             );
         }
         Self {
-            offsets: task_offsets(),
+            offsets: task_offsets(btf),
             cpus: possible_cpus(),
             vfs,
         }
@@ -190,10 +192,10 @@ fn possible_cpus() -> u32 {
     aya::util::nr_cpus().map_or(1, |n| n as u32)
 }
 
-/// Offsets of the task, cred, mm and binprm fields the programs read, from
-/// /sys/kernel/btf/vmlinux, or `valid == 0` with a warning saying why.
-pub fn task_offsets() -> TaskOffsets {
-    match task_offsets_from(Btf::from_sys_fs()) {
+/// Offsets of the task, cred, mm and binprm fields the programs read, from the kernel's
+/// BTF, or `valid == 0` with a warning saying why.
+fn task_offsets(btf: Result<Btf, BtfError>) -> TaskOffsets {
+    match task_offsets_from(btf) {
         Ok(o) => {
             tracing::debug!(?o, "task offsets from BTF");
             o

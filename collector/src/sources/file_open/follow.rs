@@ -221,8 +221,7 @@ impl Follower {
             // Watch first, then resolve: a change after this point triggers another pass.
             if let Some(c) = changes.as_mut() {
                 for w in &self.paths {
-                    if let Some((dir, name)) = w.path.rsplit_once('/') {
-                        let dir = if dir.is_empty() { "/" } else { dir };
+                    if let Some((dir, name)) = w.split() {
                         if let Ok(d) = super::watch::open_in_root(&fd, dir) {
                             c.add(&d, name);
                         }

@@ -46,7 +46,7 @@ impl WatchedPath {
     }
 
     /// The directory holding the path and the path's last component (`None` for `/`).
-    fn split(&self) -> Option<(&str, &str)> {
+    pub fn split(&self) -> Option<(&str, &str)> {
         let (dir, name) = self.path.rsplit_once('/')?;
         (!name.is_empty()).then_some((if dir.is_empty() { "/" } else { dir }, name))
     }
@@ -58,27 +58,11 @@ pub struct WatchSet {
     /// Watched inodes.
     pub inodes: BTreeMap<InodeKey, Watch>,
     /// Watched files' names in their directories -> index.
-    pub names: BTreeMap<NameKeyOrd, u32>,
+    pub names: BTreeMap<NameKey, u32>,
     /// `name_length_bit` of every watched directory's (and watched file's directory's)
     /// dentry name: the kernel reads the inode of a directory only when its name's
     /// length is here.
     pub dir_name_lengths: u64,
-}
-
-/// A [`NameKey`] with an order (for diffing sets).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct NameKeyOrd(pub NameKey);
-
-impl PartialOrd for NameKeyOrd {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for NameKeyOrd {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.0.dir, self.0.name).cmp(&(other.0.dir, other.0.name))
-    }
 }
 
 impl WatchSet {
@@ -112,8 +96,9 @@ pub struct Problem {
     pub detail: String,
 }
 
-/// The identity of a file as the kernel sees it.
-fn identity(fd: &OwnedFd) -> std::io::Result<(InodeKey, bool)> {
+/// The identity of the file open at `fd` as the kernel sees it, and whether it is a
+/// directory; `fd` is handed back.
+fn identity(fd: OwnedFd) -> std::io::Result<(OwnedFd, InodeKey, bool)> {
     // SAFETY: `fd` is open; `st` is written by fstat before it is read.
     let st = unsafe {
         let mut st: libc::stat = std::mem::zeroed();
@@ -127,7 +112,7 @@ fn identity(fd: &OwnedFd) -> std::io::Result<(InodeKey, bool)> {
         _pad: 0,
         ino: st.st_ino,
     };
-    Ok((key, st.st_mode & libc::S_IFMT == libc::S_IFDIR))
+    Ok((fd, key, st.st_mode & libc::S_IFMT == libc::S_IFDIR))
 }
 
 /// `STATX_ATTR_MOUNT_ROOT` (Linux 5.8+).
@@ -252,13 +237,6 @@ fn problem(root: &str, path: &str, e: &std::io::Error) -> Problem {
     }
 }
 
-fn clone_error(e: &std::io::Error) -> std::io::Error {
-    match e.raw_os_error() {
-        Some(n) => std::io::Error::from_raw_os_error(n),
-        None => std::io::Error::new(e.kind(), e.to_string()),
-    }
-}
-
 fn missing(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
 }
@@ -274,15 +252,12 @@ pub fn resolve_in_root(
     let mut set = WatchSet::default();
     let mut problems = Vec::new();
     for w in paths {
-        let opened = open_in_root(root, &w.path);
-        match opened.as_ref().map_err(clone_error).and_then(identity) {
-            Ok((key, true)) => {
+        match open_in_root(root, &w.path).and_then(identity) {
+            Ok((fd, key, true)) => {
                 set.add(key, kind::DIRECTORY, w.index);
-                set.dir_name_lengths |= opened
-                    .as_ref()
-                    .map_or(u64::MAX, |fd| dentry_name_bits(fd, mountinfo));
+                set.dir_name_lengths |= dentry_name_bits(&fd, mountinfo);
             }
-            Ok((key, false)) => set.add(key, kind::FILE, w.index),
+            Ok((_, key, false)) => set.add(key, kind::FILE, w.index),
             Err(e) if missing(&e) => {}
             Err(e) => problems.push(problem(label, &w.path, &e)),
         }
@@ -291,13 +266,10 @@ pub fn resolve_in_root(
         let Some((dir, name)) = w.split() else {
             continue;
         };
-        let opened = open_in_root(root, dir);
-        match opened.as_ref().map_err(clone_error).and_then(identity) {
-            Ok((key, true)) => {
+        match open_in_root(root, dir).and_then(identity) {
+            Ok((fd, key, true)) => {
                 set.add(key, kind::PARENT, w.index);
-                set.dir_name_lengths |= opened
-                    .as_ref()
-                    .map_or(u64::MAX, |fd| dentry_name_bits(fd, mountinfo));
+                set.dir_name_lengths |= dentry_name_bits(&fd, mountinfo);
                 if name.len() < NAME_KEY_BYTES {
                     let mut bytes = [0u8; NAME_KEY_BYTES];
                     bytes[..name.len()].copy_from_slice(name.as_bytes());
@@ -305,10 +277,10 @@ pub fn resolve_in_root(
                         dir: key,
                         name: bytes,
                     };
-                    set.names.insert(NameKeyOrd(nk), w.index);
+                    set.names.insert(nk, w.index);
                 }
             }
-            Ok((_, false)) => {}
+            Ok((_, _, false)) => {}
             Err(e) if missing(&e) => {}
             Err(e) => problems.push(problem(label, dir, &e)),
         }

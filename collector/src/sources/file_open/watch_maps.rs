@@ -9,12 +9,12 @@
 use aya::maps::{Array, HashMap, MapData};
 use aya::Ebpf;
 use kotel_common::file_open::{
-    filter_bit, kind, names, NameKey, Watch, DIR_NAME_LENGTHS, FILTER_ARRAY_WORDS, MATCH_FILTER,
-    NAME_KEY_BYTES, NAME_LENGTHS, PARENT_FILTER,
+    filter_bit, kind, name_length_bit, names, NameKey, Watch, DIR_NAME_LENGTHS, FILTER_ARRAY_WORDS,
+    MATCH_FILTER, NAME_KEY_BYTES, NAME_LENGTHS, PARENT_FILTER,
 };
 use kotel_common::vfs::InodeKey;
 
-use super::watch::{NameKeyOrd, WatchSet};
+use super::watch::WatchSet;
 use crate::kernel::load::startup;
 use crate::pipeline::ComponentError;
 
@@ -65,12 +65,11 @@ fn filter_words<'a>(sets: impl IntoIterator<Item = &'a WatchSet>) -> Vec<u64> {
         words[DIR_NAME_LENGTHS as usize] |= set.dir_name_lengths;
         for name in set.names.keys() {
             let len = name
-                .0
                 .name
                 .iter()
                 .position(|&b| b == 0)
                 .unwrap_or(NAME_KEY_BYTES);
-            words[NAME_LENGTHS as usize] |= 1u64.checked_shl(len as u32).unwrap_or(0);
+            words[NAME_LENGTHS as usize] |= name_length_bit(len as u32);
         }
     }
     words
@@ -129,7 +128,7 @@ impl WatchMaps {
                 kept.names.insert(*key, *index);
                 continue;
             }
-            match self.names.insert(key.0, index, 0) {
+            match self.names.insert(key, index, 0) {
                 Ok(()) => {
                     applied.written += 1;
                     kept.names.insert(*key, *index);
@@ -147,7 +146,7 @@ impl WatchMaps {
             .filter(|k| !kept.inodes.contains_key(k))
             .copied()
             .collect();
-        let gone_names: Vec<NameKeyOrd> = self
+        let gone_names: Vec<NameKey> = self
             .current
             .names
             .keys()
@@ -159,7 +158,7 @@ impl WatchMaps {
             applied.removed += 1;
         }
         for key in gone_names {
-            let _ = self.names.remove(&key.0);
+            let _ = self.names.remove(&key);
             applied.removed += 1;
         }
         self.current = kept;

@@ -61,11 +61,8 @@ fn a_file_is_watched_by_inode_and_its_directory_by_name() {
         .names
         .keys()
         .map(|k| {
-            let end = k.0.name.iter().position(|&b| b == 0).unwrap();
-            (
-                k.0.dir,
-                String::from_utf8(k.0.name[..end].to_vec()).unwrap(),
-            )
+            let end = k.name.iter().position(|&b| b == 0).unwrap();
+            (k.dir, String::from_utf8(k.name[..end].to_vec()).unwrap())
         })
         .collect();
     assert_eq!(names, [(key_of(&t.0.join("etc")), "shadow".to_string())]);

@@ -98,6 +98,7 @@ unsafe fn opened(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u64,
         };
         (*work).file = file;
         (*work).inode = f.inode;
+        (*work).sb = inode.sb;
         (*work).rec.ino = inode.ino;
         (*work).from_mnt = f.path.mnt;
         (*work).from_dentry = f.path.dentry;

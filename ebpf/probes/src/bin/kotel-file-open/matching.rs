@@ -42,22 +42,14 @@ fn in_filter(base: u32, ino: u64) -> bool {
         .is_some_and(|word| (word >> (bit & 63)) & 1 != 0)
 }
 
-/// Whether a watched file's name may be `len` bytes long.
+/// Whether bit `name_length_bit(len)` is set in name-length mask `word` of the filter
+/// array (`NAME_LENGTHS`: watched files' names; `DIR_NAME_LENGTHS`: the dentry names of
+/// watched directories and of directories holding watched files).
 #[inline(always)]
-fn name_length_watched(len: u32) -> bool {
-    len < 64
-        && KOTEL_FILE_OPEN_INODE_FILTER
-            .get(NAME_LENGTHS)
-            .is_some_and(|word| (word >> len) & 1 != 0)
-}
-
-/// Whether a watched directory (or one holding watched files) may be named with `len`
-/// bytes.
-#[inline(always)]
-fn dir_name_length_watched(len: u32) -> bool {
+fn length_watched(word: u32, len: u32) -> bool {
     KOTEL_FILE_OPEN_INODE_FILTER
-        .get(DIR_NAME_LENGTHS)
-        .is_some_and(|word| word & name_length_bit(len) != 0)
+        .get(word)
+        .is_some_and(|w| w & name_length_bit(len) != 0)
 }
 
 /// The watch of `inode`: its identity (`sb->s_dev`, one more read) in the hash.
@@ -114,21 +106,21 @@ pub(super) fn above(
     let mut first = true;
     for _ in 0..MAX_MATCH_LEVELS {
         let d = vfs.dentry(at.dentry, span)?;
-        if dir_name_length_watched(d.name_len) {
+        if length_watched(DIR_NAME_LENGTHS, d.name_len) {
             let inode = vfs.inode(d.inode, span)?;
-            if in_filter(MATCH_FILTER, inode.ino) {
-                if let Some((_, w)) = watch_of(vfs, inode) {
+            let as_dir = in_filter(MATCH_FILTER, inode.ino);
+            let as_parent = first
+                && in_filter(PARENT_FILTER, inode.ino)
+                && length_watched(NAME_LENGTHS, name.len);
+            if as_dir || as_parent {
+                if let Some((dir, w)) = watch_of(vfs, inode) {
                     if w.kinds & kind::DIRECTORY != 0 {
                         return Some(Hit {
                             matched: matched::DIRECTORY,
                             watch: w.index,
                         });
                     }
-                }
-            }
-            if first && in_filter(PARENT_FILTER, inode.ino) && name_length_watched(name.len) {
-                if let Some((dir, w)) = watch_of(vfs, inode) {
-                    if w.kinds & kind::PARENT != 0 {
+                    if as_parent && w.kinds & kind::PARENT != 0 {
                         if let Some(index) = watched_name(key, dir, name) {
                             return Some(Hit {
                                 matched: matched::NAME,

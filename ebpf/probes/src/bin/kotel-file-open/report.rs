@@ -47,7 +47,7 @@ fn wakeup_flags() -> u64 {
 ///
 /// # Safety
 /// `work` is this CPU's scratch, filled by the caller: `args`/`has_args`, and `file`,
-/// `inode`, `rec.ino` for a successful open, `from_*` for the path to walk.
+/// `inode`, `sb`, `rec.ino` for a successful open, `from_*` for the path to walk.
 #[inline(always)]
 pub(super) unsafe fn emit(
     ctx: &TracePointContext,
@@ -101,7 +101,7 @@ pub(super) unsafe fn emit(
         (*rec).dev = 0;
         if file != 0 {
             let inode = (*work).inode;
-            (*rec).dev = vfs.dev(inode).unwrap_or(0);
+            (*rec).dev = vfs.sb_dev((*work).sb).unwrap_or(0);
             if vfs.nlink(inode) == Some(0) {
                 (*rec).status |= STATUS_UNLINKED;
             }

@@ -20,6 +20,8 @@ pub(super) struct Work {
     pub file: u64,
     /// Its inode (`struct inode *`).
     pub inode: u64,
+    /// The inode's super block (`struct super_block *`).
+    pub sb: u64,
     /// The mount and dentry the resolved path is walked from (`from_dentry == 0`: none).
     pub from_mnt: u64,
     /// See `from_mnt`.
