@@ -39,6 +39,7 @@ pub mod connection_mix;
 pub mod containerd;
 pub mod events;
 pub mod fake_cri;
+pub mod fd_table;
 pub mod harness;
 pub mod kubelet;
 pub mod local_server;

@@ -13,12 +13,13 @@ mod attached;
 
 use std::ffi::CString;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use attached::{Attached, WatchDir};
 use kotel::event::FileOpenEvent;
-use kotel::sources::file_open::FileOpenSourceConfig;
+use kotel::sources::file_open::plan::KernelFacts;
+use kotel::sources::file_open::{FileOpenSourceConfig, KERNEL_EVENTS};
+use kotel_integration_tests::fd_table::Table;
 use kotel_integration_tests::{is_root, skip, support};
 
 fn config(paths: Vec<String>) -> FileOpenSourceConfig {
@@ -29,22 +30,26 @@ fn config(paths: Vec<String>) -> FileOpenSourceConfig {
     }
 }
 
-/// Runs `script` with `sh -c` and asserts it succeeded.
+/// Runs `script` with `sh -c` in processes with a small descriptor table (the file_open
+/// exit reads their files through BTF pointers) and asserts it succeeded.
 fn sh(script: &str) {
-    let status = Command::new("sh").arg("-c").arg(script).status().unwrap();
-    assert!(status.success(), "`{script}` failed: {status}");
+    sh_in(Table::Small, script);
+}
+
+/// Runs `script` with `sh -c` in processes with descriptor table `table` and asserts it
+/// succeeded.
+fn sh_in(table: Table, script: &str) {
+    let status = table.sh(script).status().unwrap();
+    assert!(
+        status.success(),
+        "`{script}` ({table:?} table) failed: {status}"
+    );
 }
 
 /// Runs `script` as user and group 65534 (`nobody`; it may fail: that is the point).
-fn sh_as_nobody(script: &str) {
+fn sh_as_nobody(table: Table, script: &str) {
     use std::os::unix::process::CommandExt;
-    let _ = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .uid(65534)
-        .gid(65534)
-        .status()
-        .expect("sh");
+    let _ = table.sh(script).uid(65534).gid(65534).status().expect("sh");
 }
 
 /// Collects until `want` events pass `mine` (or 10 s), stops the source, and returns those
@@ -102,6 +107,25 @@ fn every_way_to_reach_a_watched_file_is_reported() {
     let _serial = support::CGROUP_LOCK
         .lock()
         .unwrap_or_else(|e| e.into_inner());
+    // Both ways the exit reads an opened file: a small descriptor table's, and one that
+    // has grown.
+    for table in Table::BOTH {
+        every_way(NAME, table);
+    }
+}
+
+fn every_way(name: &str, table: Table) {
+    let fds = table.open_descriptors();
+    eprintln!("{name}: opening from processes with a {table:?} descriptor table ({fds:?})");
+    assert_eq!(
+        fds.contains(&100),
+        table == Table::Grown,
+        "{table:?}: {fds:?}"
+    );
+    assert!(
+        fds.iter().all(|fd| *fd <= 3 || *fd == 100),
+        "{table:?}: {fds:?}"
+    );
     let dir = WatchDir::create("table");
     let root = dir.0.display().to_string();
     let etc = dir.0.join("etc");
@@ -114,22 +138,23 @@ fn every_way_to_reach_a_watched_file_is_reported() {
     source.warm_up(Path::new(&shadow));
     // Hard-linked after start: the link is a new name of the watched inode.
     std::fs::hard_link(&shadow, format!("{root}/h")).unwrap();
+    let typed_before = settled_typed_matches();
 
-    let fresh = support::FreshCgroup::enter(NAME).expect("a cgroup2 child for the test");
-    sh(&format!("cat {shadow} >/dev/null"));
-    sh(&format!("cd {root}/etc && cat shadow >/dev/null"));
-    sh(&format!("cat {root}/x >/dev/null"));
-    sh(&format!("cat {root}/etc/../etc/shadow >/dev/null"));
-    sh(&format!("cat /{root}//etc//shadow >/dev/null"));
-    sh(&format!("cat {root}/h >/dev/null"));
+    let fresh = support::FreshCgroup::enter(name).expect("a cgroup2 child for the test");
+    sh_in(table, &format!("cat {shadow} >/dev/null"));
+    sh_in(table, &format!("cd {root}/etc && cat shadow >/dev/null"));
+    sh_in(table, &format!("cat {root}/x >/dev/null"));
+    sh_in(table, &format!("cat {root}/etc/../etc/shadow >/dev/null"));
+    sh_in(table, &format!("cat /{root}//etc//shadow >/dev/null"));
+    sh_in(table, &format!("cat {root}/h >/dev/null"));
     open_at(&etc, "shadow");
     // Denied (not root): still reported, by the requested path and by name in its directory.
-    sh_as_nobody(&format!("cat {shadow} 2>/dev/null"));
-    sh_as_nobody(&format!("cd {root}/etc && cat shadow 2>/dev/null"));
+    sh_as_nobody(table, &format!("cat {shadow} 2>/dev/null"));
+    sh_as_nobody(table, &format!("cd {root}/etc && cat shadow 2>/dev/null"));
     let cgroup = fresh.id;
     drop(fresh);
 
-    let events = collect(source, NAME, 9, |e| e.cgroup_id == cgroup);
+    let events = collect(source, name, 9, |e| e.cgroup_id == cgroup);
     let s = |t: &str| t.to_string();
     let ok = |requested: String, resolved: &str| (requested, s(resolved), s("inode"), 0);
     let expect = vec![
@@ -161,6 +186,41 @@ fn every_way_to_reach_a_watched_file_is_reported() {
         8,
         "{comms:?}"
     );
+    // The six successful `cat`s were read through BTF pointers exactly where this kernel
+    // does it for their table; `open_at` ran in this process, whatever its table.
+    let typed = kernel_stat("typed_matches") - typed_before;
+    if typed_here(table) {
+        assert!(typed >= 6.0, "typed matches: {typed}");
+    } else {
+        assert!(typed <= 1.0, "typed matches: {typed}");
+    }
+}
+
+fn kernel_stat(stat: &str) -> f64 {
+    kotel::telemetry::snapshot().counter_sum(KERNEL_EVENTS, &[("stat", stat)])
+}
+
+/// `typed_matches` once the warm-up's opens are counted: the same in two reads of the stats
+/// (which the source reads every second, later on a slow emulated machine), 10 s at most.
+fn settled_typed_matches() -> f64 {
+    let mut last = kernel_stat("typed_matches");
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_millis(1200));
+        let now = kernel_stat("typed_matches");
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// Whether the exit reads the files of a process with `table` through BTF pointers on this
+/// kernel: where it reads the arguments from the registers (5.15+), a small table's always,
+/// a grown one's where the kernel casts pointers (`bpf_rdonly_cast`, 6.2+).
+fn typed_here(table: Table) -> bool {
+    let facts = KernelFacts::of_running_kernel(Path::new("/proc"));
+    facts.regs.valid != 0 && (table == Table::Small || facts.cast.is_some())
 }
 
 #[test]
@@ -172,6 +232,13 @@ fn a_watched_directory_covers_what_is_below_it_however_reached() {
     let _serial = support::CGROUP_LOCK
         .lock()
         .unwrap_or_else(|e| e.into_inner());
+    for table in Table::BOTH {
+        below_a_watched_directory(NAME, table);
+    }
+}
+
+fn below_a_watched_directory(name: &str, table: Table) {
+    eprintln!("{name}: opening from processes with a {table:?} descriptor table");
     let dir = WatchDir::create("dir");
     let root = dir.0.display().to_string();
     std::fs::create_dir_all(dir.0.join("keys/deeper")).unwrap();
@@ -182,22 +249,28 @@ fn a_watched_directory_covers_what_is_below_it_however_reached() {
     std::fs::write(dir.0.join("keys/warmup"), b"").unwrap();
     source.warm_up(&dir.0.join("keys/warmup"));
 
-    let fresh = support::FreshCgroup::enter(NAME).expect("a cgroup2 child for the test");
-    sh(&format!("cd {root}/keys/deeper && cat ./id_rsa >/dev/null"));
-    sh(&format!("cat {root}/keys/missing 2>/dev/null; true"));
+    let fresh = support::FreshCgroup::enter(name).expect("a cgroup2 child for the test");
+    sh_in(
+        table,
+        &format!("cd {root}/keys/deeper && cat ./id_rsa >/dev/null"),
+    );
+    sh_in(table, &format!("cat {root}/keys/missing 2>/dev/null; true"));
     // Through a bind mount in a private mount namespace: below the watched directory
     // whatever the path.
-    sh(&format!(
-        "unshare -m --propagation private sh -c 'mount -o bind {root}/keys {bind} && \
+    sh_in(
+        table,
+        &format!(
+            "unshare -m --propagation private sh -c 'mount -o bind {root}/keys {bind} && \
          cat {bind}/deeper/id_rsa >/dev/null'"
-    ));
+        ),
+    );
     // Not below it: a sibling directory.
     std::fs::write(dir.0.join("sibling"), b"").unwrap();
-    sh(&format!("cat {root}/sibling >/dev/null"));
+    sh_in(table, &format!("cat {root}/sibling >/dev/null"));
     let cgroup = fresh.id;
     drop(fresh);
 
-    let events = collect(source, NAME, 3, |e| {
+    let events = collect(source, name, 3, |e| {
         e.cgroup_id == cgroup && e.comm == "cat"
     });
     let s = |t: &str| t.to_string();

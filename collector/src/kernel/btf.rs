@@ -26,6 +26,7 @@ const KIND_TYPEDEF: u32 = 8;
 const KIND_VOLATILE: u32 = 9;
 const KIND_CONST: u32 = 10;
 const KIND_RESTRICT: u32 = 11;
+const KIND_FUNC: u32 = 12;
 const KIND_FUNC_PROTO: u32 = 13;
 const KIND_VAR: u32 = 14;
 const KIND_DATASEC: u32 = 15;
@@ -159,8 +160,8 @@ impl Btf {
                 KIND_ARRAY => 12,
                 KIND_STRUCT | KIND_UNION | KIND_DATASEC | KIND_ENUM64 => 12 * t.vlen as usize,
                 KIND_ENUM | KIND_FUNC_PROTO => 8 * t.vlen as usize,
-                2 | 7 | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | 12 | 16
-                | KIND_TYPE_TAG => 0,
+                2 | 7 | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_FUNC
+                | 16 | KIND_TYPE_TAG => 0,
                 k => return Err(BtfError::UnknownKind(k)),
             };
             pos = t.extra + extra;
@@ -202,6 +203,19 @@ impl Btf {
             let t = self.types[id];
             (matches!(t.kind, KIND_STRUCT | KIND_UNION) && self.name(t.name_off) == name.as_bytes())
                 .then_some(id as u32)
+        })
+    }
+
+    /// Id of the struct named `name` (what a program passes to `bpf_rdonly_cast`).
+    pub fn struct_id(&self, name: &str) -> Option<u32> {
+        self.find_struct(name)
+    }
+
+    /// Id of the function named `name`: a kfunc's, as a program's call to it names it.
+    pub fn function_id(&self, name: &str) -> Option<u32> {
+        (1..self.types.len()).find_map(|id| {
+            let t = self.types[id];
+            (t.kind == KIND_FUNC && self.name(t.name_off) == name.as_bytes()).then_some(id as u32)
         })
     }
 

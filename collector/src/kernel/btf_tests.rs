@@ -205,3 +205,22 @@ fn running_kernel_offsets_resolve() {
     );
     assert_eq!(btf.offset_of("sock", &["__sk_common"]), Ok(0));
 }
+
+#[test]
+fn running_kernel_functions_and_structs_have_ids() {
+    if !std::path::Path::new(VMLINUX).exists() {
+        eprintln!("no {VMLINUX}: skipping");
+        return;
+    }
+    let btf = Btf::from_sys_fs().unwrap();
+    // Every BTF kernel has these two; their ids differ per build.
+    let file = btf.struct_id("file").expect("struct file");
+    let open = btf
+        .function_id("do_sys_open")
+        .or(btf.function_id("do_sys_openat2"));
+    assert!(
+        file > 0 && open.is_some_and(|id| id != file),
+        "{file} {open:?}"
+    );
+    assert_eq!(btf.function_id("no_such_function_in_any_kernel"), None);
+}

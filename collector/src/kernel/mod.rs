@@ -6,6 +6,7 @@ pub mod btf;
 pub mod cgroup2;
 pub mod clock;
 pub mod globals_read;
+pub mod kfunc;
 pub mod load;
 pub mod reader;
 pub mod settings;

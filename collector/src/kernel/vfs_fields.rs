@@ -5,7 +5,9 @@
 //! [`of_running_kernel`] never fails: without BTF, or with a member missing, it returns
 //! `valid == 0` and the reason, and the programs fall back to what needs no offsets.
 
-use kotel_common::vfs::{span_start, VfsFields, DENTRY_SPAN, FILE_SPAN, INODE_SPAN};
+use kotel_common::vfs::{
+    span_start, VfsFields, DENTRY_SPAN, FILES_SPAN, FILE_SPAN, INODE_SPAN, MOUNT_SPAN,
+};
 
 use crate::kernel::btf::{Btf, BtfError};
 
@@ -23,6 +25,8 @@ pub fn vfs_fields(btf: &Btf) -> Result<VfsFields, BtfError> {
         path_mnt,
         path_dentry,
         files_fdt: btf.offset_of("files_struct", &["fdt"])?,
+        files_fdtab: btf.offset_of("files_struct", &["fdtab"])?,
+        files_fd_array: btf.offset_of("files_struct", &["fd_array"])?,
         fdt_max_fds: btf.offset_of("fdtable", &["max_fds"])?,
         fdt_fd: btf.offset_of("fdtable", &["fd"])?,
         file_path: btf.offset_of("file", &["f_path"])?,
@@ -60,6 +64,24 @@ pub fn vfs_fields(btf: &Btf) -> Result<VfsFields, BtfError> {
         FILE_SPAN,
     )
     .ok_or_else(|| spread("file"))?;
+    f.files_span = span_start(
+        &[
+            f.files_fdt,
+            f.files_fdtab + f.fdt_max_fds,
+            f.files_fdtab + f.fdt_fd,
+        ],
+        FILES_SPAN,
+    )
+    .ok_or_else(|| spread("files_struct"))?;
+    f.mount_span = span_start(
+        &[
+            f.mount_parent,
+            f.mount_mountpoint,
+            f.mount_mnt + f.vfsmount_root,
+        ],
+        MOUNT_SPAN,
+    )
+    .ok_or_else(|| spread("mount"))?;
     Ok(f)
 }
 

@@ -48,12 +48,16 @@ pub const PARENT_FILTER: u32 = FILTER_WORDS;
 /// The word whose bit `n` is set when a watched file's name is `n` bytes long (`n < 64`):
 /// a file in a `PARENT` directory is looked up by name only when its length matches.
 pub const NAME_LENGTHS: u32 = 2 * FILTER_WORDS;
-/// The word whose bit `n` is set when a watched directory, or a directory holding a watched
-/// file, has a name `n` bytes long as its dentry knows it (bit 63: 63 bytes or more): a
-/// directory of another length is passed without reading its inode.
+/// The word whose bit `n` is set when a watched directory has a name `n` bytes long as its
+/// dentry knows it (bit 63: 63 bytes or more): a directory of another length is passed
+/// without reading its inode.
 pub const DIR_NAME_LENGTHS: u32 = 2 * FILTER_WORDS + 1;
-/// Words of the filter array: the two filters and the two name-length masks.
-pub const FILTER_ARRAY_WORDS: u32 = 2 * FILTER_WORDS + 2;
+/// The same mask for the directories holding watched files: an opened file's directory
+/// is read as a possible holder only when its name's length is here and the file's name's
+/// length is in [`NAME_LENGTHS`].
+pub const PARENT_NAME_LENGTHS: u32 = 2 * FILTER_WORDS + 2;
+/// Words of the filter array: the two filters and the three name-length masks.
+pub const FILTER_ARRAY_WORDS: u32 = 2 * FILTER_WORDS + 3;
 
 /// The bit of a name of `len` bytes in a name-length mask (63 for 63 bytes and more).
 pub const fn name_length_bit(len: u32) -> u64 {
@@ -194,6 +198,35 @@ pub struct OpenArgs {
     pub syscall_nr: u32,
 }
 
+/// Where the exit program finds an open's arguments itself, so that no enter program runs:
+/// the task's user registers as saved at syscall entry (`bpf_task_pt_regs`, kernels 5.15
+/// and later, with BTF). Set by the agent; `valid == 0`: the enter programs keep the
+/// arguments in the argument table instead.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyscallRegs {
+    /// Non-zero when the fields below describe the running kernel.
+    pub valid: u32,
+    /// Where the program starts reading `struct pt_regs` ([`crate::vfs::FILE_SPAN`] bytes
+    /// holding every argument register).
+    pub span: u32,
+    /// `pt_regs` offsets of the registers holding the syscall's arguments 0 to 3.
+    pub args: [u32; 4],
+    /// The architecture's syscall numbers of the [`syscall`] ids 1 to 4 (`openat`,
+    /// `openat2`, `open`, `creat`); `u32::MAX` for one it does not have.
+    pub numbers: [u32; 4],
+}
+
+impl SyscallRegs {
+    /// Not set: the enter programs keep the arguments.
+    pub const UNKNOWN: SyscallRegs = SyscallRegs {
+        valid: 0,
+        span: 0,
+        args: [0; 4],
+        numbers: [u32::MAX; 4],
+    };
+}
+
 /// One reported open, as written by the kernel into the ring buffer.
 ///
 /// `path_bits` directly precedes `path`, so `path_bits..` is an LPM trie key
@@ -267,8 +300,9 @@ pub enum FileOpenStat {
     /// without the failed part).
     ReadError = 2,
     /// An exit found no arguments for its open (another thread took the slot, or the
-    /// thread moved between enter and exit): a match is reported without the requested
-    /// path; a failed open cannot be matched.
+    /// thread moved between enter and exit; where the exit reads the registers: an
+    /// unreadable register block): a match is reported without the requested path; a
+    /// failed open cannot be matched.
     ArgsLost = 3,
     /// A watched open the kernel-side filters dropped (cgroup or comm).
     Filtered = 4,
@@ -281,13 +315,17 @@ pub enum FileOpenStat {
     /// Inode lookups the inode-number filter let through (the filter's false positives
     /// plus real watched inodes).
     InodeLookups = 8,
+    /// Emitted successful opens whose file was read through BTF pointers (the opening
+    /// process's descriptor table had not grown past its first 64 slots); the others
+    /// were read through probing reads.
+    TypedMatches = 9,
 }
 
 impl FileOpenStat {
     /// Number of counters (size of the stats map).
-    pub const COUNT: u32 = 9;
+    pub const COUNT: u32 = 10;
     /// Every counter, in index order.
-    pub const ALL: [FileOpenStat; 9] = [
+    pub const ALL: [FileOpenStat; 10] = [
         FileOpenStat::Emitted,
         FileOpenStat::RingbufFull,
         FileOpenStat::ReadError,
@@ -297,6 +335,7 @@ impl FileOpenStat {
         FileOpenStat::Truncated,
         FileOpenStat::WalkDeep,
         FileOpenStat::InodeLookups,
+        FileOpenStat::TypedMatches,
     ];
     /// Stable snake_case name, used as the `stat` attribute in self-telemetry.
     pub const fn name(self) -> &'static str {
@@ -310,6 +349,7 @@ impl FileOpenStat {
             FileOpenStat::Truncated => "truncated",
             FileOpenStat::WalkDeep => "walk_deep",
             FileOpenStat::InodeLookups => "inode_lookups",
+            FileOpenStat::TypedMatches => "typed_matches",
         }
     }
 }
@@ -387,11 +427,12 @@ pub mod names {
     pub const NAMES: &str = "KOTEL_FILE_OPEN_NAMES";
     /// Array of [`super::FILTER_ARRAY_WORDS`] `u64`: from [`super::MATCH_FILTER`] and from
     /// [`super::PARENT_FILTER`], bit [`super::filter_bit`]`(ino)` of every watched inode of
-    /// those kinds; then [`super::NAME_LENGTHS`]. A clear bit ends a check without a hash
-    /// lookup.
+    /// those kinds; then the name-length masks [`super::NAME_LENGTHS`],
+    /// [`super::DIR_NAME_LENGTHS`] and [`super::PARENT_NAME_LENGTHS`]. A clear bit ends a
+    /// check without a hash lookup (or without a read).
     pub const INODE_FILTER: &str = "KOTEL_FILE_OPEN_INODE_FILTER";
     /// Array of [`super::ARG_SLOTS`] [`super::OpenArgs`]: each open's arguments from enter
-    /// to exit.
+    /// to exit (one slot, unused, when the exit reads them from [`REGS`]).
     pub const ARGS: &str = "KOTEL_FILE_OPEN_ARGS";
     /// Per-CPU array of one entry: the exit handler's working state, the record under
     /// construction included (kernel only; user space never reads it).
@@ -407,6 +448,13 @@ pub mod names {
     /// Global `u32`: the agent's own thread-group id (as the kernel numbers it); its
     /// `O_PATH` opens (the resolution of the watched paths) are never reported. 0: none.
     pub const OWN_TGID: &str = "KOTEL_FILE_OPEN_OWN_TGID";
+    /// Global [`super::SyscallRegs`]: where the exit reads the arguments itself (`valid ==
+    /// 0`: from the argument table the enter programs fill).
+    pub const REGS: &str = "KOTEL_FILE_OPEN_REGS";
+    /// Global `u32`: the BTF id of `struct file` where the kernel has `bpf_rdonly_cast`
+    /// (6.2 and later; the object's placeholder calls are patched to it), else 0: a file
+    /// read from a grown descriptor table is then read through probing reads.
+    pub const FILE_BTF_ID: &str = "KOTEL_FILE_OPEN_FILE_BTF_ID";
 }
 
 #[cfg(feature = "user")]
@@ -416,4 +464,5 @@ mod pod {
     unsafe impl aya::Pod for super::Watch {}
     unsafe impl aya::Pod for super::NameKey {}
     unsafe impl aya::Pod for super::OpenArgs {}
+    unsafe impl aya::Pod for super::SyscallRegs {}
 }

@@ -8,6 +8,7 @@
 pub mod exec;
 pub mod file_open;
 pub mod filter;
+pub mod kfunc;
 pub mod tcp;
 pub mod tcp_quality;
 pub mod vfs;

@@ -52,6 +52,12 @@ pub struct VfsFields {
     pub path_dentry: u32,
     /// `files_struct.fdt` (`struct fdtable *`).
     pub files_fdt: u32,
+    /// `files_struct.fdtab`: the descriptor table embedded in the struct, the one `fdt`
+    /// points to until the table grows.
+    pub files_fdtab: u32,
+    /// `files_struct.fd_array` (`struct file *[NR_OPEN_DEFAULT]`): the embedded table's
+    /// slots.
+    pub files_fd_array: u32,
     /// `fdtable.max_fds` (`unsigned int`).
     pub fdt_max_fds: u32,
     /// `fdtable.fd` (`struct file **`).
@@ -95,6 +101,12 @@ pub struct VfsFields {
     /// Where the programs start reading a `struct file` ([`FILE_SPAN`] bytes holding
     /// `f_path` and `f_inode`).
     pub file_span: u32,
+    /// Where the programs start reading a `struct files_struct` ([`FILES_SPAN`] bytes
+    /// holding `fdt` and the embedded table's `max_fds` and `fd`).
+    pub files_span: u32,
+    /// Where the programs start reading a `struct mount` ([`MOUNT_SPAN`] bytes holding
+    /// `mnt_parent`, `mnt_mountpoint` and `mnt.mnt_root`).
+    pub mount_span: u32,
 }
 
 impl VfsFields {
@@ -108,6 +120,8 @@ impl VfsFields {
         path_mnt: 0,
         path_dentry: 0,
         files_fdt: 0,
+        files_fdtab: 0,
+        files_fd_array: 0,
         fdt_max_fds: 0,
         fdt_fd: 0,
         file_path: 0,
@@ -128,8 +142,14 @@ impl VfsFields {
         dentry_span: 0,
         inode_span: 0,
         file_span: 0,
+        files_span: 0,
+        mount_span: 0,
     };
 }
+
+/// Slots of the descriptor table embedded in `struct files_struct` (`NR_OPEN_DEFAULT`,
+/// `BITS_PER_LONG` on 64-bit kernels).
+pub const EMBEDDED_FDS: u32 = 64;
 
 /// Bytes of a `struct dentry` read at once (one read per directory level instead of three).
 pub const DENTRY_SPAN: usize = 32;
@@ -137,6 +157,12 @@ pub const DENTRY_SPAN: usize = 32;
 pub const INODE_SPAN: usize = 32;
 /// Bytes of a `struct file` read at once.
 pub const FILE_SPAN: usize = 64;
+/// Bytes of a `struct files_struct` read at once (the table pointer and, while it is the
+/// embedded one, the table itself: one read instead of two).
+pub const FILES_SPAN: usize = 32;
+/// Bytes of a `struct mount` read at once (where it is mounted and what it shows: one read
+/// per mount crossing instead of three).
+pub const MOUNT_SPAN: usize = 32;
 
 /// The start of a read of `span` bytes covering every 8-byte member at `offsets`, `None`
 /// when they do not fit (or one is not 8-byte aligned relative to the others).

@@ -2,10 +2,12 @@
 //! this crate: `kotel-tcp`, `kotel-exec`, `kotel-file-open`), so a source loads only its
 //! own programs and maps; what they share lives here.
 #![no_std]
+#![feature(asm_experimental_arch)]
 
 pub mod filter;
 pub mod mem;
 pub mod read;
+pub mod typed;
 pub mod vfs;
 pub mod wakeup;
 

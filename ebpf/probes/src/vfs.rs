@@ -15,8 +15,8 @@ use aya_ebpf::{
     Global,
 };
 use kotel_common::vfs::{
-    VfsFields, DENTRY_SPAN, FILE_SPAN, INODE_SPAN, MAX_WALK_STEPS, NAME_ROOM, PATH_ROOM,
-    WALK_DETACHED, WALK_READ_ERROR, WALK_TRUNCATED,
+    VfsFields, DENTRY_SPAN, FILES_SPAN, FILE_SPAN, INODE_SPAN, MAX_WALK_STEPS, MOUNT_SPAN,
+    NAME_ROOM, PATH_ROOM, WALK_DETACHED, WALK_READ_ERROR, WALK_TRUNCATED,
 };
 
 /// A mount and a dentry on it (a kernel `struct path`).
@@ -63,17 +63,19 @@ pub struct File {
 /// spans take no stack), as many words as the largest span.
 pub type Span = [u64; FILE_SPAN / 8];
 
-/// The 8-byte member at `off` of a span read from `start`.
+/// The 8-byte member at `off` of a span read from `start` (a 4-byte member is its low
+/// half).
 #[inline(always)]
-fn member(span: &Span, start: u32, off: u32) -> u64 {
+pub fn member(span: &Span, start: u32, off: u32) -> u64 {
     // SAFETY: a volatile read of an element of `span` (the index is masked into it): the
     // helper wrote the words, the compiler cannot see it.
     unsafe { read_volatile(&span[(off.wrapping_sub(start) / 8) as usize & (FILE_SPAN / 8 - 1)]) }
 }
 
-/// Reads `bytes` (at most the size of a [`Span`]) at `base + start` into `span`.
+/// Reads `bytes` (at most the size of a [`Span`]) at `base + start` into `span`; `None`
+/// for a null base or a failed read.
 #[inline(always)]
-fn read_span(span: &mut Span, base: u64, start: u32, bytes: usize) -> Option<()> {
+pub fn read_span(span: &mut Span, base: u64, start: u32, bytes: usize) -> Option<()> {
     if base == 0 {
         return None;
     }
@@ -88,20 +90,83 @@ fn read_span(span: &mut Span, base: u64, start: u32, bytes: usize) -> Option<()>
     (rc == 0).then_some(())
 }
 
+const _: () = assert!(
+    DENTRY_SPAN <= FILE_SPAN
+        && INODE_SPAN <= FILE_SPAN
+        && FILES_SPAN <= FILE_SPAN
+        && MOUNT_SPAN <= FILE_SPAN
+);
+
+/// What one read of a `struct mount` gives about the mount `mnt` (a `struct vfsmount *`).
+#[derive(Clone, Copy)]
+pub struct Mount {
+    /// `mnt_root`: the dentry the mount shows at its top.
+    pub root: u64,
+    /// Where it is mounted (the dentry below it on the parent mount); `None` for a mount
+    /// attached nowhere (its own parent: a namespace's root mount, or an internal one such
+    /// as memfd's).
+    pub on: Option<Path>,
+}
+
+/// The reads a walk up the directory tree needs, in two flavours: [`Vfs`] (probing reads,
+/// through any address) and [`crate::typed::Typed`] (direct loads, through pointers the
+/// verifier knows as BTF pointers). Same contract for both: `None` for a null pointer or
+/// a failed read.
+pub trait VfsRead {
+    /// Whether a walk may go on through this reader from where a mount is mounted (a
+    /// pointer read from a `struct mount`).
+    const CROSSES_MOUNTS: bool;
+    /// `d_parent`, `d_name` and `d_inode` of `dentry`.
+    fn dentry(&self, dentry: u64, span: &mut Span) -> Option<Dentry>;
+    /// `i_sb` and `i_ino` of `inode`.
+    fn inode(&self, inode: u64, span: &mut Span) -> Option<Inode>;
+    /// `f_path` and `f_inode` of `file`.
+    fn file(&self, file: u64, span: &mut Span) -> Option<File>;
+    /// `sb->s_dev`.
+    fn sb_dev(&self, sb: u64) -> Option<u32>;
+}
+
 /// Reads through the offsets of one kernel build. Each offset is loaded from the global
 /// when used (the verifier sees a frozen read-only value: a constant), so none of them
 /// takes stack.
 #[derive(Clone, Copy)]
 pub struct Vfs {
-    f: *const VfsFields,
+    pub(crate) f: *const VfsFields,
 }
 
 /// The offset `$field` of a [`Vfs`].
 macro_rules! off {
-    ($vfs:expr, $field:ident) => {
+    ($vfs:expr, $field:ident) => {{
         // SAFETY: `f` points to the program's global (see `Vfs::new`).
-        unsafe { read_volatile(core::ptr::addr_of!((*$vfs.f).$field)) }
-    };
+        #[allow(unused_unsafe)] // also used inside unsafe blocks
+        let value = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*$vfs.f).$field)) };
+        value
+    }};
+}
+pub(crate) use off;
+
+impl VfsRead for Vfs {
+    const CROSSES_MOUNTS: bool = true;
+
+    #[inline(always)]
+    fn dentry(&self, dentry: u64, span: &mut Span) -> Option<Dentry> {
+        Vfs::dentry(self, dentry, span)
+    }
+
+    #[inline(always)]
+    fn inode(&self, inode: u64, span: &mut Span) -> Option<Inode> {
+        Vfs::inode(self, inode, span)
+    }
+
+    #[inline(always)]
+    fn file(&self, file: u64, span: &mut Span) -> Option<File> {
+        Vfs::file(self, file, span)
+    }
+
+    #[inline(always)]
+    fn sb_dev(&self, sb: u64) -> Option<u32> {
+        Vfs::sb_dev(self, sb)
+    }
 }
 
 impl Vfs {
@@ -198,16 +263,34 @@ impl Vfs {
 
     /// The file behind descriptor `fd` of `task` (`task->files->fdt->fd[fd]`), `None` for
     /// a closed or out-of-range descriptor or a failed read. `checked` compares `fd` with
-    /// `max_fds` first (one more read): needed for a descriptor a process passed, not for
-    /// one the kernel just returned.
+    /// `max_fds` first: needed for a descriptor a process passed, not for one the kernel
+    /// just returned. While the table is the one embedded in `files_struct` (until a
+    /// process has more descriptors than it holds), one read gives both the table's
+    /// address and its size.
     #[inline(always)]
-    pub fn fd_file(&self, task: u64, fd: u32, checked: bool) -> Option<u64> {
+    pub fn fd_file(&self, task: u64, fd: u32, checked: bool, span: &mut Span) -> Option<u64> {
         let files = self.ptr(task, off!(self, task_files))?;
-        let fdt = self.ptr(files, off!(self, files_fdt))?;
-        if checked && fd >= self.read::<u32>(fdt, off!(self, fdt_max_fds))? {
+        let start = off!(self, files_span);
+        read_span(span, files, start, FILES_SPAN)?;
+        let fdt = member(span, start, off!(self, files_fdt));
+        let fdtab = off!(self, files_fdtab);
+        let (table, max_fds) = if fdt == files + u64::from(fdtab) {
+            (
+                member(span, start, fdtab + off!(self, fdt_fd)),
+                member(span, start, fdtab + off!(self, fdt_max_fds)) as u32,
+            )
+        } else {
+            let table = self.ptr(fdt, off!(self, fdt_fd))?;
+            let max_fds = if checked {
+                self.read::<u32>(fdt, off!(self, fdt_max_fds))?
+            } else {
+                u32::MAX
+            };
+            (table, max_fds)
+        };
+        if table == 0 || (checked && fd >= max_fds) {
             return None;
         }
-        let table = self.ptr(fdt, off!(self, fdt_fd))?;
         self.ptr(table + 8 * u64::from(fd), 0)
     }
 
@@ -225,6 +308,35 @@ impl Vfs {
             self.path_at(fs, off!(self, fs_root))?,
             self.path_at(fs, off!(self, fs_pwd))?,
         ))
+    }
+
+    /// The mount `mnt` (`struct vfsmount *`): what it shows and where it is mounted, in one
+    /// read of its `struct mount`.
+    #[inline(always)]
+    pub fn mount(&self, mnt: u64, span: &mut Span) -> Option<Mount> {
+        let at = off!(self, mount_mnt);
+        let mount = mnt.wrapping_sub(u64::from(at));
+        let start = off!(self, mount_span);
+        read_span(span, mount, start, MOUNT_SPAN)?;
+        let root = member(span, start, at + off!(self, vfsmount_root));
+        let parent = member(span, start, off!(self, mount_parent));
+        if root == 0 || parent == 0 {
+            return None;
+        }
+        if parent == mount {
+            return Some(Mount { root, on: None });
+        }
+        let dentry = member(span, start, off!(self, mount_mountpoint));
+        if dentry == 0 {
+            return None;
+        }
+        Some(Mount {
+            root,
+            on: Some(Path {
+                mnt: parent + u64::from(at),
+                dentry,
+            }),
+        })
     }
 
     /// `mnt->mnt_root`: the dentry mount `mnt` (`struct vfsmount *`) shows at its top.
@@ -256,7 +368,10 @@ impl Vfs {
     ///
     /// The length lives in memory, not in a register, on purpose: the verifier then sees
     /// the states of a mount crossing and of a component as equal at the next step and
-    /// verifies the loop once per step instead of once per path through it.
+    /// verifies the loop once per step instead of once per path through it. Mounts are read
+    /// field by field here ([`Self::mount_root`], [`Self::mounted_on`]), not as one span
+    /// ([`Self::mount`]): fewer values live across the loop, which the 5.10 and 6.1
+    /// verifiers need to keep the length's bounds (with the span, they lost them).
     ///
     /// # Safety
     /// `dst` has `kotel_common::vfs::PATH_BUFFER` writable bytes; `len` is writable map

@@ -5,8 +5,8 @@
 //! Contract: [`attach`] either returns a [`Kernel`] whose programs are attached, or an
 //! error: [`ComponentError::Rejected`] when the verifier refuses a program (not retried),
 //! [`ComponentError::Startup`] otherwise. The watched paths are in the maps before any
-//! program attaches, and for each syscall the enter program attaches before the exit
-//! program (see the plan for which syscalls). The returned [`Follower`] keeps the inodes
+//! program attaches, and for each syscall the enter program (where the plan has one)
+//! attaches before the exit program (see the plan for which syscalls). The returned [`Follower`] keeps the inodes
 //! current once spawned. Dropping the [`Kernel`] detaches everything and frees the maps.
 
 use std::path::Path;
@@ -17,7 +17,7 @@ use kotel_common::file_open::{names, prefix_value, PATH_MAX_BYTES};
 
 use super::config::FileOpenSourceConfig;
 use super::follow::{Follower, Trigger};
-use super::plan::{plan, syscalls, KernelFacts, OBJECT};
+use super::plan::{object_bytes, plan, syscalls, KernelFacts};
 use super::watch_maps::WatchMaps;
 use crate::kernel::attach::load_and_attach;
 use crate::kernel::load::{prepare, startup};
@@ -42,7 +42,7 @@ fn error(msg: String) -> ComponentError {
 /// is the component id.
 pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, ComponentError> {
     // tracefs first: the plan takes the syscalls whose tracepoints it shows.
-    prepare(OBJECT, config.validate())?;
+    prepare(object_bytes(), config.validate())?;
     let proc = config.proc_dir();
     let plan = plan(config, &KernelFacts::of_running_kernel(&proc));
     for left_out in &plan.left_out {

@@ -3,7 +3,8 @@
 //! Kernel programs (`ebpf/probes/src/bin/kotel-file-open/`) on the `syscalls` tracepoints of
 //! openat, openat2, open and creat match each open in the kernel by what it opened (the
 //! rules are in `kotel_common::file_open`) and send a match with its result through a ring
-//! buffer. Unwatched opens never reach user space. This module loads the programs
+//! buffer. From 5.15 only the exit tracepoints: the exit reads the arguments from the
+//! task's registers ([`regs`]). Unwatched opens never reach user space. This module loads the programs
 //! ([`loader`]), resolves the watched paths into the inodes the kernel matches, in every
 //! mount namespace, and keeps them current ([`follow`]), decodes the records ([`decode`])
 //! and batches them into the pipeline (`reader`).
@@ -25,6 +26,7 @@ pub mod follow;
 mod loader;
 pub mod namespaces;
 pub mod plan;
+pub mod regs;
 pub mod watch;
 mod watch_maps;
 
@@ -43,7 +45,7 @@ use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
 
 /// Counter: the `file_open` kernel programs' own stats. Labels: `stat` (a `FileOpenStat`
 /// name: `emitted`, `ringbuf_full`, `read_error`, `args_lost`, `filtered`, `wakeup`,
-/// `truncated`, `walk_deep`, `inode_lookups`).
+/// `truncated`, `walk_deep`, `inode_lookups`, `typed_matches`).
 pub const KERNEL_EVENTS: &str = "kotel.source.file_open.kernel_events";
 
 /// The `file_open` kernel programs: opens of watched paths.

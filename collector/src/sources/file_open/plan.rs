@@ -1,18 +1,20 @@
-//! What the `file_open` source loads on a kernel: its object with the wakeup policy and the
-//! VFS offsets as globals, and an enter and an exit program for each open syscall the
-//! kernel has.
+//! What the `file_open` source loads on a kernel: its object with the wakeup policy, the
+//! VFS offsets and where the arguments are as globals, and the programs for each open
+//! syscall the kernel has.
 //!
 //! Contract: [`plan`] is the one place that turns a config and the kernel's syscall
 //! tracepoints into globals and a program list; the loader loads exactly that, and `kotel
-//! doctor` and the load-combination test verify exactly that. For each syscall the enter
-//! program comes before the exit program (so an exit finds the arguments of every open
-//! it sees; an enter whose exit is not attached yet only leaves a slot the next open
-//! overwrites); `openat` is always planned, the others only where the kernel has both of
-//! their tracepoints (`open` and `creat` do not exist on arm64), and every planned program
-//! is required. [`every_switch`] enumerates the load-time switches (the wakeup policy on or
-//! off, the VFS offsets known or not).
+//! doctor` and the load-combination test verify exactly that. Where the exit can read the
+//! arguments from the task's registers ([`super::regs`]), each syscall gets its exit
+//! program only; elsewhere the enter program comes before the exit program (so an exit
+//! finds the arguments of every open it sees; an enter whose exit is not attached yet only
+//! leaves a slot the next open overwrites). `openat` is always planned, the others only
+//! where the kernel has both of their tracepoints (`open` and `creat` do not exist on
+//! arm64), and every planned program is required. [`every_switch`] enumerates the
+//! load-time switches (the wakeup policy on or off, the VFS offsets known or not, the
+//! arguments in the registers or the table).
 
-use kotel_common::file_open::names;
+use kotel_common::file_open::{names, SyscallRegs};
 use kotel_common::vfs::VfsFields;
 
 use super::config::FileOpenSourceConfig;
@@ -21,9 +23,19 @@ use crate::kernel::spec::{
     combination_label, Attach, Combination, LoadPlan, Need, ObjectSpec, Planned, ProgramSpec,
 };
 
-/// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`).
-pub(super) static OBJECT: &[u8] =
-    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-file-open"));
+/// The kernel object built by `collector/build.rs` (empty with `AYA_BUILD_SKIP=1`), with
+/// its kfunc placeholders (loaded only after [`crate::kernel::kfunc::patched`]).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kotel-file-open"));
+
+/// The kernel object as built, before its kfunc calls are patched.
+pub fn object_bytes() -> &'static [u8] {
+    OBJECT
+}
+
+/// The object to load on a kernel with `facts`: its kfunc calls patched.
+pub(super) fn object(facts: &KernelFacts) -> &'static [u8] {
+    crate::kernel::kfunc::patched(OBJECT, facts.cast.map(|c| c.kfunc))
+}
 
 fn syscall_tracepoint(name: &'static str, tracepoint: &'static str) -> ProgramSpec {
     ProgramSpec {
@@ -42,22 +54,54 @@ pub struct KernelFacts {
     pub vfs: VfsFields,
     /// The agent's thread-group id as the kernel numbers it (0: unknown).
     pub own_tgid: u32,
+    /// Where the exit reads the arguments (`valid == 0`: the enter programs keep them).
+    pub regs: SyscallRegs,
+    /// `bpf_rdonly_cast` (6.2+), with which the exit reads a file from a grown descriptor
+    /// table through BTF pointers too.
+    pub cast: Option<FileCast>,
+}
+
+/// The BTF ids the exit's casts need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileCast {
+    /// `bpf_rdonly_cast`'s id: the call the object's placeholders are patched to.
+    pub kfunc: u32,
+    /// `struct file`'s id: what the exit casts to.
+    pub file: u32,
+}
+
+impl FileCast {
+    /// Both ids in `btf`, `None` where the kernel has no `bpf_rdonly_cast` (before 6.2).
+    pub fn in_btf(btf: &crate::kernel::btf::Btf) -> Option<Self> {
+        Some(Self {
+            kfunc: btf.function_id(kotel_common::kfunc::RDONLY_CAST)?,
+            file: btf.struct_id("file")?,
+        })
+    }
 }
 
 impl KernelFacts {
     /// The running kernel's facts (one warning when its VFS offsets are missing); `proc`
     /// is where the host's `/proc` is mounted (`<host_root>/proc`).
     pub fn of_running_kernel(proc: &std::path::Path) -> Self {
-        let (vfs, missing) = crate::kernel::vfs_fields::of_running_kernel();
+        let btf = crate::kernel::btf::Btf::from_sys_fs();
+        let (vfs, missing) = crate::kernel::vfs_fields::of_parsed(&btf);
         if let Some(why) = missing {
             tracing::warn!(
                 "file_open source: no VFS offsets ({why}): opens are matched by the path \
                  the process passed, unresolved"
             );
         }
+        let (regs, why) = super::regs::of_running_kernel(&btf);
+        if let Some(why) = why {
+            tracing::debug!("file_open source: enter programs keep the arguments ({why})");
+        }
+        let cast = btf.as_ref().ok().and_then(FileCast::in_btf);
         Self {
             vfs,
             own_tgid: own_tgid(proc),
+            regs,
+            cast,
         }
     }
 }
@@ -74,31 +118,53 @@ fn own_tgid(proc: &std::path::Path) -> u32 {
 /// The plan for `config` on a kernel with `facts`.
 pub fn plan(config: &FileOpenSourceConfig, facts: &KernelFacts) -> LoadPlan {
     let wakeup = u64::from(config.wakeup_bytes);
-    let spec = ObjectSpec::new("file_open", OBJECT)
+    let in_regs = facts.regs.valid != 0;
+    // The cast is used only with the registers' helpers (it reads what they lead to).
+    let cast_file = facts.cast.filter(|_| in_regs).map_or(0, |c| c.file);
+    let mut spec = ObjectSpec::new("file_open", object(facts))
         .global(names::WAKEUP_BYTES, &wakeup)
         .global(names::VFS_FIELDS, &facts.vfs)
         .global(names::OWN_TGID, &facts.own_tgid)
+        .global(names::REGS, &facts.regs)
+        .global(names::FILE_BTF_ID, &cast_file)
         .map_size(names::EVENTS, config.ring_buffer_bytes);
+    if in_regs {
+        spec = spec.map_size(names::ARGS, 1); // no enter program writes it
+    }
     let mut programs = Vec::new();
     let mut left_out = Vec::new();
-    let method = if facts.vfs.valid != 0 {
-        vec![
+    let mut method = Vec::new();
+    if facts.vfs.valid != 0 {
+        method.push(
             "opens are matched by what they open: the file behind the returned descriptor \
              (fd -> file -> dentry, VFS offsets from BTF) at the syscall tracepoints; BPF LSM \
              is not used (the tracepoints work on every kernel, LSM needs `bpf` in the \
              kernel's lsm= list)"
                 .to_string(),
-        ]
+        );
     } else {
-        Vec::new()
-    };
-    if facts.vfs.valid == 0 {
         left_out.push(
             "no VFS offsets (kernel BTF): opens are matched by the path the process passed, \
              unresolved (relative paths, links and `..` are not followed)"
                 .to_string(),
         );
     }
+    method.push(if in_regs {
+        format!(
+            "one program per open: the exit reads the arguments from the task's saved \
+             registers (bpf_task_pt_regs), only for a failed or reported open; it reads the \
+             opened file through BTF pointers {}",
+            if cast_file != 0 {
+                "for every process (bpf_rdonly_cast)"
+            } else {
+                "while the process's descriptor table has not grown (no bpf_rdonly_cast, 6.2+)"
+            }
+        )
+    } else {
+        "two programs per open: the enter programs keep the arguments for the exit (this \
+         kernel has no bpf_task_pt_regs, 5.15+, or no BTF)"
+            .to_string()
+    });
     for (i, hooks) in names::HOOKS.iter().enumerate() {
         let exit = syscall_tracepoint(names::PROG_EXIT, hooks.exit);
         let enter = syscall_tracepoint(hooks.enter_program, hooks.enter);
@@ -110,9 +176,14 @@ pub fn plan(config: &FileOpenSourceConfig, facts: &KernelFacts) -> LoadPlan {
             ));
             continue;
         }
-        // Both hooks of a planned syscall are required: an exit without its enter would
-        // report every match without its arguments.
-        for program in [enter, exit] {
+        // Every program of a planned syscall is required: an exit without its enter (when
+        // the enter keeps the arguments) would report every match without them.
+        let planned = if in_regs {
+            vec![exit]
+        } else {
+            vec![enter, exit]
+        };
+        for program in planned {
             programs.push(Planned {
                 program,
                 need: Need::Required,
@@ -132,16 +203,17 @@ pub fn syscalls(plan: &LoadPlan) -> Vec<&'static str> {
     names::HOOKS
         .iter()
         .filter(|h| {
-            plan.programs
-                .iter()
-                .any(|p| p.program.name == h.enter_program)
+            plan.programs.iter().any(
+                |p| matches!(p.program.attach, Attach::TracePoint { name, .. } if name == h.exit),
+            )
         })
         .map(|h| h.syscall)
         .collect()
 }
 
 /// One plan per combination of the load-time switches (the wakeup policy on or off, the VFS
-/// offsets known or not, BTF present or not), each with every program of the object.
+/// offsets known or not, BTF present or not, the arguments in the registers or not), each
+/// with every program of the object.
 pub fn every_switch(config: &FileOpenSourceConfig, facts: &KernelFacts) -> Vec<Combination> {
     let every: Vec<Planned> = names::HOOKS
         .iter()
@@ -160,31 +232,132 @@ pub fn every_switch(config: &FileOpenSourceConfig, facts: &KernelFacts) -> Vec<C
     for (wakeup, wakeup_bytes) in [(true, config.wakeup_bytes.max(1)), (false, 0)] {
         for vfs in [true, false] {
             for btf in [true, false] {
-                let c = FileOpenSourceConfig {
-                    wakeup_bytes,
-                    ..config.clone()
-                };
-                let f = KernelFacts {
-                    vfs: if vfs { facts.vfs } else { VfsFields::default() },
-                    ..*facts
-                };
-                let mut plan = plan(&c, &f);
-                plan.programs = every.clone();
-                let off: Vec<&str> = [
-                    (!btf).then_some("btf"),
-                    (!vfs).then_some("vfs offsets"),
-                    (!wakeup).then_some("wakeup"),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                out.push(Combination {
-                    label: combination_label(&off),
-                    plan,
-                    btf,
-                });
+                // Registers need BTF (the helper takes a BTF task pointer), the cast needs
+                // the registers.
+                for (regs, cast) in [
+                    (facts.regs.valid != 0 && btf, facts.cast.is_some() && btf),
+                    (facts.regs.valid != 0 && btf, false),
+                    (false, false),
+                ] {
+                    let c = FileOpenSourceConfig {
+                        wakeup_bytes,
+                        ..config.clone()
+                    };
+                    let f = KernelFacts {
+                        vfs: if vfs { facts.vfs } else { VfsFields::default() },
+                        regs: if regs {
+                            facts.regs
+                        } else {
+                            SyscallRegs::UNKNOWN
+                        },
+                        cast: facts.cast.filter(|_| cast),
+                        ..*facts
+                    };
+                    let mut plan = plan(&c, &f);
+                    plan.programs = every.clone();
+                    let off: Vec<&str> = [
+                        (!btf).then_some("btf"),
+                        (!vfs).then_some("vfs offsets"),
+                        (!wakeup).then_some("wakeup"),
+                        (!regs).then_some("registers"),
+                        (!cast).then_some("cast"),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                    if out
+                        .iter()
+                        .any(|o: &Combination| o.label == combination_label(&off))
+                    {
+                        continue; // a switch the kernel lacks: the same combination twice
+                    }
+                    out.push(Combination {
+                        label: combination_label(&off),
+                        plan,
+                        btf,
+                    });
+                }
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(regs: bool) -> KernelFacts {
+        KernelFacts {
+            vfs: VfsFields {
+                valid: 1,
+                ..VfsFields::default()
+            },
+            own_tgid: 42,
+            regs: if regs {
+                SyscallRegs {
+                    valid: 1,
+                    span: 56,
+                    args: [112, 104, 96, 56],
+                    numbers: [257, 437, 2, 85],
+                }
+            } else {
+                SyscallRegs::UNKNOWN
+            },
+            cast: regs.then_some(FileCast {
+                kfunc: 64927,
+                file: 718,
+            }),
+        }
+    }
+
+    /// The programs planned for `openat` (always planned, whatever tracefs shows).
+    fn openat_programs(p: &LoadPlan) -> Vec<&'static str> {
+        p.programs
+            .iter()
+            .filter(|p| match p.program.attach {
+                Attach::TracePoint { name, .. } => name.ends_with("_openat"),
+                _ => false,
+            })
+            .map(|p| p.program.name)
+            .collect()
+    }
+
+    #[test]
+    fn with_the_arguments_in_the_registers_only_exit_programs_run() {
+        let p = plan(&FileOpenSourceConfig::default(), &facts(true));
+        assert_eq!(openat_programs(&p), [names::PROG_EXIT]);
+        assert!(p.spec.max_entries.contains(&(names::ARGS, 1)), "no table");
+        assert!(p.method.iter().any(|m| m.contains("one program per open")));
+        assert_eq!(syscalls(&p).first(), Some(&"openat"));
+    }
+
+    #[test]
+    fn without_them_the_enter_program_comes_before_its_exit() {
+        let p = plan(&FileOpenSourceConfig::default(), &facts(false));
+        assert_eq!(
+            openat_programs(&p),
+            [names::PROG_ENTER_OPENAT, names::PROG_EXIT]
+        );
+        assert!(!p.spec.max_entries.iter().any(|(m, _)| *m == names::ARGS));
+        assert!(p.method.iter().any(|m| m.contains("two programs per open")));
+        assert_eq!(syscalls(&p).first(), Some(&"openat"));
+    }
+
+    #[test]
+    fn every_switch_covers_the_registers_only_where_the_kernel_has_them() {
+        let config = FileOpenSourceConfig::default();
+        let labels = |f: &KernelFacts| -> Vec<String> {
+            every_switch(&config, f)
+                .into_iter()
+                .map(|c| c.label)
+                .collect()
+        };
+        let with = labels(&facts(true));
+        assert_eq!(with.len(), 16, "{with:?}");
+        assert!(with.iter().any(|l| l == "all on"));
+        let without = labels(&facts(false));
+        assert_eq!(without.len(), 8, "{without:?}");
+        assert!(without.iter().all(|l| l.contains("registers")));
+    }
 }

@@ -59,10 +59,12 @@ pub struct WatchSet {
     pub inodes: BTreeMap<InodeKey, Watch>,
     /// Watched files' names in their directories -> index.
     pub names: BTreeMap<NameKey, u32>,
-    /// `name_length_bit` of every watched directory's (and watched file's directory's)
-    /// dentry name: the kernel reads the inode of a directory only when its name's
-    /// length is here.
+    /// `name_length_bit` of every watched directory's dentry name: the kernel reads the
+    /// inode of a directory above an opened file only when its name's length is here.
     pub dir_name_lengths: u64,
+    /// The same for the directories holding watched files (read as an opened file's own
+    /// directory only when its name's length is here).
+    pub parent_name_lengths: u64,
 }
 
 impl WatchSet {
@@ -84,6 +86,7 @@ impl WatchSet {
         }
         self.names.extend(other.names);
         self.dir_name_lengths |= other.dir_name_lengths;
+        self.parent_name_lengths |= other.parent_name_lengths;
     }
 }
 
@@ -269,7 +272,7 @@ pub fn resolve_in_root(
         match open_in_root(root, dir).and_then(identity) {
             Ok((fd, key, true)) => {
                 set.add(key, kind::PARENT, w.index);
-                set.dir_name_lengths |= dentry_name_bits(&fd, mountinfo);
+                set.parent_name_lengths |= dentry_name_bits(&fd, mountinfo);
                 if name.len() < NAME_KEY_BYTES {
                     let mut bytes = [0u8; NAME_KEY_BYTES];
                     bytes[..name.len()].copy_from_slice(name.as_bytes());

@@ -10,7 +10,7 @@ use aya::maps::{Array, HashMap, MapData};
 use aya::Ebpf;
 use kotel_common::file_open::{
     filter_bit, kind, name_length_bit, names, NameKey, Watch, DIR_NAME_LENGTHS, FILTER_ARRAY_WORDS,
-    MATCH_FILTER, NAME_KEY_BYTES, NAME_LENGTHS, PARENT_FILTER,
+    MATCH_FILTER, NAME_KEY_BYTES, NAME_LENGTHS, PARENT_FILTER, PARENT_NAME_LENGTHS,
 };
 use kotel_common::vfs::InodeKey;
 
@@ -63,6 +63,7 @@ fn filter_words<'a>(sets: impl IntoIterator<Item = &'a WatchSet>) -> Vec<u64> {
             }
         }
         words[DIR_NAME_LENGTHS as usize] |= set.dir_name_lengths;
+        words[PARENT_NAME_LENGTHS as usize] |= set.parent_name_lengths;
         for name in set.names.keys() {
             let len = name
                 .name
@@ -138,6 +139,7 @@ impl WatchMaps {
             }
         }
         kept.dir_name_lengths = next.dir_name_lengths;
+        kept.parent_name_lengths = next.parent_name_lengths;
         self.write_filter(&filter_words([&self.current, &kept]))?;
         let gone_inodes: Vec<InodeKey> = self
             .current

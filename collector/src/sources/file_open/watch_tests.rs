@@ -80,8 +80,17 @@ fn a_directory_is_watched_as_one_and_a_missing_file_by_name_only() {
     assert_eq!(etc.kinds, kind::PARENT);
     assert_eq!(set.inodes.len(), 2, "{set:?}");
     assert_eq!(set.names.len(), 2, "ssh and gshadow");
-    // The kernel reads the inode of directories named with 3 bytes only ("ssh", "etc").
+    // The kernel reads the inode of a directory above an opened file only when it is
+    // named with 3 bytes ("ssh"), and of a file's own directory as a holder of watched
+    // files only then too ("etc").
     assert_eq!(set.dir_name_lengths, name_length_bit(3));
+    assert_eq!(set.parent_name_lengths, name_length_bit(3));
+    let (files_only, _) = resolve_in_root(&root, "tree", &paths(&["/etc/gshadow"]), "");
+    assert_eq!(
+        (files_only.dir_name_lengths, files_only.parent_name_lengths),
+        (0, name_length_bit(3)),
+        "no watched directory: no directory is read as one"
+    );
 }
 
 #[test]

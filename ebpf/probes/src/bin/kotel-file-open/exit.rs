@@ -9,42 +9,24 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use kotel_common::file_open::{
-    matched, syscall, FileOpenRecord, FileOpenStat, OpenArgs, ARG_SLOTS, PATH_MAX_BYTES,
-    STATUS_REQUESTED_TRUNCATED,
+    matched, FileOpenRecord, FileOpenStat, PATH_MAX_BYTES, STATUS_REQUESTED_TRUNCATED,
 };
-use kotel_probes::{mem::copy_words, read::field, vfs::Vfs};
+use kotel_probes::{
+    read::field,
+    typed::{rdonly_cast, FdFile, Typed},
+    vfs::{Vfs, VfsRead},
+};
 
-use super::enter::{AT_FDCWD, OFF_SYSCALL_NR};
+use super::args::{self, AT_FDCWD};
+use super::enter::OFF_SYSCALL_NR;
 use super::matching::{self, Hit, Name};
 use super::report;
 use super::work::Work;
-use super::KOTEL_FILE_OPEN_VFS_FIELDS;
-use super::{count, KOTEL_FILE_OPEN_ARGS, KOTEL_FILE_OPEN_PREFIXES, KOTEL_FILE_OPEN_SCRATCH};
+use super::{count, KOTEL_FILE_OPEN_PREFIXES, KOTEL_FILE_OPEN_SCRATCH};
+use super::{KOTEL_FILE_OPEN_FILE_BTF_ID, KOTEL_FILE_OPEN_VFS_FIELDS};
 
 /// Offset of `ret` in every `sys_exit_*` record.
 const OFF_RET: usize = 16;
-
-/// Copies this thread's arguments of the open returning now into `dst` and frees the slot;
-/// false when the slot has another owner (the arguments are lost).
-///
-/// # Safety
-/// `dst` is writable.
-#[inline(always)]
-unsafe fn take_args(pid_tgid: u64, syscall_nr: u32, dst: &mut OpenArgs) -> bool {
-    let Some(slot) = KOTEL_FILE_OPEN_ARGS.get_ptr_mut(pid_tgid as u32 & (ARG_SLOTS - 1)) else {
-        return false;
-    };
-    // SAFETY: an array slot (see `enter::keep` for concurrent writers); both values are
-    // 8-byte aligned OpenArgs.
-    unsafe {
-        if (*slot).pid_tgid != pid_tgid || (*slot).syscall_nr != syscall_nr {
-            return false;
-        }
-        copy_words(dst, &*slot);
-        (*slot).pid_tgid = 0;
-    }
-    true
-}
 
 pub(super) fn exit(ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
@@ -56,16 +38,25 @@ pub(super) fn exit(ctx: &TracePointContext) {
     let vfs = Vfs::new(&KOTEL_FILE_OPEN_VFS_FIELDS);
     // SAFETY: no preconditions; the task returning from the syscall is current.
     let task = unsafe { generated::bpf_get_current_task() };
+    // A successful open is matched by its file: its arguments are read only if reported.
+    let by_file = vfs.valid() && ret >= 0;
     // SAFETY: `work` is this CPU's scratch; nothing else runs on this CPU meanwhile.
     unsafe {
-        let has_args = take_args(pid_tgid, syscall_nr, &mut (*work).args);
-        (*work).has_args = has_args as u32;
-        if vfs.valid() && ret >= 0 {
-            if !has_args {
+        let state = if !args::in_regs() {
+            args::state::held_if(args::from_table(pid_tgid, syscall_nr, &mut (*work).args))
+        } else if by_file {
+            args::state::IN_REGS
+        } else {
+            let (dst, span) = (&mut (*work).args, &mut (*work).span);
+            args::state::held_if(args::from_regs(pid_tgid, syscall_nr, dst, span))
+        };
+        (*work).args_state = state;
+        if by_file {
+            if state == args::state::NONE {
                 count(FileOpenStat::ArgsLost);
             }
             opened(ctx, work, &vfs, task, ret)
-        } else if has_args {
+        } else if state == args::state::HELD {
             requested(ctx, work, &vfs, task, ret)
         } else {
             count(FileOpenStat::ArgsLost);
@@ -73,28 +64,81 @@ pub(super) fn exit(ctx: &TracePointContext) {
     }
 }
 
-/// A successful open: matched by the file behind the descriptor it returned.
+/// A successful open: matched by the file behind the descriptor it returned, read through
+/// BTF pointers where it can be (kernels where the arguments are in the registers: a
+/// descriptor table that has not grown, or any table where the kernel casts a plain
+/// pointer, 6.2+), else through probing reads.
 ///
 /// # Safety
 /// `work` is this CPU's scratch.
 #[inline(always)]
 unsafe fn opened(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u64, ret: i32) {
+    let typed = Typed::new(*vfs);
+    let file = if args::in_regs() {
+        typed.current_fd_file(ret as u32)
+    } else {
+        // SAFETY: `work` is this CPU's scratch (caller).
+        match vfs.fd_file(task, ret as u32, false, unsafe { &mut (*work).span }) {
+            Some(file) => FdFile::Plain(file),
+            None => FdFile::None,
+        }
+    };
     // SAFETY: `work` is this CPU's scratch (caller).
-    let span = unsafe { &mut (*work).span };
-    let mut found = || {
-        let file = vfs.fd_file(task, ret as u32, false)?;
-        let f = vfs.file(file, span)?;
-        Some((file, f, vfs.inode(f.inode, span)?))
+    let found = unsafe {
+        match file {
+            FdFile::Typed(file) => {
+                (*work).typed = 1;
+                matched(&typed, vfs, file, work)
+            }
+            FdFile::Plain(file) => match KOTEL_FILE_OPEN_FILE_BTF_ID.load() {
+                // The kernel casts it (bpf_rdonly_cast, 6.2+): read it directly too.
+                id if id != 0 && args::in_regs() => {
+                    (*work).typed = 1;
+                    matched(&typed, vfs, rdonly_cast(file, id), work)
+                }
+                _ => {
+                    (*work).typed = 0;
+                    matched(vfs, vfs, file, work)
+                }
+            },
+            FdFile::None => Found::ReadError,
+        }
     };
-    let Some((file, f, inode)) = found() else {
-        count(FileOpenStat::ReadError);
-        return;
-    };
+    match found {
+        Found::Hit(hit) => {
+            // SAFETY: as above; `matched` filled `work`.
+            unsafe { report::emit(ctx, work, vfs, task, hit, ret, false) }
+        }
+        Found::ReadError => count(FileOpenStat::ReadError),
+        Found::Miss => {}
+    }
+}
+
+/// What matching an opened file found.
+enum Found {
+    Hit(Hit),
+    Miss,
+    ReadError,
+}
+
+/// Matches the opened `file` (read through `r`) and, on a match, fills `work` with what
+/// the report needs.
+///
+/// # Safety
+/// `work` is this CPU's scratch.
+#[inline(always)]
+unsafe fn matched<R: VfsRead>(r: &R, vfs: &Vfs, file: u64, work: *mut Work) -> Found {
     // SAFETY: `work` is this CPU's scratch (caller).
     unsafe {
-        let Some(hit) = matching::opened(vfs, f.path, inode, &mut (*work).key, &mut (*work).span)
-        else {
-            return;
+        let span = &mut (*work).span;
+        let Some(f) = r.file(file, span) else {
+            return Found::ReadError;
+        };
+        let Some(inode) = r.inode(f.inode, span) else {
+            return Found::ReadError;
+        };
+        let Some(hit) = matching::opened(r, vfs, f.path, inode, &mut (*work).key, span) else {
+            return Found::Miss;
         };
         (*work).file = file;
         (*work).inode = f.inode;
@@ -103,7 +147,7 @@ unsafe fn opened(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u64,
         (*work).from_mnt = f.path.mnt;
         (*work).from_dentry = f.path.dentry;
         (*work).from_base = 0;
-        report::emit(ctx, work, vfs, task, hit, ret, false);
+        Found::Hit(hit)
     }
 }
 
@@ -121,6 +165,7 @@ unsafe fn requested(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u
             return;
         }
         (*work).file = 0;
+        (*work).typed = 0;
         (*work).from_dentry = 0;
         (*work).from_base = 0;
         if rec.path[0] == b'/' || !vfs.valid() {
@@ -134,7 +179,7 @@ unsafe fn requested(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u
         let base = if dfd == AT_FDCWD {
             vfs.root_and_pwd(task).map(|(_, pwd)| pwd)
         } else {
-            vfs.fd_file(task, dfd as u32, true)
+            vfs.fd_file(task, dfd as u32, true, &mut (*work).span)
                 .and_then(|f| vfs.file(f, &mut (*work).span))
                 .map(|f| f.path)
         };
@@ -146,7 +191,7 @@ unsafe fn requested(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u
             ptr: rec.path.as_ptr() as u64,
             len: rec.path_bits / 8,
         };
-        let Some(hit) = matching::above(vfs, base, name, &mut (*work).key, &mut (*work).span)
+        let Some(hit) = matching::above(vfs, vfs, base, name, &mut (*work).key, &mut (*work).span)
         else {
             return;
         };
@@ -208,20 +253,4 @@ pub(super) fn read_requested(rec: &mut FileOpenRecord, filename: u64) -> Option<
         }
     }
     Some(())
-}
-
-/// The flags the open requested (`how->flags` for openat2), 0 when unreadable.
-#[inline(always)]
-pub(super) fn requested_flags(args: &OpenArgs) -> u32 {
-    if args.syscall != syscall::OPENAT2 {
-        return args.flags;
-    }
-    // SAFETY: user pointer read through the helper; a bad pointer is an error, not a fault.
-    match unsafe { bpf_probe_read_user(args.how as *const u64) } {
-        Ok(f) => f as u32,
-        Err(_) => {
-            count(FileOpenStat::ReadError);
-            0
-        }
-    }
 }

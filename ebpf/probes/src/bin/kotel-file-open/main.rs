@@ -4,10 +4,12 @@
 //! Contract with user space (names are `kotel_common::file_open::names`, checked at
 //! compile time; records are `kotel_common::file_open::FileOpenRecord`; the matching rules
 //! are in `kotel_common::file_open`):
-//! - `sys_enter_{openat,openat2,open,creat}` keep the arguments in the argument table.
 //! - One exit program, attached to every matching `sys_exit_*`, matches the open
-//!   ([`matching`]) and, for a match that passes the kernel filters
-//!   (`kotel_probes::filter::allows_process`, else `Filtered`), fills a record
+//!   ([`matching`]) with its arguments from the task's saved registers, or, on kernels
+//!   without `bpf_task_pt_regs` (before 5.15), from the argument table that
+//!   `sys_enter_{openat,openat2,open,creat}` fill ([`args`]).
+//! - For a match that passes the kernel filters
+//!   (`kotel_probes::filter::allows_process`, else `Filtered`), the exit fills a record
 //!   ([`report`]) and writes it to the ring buffer. Unwatched opens never reach user space.
 //! - User space fills `KOTEL_FILE_OPEN_PREFIXES`, `_INODES`, `_NAMES` and `_INODE_FILTER`
 //!   before attaching and keeps them current. Nothing aborts: failures increment a
@@ -15,6 +17,7 @@
 #![no_std]
 #![no_main]
 
+mod args;
 mod enter;
 mod exit;
 mod matching;
@@ -29,8 +32,8 @@ use aya_ebpf::{
 };
 use kotel_common::{
     file_open::{
-        names, FileOpenStat, NameKey, OpenArgs, Watch, ARG_SLOTS, FILTER_ARRAY_WORDS, MAX_INODES,
-        MAX_PREFIXES, PATH_MAX_BYTES,
+        names, syscall, FileOpenStat, NameKey, OpenArgs, SyscallRegs, Watch, ARG_SLOTS,
+        FILTER_ARRAY_WORDS, MAX_INODES, MAX_PREFIXES, PATH_MAX_BYTES,
     },
     str_eq,
     vfs::{InodeKey, VfsFields},
@@ -62,7 +65,8 @@ static KOTEL_FILE_OPEN_NAMES: HashMap<NameKey, u32> = HashMap::with_max_entries(
 /// Bit filters of the watched inode numbers, and the watched names' lengths.
 #[map]
 static KOTEL_FILE_OPEN_INODE_FILTER: Array<u64> = Array::with_max_entries(FILTER_ARRAY_WORDS, 0);
-/// Each open's arguments from enter to exit, slot `tid % ARG_SLOTS`.
+/// Each open's arguments from enter to exit, slot `tid % ARG_SLOTS` (unused when the exit
+/// reads them from the task's registers: the agent then sizes it to one slot).
 #[map]
 static KOTEL_FILE_OPEN_ARGS: Array<OpenArgs> = Array::with_max_entries(ARG_SLOTS, 0);
 /// The exit handler's working state (too big for the 512-byte stack).
@@ -82,6 +86,12 @@ static KOTEL_FILE_OPEN_OWN_TGID: Global<u32> = Global::new(0);
 /// VFS offsets of the running kernel; `valid == 0`: match requested paths only.
 #[unsafe(no_mangle)]
 static KOTEL_FILE_OPEN_VFS_FIELDS: Global<VfsFields> = Global::new(VfsFields::UNKNOWN);
+/// Where the exit reads the open's arguments itself; `valid == 0`: from the argument table.
+#[unsafe(no_mangle)]
+static KOTEL_FILE_OPEN_REGS: Global<SyscallRegs> = Global::new(SyscallRegs::UNKNOWN);
+/// BTF id of `struct file` where the kernel has `bpf_rdonly_cast` (6.2+), else 0.
+#[unsafe(no_mangle)]
+static KOTEL_FILE_OPEN_FILE_BTF_ID: Global<u32> = Global::new(0);
 
 same_name!(KOTEL_FILE_OPEN_EVENTS, names::EVENTS);
 same_name!(KOTEL_FILE_OPEN_PREFIXES, names::PREFIXES);
@@ -94,6 +104,8 @@ same_name!(KOTEL_FILE_OPEN_STATS, names::STATS);
 same_name!(KOTEL_FILE_OPEN_WAKEUP_BYTES, names::WAKEUP_BYTES);
 same_name!(KOTEL_FILE_OPEN_VFS_FIELDS, names::VFS_FIELDS);
 same_name!(KOTEL_FILE_OPEN_OWN_TGID, names::OWN_TGID);
+same_name!(KOTEL_FILE_OPEN_REGS, names::REGS);
+same_name!(KOTEL_FILE_OPEN_FILE_BTF_ID, names::FILE_BTF_ID);
 same_name!(kotel_openat, names::PROG_ENTER_OPENAT);
 same_name!(kotel_openat2, names::PROG_ENTER_OPENAT2);
 same_name!(kotel_open, names::PROG_ENTER_OPEN);
@@ -102,25 +114,25 @@ same_name!(kotel_open_exit, names::PROG_EXIT);
 
 #[tracepoint]
 pub fn kotel_openat(ctx: TracePointContext) -> u32 {
-    enter::openat(&ctx);
+    enter::keep(&ctx, syscall::OPENAT);
     0
 }
 
 #[tracepoint]
 pub fn kotel_openat2(ctx: TracePointContext) -> u32 {
-    enter::openat2(&ctx);
+    enter::keep(&ctx, syscall::OPENAT2);
     0
 }
 
 #[tracepoint]
 pub fn kotel_open(ctx: TracePointContext) -> u32 {
-    enter::open(&ctx);
+    enter::keep(&ctx, syscall::OPEN);
     0
 }
 
 #[tracepoint]
 pub fn kotel_creat(ctx: TracePointContext) -> u32 {
-    enter::creat(&ctx);
+    enter::keep(&ctx, syscall::CREAT);
     0
 }
 

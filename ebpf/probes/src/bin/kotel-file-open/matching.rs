@@ -7,14 +7,16 @@
 //! Most opens stop at the filters, so the hash lookups (and the read of the device) are
 //! paid by watched inodes and the filters' rare false positives (`inode_lookups`). Before
 //! those, a directory whose name's length no watched directory has is passed without
-//! reading its inode at all.
+//! reading its inode at all (an opened file's own directory is also read as a possible
+//! holder of watched files, when both its name's length and the file's are watched ones).
 
 use kotel_common::file_open::{
     filter_bit, kind, matched, name_length_bit, FileOpenStat, NameKey, Watch, DIR_NAME_LENGTHS,
     MATCH_FILTER, MAX_MATCH_LEVELS, NAME_KEY_BYTES, NAME_LENGTHS, PARENT_FILTER,
+    PARENT_NAME_LENGTHS,
 };
 use kotel_common::vfs::InodeKey;
-use kotel_probes::vfs::{Inode, Path, Span, Vfs};
+use kotel_probes::vfs::{Inode, Path, Span, Vfs, VfsRead};
 
 use super::{count, KOTEL_FILE_OPEN_INODES, KOTEL_FILE_OPEN_INODE_FILTER, KOTEL_FILE_OPEN_NAMES};
 
@@ -44,7 +46,8 @@ fn in_filter(base: u32, ino: u64) -> bool {
 
 /// Whether bit `name_length_bit(len)` is set in name-length mask `word` of the filter
 /// array (`NAME_LENGTHS`: watched files' names; `DIR_NAME_LENGTHS`: the dentry names of
-/// watched directories and of directories holding watched files).
+/// watched directories; `PARENT_NAME_LENGTHS`: those of directories holding watched
+/// files).
 #[inline(always)]
 fn length_watched(word: u32, len: u32) -> bool {
     KOTEL_FILE_OPEN_INODE_FILTER
@@ -54,10 +57,10 @@ fn length_watched(word: u32, len: u32) -> bool {
 
 /// The watch of `inode`: its identity (`sb->s_dev`, one more read) in the hash.
 #[inline(always)]
-fn watch_of(vfs: &Vfs, inode: Inode) -> Option<(InodeKey, Watch)> {
+fn watch_of<R: VfsRead>(r: &R, inode: Inode) -> Option<(InodeKey, Watch)> {
     count(FileOpenStat::InodeLookups);
     let key = InodeKey {
-        dev: vfs.sb_dev(inode.sb)?,
+        dev: r.sb_dev(inode.sb)?,
         _pad: 0,
         ino: inode.ino,
     };
@@ -90,39 +93,65 @@ fn watched_name(key: &mut NameKey, dir: InodeKey, name: Name) -> Option<u32> {
     }
 }
 
+/// How a walk up through one reader ended.
+enum Walk {
+    /// A watched directory, or the file's name in a directory holding watched files.
+    Hit(Hit),
+    /// Nothing watched above (or a read failed).
+    Miss,
+    /// A filesystem root that a mount shows whole, with a reader that does not cross
+    /// mounts: the walk goes on from where it is mounted (a probing read's pointer).
+    Below(Path),
+}
+
 /// Walks up from directory `start` (itself included), one directory per level, through the
-/// filesystem's own parents and then across the mounts above a filesystem shown whole, and
-/// returns the first watched directory. `start` is where the file named `name` sits: when
-/// it holds watched files, `name` is looked up among their names.
+/// filesystem's own parents and, with a reader that crosses mounts, then across the mounts
+/// above a filesystem shown whole; ends at the first watched directory. `start` is where
+/// the file named `name` sits (`name.ptr == 0`: no file): when it holds watched files,
+/// `name` is looked up among their names.
 #[inline(always)]
-pub(super) fn above(
+fn levels<R: VfsRead>(
+    r: &R,
     vfs: &Vfs,
     start: Path,
     name: Name,
     key: &mut NameKey,
     span: &mut Span,
-) -> Option<Hit> {
+) -> Walk {
     let mut at = start;
-    let mut first = true;
+    let mut first = name.ptr != 0;
+    // No watched directory: nothing above the file's own directory can match.
+    let any_dir = KOTEL_FILE_OPEN_INODE_FILTER
+        .get(DIR_NAME_LENGTHS)
+        .is_some_and(|w| *w != 0);
     for _ in 0..MAX_MATCH_LEVELS {
-        let d = vfs.dentry(at.dentry, span)?;
-        if length_watched(DIR_NAME_LENGTHS, d.name_len) {
-            let inode = vfs.inode(d.inode, span)?;
-            let as_dir = in_filter(MATCH_FILTER, inode.ino);
-            let as_parent = first
-                && in_filter(PARENT_FILTER, inode.ino)
-                && length_watched(NAME_LENGTHS, name.len);
+        if !first && !any_dir {
+            return Walk::Miss;
+        }
+        let Some(d) = r.dentry(at.dentry, span) else {
+            return Walk::Miss;
+        };
+        let maybe_dir = length_watched(DIR_NAME_LENGTHS, d.name_len);
+        let maybe_parent = first
+            && length_watched(PARENT_NAME_LENGTHS, d.name_len)
+            && length_watched(NAME_LENGTHS, name.len);
+        if maybe_dir || maybe_parent {
+            let Some(inode) = r.inode(d.inode, span) else {
+                return Walk::Miss;
+            };
+            let as_dir = maybe_dir && in_filter(MATCH_FILTER, inode.ino);
+            let as_parent = maybe_parent && in_filter(PARENT_FILTER, inode.ino);
             if as_dir || as_parent {
-                if let Some((dir, w)) = watch_of(vfs, inode) {
+                if let Some((dir, w)) = watch_of(r, inode) {
                     if w.kinds & kind::DIRECTORY != 0 {
-                        return Some(Hit {
+                        return Walk::Hit(Hit {
                             matched: matched::DIRECTORY,
                             watch: w.index,
                         });
                     }
                     if as_parent && w.kinds & kind::PARENT != 0 {
                         if let Some(index) = watched_name(key, dir, name) {
-                            return Some(Hit {
+                            return Walk::Hit(Hit {
                                 matched: matched::NAME,
                                 watch: index,
                             });
@@ -137,19 +166,50 @@ pub(super) fn above(
             continue;
         }
         // The filesystem's root: above it only when a mount shows it whole.
-        if vfs.mount_root(at.mnt)? != at.dentry {
-            return None;
+        let Some(mount) = vfs.mount(at.mnt, span) else {
+            return Walk::Miss;
+        };
+        if mount.root != at.dentry {
+            return Walk::Miss;
         }
-        at = vfs.mounted_on(at.mnt)??;
+        let Some(below) = mount.on else {
+            return Walk::Miss;
+        };
+        if !R::CROSSES_MOUNTS {
+            return Walk::Below(below);
+        }
+        at = below;
     }
     count(FileOpenStat::WalkDeep);
-    None
+    Walk::Miss
 }
 
-/// Whether the opened file (`path`, `inode`) is watched: its inode (a watched file or
-/// directory), its name in its directory, or a directory above it.
+/// The first watched directory at or above directory `start` (see [`levels`]), first
+/// through `r`, then, past a mount `r` does not cross, through probing reads.
 #[inline(always)]
-pub(super) fn opened(
+pub(super) fn above<R: VfsRead>(
+    r: &R,
+    vfs: &Vfs,
+    start: Path,
+    name: Name,
+    key: &mut NameKey,
+    span: &mut Span,
+) -> Option<Hit> {
+    let walk = match levels(r, vfs, start, name, key, span) {
+        Walk::Below(below) => levels(vfs, vfs, below, Name { ptr: 0, len: 0 }, key, span),
+        walk => walk,
+    };
+    match walk {
+        Walk::Hit(hit) => Some(hit),
+        _ => None,
+    }
+}
+
+/// Whether the opened file (`path`, `inode`, read through `r`) is watched: its inode (a
+/// watched file or directory), its name in its directory, or a directory above it.
+#[inline(always)]
+pub(super) fn opened<R: VfsRead>(
+    r: &R,
     vfs: &Vfs,
     path: Path,
     inode: Inode,
@@ -157,7 +217,7 @@ pub(super) fn opened(
     span: &mut Span,
 ) -> Option<Hit> {
     if in_filter(MATCH_FILTER, inode.ino) {
-        if let Some((_, w)) = watch_of(vfs, inode) {
+        if let Some((_, w)) = watch_of(r, inode) {
             if w.kinds & (kind::FILE | kind::DIRECTORY) != 0 {
                 return Some(Hit {
                     matched: matched::INODE,
@@ -166,7 +226,7 @@ pub(super) fn opened(
             }
         }
     }
-    let file = vfs.dentry(path.dentry, span)?;
+    let file = r.dentry(path.dentry, span)?;
     if file.parent != path.dentry {
         let name = Name {
             ptr: file.name,
@@ -176,12 +236,12 @@ pub(super) fn opened(
             mnt: path.mnt,
             dentry: file.parent,
         };
-        return above(vfs, parent, name, key, span);
+        return above(r, vfs, parent, name, key, span);
     }
     // A filesystem's root (a mount point opened): from where it is mounted, when whole.
-    if vfs.mount_root(path.mnt)? != path.dentry {
+    let mount = vfs.mount(path.mnt, span)?;
+    if mount.root != path.dentry {
         return None;
     }
-    let below = vfs.mounted_on(path.mnt)??;
-    above(vfs, below, Name { ptr: 0, len: 0 }, key, span)
+    above(vfs, vfs, mount.on?, Name { ptr: 0, len: 0 }, key, span)
 }

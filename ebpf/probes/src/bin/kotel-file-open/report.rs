@@ -18,8 +18,9 @@ use kotel_probes::{
     wakeup::threshold_flags,
 };
 
+use super::args::{self, requested_flags};
 use super::enter::OFF_SYSCALL_NR;
-use super::exit::{read_requested, requested_flags};
+use super::exit::read_requested;
 use super::matching::Hit;
 use super::work::Work;
 use super::{
@@ -46,7 +47,7 @@ fn wakeup_flags() -> u64 {
 /// `requested_read`: `rec.path`, `path_bits` and `status` already hold the requested path.
 ///
 /// # Safety
-/// `work` is this CPU's scratch, filled by the caller: `args`/`has_args`, and `file`,
+/// `work` is this CPU's scratch, filled by the caller: `args`/`args_state`, and `file`,
 /// `inode`, `sb`, `rec.ino` for a successful open, `from_*` for the path to walk.
 #[inline(always)]
 pub(super) unsafe fn emit(
@@ -70,7 +71,18 @@ pub(super) unsafe fn emit(
             count(FileOpenStat::Filtered);
             return;
         }
-        let has_args = (*work).has_args != 0;
+        // `in_regs()` first: a constant to the verifier, so that kernels without the
+        // registers' helpers (before 5.15) never see their calls.
+        if args::in_regs() && (*work).args_state == args::state::IN_REGS {
+            let (dst, span) = (&mut (*work).args, &mut (*work).span);
+            (*work).args_state = args::state::held_if(args::from_regs(
+                pid_tgid,
+                field::<i32>(ctx, OFF_SYSCALL_NR) as u32,
+                dst,
+                span,
+            ));
+        }
+        let has_args = (*work).args_state == args::state::HELD;
         if !requested_read
             && !(has_args && read_requested(&mut *rec, (*work).args.filename).is_some())
         {
@@ -126,7 +138,12 @@ pub(super) unsafe fn emit(
         }
         (*rec).timestamp_ns = bpf_ktime_get_ns();
         match KOTEL_FILE_OPEN_EVENTS.output::<FileOpenRecord>(&*rec, wakeup_flags()) {
-            Ok(()) => count(FileOpenStat::Emitted),
+            Ok(()) => {
+                count(FileOpenStat::Emitted);
+                if (*work).typed != 0 {
+                    count(FileOpenStat::TypedMatches);
+                }
+            }
             Err(_) => count(FileOpenStat::RingbufFull),
         }
     }

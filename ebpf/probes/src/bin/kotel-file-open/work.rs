@@ -10,7 +10,7 @@ use kotel_probes::vfs::Span;
 pub(super) struct Work {
     /// The record under construction.
     pub rec: FileOpenRecord,
-    /// The open's arguments (valid when `has_args != 0`).
+    /// The open's arguments (valid when `args_state` is `args::state::HELD`).
     pub args: OpenArgs,
     /// Scratch key for the watched-name lookup.
     pub key: NameKey,
@@ -26,8 +26,12 @@ pub(super) struct Work {
     pub from_mnt: u64,
     /// See `from_mnt`.
     pub from_dentry: u64,
-    /// Non-zero when `args` holds this open's arguments.
-    pub has_args: u32,
+    /// Where the open's arguments are: one of `args::state`.
+    pub args_state: u32,
     /// Non-zero when `from_*` is the directory a failed relative open started from.
     pub from_base: u32,
+    /// Non-zero when the opened file was read through BTF pointers.
+    pub typed: u32,
+    /// Padding (keeps the struct a whole number of words).
+    pub _pad: u32,
 }

@@ -1,0 +1,106 @@
+//! Whether the `file_open` exit program can read an open's arguments itself, from the
+//! task's user registers as saved at syscall entry ([`SyscallRegs`]), so that no enter
+//! program runs on any open.
+//!
+//! Contract: [`syscall_regs`] is valid only on x86_64, on Linux 5.15 or later (the
+//! `bpf_task_pt_regs` helper) with the argument registers in the BTF's `struct pt_regs`;
+//! anywhere else it says why not and the enter programs keep the arguments.
+
+use kotel_common::file_open::SyscallRegs;
+use kotel_common::vfs::{span_start, FILE_SPAN};
+
+use crate::kernel::btf::{Btf, BtfError};
+
+/// The first kernel with `bpf_task_pt_regs` (and `bpf_get_current_task_btf` in tracepoint
+/// programs).
+pub const FIRST_KERNEL: (u32, u32) = (5, 15);
+
+/// The `struct pt_regs` members holding syscall arguments 0 to 3 (x86_64's syscall ABI:
+/// `rdi, rsi, rdx, r10`; `rax` holds the return value at exit).
+#[cfg(target_arch = "x86_64")]
+const ARG_REGISTERS: Option<[&str; 4]> = Some(["di", "si", "dx", "r10"]);
+#[cfg(not(target_arch = "x86_64"))]
+const ARG_REGISTERS: Option<[&str; 4]> = None;
+
+/// The syscall numbers of `openat`, `openat2`, `open` and `creat` (`u32::MAX`: none).
+#[cfg(target_arch = "x86_64")]
+const NUMBERS: [u32; 4] = [
+    libc::SYS_openat as u32,
+    libc::SYS_openat2 as u32,
+    libc::SYS_open as u32,
+    libc::SYS_creat as u32,
+];
+#[cfg(not(target_arch = "x86_64"))]
+const NUMBERS: [u32; 4] = [u32::MAX; 4];
+
+/// Where the exit finds the arguments on kernel `version` (`(major, minor)`) with `btf`;
+/// why not when it cannot.
+pub fn syscall_regs(btf: &Btf, version: (u32, u32)) -> Result<SyscallRegs, String> {
+    if version < FIRST_KERNEL {
+        return Err(format!(
+            "Linux {}.{} has no bpf_task_pt_regs (5.15 and later)",
+            version.0, version.1
+        ));
+    }
+    let Some(names) = ARG_REGISTERS else {
+        return Err("argument registers are only known for x86_64".into());
+    };
+    let mut args = [0u32; 4];
+    for (slot, name) in args.iter_mut().zip(names) {
+        *slot = btf
+            .offset_of("pt_regs", &[name])
+            .map_err(|e: BtfError| e.to_string())?;
+    }
+    let span = span_start(&args, FILE_SPAN)
+        .ok_or_else(|| "pt_regs: the argument registers do not fit one read".to_string())?;
+    Ok(SyscallRegs {
+        valid: 1,
+        span,
+        args,
+        numbers: NUMBERS,
+    })
+}
+
+/// [`syscall_regs`] for the running kernel from its already-parsed (or failed) BTF:
+/// [`SyscallRegs::UNKNOWN`] and why when it cannot.
+pub fn of_running_kernel(btf: &Result<Btf, BtfError>) -> (SyscallRegs, Option<String>) {
+    // `code()` is `major << 16 | minor << 8 | patch` (patch capped at 255).
+    let version = aya::util::KernelVersion::current()
+        .map(|v| (v.code() >> 16, (v.code() >> 8) & 0xff))
+        .map_err(|e| format!("kernel version unknown: {e}"));
+    let regs = btf
+        .as_ref()
+        .map_err(|e| format!("no kernel BTF: {e}"))
+        .and_then(|b| syscall_regs(b, version?));
+    match regs {
+        Ok(r) => (r, None),
+        Err(why) => (SyscallRegs::UNKNOWN, Some(why)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_before_5_15_keep_the_enter_programs() {
+        let Ok(btf) = Btf::from_sys_fs() else {
+            return; // no BTF on this machine: the version check is all there is
+        };
+        let why = syscall_regs(&btf, (5, 10)).unwrap_err();
+        assert!(why.contains("5.15"), "{why}");
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn x86_64_arguments_are_di_si_dx_r10_in_one_read() {
+        let Ok(btf) = Btf::from_sys_fs() else {
+            return; // no BTF on this machine
+        };
+        let r = syscall_regs(&btf, (6, 1)).expect("x86_64 pt_regs");
+        // The uapi layout (asm/ptrace.h): r10 at 7 words, dx 12, si 13, di 14.
+        assert_eq!(r.args, [112, 104, 96, 56]);
+        assert_eq!(r.span, 56);
+        assert_eq!(r.numbers, [257, 437, 2, 85]);
+    }
+}
