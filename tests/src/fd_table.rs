@@ -60,8 +60,9 @@ impl Table {
     }
 }
 
-/// Makes `command` close every descriptor above 2 just before exec, so the program starts
-/// with the embedded table (exec copies the table at the size its open descriptors need).
+/// Makes `command` close every descriptor above 2 just before exec: the processes it then
+/// forks get the embedded table (a fork sizes the child's table by the descriptors open;
+/// exec keeps the table it has).
 pub fn close_inherited(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: close_range is async-signal-safe; it only closes descriptors of the child.

@@ -264,13 +264,23 @@ fn below_a_watched_directory(name: &str, table: Table) {
          cat {bind}/deeper/id_rsa >/dev/null'"
         ),
     );
+    // Below it across a filesystem mounted there (a tmpfs, as the service-account token
+    // under /var/run/secrets/): the walk crosses from the tmpfs's root to where it is
+    // mounted (through BTF pointers to that root, probing reads from there).
+    sh_in(
+        table,
+        &format!(
+            "unshare -m --propagation private sh -c 'mount -t tmpfs none {root}/keys/deeper && \
+             echo k > {root}/keys/deeper/token && cat {root}/keys/deeper/token >/dev/null'"
+        ),
+    );
     // Not below it: a sibling directory.
     std::fs::write(dir.0.join("sibling"), b"").unwrap();
     sh_in(table, &format!("cat {root}/sibling >/dev/null"));
     let cgroup = fresh.id;
     drop(fresh);
 
-    let events = collect(source, name, 3, |e| {
+    let events = collect(source, name, 4, |e| {
         e.cgroup_id == cgroup && e.comm == "cat"
     });
     let s = |t: &str| t.to_string();
@@ -292,6 +302,12 @@ fn below_a_watched_directory(name: &str, table: Table) {
             (
                 format!("{bind}/deeper/id_rsa"),
                 format!("{bind}/deeper/id_rsa"),
+                s("directory"),
+                0
+            ),
+            (
+                format!("{root}/keys/deeper/token"),
+                format!("{root}/keys/deeper/token"),
                 s("directory"),
                 0
             ),

@@ -197,18 +197,14 @@ impl Btf {
         &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())]
     }
 
-    /// Id of the first struct (or union) named `name` that has members.
-    fn find_struct(&self, name: &str) -> Option<u32> {
+    /// Id of the first struct (or union) named `name` (what a program passes to
+    /// `bpf_rdonly_cast`; where `offset_of` starts).
+    pub fn struct_id(&self, name: &str) -> Option<u32> {
         (1..self.types.len()).find_map(|id| {
             let t = self.types[id];
             (matches!(t.kind, KIND_STRUCT | KIND_UNION) && self.name(t.name_off) == name.as_bytes())
                 .then_some(id as u32)
         })
-    }
-
-    /// Id of the struct named `name` (what a program passes to `bpf_rdonly_cast`).
-    pub fn struct_id(&self, name: &str) -> Option<u32> {
-        self.find_struct(name)
     }
 
     /// Id of the function named `name`: a kfunc's, as a program's call to it names it.
@@ -275,7 +271,7 @@ impl Btf {
     /// descending through each member's (embedded, not pointed-to) type.
     pub fn offset_of(&self, struct_name: &str, path: &[&str]) -> Result<u32, BtfError> {
         let mut id = self
-            .find_struct(struct_name)
+            .struct_id(struct_name)
             .ok_or_else(|| BtfError::NoSuchStruct(struct_name.into()))?;
         let mut bits = 0;
         let mut container = struct_name.to_string();

@@ -200,10 +200,10 @@ pub struct OpenArgs {
 
 /// Where the exit program finds an open's arguments itself, so that no enter program runs:
 /// the task's user registers as saved at syscall entry (`bpf_task_pt_regs`, kernels 5.15
-/// and later, with BTF). Set by the agent; `valid == 0`: the enter programs keep the
+/// and later with BTF; the agent uses it from 6.1, the oldest kernel its matrix runs it on). Set by the agent; `valid == 0`: the enter programs keep the
 /// arguments in the argument table instead.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyscallRegs {
     /// Non-zero when the fields below describe the running kernel.
     pub valid: u32,
@@ -316,8 +316,9 @@ pub enum FileOpenStat {
     /// plus real watched inodes).
     InodeLookups = 8,
     /// Emitted successful opens whose file was read through BTF pointers (the opening
-    /// process's descriptor table had not grown past its first 64 slots); the others
-    /// were read through probing reads.
+    /// process's descriptor table had not grown past its first 64 slots, or the kernel
+    /// casts pointers: `bpf_rdonly_cast`, 6.2+); the others were read through probing
+    /// reads.
     TypedMatches = 9,
 }
 

@@ -161,8 +161,9 @@ pub const FILE_SPAN: usize = 64;
 /// embedded one, the table itself: one read instead of two).
 pub const FILES_SPAN: usize = 32;
 /// Bytes of a `struct mount` read at once (where it is mounted and what it shows: one read
-/// per mount crossing instead of three).
-pub const MOUNT_SPAN: usize = 32;
+/// per mount crossing instead of three). 48, not 32: `mnt_root` may lie anywhere in the
+/// embedded `struct vfsmount`, whose layout kernels built with RANDSTRUCT shuffle.
+pub const MOUNT_SPAN: usize = 48;
 
 /// The start of a read of `span` bytes covering every 8-byte member at `offsets`, `None`
 /// when they do not fit (or one is not 8-byte aligned relative to the others).

@@ -77,7 +77,7 @@ impl Typed {
                 };
             }
             let table: u64 = load(fdt, off!(self.vfs, fdt_fd));
-            match self.vfs.ptr(table, 8 * fd) {
+            match self.vfs.ptr(table + 8 * u64::from(fd), 0) {
                 Some(file) => FdFile::Plain(file),
                 None => FdFile::None,
             }

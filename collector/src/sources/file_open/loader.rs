@@ -3,8 +3,9 @@
 //! attaches the programs.
 //!
 //! Contract: [`attach`] either returns a [`Kernel`] whose programs are attached, or an
-//! error: [`ComponentError::Rejected`] when the verifier refuses a program (not retried),
-//! [`ComponentError::Startup`] otherwise. The watched paths are in the maps before any
+//! error: [`ComponentError::Rejected`] when the verifier refuses a program of the simplest
+//! way the kernel offers (a refusal of a better way is counted, logged and followed by the
+//! next, see `KernelFacts::attempts`), [`ComponentError::Startup`] otherwise. The watched paths are in the maps before any
 //! program attaches, and for each syscall the enter program (where the plan has one)
 //! attaches before the exit program (see the plan for which syscalls). The returned [`Follower`] keeps the inodes
 //! current once spawned. Dropping the [`Kernel`] detaches everything and frees the maps.
@@ -44,25 +45,43 @@ pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, Com
     // tracefs first: the plan takes the syscalls whose tracepoints it shows.
     prepare(object_bytes(), config.validate())?;
     let proc = config.proc_dir();
-    let plan = plan(config, &KernelFacts::of_running_kernel(&proc));
+    let attempts = KernelFacts::of_running_kernel(&proc).attempts();
+    let mut attempt = 0;
+    let (plan, loaded, (filter, follower)) = loop {
+        let plan = plan(config, &attempts[attempt]);
+        let result = load_and_attach(source, &plan, None, |ebpf| {
+            let mut filter = KernelFilter::take(ebpf, Path::new(""))?;
+            filter.apply(&config.filter)?;
+            write_prefixes(ebpf, &config.paths)?;
+            let mut follower =
+                Follower::new(source, &config.paths, proc.clone(), WatchMaps::take(ebpf)?);
+            follower.resolve(Trigger::Start);
+            Ok((filter, follower))
+        });
+        match result {
+            Ok((loaded, filled)) => break (plan, loaded, filled),
+            // Refused (and counted): try the simpler way this kernel also offers.
+            Err(e @ ComponentError::Rejected { .. }) if attempt + 1 < attempts.len() => {
+                tracing::warn!(component = %source, "{e}; loading the simpler way");
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     for left_out in &plan.left_out {
         tracing::info!(component = %source, "file_open source: {left_out}");
     }
-    let (loaded, (filter, follower)) = load_and_attach(source, &plan, None, |ebpf| {
-        let mut filter = KernelFilter::take(ebpf, Path::new(""))?;
-        filter.apply(&config.filter)?;
-        write_prefixes(ebpf, &config.paths)?;
-        let mut follower =
-            Follower::new(source, &config.paths, proc.clone(), WatchMaps::take(ebpf)?);
-        follower.resolve(Trigger::Start);
-        Ok((filter, follower))
-    })?;
     tracing::info!(
         component = %source,
         watched_paths = config.paths.len(),
         ring_buffer_bytes = config.ring_buffer_bytes,
         wakeup_bytes = config.wakeup_bytes,
-        "file_open source attached to syscalls:sys_{{enter,exit}}_{{{}}}",
+        "file_open source attached to syscalls:{}_{{{}}}",
+        if plan.programs.iter().any(|p| p.program.name != names::PROG_EXIT) {
+            "sys_{enter,exit}"
+        } else {
+            "sys_exit"
+        },
         syscalls(&plan).join(",")
     );
     Ok(Kernel {

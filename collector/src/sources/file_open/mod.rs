@@ -3,7 +3,7 @@
 //! Kernel programs (`ebpf/probes/src/bin/kotel-file-open/`) on the `syscalls` tracepoints of
 //! openat, openat2, open and creat match each open in the kernel by what it opened (the
 //! rules are in `kotel_common::file_open`) and send a match with its result through a ring
-//! buffer. From 5.15 only the exit tracepoints: the exit reads the arguments from the
+//! buffer. From 6.1 only the exit tracepoints: the exit reads the arguments from the
 //! task's registers ([`regs`]). Unwatched opens never reach user space. This module loads the programs
 //! ([`loader`]), resolves the watched paths into the inodes the kernel matches, in every
 //! mount namespace, and keeps them current ([`follow`]), decodes the records ([`decode`])

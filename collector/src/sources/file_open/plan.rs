@@ -32,9 +32,12 @@ pub fn object_bytes() -> &'static [u8] {
     OBJECT
 }
 
-/// The object to load on a kernel with `facts`: its kfunc calls patched.
+/// The object to load on a kernel with `facts`: its kfunc calls patched to
+/// `bpf_rdonly_cast` where the exit uses it (with the registers), else to `r0 = 0`, so that
+/// the kernel never checks a kfunc call the program does not make.
 pub(super) fn object(facts: &KernelFacts) -> &'static [u8] {
-    crate::kernel::kfunc::patched(OBJECT, facts.cast.map(|c| c.kfunc))
+    let used = facts.cast.filter(|_| facts.regs.valid != 0);
+    crate::kernel::kfunc::patched(OBJECT, used.map(|c| c.kfunc))
 }
 
 fn syscall_tracepoint(name: &'static str, tracepoint: &'static str) -> ProgramSpec {
@@ -81,6 +84,24 @@ impl FileCast {
 }
 
 impl KernelFacts {
+    /// What to load with, best first, should the verifier refuse the better: these facts,
+    /// then without the cast, then without the registers (the enter programs keep the
+    /// arguments, the way every kernel since 5.8 loads the source).
+    pub fn attempts(self) -> Vec<KernelFacts> {
+        let mut out = vec![self];
+        if self.cast.is_some() {
+            out.push(KernelFacts { cast: None, ..self });
+        }
+        if self.regs.valid != 0 {
+            out.push(KernelFacts {
+                cast: None,
+                regs: SyscallRegs::UNKNOWN,
+                ..self
+            });
+        }
+        out
+    }
+
     /// The running kernel's facts (one warning when its VFS offsets are missing); `proc`
     /// is where the host's `/proc` is mounted (`<host_root>/proc`).
     pub fn of_running_kernel(proc: &std::path::Path) -> Self {
@@ -161,14 +182,15 @@ pub fn plan(config: &FileOpenSourceConfig, facts: &KernelFacts) -> LoadPlan {
             }
         )
     } else {
-        "two programs per open: the enter programs keep the arguments for the exit (this \
-         kernel has no bpf_task_pt_regs, 5.15+, or no BTF)"
+        "two programs per open: the enter programs keep the arguments for the exit (the \
+         exit reads them itself from 6.1 on x86_64 with BTF)"
             .to_string()
     });
     for (i, hooks) in names::HOOKS.iter().enumerate() {
         let exit = syscall_tracepoint(names::PROG_EXIT, hooks.exit);
         let enter = syscall_tracepoint(hooks.enter_program, hooks.enter);
-        let present = hook_exists(&exit.attach, None) && hook_exists(&enter.attach, None);
+        let present =
+            hook_exists(&exit.attach, None) && (in_regs || hook_exists(&enter.attach, None));
         if i > 0 && !present {
             left_out.push(format!(
                 "this kernel has no {} tracepoints: opens through {}() are not seen",
@@ -342,6 +364,21 @@ mod tests {
         assert!(!p.spec.max_entries.iter().any(|(m, _)| *m == names::ARGS));
         assert!(p.method.iter().any(|m| m.contains("two programs per open")));
         assert_eq!(syscalls(&p).first(), Some(&"openat"));
+    }
+
+    #[test]
+    fn a_refused_load_is_tried_again_without_the_cast_then_without_the_registers() {
+        let tries = facts(true).attempts();
+        let shape: Vec<(bool, bool)> = tries
+            .iter()
+            .map(|f| (f.regs.valid != 0, f.cast.is_some()))
+            .collect();
+        assert_eq!(shape, [(true, true), (true, false), (false, false)]);
+        assert_eq!(facts(false).attempts().len(), 1, "nothing to drop");
+        // Only the first patches the kfunc call in; the others load `r0 = 0` in its place.
+        let with = object(&tries[0]);
+        assert!(std::ptr::eq(object(&tries[1]), object(&tries[2])));
+        assert!(OBJECT.is_empty() || !std::ptr::eq(with, object(&tries[1])));
     }
 
     #[test]

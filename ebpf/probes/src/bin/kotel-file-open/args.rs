@@ -1,8 +1,8 @@
 //! An open's arguments at its exit, from one of two places:
-//! - **the task's saved user registers** (`bpf_task_pt_regs`, kernels 5.15 and later): no
+//! - **the task's saved user registers** (`bpf_task_pt_regs`; the agent uses it from 6.1): no
 //!   enter program runs, and the exit reads them only when it needs them (a failed open, to
 //!   match its requested path; a match, to report them);
-//! - **the argument table** the enter programs fill (older kernels): the exit takes this
+//! - **the argument table** the enter programs fill (older kernels, or a refused load): the exit takes this
 //!   thread's slot at once, whatever the open turns out to be.
 //!
 //! Which one is the agent's choice ([`SyscallRegs`] in `KOTEL_FILE_OPEN_REGS`).
@@ -22,7 +22,7 @@ pub(super) const AT_FDCWD: i32 = -100;
 /// `O_WRONLY | O_CREAT | O_TRUNC`: what creat(2) means (asm-generic values, as on x86_64).
 const CREAT_FLAGS: u32 = 0o1 | 0o100 | 0o1000;
 
-/// Where an exit stands with its open's arguments (`Work::has_args`).
+/// Where an exit stands with its open's arguments (`Work::args_state`).
 pub(super) mod state {
     /// Not known: lost from the table, or unreadable.
     pub const NONE: u32 = 0;

@@ -83,25 +83,29 @@ unsafe fn opened(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u64,
             None => FdFile::None,
         }
     };
+    // A BTF pointer to the file where there is one: from the embedded table, or cast (the
+    // kernel has bpf_rdonly_cast, 6.2+); else the plain pointer and probing reads.
+    let cast = KOTEL_FILE_OPEN_FILE_BTF_ID.load();
+    let (file, typed_read) = match file {
+        FdFile::Typed(file) => (file, true),
+        // SAFETY: the agent patched the call in only where the kernel has the kfunc, and
+        // sets the id only then; `cast` is a constant to the verifier.
+        FdFile::Plain(file) if cast != 0 && args::in_regs() => {
+            (unsafe { rdonly_cast(file, cast) }, true)
+        }
+        FdFile::Plain(file) => (file, false),
+        FdFile::None => {
+            count(FileOpenStat::ReadError);
+            return;
+        }
+    };
     // SAFETY: `work` is this CPU's scratch (caller).
     let found = unsafe {
-        match file {
-            FdFile::Typed(file) => {
-                (*work).typed = 1;
-                matched(&typed, vfs, file, work)
-            }
-            FdFile::Plain(file) => match KOTEL_FILE_OPEN_FILE_BTF_ID.load() {
-                // The kernel casts it (bpf_rdonly_cast, 6.2+): read it directly too.
-                id if id != 0 && args::in_regs() => {
-                    (*work).typed = 1;
-                    matched(&typed, vfs, rdonly_cast(file, id), work)
-                }
-                _ => {
-                    (*work).typed = 0;
-                    matched(vfs, vfs, file, work)
-                }
-            },
-            FdFile::None => Found::ReadError,
+        (*work).typed = typed_read as u32;
+        if typed_read {
+            matched(&typed, vfs, file, work)
+        } else {
+            matched(vfs, vfs, file, work)
         }
     };
     match found {

@@ -81,6 +81,9 @@ pub(super) unsafe fn emit(
                 dst,
                 span,
             ));
+            if (*work).args_state != args::state::HELD {
+                count(FileOpenStat::ArgsLost);
+            }
         }
         let has_args = (*work).args_state == args::state::HELD;
         if !requested_read
