@@ -336,8 +336,8 @@ fn replaced_and_new_watched_files_are_followed() {
 
     let fresh = support::FreshCgroup::enter(NAME).expect("a cgroup2 child for the test");
     // An editor's save: a new inode renamed over the watched name, read at once (by name
-    // in its directory) and again once the agent has followed it (by inode, through a
-    // hard link so that the name cannot match).
+    // in its directory, or by inode if the agent was quicker) and again once the agent has
+    // followed it (by inode, through a hard link so that the name cannot match).
     sh(&format!(
         "echo v2 > {root}/passwd.tmp && mv {root}/passwd.tmp {watched} && cat {watched} >/dev/null"
     ));
@@ -355,11 +355,17 @@ fn replaced_and_new_watched_files_are_followed() {
     // mv probes its target (an O_PATH|O_DIRECTORY open, ENOTDIR): a real failed open of
     // the watched path, reported, but not what this test is about.
     let events = collect(source, NAME, 4, |e| e.cgroup_id == cgroup && e.comm != "mv");
-    let got: Vec<(String, String, Vec<String>)> = events
+    let mut got: Vec<(String, String, Vec<String>)> = events
         .iter()
         .map(|e| (e.path.clone(), e.matched.clone(), e.access.clone()))
         .collect();
     let s = |t: &str| t.to_string();
+    // The read right after the rename matches by name, unless the agent has followed the
+    // new inode already (inotify, ~20 ms): either way it is reported. (The create of
+    // `later` below is always matched by name.)
+    if let Some(first) = got.first_mut().filter(|g| g.1 == "inode") {
+        first.1 = s("name");
+    }
     let read = vec![s("read")];
     let create = vec![s("write"), s("create"), s("truncate")];
     assert_eq!(
