@@ -10,11 +10,10 @@
 //! (from the same BTF the verifier checks each load against), from frozen globals: the
 //! verifier sees constants. Kernels 5.11 and later (`bpf_get_current_task_btf` in
 //! tracepoint programs); the agent enables it only where it also reads syscall arguments
-//! from the registers (5.15 and later).
+//! from the registers (6.1 and later).
 
 use core::ptr::read_volatile;
 
-use aya_ebpf::helpers::generated;
 use kotel_common::vfs::EMBEDDED_FDS;
 
 use crate::vfs::{off, Dentry, File, Inode, Path, Span, Vfs, VfsRead};
@@ -43,17 +42,18 @@ impl Typed {
         Self { vfs }
     }
 
-    /// The current task's file behind descriptor `fd`: a BTF pointer while the descriptor
+    /// The file behind descriptor `fd` of the current task: a BTF pointer while the descriptor
     /// table is the one embedded in `files_struct` (a process that never had more than 64
     /// descriptors open), else a plain pointer read from the grown table (one probing
     /// read; the way down to the table is direct loads either way).
     ///
     /// An embedded slot is chosen by a comparison tree over constant offsets: the verifier
     /// only follows a BTF pointer at a constant offset.
+    ///
+    /// # Safety
+    /// `task` is the current task as a BTF pointer (`bpf_get_current_task_btf`).
     #[inline(always)]
-    pub fn current_fd_file(&self, fd: u32) -> FdFile {
-        // SAFETY: no preconditions; returns the current task as a BTF pointer.
-        let task = unsafe { generated::bpf_get_current_task_btf() } as u64;
+    pub unsafe fn current_fd_file(&self, task: u64, fd: u32) -> FdFile {
         // SAFETY: BTF pointers at their structs' member offsets, down from the task.
         unsafe {
             let files: u64 = load(task, off!(self.vfs, task_files));

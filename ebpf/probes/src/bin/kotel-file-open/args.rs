@@ -99,14 +99,16 @@ pub(super) fn in_regs() -> bool {
     Regs::get().valid()
 }
 
-/// The arguments of the open returning now (syscall number `syscall_nr`) from the task's
-/// saved user registers into `dst`; false for a syscall number the agent did not name or a
-/// failed read. `span` is scratch.
+/// The arguments of the open returning now (syscall number `syscall_nr`) from the saved
+/// user registers of `task` into `dst`; false for a syscall number the agent did not name
+/// or a failed read. `span` is scratch.
 ///
 /// # Safety
-/// Called from a `sys_exit_*` program (the current task's registers are its syscall's).
+/// Called from a `sys_exit_*` program; `task` is the current task as a BTF pointer
+/// (`bpf_get_current_task_btf`), so its registers are the syscall's.
 #[inline(always)]
 pub(super) unsafe fn from_regs(
+    task: u64,
     pid_tgid: u64,
     syscall_nr: u32,
     dst: &mut OpenArgs,
@@ -127,8 +129,8 @@ pub(super) unsafe fn from_regs(
     if id == syscall::UNKNOWN {
         return false;
     }
-    // SAFETY: no preconditions; the helper takes the BTF task pointer its sibling returns.
-    let pt = unsafe { generated::bpf_task_pt_regs(generated::bpf_get_current_task_btf()) } as u64;
+    // SAFETY: `task` is a BTF task pointer (caller).
+    let pt = unsafe { generated::bpf_task_pt_regs(task as *mut _) } as u64;
     // SAFETY: fields of the program's global.
     let start = field(unsafe { core::ptr::addr_of!((*regs.0).span) });
     if read_span(span, pt, start, FILE_SPAN).is_none() {

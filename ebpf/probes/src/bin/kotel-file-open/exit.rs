@@ -36,8 +36,17 @@ pub(super) fn exit(ctx: &TracePointContext) {
         return;
     };
     let vfs = Vfs::new(&KOTEL_FILE_OPEN_VFS_FIELDS);
-    // SAFETY: no preconditions; the task returning from the syscall is current.
-    let task = unsafe { generated::bpf_get_current_task() };
+    // The task returning from the syscall, fetched once: where the exit reads the
+    // registers, as the BTF pointer `bpf_task_pt_regs` and the typed reads start from
+    // (probing reads take it as well); elsewhere as a plain pointer.
+    // SAFETY: no preconditions; `in_regs()` holds only on kernels with the BTF helper.
+    let task = unsafe {
+        if args::in_regs() {
+            generated::bpf_get_current_task_btf() as u64
+        } else {
+            generated::bpf_get_current_task()
+        }
+    };
     // A successful open is matched by its file: its arguments are read only if reported.
     let by_file = vfs.valid() && ret >= 0;
     // SAFETY: `work` is this CPU's scratch; nothing else runs on this CPU meanwhile.
@@ -48,7 +57,7 @@ pub(super) fn exit(ctx: &TracePointContext) {
             args::state::IN_REGS
         } else {
             let (dst, span) = (&mut (*work).args, &mut (*work).span);
-            args::state::held_if(args::from_regs(pid_tgid, syscall_nr, dst, span))
+            args::state::held_if(args::from_regs(task, pid_tgid, syscall_nr, dst, span))
         };
         (*work).args_state = state;
         if by_file {
@@ -75,7 +84,8 @@ pub(super) fn exit(ctx: &TracePointContext) {
 unsafe fn opened(ctx: &TracePointContext, work: *mut Work, vfs: &Vfs, task: u64, ret: i32) {
     let typed = Typed::new(*vfs);
     let file = if args::in_regs() {
-        typed.current_fd_file(ret as u32)
+        // SAFETY: `task` is the BTF pointer of the current task (`in_regs()`).
+        unsafe { typed.current_fd_file(task, ret as u32) }
     } else {
         // SAFETY: `work` is this CPU's scratch (caller).
         match vfs.fd_file(task, ret as u32, false, unsafe { &mut (*work).span }) {

@@ -76,6 +76,7 @@ pub(super) unsafe fn emit(
         if args::in_regs() && (*work).args_state == args::state::IN_REGS {
             let (dst, span) = (&mut (*work).args, &mut (*work).span);
             (*work).args_state = args::state::held_if(args::from_regs(
+                task,
                 pid_tgid,
                 field::<i32>(ctx, OFF_SYSCALL_NR) as u32,
                 dst,

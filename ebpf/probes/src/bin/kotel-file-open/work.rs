@@ -32,6 +32,4 @@ pub(super) struct Work {
     pub from_base: u32,
     /// Non-zero when the opened file was read through BTF pointers.
     pub typed: u32,
-    /// Padding (keeps the struct a whole number of words).
-    pub _pad: u32,
 }
