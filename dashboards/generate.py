@@ -14,7 +14,8 @@ emits, and type-checks the JSON against Grafana's published schema types.
 Metric names are the Prometheus forms of kotel's OpenTelemetry names, as kotel's own
 `prometheus` exporter serves them (README "Export"): `.` -> `_`, unit suffix (`s` ->
 `_seconds`, `By` -> `_bytes`, `{...}` dropped), `_total` on counters, histograms as
-`_bucket`/`_sum`/`_count` with `le`.
+`_bucket`/`_sum`/`_count` with `le`. Exponential histograms (RTT, connect latency) are
+queried in both of Prometheus's storage forms: classic `le` buckets and native histograms.
 """
 
 import argparse
@@ -76,11 +77,31 @@ def node_pod(expr):
     return 'label_replace(' + expr + ', "' + POD + '", "(node)", "' + POD + '", "")'
 
 
-def quantile(q, bucket_selector, by):
-    return (
+def quantile(q, metric, by, native):
+    """The q-quantile by `by` of histogram `metric` over the selected pods. An
+    exponential histogram (`native`) is stored as classic `le` buckets by a Prometheus
+    that scrapes the text format, and as a native histogram (no `_bucket` series) by one
+    that scrapes protobuf or receives OTLP: the query reads both forms, and `or` keeps
+    whichever exists."""
+    classic = (
         "histogram_quantile(" + q + ", "
-        + sum_by(["le"] + by, rate(bucket_selector)) + ")"
+        + sum_by(["le"] + by, rate(workload_selector(metric + "_bucket"))) + ")"
     )
+    if not native:
+        return classic
+    return (
+        classic + " or histogram_quantile(" + q + ", "
+        + sum_by(by, rate(workload_selector(metric))) + ")"
+    )
+
+
+def distribution(metric, native):
+    """Samples per second by bucket of histogram `metric` over the selected pods, in
+    both storage forms for an exponential one (see `quantile`)."""
+    classic = sum_by(["le"], rate(workload_selector(metric + "_bucket")))
+    if not native:
+        return classic
+    return classic + " or " + sum_by([], rate(workload_selector(metric)))
 
 
 POD_LEGEND = "{{" + NS + "}}/{{" + POD + "}}"
@@ -230,8 +251,8 @@ def timeseries(title, description, targets, unit, datasource=PROMETHEUS, stack=F
     }
 
 
-def heatmap(title, description, bucket_selector, unit):
-    expr = sum_by(["le"], rate(bucket_selector))
+def heatmap(title, description, metric, unit, native):
+    expr = distribution(metric, native)
     return {
         "type": "heatmap",
         "title": title,
@@ -471,14 +492,15 @@ def dashboard(uid, title, description, variables, panels):
 
 
 def latency_row(layout, what, metric, help_text):
-    bucket = workload_selector(metric + "_bucket")
+    """A heatmap and per-pod quantiles of exponential histogram `metric`."""
     layout.row(what)
     layout.add(
         heatmap(
             what + ": distribution",
             help_text + " Samples per second in each bucket, all selected pods together.",
-            bucket,
+            metric,
             "s",
+            native=True,
         ),
         10,
         9,
@@ -489,7 +511,9 @@ def latency_row(layout, what, metric, help_text):
             help_text + " Quantiles per pod from the histogram buckets "
             "(histogram_quantile over the rate of buckets by le and pod).",
             [
-                prom_target(ref, node_pod(quantile(q, bucket, [NS, POD])), POD_LEGEND + " " + name)
+                prom_target(
+                    ref, node_pod(quantile(q, metric, [NS, POD], native=True)), POD_LEGEND + " " + name
+                )
                 for ref, q, name in (("A", "0.5", "p50"), ("B", "0.9", "p90"), ("C", "0.99", "p99"))
             ],
             "s",
@@ -540,7 +564,7 @@ def network_dashboard():
         stat(
             "RTT p99",
             "99th percentile of smoothed RTT samples of the selected pods.",
-            quantile("0.99", workload_selector("tcp_rtt_seconds_bucket"), []),
+            quantile("0.99", "tcp_rtt_seconds", [], native=True),
             "s",
             steps=(("orange", 0.05), ("red", 0.2)),
         ),
@@ -628,15 +652,15 @@ def network_dashboard():
         8,
         8,
     )
-    duration = workload_selector("tcp_connection_duration_seconds_bucket")
+    duration = "tcp_connection_duration_seconds"
     layout.add(
         timeseries(
             "Connection lifetime by pod: p50, p99",
             "How long closed connections lived, from ESTABLISHED to CLOSE "
             "(tcp.connection.duration).",
             [
-                prom_target("A", node_pod(quantile("0.5", duration, by_pod)), POD_LEGEND + " p50"),
-                prom_target("B", node_pod(quantile("0.99", duration, by_pod)), POD_LEGEND + " p99"),
+                prom_target("A", node_pod(quantile("0.5", duration, by_pod, native=False)), POD_LEGEND + " p50"),
+                prom_target("B", node_pod(quantile("0.99", duration, by_pod, native=False)), POD_LEGEND + " p99"),
             ],
             "s",
         ),

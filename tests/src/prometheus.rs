@@ -69,6 +69,18 @@ impl Prometheus {
     /// Starts Prometheus scraping `scrape_target` (`host:port`, path `/metrics`) every
     /// `scrape_interval` (also the scrape timeout). Errors carry the output's tail.
     pub fn start(dir: &Path, scrape_target: &str, scrape_interval: Duration) -> io::Result<Self> {
+        Self::start_with(dir, scrape_target, scrape_interval, &[])
+    }
+
+    /// [`Prometheus::start`] with extra command-line flags (e.g.
+    /// `--enable-feature=native-histograms`, which makes it ask for the protobuf format and
+    /// store native histograms).
+    pub fn start_with(
+        dir: &Path,
+        scrape_target: &str,
+        scrape_interval: Duration,
+        flags: &[&str],
+    ) -> io::Result<Self> {
         let config = dir.join("prometheus.yml");
         std::fs::write(&config, config_yaml(scrape_target, scrape_interval))?;
         let output = dir.join("prometheus.out");
@@ -82,7 +94,8 @@ impl Prometheus {
                     dir.join("data").display()
                 ))
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg("--log.level=warn");
+                .arg("--log.level=warn")
+                .args(flags);
             let child = local_server::spawn_serving(&mut command, &output, &[port], READY_TIMEOUT)?;
             // From here on, dropping it on an error kills the process.
             let prometheus = Prometheus {

@@ -3,7 +3,9 @@
 //! type, unit, attributes or labels), each metric is rendered by the `prometheus`
 //! exporter's own code (`kotel::exporters::prometheus::text::render`, which names it with
 //! `metric_name` and adds `_total`, `_bucket`, `_sum` and `_count`), and the sample names
-//! of that scrape are the emitted names. Label names come from the same tables (the
+//! of that scrape are the emitted names; exponential histograms add the bare family name
+//! their protobuf scrape carries as a native histogram (`protobuf::render`), which is
+//! also how Prometheus's OTLP receiver stores them. Label names come from the same tables (the
 //! back-quoted keys), converted with the exporter's `sanitize`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,6 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kotel::event::{TelemetryPoint, TelemetrySnapshot};
+use kotel::exporters::prometheus::exponential::{EdgeSet, Exponential};
+use kotel::exporters::prometheus::protobuf;
 use kotel::exporters::prometheus::state::{Family, FamilyKind, ScrapeState, SeriesValue};
 use kotel::exporters::prometheus::text::{self, Format};
 
@@ -271,7 +275,16 @@ pub fn aggregate_names(rows: &[Row]) -> Result<BTreeMap<String, BTreeSet<String>
     let mut out = BTreeMap::new();
     for row in rows {
         let kind = family_kind(&row.instrument)?;
+        let exponential = row.instrument.contains("exponential");
         let value = match kind {
+            FamilyKind::Histogram if exponential => SeriesValue::Exponential(Exponential {
+                scale: 2,
+                zero_count: 0,
+                offset: -40,
+                counts: vec![1],
+                count: 1,
+                sum: 0.001,
+            }),
             FamilyKind::Histogram => SeriesValue::Buckets {
                 buckets: vec![(0.5, 1), (f64::INFINITY, 0)],
                 count: 1,
@@ -280,22 +293,23 @@ pub fn aggregate_names(rows: &[Row]) -> Result<BTreeMap<String, BTreeSet<String>
             _ => SeriesValue::Number(1),
         };
         let attributes: kotel::event::Attributes = Arc::from(Vec::new());
-        let family = Family {
-            unit: row.unit.clone(),
-            description: String::new(),
-            kind,
-            series: BTreeMap::from([(attributes, (value, Instant::now()))]),
-        };
+        let mut family = Family::new(&row.unit, "", kind);
+        if let SeriesValue::Exponential(h) = &value {
+            family.edges = Some(EdgeSet::of(h));
+        }
+        family.series.insert(attributes, (value, Instant::now()));
         let state = ScrapeState {
             families: BTreeMap::from([(row.name.clone(), family)]),
         };
         let scrape = text::render(&state, &TelemetrySnapshot::default(), &[], Format::Text);
+        let mut names = sample_names(&scrape);
+        names.extend(native_histogram_names(&state));
         let mut labels: BTreeSet<String> =
             row.attributes.iter().map(|a| text::sanitize(a)).collect();
         labels.insert(text::sanitize(
             kotel::processors::aggregate::store::OVERFLOW_KEY,
         ));
-        for name in sample_names(&scrape) {
+        for name in names {
             if name == "target_info" {
                 continue;
             }
@@ -307,6 +321,27 @@ pub fn aggregate_names(rows: &[Row]) -> Result<BTreeMap<String, BTreeSet<String>
         }
     }
     Ok(out)
+}
+
+/// The names of the native histograms a protobuf scrape of `state` carries (stored
+/// under the bare family name: no `_bucket`, `_sum` or `_count`).
+fn native_histogram_names(state: &ScrapeState) -> BTreeSet<String> {
+    use prost::Message;
+    let body = protobuf::render(state, &TelemetrySnapshot::default(), &[]);
+    let mut rest = body.as_slice();
+    let mut out = BTreeSet::new();
+    while !rest.is_empty() {
+        let family = protobuf::MetricFamily::decode_length_delimited(&mut rest)
+            .expect("the exporter writes delimited MetricFamily messages");
+        let native = family
+            .metric
+            .iter()
+            .any(|m| m.histogram.as_ref().is_some_and(|h| h.schema.is_some()));
+        if native {
+            out.extend(family.name);
+        }
+    }
+    out
 }
 
 /// Prometheus sample names (with their label names) of the self-telemetry rows.
@@ -492,6 +527,7 @@ mod tests {
             keys,
             vec![
                 "t_c_bytes_total",
+                "t_h_seconds",
                 "t_h_seconds_bucket",
                 "t_h_seconds_count",
                 "t_h_seconds_sum",
@@ -500,6 +536,7 @@ mod tests {
         );
         assert!(names["t_c_bytes_total"].contains("a_b"));
         assert!(names["t_h_seconds_bucket"].contains("le"));
+        assert!(!names["t_h_seconds"].contains("le"), "native: no le");
         assert!(!names["t_h_seconds_sum"].contains("le"));
     }
 }

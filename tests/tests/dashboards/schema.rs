@@ -159,7 +159,7 @@ pub fn check(tools: &Tools, dashboards: &[(String, Value)]) -> Result<Vec<Findin
     for (file, dashboard) in dashboards {
         constant(&mut ts, &mut items, file.clone(), dashboard, "Dashboard");
         let mut panels = Vec::new();
-        collect_panels(dashboard.get("panels"), &mut panels);
+        super::catalog::collect_panels(dashboard.get("panels"), &mut panels);
         for panel in panels {
             let kind = panel["type"].as_str().unwrap_or_default();
             let name = format!("{file}: panel {} {}", panel["id"], panel["title"]);
@@ -289,12 +289,4 @@ pub fn check(tools: &Tools, dashboards: &[(String, Value)]) -> Result<Vec<Findin
         ));
     }
     Ok(findings)
-}
-
-/// Every panel, rows' nested panels included.
-pub fn collect_panels<'a>(panels: Option<&'a Value>, out: &mut Vec<&'a Value>) {
-    for panel in panels.and_then(Value::as_array).into_iter().flatten() {
-        out.push(panel);
-        collect_panels(panel.get("panels"), out);
-    }
 }

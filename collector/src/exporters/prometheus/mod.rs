@@ -1,6 +1,12 @@
 //! The `prometheus` exporter: a scrape endpoint with the aggregated metrics and the
-//! agent's own `kotel.*` metrics (live at scrape time), Prometheus-named.
+//! agent's own `kotel.*` metrics (live at scrape time), Prometheus-named. Exponential
+//! histograms are native histograms for a scraper that asks for protobuf, and classic
+//! `le` buckets (the same complete edge set on every series of a family) for the others.
 
+pub mod classic;
+pub mod exponential;
+pub mod exposition;
+pub mod protobuf;
 pub mod server;
 pub mod state;
 pub mod text;
@@ -13,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Batch, Event};
 use crate::pipeline::{BoxFuture, ComponentError, Exporter};
+use exposition::Exposition;
 use state::ScrapeState;
-use text::Format;
 
 /// `exporters.prometheus`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,10 +80,10 @@ impl PrometheusExporter {
         ];
         resource.extend(config.resource.iter().map(|(k, v)| (k.clone(), v.clone())));
         let shown = Arc::clone(&state);
-        let render: server::Render = Arc::new(move |format: Format| {
+        let render: server::Render = Arc::new(move |format: Exposition| {
             let telemetry = crate::telemetry::snapshot();
             let state = shown.lock().unwrap_or_else(|e| e.into_inner());
-            text::render(&state, &telemetry, &resource, format)
+            format.render(&state, &telemetry, &resource)
         });
         let mut address = None;
         let server = bind(&config.listen)

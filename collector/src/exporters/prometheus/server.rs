@@ -1,5 +1,6 @@
-//! A minimal HTTP/1.1 server for scrapes: `GET /metrics` answers the exposition (text, or
-//! OpenMetrics when the `Accept` header asks for it), `GET /` a pointer to it, anything
+//! A minimal HTTP/1.1 server for scrapes: `GET /metrics` answers the exposition in the
+//! format the `Accept` header asks for ([`Exposition::negotiate`]: text, OpenMetrics or
+//! protobuf), `GET /` a pointer to it, anything
 //! else 404. One request per connection; requests over 16 KiB or slower than 10 s are
 //! dropped.
 
@@ -9,10 +10,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::exporters::prometheus::text::Format;
+use crate::exporters::prometheus::exposition::Exposition;
 
 /// Produces a scrape body in a format.
-pub type Render = Arc<dyn Fn(Format) -> String + Send + Sync>;
+pub type Render = Arc<dyn Fn(Exposition) -> Vec<u8> + Send + Sync>;
 
 const MAX_REQUEST: usize = 16 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,22 +57,18 @@ async fn answer(mut stream: TcpStream, render: Render) -> std::io::Result<()> {
         .unwrap_or_default();
     let (status, content_type, body) = match (method, path.split('?').next().unwrap_or("")) {
         ("GET", "/metrics") => {
-            let format = if accept.contains("application/openmetrics-text") {
-                Format::OpenMetrics
-            } else {
-                Format::Text
-            };
+            let format = Exposition::negotiate(&accept);
             ("200 OK", format.content_type(), render(format))
         }
         ("GET", "/") => (
             "200 OK",
             "text/plain; charset=utf-8",
-            "kotel: metrics at /metrics\n".to_string(),
+            b"kotel: metrics at /metrics\n".to_vec(),
         ),
         _ => (
             "404 Not Found",
             "text/plain; charset=utf-8",
-            "not found\n".to_string(),
+            b"not found\n".to_vec(),
         ),
     };
     let head = format!(
@@ -80,7 +77,7 @@ async fn answer(mut stream: TcpStream, render: Render) -> std::io::Result<()> {
     );
     stream.write_all(head.as_bytes()).await?;
     if method != "HEAD" {
-        stream.write_all(body.as_bytes()).await?;
+        stream.write_all(&body).await?;
     }
     stream.shutdown().await
 }

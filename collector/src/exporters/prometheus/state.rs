@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 
 use std::time::{Duration, Instant};
 
-use crate::event::{
-    Attributes, ExponentialPoint, HistogramPoint, MetricBatch, MetricData, Temporality,
-};
+use crate::event::{Attributes, HistogramPoint, MetricBatch, MetricData, Temporality};
+use crate::exporters::prometheus::exponential::{EdgeSet, Exponential};
 
 /// A series not updated for this long is dropped from scrapes.
 pub const STALE_AFTER: Duration = Duration::from_secs(600);
@@ -21,7 +20,7 @@ pub enum FamilyKind {
     Counter,
     /// An up-down sum.
     Gauge,
-    /// A histogram (exponential ones are shown with their buckets as `le` bounds).
+    /// A histogram, explicit or exponential.
     Histogram,
 }
 
@@ -30,6 +29,9 @@ pub enum FamilyKind {
 pub enum SeriesValue {
     /// A counter or gauge.
     Number(i64),
+    /// An exponential histogram, kept as such: a native histogram for scrapes that take
+    /// them, `le` buckets at its family's [`EdgeSet`] for the others.
+    Exponential(Exponential),
     /// Explicit buckets: `(upper bound, count)` per bucket, the last bound +Inf.
     Buckets {
         /// Per bucket (not cumulative), ascending bounds.
@@ -52,6 +54,38 @@ pub struct Family {
     pub kind: FamilyKind,
     /// Series by attributes, with when they were last updated.
     pub series: BTreeMap<Attributes, (SeriesValue, Instant)>,
+    /// The `le` edges of an exponential family's series: wide enough for every series
+    /// the family held since it was last empty.
+    pub edges: Option<EdgeSet>,
+}
+
+impl Family {
+    /// An empty family.
+    pub fn new(unit: &str, description: &str, kind: FamilyKind) -> Self {
+        Self {
+            unit: unit.to_string(),
+            description: description.to_string(),
+            kind,
+            series: BTreeMap::new(),
+            edges: None,
+        }
+    }
+
+    /// Widens [`Self::edges`] to hold every exponential series (after a merge).
+    fn widen_edges(&mut self) {
+        if self.series.is_empty() {
+            self.edges = None;
+        }
+        for (value, _) in self.series.values() {
+            if let SeriesValue::Exponential(h) = value {
+                let set = EdgeSet::of(h);
+                match &mut self.edges {
+                    Some(edges) => edges.widen(set),
+                    None => self.edges = Some(set),
+                }
+            }
+        }
+    }
 }
 
 /// Every family by OTel metric name.
@@ -69,12 +103,7 @@ impl ScrapeState {
             let family = self
                 .families
                 .entry(metric.name.clone())
-                .or_insert_with(|| Family {
-                    unit: metric.unit.clone(),
-                    description: metric.description.clone(),
-                    kind,
-                    series: BTreeMap::new(),
-                });
+                .or_insert_with(|| Family::new(&metric.unit, &metric.description, kind));
             if temporality == Temporality::Cumulative {
                 family.series.clear();
             }
@@ -94,6 +123,7 @@ impl ScrapeState {
             family
                 .series
                 .retain(|_, (_, at)| now.duration_since(*at) < STALE_AFTER);
+            family.widen_edges();
         }
     }
 }
@@ -135,7 +165,10 @@ fn series_of(data: &MetricData) -> (FamilyKind, Temporality, Vec<(Attributes, Se
             *temporality,
             points
                 .iter()
-                .map(|p| (p.header.attributes.clone(), exponential(p)))
+                .map(|p| {
+                    let value = SeriesValue::Exponential(Exponential::from_point(p));
+                    (p.header.attributes.clone(), value)
+                })
                 .collect(),
         ),
     }
@@ -154,26 +187,11 @@ fn explicit(p: &HistogramPoint) -> SeriesValue {
     }
 }
 
-/// An exponential histogram as explicit buckets at its own bucket edges (no loss of
-/// resolution): zeros in a bucket bounded by 0, each positive bucket by its upper edge.
-fn exponential(p: &ExponentialPoint) -> SeriesValue {
-    let base = 2f64.powf(2f64.powi(-p.scale));
-    let mut buckets = vec![(0.0, p.zero_count)];
-    for (i, n) in p.bucket_counts.iter().enumerate() {
-        buckets.push((base.powi(p.offset + i as i32 + 1), *n));
-    }
-    buckets.push((f64::INFINITY, 0));
-    SeriesValue::Buckets {
-        buckets,
-        count: p.count,
-        sum: p.sum,
-    }
-}
-
 /// Adds a delta to a series (buckets are matched by bound; new bounds are inserted).
 fn add(current: &mut SeriesValue, delta: &SeriesValue) {
     match (current, delta) {
         (SeriesValue::Number(a), SeriesValue::Number(b)) => *a = a.saturating_add(*b),
+        (SeriesValue::Exponential(a), SeriesValue::Exponential(b)) => a.add(b),
         (
             SeriesValue::Buckets {
                 buckets,

@@ -196,9 +196,9 @@ async fn the_endpoint_serves_text_openmetrics_and_404() {
         let mut s = tokio::net::TcpStream::connect(address).await.unwrap();
         let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n\r\n");
         s.write_all(request.as_bytes()).await.unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.unwrap();
-        out
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8_lossy(&out).into_owned()
     };
     let text = get("/metrics", "text/plain").await;
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
@@ -211,6 +211,159 @@ async fn the_endpoint_serves_text_openmetrics_and_404() {
     let open = get("/metrics", "application/openmetrics-text;version=1.0.0").await;
     assert!(open.contains("application/openmetrics-text") && open.ends_with("# EOF\n"));
     assert!(get("/nope", "*/*").await.starts_with("HTTP/1.1 404"));
+    let native = get("/metrics", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;q=0.3").await;
+    assert!(native.contains("Content-Type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited\r\n"), "{native}");
+}
+
+fn rtt(points: &[(&str, i32, &[u64])]) -> MetricBatch {
+    MetricBatch {
+        time_unix_nano: 2,
+        metrics: vec![Metric {
+            name: "tcp.rtt".into(),
+            description: "RTT".into(),
+            unit: "s".into(),
+            data: MetricData::ExponentialHistogram {
+                temporality: Temporality::Cumulative,
+                points: points
+                    .iter()
+                    .map(|(pod, offset, counts)| ExponentialPoint {
+                        header: header(pod),
+                        count: counts.iter().sum(),
+                        sum: 0.1,
+                        scale: 2,
+                        zero_count: 0,
+                        offset: *offset,
+                        bucket_counts: counts.to_vec(),
+                    })
+                    .collect(),
+            },
+        }],
+    }
+}
+
+/// `(le, cumulative count)` of each `tcp_rtt_seconds_bucket` line per pod.
+fn buckets_by_pod(text: &str) -> std::collections::BTreeMap<String, Vec<(String, u64)>> {
+    let mut out = std::collections::BTreeMap::<String, Vec<(String, u64)>>::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("tcp_rtt_seconds_bucket{"))
+    {
+        let pod = line
+            .split("k8s_pod_name=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let le = line
+            .split("le=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let count = line.rsplit(' ').next().unwrap().parse().unwrap();
+        out.entry(pod.to_string())
+            .or_default()
+            .push((le.to_string(), count));
+    }
+    out
+}
+
+#[test]
+fn every_series_of_an_exponential_family_shows_the_same_complete_le_set() {
+    let mut state = ScrapeState::default();
+    // 2^-12.5 .. 2^-12 s and 2^-5 .. 2^-4.75 s: 31 buckets apart.
+    state.merge(
+        &rtt(&[("fast", -50, &[3, 0, 1]), ("slow", -20, &[4])]),
+        Instant::now(),
+    );
+    let text = render(&state, &telemetry(), &[], Format::Text);
+    let by_pod = buckets_by_pod(&text);
+    let (fast, slow) = (&by_pod["fast"], &by_pod["slow"]);
+    let les = |s: &Vec<(String, u64)>| s.iter().map(|(le, _)| le.clone()).collect::<Vec<_>>();
+    assert_eq!(les(fast), les(slow), "{text}");
+    // The zero bucket, indexes -50..=-20, +Inf.
+    assert_eq!(fast.len(), 1 + 31 + 1);
+    assert_eq!(fast[0].0, "0");
+    assert_eq!(fast.last().unwrap(), &("+Inf".to_string(), 4));
+    for series in [fast, slow] {
+        assert!(
+            series.windows(2).all(|w| w[0].1 <= w[1].1),
+            "monotone: {series:?}"
+        );
+        let edges: Vec<f64> = series[..series.len() - 1]
+            .iter()
+            .map(|(le, _)| le.parse().unwrap())
+            .collect();
+        assert!(
+            edges.windows(2).all(|w| w[0] < w[1]),
+            "ascending: {edges:?}"
+        );
+    }
+    assert_eq!(slow[30].1, 0, "slow has nothing below its bucket");
+    assert_eq!(slow[31].1, 4);
+    // The set never narrows while the family lives: the slow pod gone, its edges stay.
+    state.merge(&rtt(&[("fast", -50, &[3, 0, 1])]), Instant::now());
+    let text = render(&state, &telemetry(), &[], Format::Text);
+    assert_eq!(buckets_by_pod(&text)["fast"].len(), 33, "{text}");
+}
+
+#[test]
+fn protobuf_scrapes_carry_native_histograms_with_their_classic_buckets() {
+    use prost::Message;
+    let mut state = ScrapeState::default();
+    state.merge(
+        &batch(Temporality::Cumulative, &[("web", 5)]),
+        Instant::now(),
+    );
+    let resource = vec![("service_name".to_string(), "kotel".to_string())];
+    let body = super::protobuf::render(&state, &telemetry(), &resource);
+    let mut families = std::collections::BTreeMap::new();
+    let mut rest = body.as_slice();
+    while !rest.is_empty() {
+        let family = protobuf::MetricFamily::decode_length_delimited(&mut rest).expect("delimited");
+        families.insert(family.name.clone().unwrap(), family);
+    }
+    let opened = &families["tcp_connection_opened_total"];
+    assert_eq!(opened.r#type, Some(protobuf::MetricType::Counter as i32));
+    assert_eq!(opened.metric[0].counter.as_ref().unwrap().value, Some(5.0));
+    let rtt = &families["tcp_rtt_seconds"];
+    assert_eq!(rtt.r#type, Some(protobuf::MetricType::Histogram as i32));
+    let h = rtt.metric[0].histogram.as_ref().unwrap();
+    assert_eq!((h.sample_count, h.schema), (Some(3), Some(0)));
+    assert_eq!(h.zero_threshold, Some(2f64.powi(-128)));
+    // OTLP index -10 is Prometheus index -9: (2^-10, 2^-9].
+    assert_eq!(h.positive_span.len(), 1);
+    assert_eq!(
+        (h.positive_span[0].offset, h.positive_span[0].length),
+        (Some(-9), Some(2))
+    );
+    assert_eq!(h.positive_delta, [2, -1]);
+    let classic: Vec<_> = h
+        .bucket
+        .iter()
+        .map(|b| (b.upper_bound.unwrap(), b.cumulative_count.unwrap()))
+        .collect();
+    assert_eq!(classic, [(0.0, 0), (2f64.powi(-9), 2), (2f64.powi(-8), 3)]);
+    let duration = families["tcp_connection_duration_seconds"].metric[0]
+        .histogram
+        .as_ref()
+        .unwrap();
+    assert_eq!(duration.schema, None, "explicit histograms stay classic");
+    assert_eq!(duration.bucket.len(), 2);
+    assert_eq!(
+        families["kotel_component_events_received_total"].metric[0]
+            .counter
+            .as_ref()
+            .unwrap()
+            .value,
+        Some(12.0)
+    );
+    assert_eq!(
+        families["target_info"].metric[0].label[0].value.as_deref(),
+        Some("kotel")
+    );
 }
 
 /// Attribute pairs as a shared set.

@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use crate::event::{TelemetryPoint, TelemetrySnapshot};
+use crate::exporters::prometheus::classic;
 use crate::exporters::prometheus::state::{Family, FamilyKind, ScrapeState, SeriesValue};
 
 /// Which format to write.
@@ -87,50 +88,32 @@ fn family_text(out: &mut String, name: &str, family: &Family, format: Format) {
     );
     let _ = writeln!(out, "# TYPE {family_name} {type_name}");
     for (attributes, (value, _)) in &family.series {
-        let labels: Vec<(String, String)> = attributes.to_vec();
-        match value {
-            SeriesValue::Number(v) => {
-                let name = match (family.kind, format) {
-                    (FamilyKind::Counter, Format::OpenMetrics) => format!("{base}_total"),
-                    _ => sample.clone(),
-                };
-                let _ = writeln!(out, "{name}{} {v}", label_set(&labels, None));
-            }
-            SeriesValue::Buckets {
-                buckets,
-                count,
-                sum,
-            } => {
-                let mut cumulative = 0u64;
-                for (bound, n) in buckets {
-                    cumulative += n;
-                    let le = if bound.is_infinite() {
-                        "+Inf".to_string()
-                    } else {
-                        format_float(*bound)
-                    };
-                    let _ = writeln!(
-                        out,
-                        "{base}_bucket{} {cumulative}",
-                        label_set(&labels, Some(&le))
-                    );
-                }
-                if buckets.last().is_none_or(|(b, _)| !b.is_infinite()) {
-                    let _ = writeln!(
-                        out,
-                        "{base}_bucket{} {count}",
-                        label_set(&labels, Some("+Inf"))
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "{base}_sum{} {}",
-                    label_set(&labels, None),
-                    format_float(*sum)
-                );
-                let _ = writeln!(out, "{base}_count{} {count}", label_set(&labels, None));
-            }
+        if let SeriesValue::Number(v) = value {
+            let name = match (family.kind, format) {
+                (FamilyKind::Counter, Format::OpenMetrics) => format!("{base}_total"),
+                _ => sample.clone(),
+            };
+            let _ = writeln!(out, "{name}{} {v}", label_set(attributes, None));
         }
+    }
+    for (attributes, histogram) in classic::histograms(family) {
+        let labels: Vec<(String, String)> = attributes.to_vec();
+        for (edge, cumulative) in &histogram.buckets {
+            let le = format_float(*edge);
+            let _ = writeln!(
+                out,
+                "{base}_bucket{} {cumulative}",
+                label_set(&labels, Some(&le))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{base}_sum{} {}",
+            label_set(&labels, None),
+            format_float(histogram.sum)
+        );
+        let count = histogram.count;
+        let _ = writeln!(out, "{base}_count{} {count}", label_set(&labels, None));
     }
 }
 

@@ -1,0 +1,312 @@
+//! Exponential histograms as the scrape endpoint keeps them (OTLP form: base
+//! 2^(2^-scale), bucket `i` is `(base^i, base^(i+1)]`, dense counts from an offset), and
+//! the edge set their classic `le` form uses across a whole family.
+//!
+//! Contract: no histogram here ever holds more than [`MAX_BUCKETS`] buckets. Whatever
+//! would (a point reaching far from the others, two deltas far apart) is downscaled
+//! first, halving the resolution per step as the OTLP specification's downscaling does
+//! (index `i` at scale `s` is index `i >> d` at scale `s - d`): memory stays bounded
+//! whatever the input, and no count is lost.
+
+use crate::event::ExponentialPoint;
+
+/// The most buckets one histogram, or one family's classic edge set, spans (OTel SDKs'
+/// default `max_size`; 160 buckets at scale 2 cover 2^40, from 1 ns to 18 minutes).
+pub const MAX_BUCKETS: usize = 160;
+
+/// Prometheus native histograms' schemas: -4 ..= 8.
+pub const NATIVE_SCALES: std::ops::RangeInclusive<i32> = -4..=8;
+
+/// One exponential histogram (positive values and zeros).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exponential {
+    /// The scale.
+    pub scale: i32,
+    /// Values that were zero.
+    pub zero_count: u64,
+    /// Index of `counts[0]`.
+    pub offset: i32,
+    /// Counts from `offset` upward; never longer than [`MAX_BUCKETS`], no zeros at either end.
+    pub counts: Vec<u64>,
+    /// Values recorded.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+}
+
+impl Exponential {
+    /// The histogram of an OTLP point, trimmed and downscaled to fit [`MAX_BUCKETS`].
+    /// Buckets past index `i32::MAX` (no real histogram reaches them) are left out.
+    pub fn from_point(p: &ExponentialPoint) -> Self {
+        let room = (i64::from(i32::MAX) - i64::from(p.offset) + 1) as usize;
+        let mut out = Self {
+            scale: p.scale,
+            zero_count: p.zero_count,
+            offset: p.offset,
+            counts: p.bucket_counts[..p.bucket_counts.len().min(room)].to_vec(),
+            count: p.count,
+            sum: p.sum,
+        };
+        out.trim();
+        out.fit();
+        out
+    }
+
+    /// First and last populated bucket index, `None` when only zeros (or nothing) were seen.
+    pub fn range(&self) -> Option<(i32, i32)> {
+        (!self.counts.is_empty()).then(|| (self.offset, self.offset + self.counts.len() as i32 - 1))
+    }
+
+    /// Adds `other` (a delta): both go to the lower of the two scales, then lower still
+    /// if together they would span more than [`MAX_BUCKETS`].
+    pub fn add(&mut self, other: &Exponential) {
+        let mut other = other.clone();
+        let scale = self.scale.min(other.scale);
+        self.downscale(scale);
+        other.downscale(scale);
+        if let (Some(a), Some(b)) = (self.range(), other.range()) {
+            let scale = fitting_scale(scale, a.0.min(b.0), a.1.max(b.1));
+            self.downscale(scale);
+            other.downscale(scale);
+        }
+        if let Some((lo, hi)) = other.range() {
+            let (lo, hi) = match self.range() {
+                Some((a, b)) => (lo.min(a), hi.max(b)),
+                None => (lo, hi),
+            };
+            let mut counts = vec![0u64; (hi - lo + 1) as usize];
+            for h in [&*self, &other] {
+                let start = (h.offset - lo) as usize;
+                for (slot, n) in counts[start..].iter_mut().zip(&h.counts) {
+                    *slot += n;
+                }
+            }
+            self.offset = lo;
+            self.counts = counts;
+        }
+        self.zero_count += other.zero_count;
+        self.count += other.count;
+        self.sum += other.sum;
+    }
+
+    /// Lowers the scale to `scale` (no-op when it is not lower), merging buckets.
+    pub fn downscale(&mut self, scale: i32) {
+        let Some(steps) = self.scale.checked_sub(scale).filter(|d| *d > 0) else {
+            return;
+        };
+        if let Some((lo, hi)) = self.range() {
+            let (new_lo, new_hi) = (shift(lo, steps), shift(hi, steps));
+            let mut counts = vec![0u64; (new_hi - new_lo + 1) as usize];
+            for (i, n) in self.counts.iter().enumerate() {
+                counts[(shift(self.offset + i as i32, steps) - new_lo) as usize] += n;
+            }
+            self.offset = new_lo;
+            self.counts = counts;
+        }
+        self.scale = scale;
+    }
+
+    /// Values up to and including bucket `index` (zeros included); every value for an
+    /// index past the last bucket.
+    pub fn count_through(&self, index: i32) -> u64 {
+        let below =
+            (i64::from(index) - i64::from(self.offset) + 1).clamp(0, self.counts.len() as i64);
+        let below = below as usize;
+        self.zero_count + self.counts[..below].iter().sum::<u64>()
+    }
+
+    /// Drops empty buckets at both ends.
+    fn trim(&mut self) {
+        let Some(first) = self.counts.iter().position(|n| *n > 0) else {
+            self.counts.clear();
+            return;
+        };
+        let last = self.counts.iter().rposition(|n| *n > 0).unwrap_or(first);
+        self.counts.truncate(last + 1);
+        self.counts.drain(..first);
+        self.offset += first as i32;
+    }
+
+    /// Downscales until the populated range fits [`MAX_BUCKETS`].
+    fn fit(&mut self) {
+        if let Some((lo, hi)) = self.range() {
+            self.downscale(fitting_scale(self.scale, lo, hi));
+        }
+    }
+}
+
+/// The upper edge of bucket `index` at `scale`: base^(index+1).
+pub fn upper_edge(scale: i32, index: i32) -> f64 {
+    // 2^((index+1) * 2^-scale), exact for every whole power of two.
+    ((index as f64 + 1.0) * 2f64.powi(-scale)).exp2()
+}
+
+/// Index `index` at a scale `steps` lower (floor division by 2^steps; scales differ by at
+/// most a few dozen, so the shift stays in range).
+fn shift(index: i32, steps: i32) -> i32 {
+    index >> steps.min(31)
+}
+
+/// The highest scale not above `scale` at which indexes `lo ..= hi` (at `scale`) span at
+/// most [`MAX_BUCKETS`] buckets.
+pub fn fitting_scale(scale: i32, lo: i32, hi: i32) -> i32 {
+    let mut steps = 0;
+    while (i64::from(shift(hi, steps)) - i64::from(shift(lo, steps)) + 1) as usize > MAX_BUCKETS {
+        steps += 1;
+    }
+    scale - steps
+}
+
+/// The `le` edges every series of a family shows: one scale and one index range for all
+/// of them, which only ever widens (so a bucket never vanishes from a series between two
+/// scrapes while the family lives). Every series then reports a count at every edge, and
+/// `sum by (le)` across series and time adds like with like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EdgeSet {
+    /// The scale of the edges.
+    pub scale: i32,
+    /// First and last bucket index at that scale.
+    pub range: Option<(i32, i32)>,
+}
+
+impl EdgeSet {
+    /// The edge set that holds `histogram`.
+    pub fn of(histogram: &Exponential) -> Self {
+        Self {
+            scale: histogram.scale,
+            range: histogram.range(),
+        }
+    }
+
+    /// Widens to also hold `other`, lowering the scale when the two differ or when the
+    /// union would span more than [`MAX_BUCKETS`].
+    pub fn widen(&mut self, other: EdgeSet) {
+        let scale = self.scale.min(other.scale);
+        let at = |set: EdgeSet| {
+            let steps = set.scale - scale;
+            set.range
+                .map(|(lo, hi)| (shift(lo, steps), shift(hi, steps)))
+        };
+        let range = match (at(*self), at(other)) {
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+            (a, b) => a.or(b),
+        };
+        let fitted = range.map_or(scale, |(lo, hi)| fitting_scale(scale, lo, hi));
+        let steps = scale - fitted;
+        self.scale = fitted;
+        self.range = range.map(|(lo, hi)| (shift(lo, steps), shift(hi, steps)));
+    }
+
+    /// The finite upper edges, ascending: 0 (the zero bucket), then each bucket's upper edge.
+    pub fn edges(&self) -> Vec<f64> {
+        let mut out = vec![0.0];
+        if let Some((lo, hi)) = self.range {
+            out.extend((lo..=hi).map(|i| upper_edge(self.scale, i)));
+        }
+        out
+    }
+
+    /// The cumulative count of `histogram` at each of [`Self::edges`] (`histogram` is
+    /// downscaled to the set's scale first; the set must hold it).
+    pub fn cumulative(&self, histogram: &Exponential) -> Vec<u64> {
+        let mut h = histogram.clone();
+        h.downscale(self.scale);
+        let mut out = vec![h.zero_count];
+        if let Some((lo, hi)) = self.range {
+            out.extend((lo..=hi).map(|i| h.count_through(i)));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn histogram(scale: i32, offset: i32, counts: &[u64], zeros: u64) -> Exponential {
+        let count = zeros + counts.iter().sum::<u64>();
+        let mut h = Exponential {
+            scale,
+            zero_count: zeros,
+            offset,
+            counts: counts.to_vec(),
+            count,
+            sum: 1.0,
+        };
+        h.trim();
+        h.fit();
+        h
+    }
+
+    #[test]
+    fn downscaling_merges_neighbours_and_keeps_every_count() {
+        let mut h = histogram(2, -5, &[1, 2, 3, 4, 5], 1);
+        h.downscale(1);
+        // -5>>1=-3, -4>>1=-2, -3>>1=-2, -2>>1=-1, -1>>1=-1
+        assert_eq!(
+            (h.scale, h.offset, h.counts.clone()),
+            (1, -3, vec![1, 5, 9])
+        );
+        assert_eq!(h.count_through(i32::MAX), 16);
+        h.downscale(3);
+        assert_eq!(h.scale, 1, "raising the scale is not possible");
+    }
+
+    #[test]
+    fn far_apart_deltas_stay_within_the_bucket_limit() {
+        let mut h = histogram(2, -100, &[1], 0);
+        h.add(&histogram(2, 1_000_000, &[2], 0));
+        assert!(h.counts.len() <= MAX_BUCKETS, "{} buckets", h.counts.len());
+        assert_eq!((h.count, h.counts.iter().sum::<u64>()), (3, 3));
+        let (lo, hi) = h.range().unwrap();
+        assert!(upper_edge(h.scale, lo) >= upper_edge(2, -100));
+        assert!(upper_edge(h.scale, hi) >= upper_edge(2, 1_000_000));
+    }
+
+    #[test]
+    fn a_point_spanning_too_much_is_downscaled_on_the_way_in() {
+        let mut counts = vec![0u64; 1000];
+        counts[0] = 1;
+        counts[999] = 1;
+        let h = histogram(2, 0, &counts, 0);
+        assert!(h.counts.len() <= MAX_BUCKETS);
+        assert_eq!(h.counts.iter().sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn edges_are_the_powers_of_the_base() {
+        assert_eq!(upper_edge(0, 0), 2.0);
+        assert_eq!(upper_edge(2, -5), 2f64.powf(-1.0));
+        assert_eq!(upper_edge(2, -45), 2f64.powi(-11));
+    }
+
+    #[test]
+    fn every_series_of_a_family_counts_at_every_edge_and_stays_monotone() {
+        let low = histogram(2, -50, &[3, 1], 2);
+        let high = histogram(2, -20, &[4], 0);
+        let mut set = EdgeSet::of(&low);
+        set.widen(EdgeSet::of(&high));
+        assert_eq!(set.range, Some((-50, -20)));
+        let edges = set.edges();
+        assert_eq!(edges.len(), 32);
+        for h in [&low, &high] {
+            let cumulative = set.cumulative(h);
+            assert_eq!(cumulative.len(), edges.len());
+            assert!(cumulative.windows(2).all(|w| w[0] <= w[1]));
+            assert_eq!(*cumulative.last().unwrap(), h.count);
+        }
+        assert_eq!(set.cumulative(&high)[..31], [0; 31]);
+        assert_eq!(set.cumulative(&low)[..3], [2, 5, 6]);
+    }
+
+    #[test]
+    fn an_edge_set_of_different_scales_and_a_wide_union_lowers_its_scale() {
+        let mut set = EdgeSet::of(&histogram(3, 0, &[1], 0));
+        set.widen(EdgeSet::of(&histogram(2, -2, &[1], 0)));
+        assert_eq!((set.scale, set.range), (2, Some((-2, 0))));
+        set.widen(EdgeSet::of(&histogram(2, 10_000, &[1], 0)));
+        let (lo, hi) = set.range.unwrap();
+        assert!((hi - lo + 1) as usize <= MAX_BUCKETS);
+        assert!(set.scale < 2);
+    }
+}

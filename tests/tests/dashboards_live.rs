@@ -1,0 +1,272 @@
+//! The dashboards against real Prometheus, as root: the agent runs the real tcp, exec and
+//! file_open sources (and a replay of two pods' RTT histograms) into the real aggregate
+//! processor and `prometheus` exporter; two Debian Prometheus 2.42 scrape it, one as
+//! shipped (text format: histograms stored as classic `le` buckets) and one with
+//! `--enable-feature=native-histograms` (protobuf: exponential histograms stored as native
+//! histograms, the form Prometheus's OTLP receiver also stores behind the Collector
+//! gateway). The test drives connections, a refused connect, retransmits across a veth
+//! pair, an exec and an open of a watched file, then:
+//!
+//! - every Prometheus query of the network and security dashboards returns data from
+//!   both, with the dashboards' own expressions (variables set to match everything);
+//! - each Prometheus stored the histograms in its own form (no `_bucket` series in the
+//!   native one, no native histogram in the classic one);
+//! - two pods with RTTs 2^9 apart, summed across pods, give quantiles inside the right
+//!   bucket on both (the classic form needs every series to carry every `le` edge).
+//!
+//! The health dashboard's self-telemetry queries are the same exposition (and reach OTLP
+//! too, see `export_receivers.rs`); most of them count faults, so this workload leaves
+//! them empty by design and they are not asserted here.
+//!
+//! Needs root (kernel programs) and `scripts/setup-receivers.sh` (Prometheus); skipped,
+//! saying so, without them.
+
+#[path = "dashboards/catalog.rs"]
+mod catalog;
+#[path = "tcp_quality/net.rs"]
+mod net;
+// Shared with export_receivers.rs, which reads what a run made; this test does not.
+#[allow(dead_code)]
+#[path = "export_receivers/traffic.rs"]
+mod traffic;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use kotel::event::{CgroupHistogram, Event, HistogramMetric, Workload};
+use kotel_integration_tests::agent::Agent;
+use kotel_integration_tests::containerd::ScratchDir;
+use kotel_integration_tests::local_server::free_port;
+use kotel_integration_tests::prometheus::{self, Prometheus};
+use kotel_integration_tests::{is_root, skip};
+use net::{VethPair, SERVER_IP};
+
+const TEST: &str = "dashboards_live";
+/// `$__rate_interval` in the queries: several 1 s scrapes.
+const RATE_WINDOW: &str = "15s";
+/// The namespace of the replayed pods.
+const QUANTILE_NAMESPACE: &str = "quantiles";
+/// OTLP bucket indexes (scale 2) of the replayed pods' RTTs: (86, 103] µs and (44, 52] ms.
+const FAST_INDEX: i32 = -54;
+const SLOW_INDEX: i32 = -18;
+
+#[test]
+fn every_prometheus_panel_shows_the_workload_in_both_histogram_forms() {
+    if !is_root() {
+        return skip(TEST, "the kernel sources need root");
+    }
+    if let Err(why) = prometheus::available() {
+        return skip(TEST, &why);
+    }
+    let scratch = ScratchDir::new("dashboards-live").unwrap();
+    let watched = scratch.path().join("watched-secret");
+    std::fs::write(&watched, "x").unwrap();
+    let replay = scratch.path().join("two-pods.jsonl");
+    write_two_pods(&replay);
+    let port = free_port().unwrap();
+    let _agent = Agent::start_exporting(&pipeline(port, &watched, &replay));
+    let target = format!("127.0.0.1:{port}");
+    let start = |name: &str, flags: &[&str]| {
+        let dir = scratch.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        Prometheus::start_with(&dir, &target, Duration::from_secs(1), flags).expect("prometheus")
+    };
+    let classic = start("classic", &[]);
+    let native = start("native", &["--enable-feature=native-histograms"]);
+    traffic::wait_until_attached();
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let queries = dashboard_queries();
+    assert!(queries.len() >= 20, "{} queries", queries.len());
+    let mut empty = queries.clone();
+    let mut round = 0;
+    while !empty.is_empty() && Instant::now() < deadline {
+        drive_workload(&watched, round);
+        round += 1;
+        empty.retain(|(_, expr)| [&classic, &native].iter().any(|p| !returns_data(p, expr)));
+    }
+    let report: Vec<String> = empty
+        .iter()
+        .map(|(at, expr)| {
+            format!(
+                "{at}: classic {}, native {}: {expr}",
+                returns_data(&classic, expr),
+                returns_data(&native, expr)
+            )
+        })
+        .collect();
+    assert!(
+        report.is_empty(),
+        "queries without data after {round} rounds:\n{}\nclassic: {}\nnative: {}",
+        report.join("\n"),
+        classic.output_tail(),
+        native.output_tail()
+    );
+    eprintln!(
+        "{TEST}: {} queries returned data on both Prometheus after {round} workload rounds",
+        queries.len()
+    );
+
+    // Each stored its own form.
+    assert!(returns_data(&classic, "tcp_rtt_seconds_bucket"));
+    assert!(!returns_data(&classic, "histogram_count(tcp_rtt_seconds)"));
+    assert!(returns_data(&native, "histogram_count(tcp_rtt_seconds)"));
+    assert!(!returns_data(&native, "tcp_rtt_seconds_bucket"));
+
+    // Quantiles across two pods land in the right bucket.
+    let selector = format!("k8s_namespace_name=\"{QUANTILE_NAMESPACE}\"");
+    for (q, index) in [(0.25, FAST_INDEX), (0.75, SLOW_INDEX)] {
+        let (lower, upper) = (edge(index - 1), edge(index));
+        for (form, prometheus, expr) in [
+            (
+                "classic",
+                &classic,
+                format!(
+                    "histogram_quantile({q}, sum by (le) (tcp_rtt_seconds_bucket{{{selector}}}))"
+                ),
+            ),
+            (
+                "native",
+                &native,
+                format!("histogram_quantile({q}, sum(tcp_rtt_seconds{{{selector}}}))"),
+            ),
+        ] {
+            let value = prometheus
+                .wait_for(&expr, Duration::from_secs(20))
+                .unwrap_or_else(|e| panic!("{form}: {e}"));
+            assert!(
+                lower < value && value <= upper,
+                "{form} p{}: {value} s is outside the bucket ({lower}, {upper}]",
+                q * 100.0
+            );
+            eprintln!(
+                "{TEST}: {form} p{} = {value:.6} s in ({lower:.6}, {upper:.6}]",
+                q * 100.0
+            );
+        }
+    }
+}
+
+/// The agent's pipeline: tcp and replay into `aggregate` into the `prometheus` exporter;
+/// exec and file_open (whose kernel counters the security dashboard shows) into `debug`.
+fn pipeline(port: u16, watched: &Path, replay: &Path) -> String {
+    format!(
+        "sources:\n  tcp: {{ batch_timeout: 50ms, metrics_interval: 1s }}\n  exec: {{ batch_timeout: 50ms }}\n  \
+         file_open: {{ paths: [\"{}\"], batch_timeout: 50ms }}\n  replay: {{ path: \"{}\" }}\n\
+         processors:\n  aggregate: {{ interval: 1s }}\n\
+         exporters:\n  prometheus: {{ listen: \"127.0.0.1:{port}\" }}\n  debug: {{ verbosity: basic }}\n\
+         pipelines:\n  metrics: {{ sources: [tcp, replay], processors: [aggregate], exporters: [prometheus] }}\n  \
+         logs: {{ sources: [exec, file_open], exporters: [debug] }}\n\
+         telemetry: {{ interval: 1s }}\n",
+        watched.display(),
+        replay.display()
+    )
+}
+
+/// `(where, expression)` of every Prometheus query of the network and security
+/// dashboards, variables replaced.
+fn dashboard_queries() -> Vec<(String, String)> {
+    catalog::load_dashboards()
+        .iter()
+        .filter(|(file, _)| !file.contains("health"))
+        .flat_map(|(file, d)| catalog::expressions(file, d))
+        .filter(|(_, datasource, _)| datasource == "prometheus")
+        .map(|(at, _, expr)| (at, catalog::with_values(&expr, RATE_WINDOW)))
+        .collect()
+}
+
+fn returns_data(prometheus: &Prometheus, expr: &str) -> bool {
+    prometheus
+        .query(expr)
+        .is_ok_and(|data| data["result"].as_array().is_some_and(|r| !r.is_empty()))
+}
+
+/// One round of everything the dashboards show: connections that carry data, a refused
+/// connect (a failed connect and resets), retransmits across a veth pair whose client
+/// end drops everything for a while (first round only), an exec and an open of the
+/// watched file.
+fn drive_workload(watched: &Path, round: usize) {
+    traffic::Traffic::run(5, Duration::from_millis(20));
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    assert!(TcpStream::connect(("127.0.0.1", refused_port)).is_err());
+    if round == 0 {
+        retransmit_once();
+    }
+    let status = std::process::Command::new("/bin/true").status().unwrap();
+    assert!(status.success());
+    std::fs::read(watched).unwrap();
+    thread::sleep(Duration::from_secs(2));
+}
+
+/// A connection between two namespaces whose segments are dropped for 1.2 s, so the
+/// kernel retransmits them.
+fn retransmit_once() {
+    let pair = VethPair::new().expect("two namespaces and a veth pair (iproute2)");
+    let listener = pair
+        .server
+        .run(|| TcpListener::bind((SERVER_IP, 0)))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 100];
+        conn.read_exact(&mut buf).unwrap();
+        conn.write_all(b"a").unwrap();
+    });
+    let mut client = pair
+        .client
+        .run(move || TcpStream::connect((SERVER_IP, port)))
+        .unwrap();
+    pair.qdisc("add", &["root", "blackhole"])
+        .expect("blackhole");
+    client.write_all(&[1; 100]).unwrap();
+    thread::sleep(Duration::from_millis(1200));
+    pair.qdisc("del", &["root"])
+        .expect("removing the blackhole");
+    client.read_exact(&mut [0u8; 1]).unwrap();
+    server.join().unwrap();
+}
+
+/// The upper edge of OTLP bucket `index` at scale 2.
+fn edge(index: i32) -> f64 {
+    2f64.powf(f64::from(index + 1) / 4.0)
+}
+
+/// A replay file: two pods of namespace [`QUANTILE_NAMESPACE`], 100 RTT samples each,
+/// one in bucket [`FAST_INDEX`], the other in [`SLOW_INDEX`].
+fn write_two_pods(path: &Path) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let lines: Vec<String> = [("fast", FAST_INDEX), ("slow", SLOW_INDEX)]
+        .into_iter()
+        .map(|(pod, index)| {
+            let workload = Workload::from_pairs([
+                ("k8s.namespace.name", QUANTILE_NAMESPACE),
+                ("k8s.pod.name", pod),
+            ]);
+            let histogram = CgroupHistogram {
+                metric: HistogramMetric::TcpRtt,
+                time_unix_nano: now,
+                start_time_unix_nano: now - 1_000_000_000,
+                cgroup_id: 1,
+                scale: 2,
+                offset: index,
+                bucket_counts: vec![100],
+                zero_count: 0,
+                count: 100,
+                sum: 100.0 * edge(index),
+                workload: Some(Arc::new(workload)),
+            };
+            serde_json::to_string(&Event::Histogram(histogram)).unwrap()
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
