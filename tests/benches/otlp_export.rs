@@ -187,11 +187,11 @@ fn gzip_ratio(batch: &[Event], config: &OtlpExporterConfig) -> String {
         return String::new();
     };
     let resource = kotel::exporters::otlp::resource::resource("", &config.resource);
-    let request = kotel::exporters::otlp::encode_metrics::metrics_request(&resource, &[m]);
+    let request = kotel::exporters::otlp::encode_metrics::metrics_request(&resource, &[m], &[]);
     let body = request.encode_to_vec();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&body).unwrap();
     let compressed = gz.finish().unwrap();
-    let points = kotel::exporters::otlp::encode_metrics::data_points(&[m]);
+    let points = kotel::exporters::otlp::encode_metrics::data_points(&[m], &[]);
     format!("{:.1}", compressed.len() as f64 / points as f64)
 }

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use export_receivers::tls::{Pki, TlsProxy};
 use export_receivers::traffic::{self, Traffic};
+use kotel::telemetry::names;
 use kotel_integration_tests::agent::Agent;
 use kotel_integration_tests::containerd::ScratchDir;
 use kotel_integration_tests::prometheus::Prometheus;
@@ -219,6 +220,110 @@ fn otlp_over_grpc_and_http_delivers_exact_connection_metrics_and_security_logs()
         let access = log.attributes.get("file.open.access");
         assert_eq!(access.map(String::as_str), Some("write,create,truncate"));
     }
+}
+
+#[test]
+fn self_telemetry_reaches_otlp_with_the_scrape_names_every_interval_on_the_agents_resource() {
+    const TEST: &str = "export_self_telemetry_otlp";
+    if !ready(TEST) {
+        return;
+    }
+    let scratch = ScratchDir::new("telemetry").unwrap();
+    let receiver = |name: &str| {
+        let dir = scratch.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        Rotel::start(&dir).expect("rotel")
+    };
+    let (metrics_rx, logs_rx) = (receiver("metrics"), receiver("logs"));
+    let exporters = format!(
+        "  otlp: {{ endpoint: \"{}\" }}\n  otlp/logs: {{ endpoint: \"{}\" }}\n",
+        metrics_rx.grpc_endpoint(),
+        logs_rx.grpc_endpoint()
+    );
+    let more = "  exec: { batch_timeout: 50ms }\n";
+    let yaml = pipeline(&exporters, "otlp", "1s", more)
+        + "  logs: { sources: [exec], exporters: [otlp/logs] }\n"
+        + "telemetry: { interval: 2s }\n";
+    let mut agent = Agent::start_exporting(&yaml);
+    traffic::wait_until_attached();
+    let _ = std::process::Command::new("/bin/true").status();
+
+    let name = kotel::telemetry::names::EVENTS_RECEIVED;
+    let times = |r: &rotel::Received| -> Vec<u64> {
+        let mut t: Vec<u64> = r
+            .metrics_named(name)
+            .flat_map(|m| m.points.iter().map(|p| p.time_unix_nano))
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    let received = metrics_rx
+        .wait_until(0, Duration::from_secs(30), |r| times(r).len() >= 3)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let logs_only = logs_rx
+        .wait_until(0, Duration::from_secs(20), |r| !r.logs.is_empty())
+        .unwrap_or_else(|e| panic!("{e}"));
+    agent.stop();
+
+    let events = received.last_metric(name).cloned().unwrap();
+    assert_eq!(events.kind, MetricKind::Sum);
+    assert_eq!(
+        (events.monotonic, events.temporality),
+        (Some(true), Some(Temporality::Cumulative))
+    );
+    assert_eq!(
+        events.resource.get("service.name").map(String::as_str),
+        Some("kotel"),
+        "the agent's resource"
+    );
+    let tcp = events
+        .points
+        .iter()
+        .find(|p| p.has_attributes(&[("component_id", "tcp"), ("component_kind", "source")]))
+        .unwrap_or_else(|| panic!("no point of the tcp source: {events:?}"));
+    assert!(tcp.value.as_f64().unwrap_or_default() > 0.0, "{tcp:?}");
+    assert!(tcp.start_time_unix_nano > 0 && tcp.start_time_unix_nano < tcp.time_unix_nano);
+    let depth = received
+        .last_metric(names::CHANNEL_CAPACITY)
+        .cloned()
+        .unwrap();
+    assert_eq!(depth.kind, MetricKind::Gauge);
+    // Every snapshot, at the configured interval.
+    let times = times(&received);
+    for pair in times.windows(2) {
+        let gap = Duration::from_nanos(pair[1] - pair[0]);
+        assert!(
+            gap >= Duration::from_millis(1500) && gap <= Duration::from_millis(2500),
+            "snapshots {gap:?} apart, configured 2s: {times:?}"
+        );
+    }
+    // The same names as the scrape endpoint's, before Prometheus naming.
+    let snapshot = kotel::telemetry::snapshot();
+    let known: std::collections::BTreeSet<&str> = snapshot
+        .counters
+        .iter()
+        .chain(&snapshot.gauges)
+        .map(|p| p.name.as_str())
+        .collect();
+    let sent: Vec<String> = received
+        .metric_names()
+        .into_iter()
+        .filter(|n| n.starts_with("kotel."))
+        .collect();
+    assert!(sent.len() >= 5, "{sent:?}");
+    for n in &sent {
+        assert!(
+            known.contains(n.as_str()),
+            "{n} is not a self-telemetry name"
+        );
+    }
+    // An exporter of logs pipelines only gets no metrics.
+    assert_eq!(
+        logs_only.metric_names(),
+        Vec::<String>::new(),
+        "the logs-only exporter sent metrics"
+    );
 }
 
 #[test]

@@ -96,8 +96,8 @@ impl Default for RuntimeConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
-    /// How often a snapshot of the agent's metrics is handed to every exporter
-    /// (`0s` switches it off).
+    /// How often a snapshot of the agent's metrics is handed to every exporter of a
+    /// metrics pipeline (`0s` switches it off).
     #[serde(with = "duration")]
     pub interval: Duration,
 }

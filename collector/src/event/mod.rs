@@ -42,7 +42,7 @@ pub enum Event {
     /// An open of a watched path, from the `file_open` source.
     FileOpen(FileOpenEvent),
     /// The agent's own counters and gauges, injected by the runtime into every exporter
-    /// each telemetry interval.
+    /// of a metrics pipeline each telemetry interval.
     Telemetry(TelemetrySnapshot),
     /// Metrics aggregated from events by an `aggregate` processor.
     Metrics(MetricBatch),
@@ -125,6 +125,10 @@ pub struct Origin {
 /// A point-in-time copy of the agent's own metrics (`kotel.*`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TelemetrySnapshot {
+    /// Wall-clock time the counters count from (the agent's start), nanoseconds since the
+    /// Unix epoch; 0 in snapshots recorded before it was kept.
+    #[serde(default)]
+    pub start_time_unix_nano: u64,
     /// Wall-clock time of the snapshot, nanoseconds since the Unix epoch.
     pub time_unix_nano: u64,
     /// Monotonic counters, sorted by name then labels.

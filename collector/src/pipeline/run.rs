@@ -1,14 +1,14 @@
 //! Runs a whole configuration: exporters, pipelines, supervised sources and the
 //! self-telemetry ticker, then shuts them down in order within a bounded time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::PathBuf;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::config::{ComponentId, Config};
+use crate::config::{ComponentId, Config, Signal};
 use std::sync::Arc;
 
 use crate::pipeline::build::{ComponentFactory, Components};
@@ -173,7 +173,20 @@ pub async fn run_with(
         sources.spawn(supervise(id, build, output, shutdown.clone(), backoff));
     }
 
-    let ticker = Ticker::new(exporter_edges.into_values().collect(), probes);
+    // Self-telemetry is metrics: it goes to the exporters of metrics pipelines only (an
+    // exporter that only carries logs may face a backend that takes nothing else).
+    let metrics_exporters: BTreeSet<&ComponentId> = config
+        .pipelines
+        .iter()
+        .filter(|(id, _)| id.signal() == Signal::Metrics)
+        .flat_map(|(_, pipeline)| &pipeline.exporters)
+        .collect();
+    let telemetry_edges = exporter_edges
+        .into_iter()
+        .filter(|(id, _)| metrics_exporters.contains(id))
+        .map(|(_, edge)| edge)
+        .collect();
+    let ticker = Ticker::new(telemetry_edges, probes);
     let ticking = tokio::spawn(
         ticker
             .clone()

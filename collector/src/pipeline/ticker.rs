@@ -1,5 +1,6 @@
 //! Self-telemetry delivery: every `telemetry.interval` a snapshot of the agent's own
-//! metrics goes to every exporter, and the runtime sends one last snapshot after the
+//! metrics goes to every exporter of a metrics pipeline (the OTLP exporter sends it as
+//! OTLP metrics, the debug exporter prints a summary), and the runtime sends one last snapshot after the
 //! sources and pipelines have drained (so it includes everything they counted).
 
 use std::sync::Arc;
@@ -38,7 +39,7 @@ impl Ticker {
         })
     }
 
-    /// Records channel depths, then hands a snapshot to every exporter.
+    /// Records channel depths, then hands a snapshot to every exporter it was given.
     pub async fn send_snapshot(&self) {
         for probe in &self.probes {
             if let Some(tx) = probe.tx.upgrade() {

@@ -10,6 +10,8 @@ use crate::event::{TelemetryPoint, TelemetrySnapshot};
 
 struct KotelRecorder {
     registry: Registry<Key, AtomicStorage>,
+    /// When it was installed: the start of every counter.
+    started_unix_nano: u64,
 }
 
 impl Recorder for KotelRecorder {
@@ -40,6 +42,7 @@ pub fn install() {
     RECORDER.get_or_init(|| {
         let recorder: &'static KotelRecorder = Box::leak(Box::new(KotelRecorder {
             registry: Registry::atomic(),
+            started_unix_nano: crate::event::unix_now(),
         }));
         // Fails only if another recorder was installed first; ours then stays unused.
         let _ = metrics::set_global_recorder(recorder);
@@ -67,6 +70,7 @@ pub fn snapshot() -> TelemetrySnapshot {
     counters.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
     gauges.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
     TelemetrySnapshot {
+        start_time_unix_nano: recorder.started_unix_nano,
         time_unix_nano,
         counters,
         gauges,

@@ -86,6 +86,7 @@ fn telemetry_is_summarised_in_basic_and_listed_in_detailed() {
         value,
     };
     let snapshot = TelemetrySnapshot {
+        start_time_unix_nano: 0,
         time_unix_nano: 0,
         counters: vec![
             point("kotel.component.events.received", "source", 12.0),
@@ -202,6 +203,7 @@ fn attributed_events_show_their_workload_and_telemetry_sums_up_k8s_cri() {
         value,
     };
     let snapshot = TelemetrySnapshot {
+        start_time_unix_nano: 0,
         time_unix_nano: 0,
         counters: vec![
             point("kotel.k8s_cri.lookups", Some("hit"), 40.0),

@@ -1,5 +1,6 @@
 //! [`MetricBatch`] -> OTLP `ExportMetricsServiceRequest`: one resource (the agent and its
-//! node), one scope (`kotel`), every metric and point one-to-one.
+//! node), one scope (`kotel`), every metric and point one-to-one, followed by the agent's
+//! own metrics when snapshots of them come along (`encode_telemetry`).
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1 as otlp;
@@ -9,19 +10,22 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use crate::event::{
     Attributes, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint,
-    Temporality,
+    TelemetrySnapshot, Temporality,
 };
+use crate::exporters::otlp::encode_telemetry::{self, telemetry_metrics};
 use crate::exporters::otlp::resource::{key_values, scope};
 
-/// The request carrying `batches`, under `resource`.
+/// The request carrying `batches` and the self-telemetry `snapshots`, under `resource`.
 pub fn metrics_request(
     resource: &Resource,
     batches: &[&MetricBatch],
+    snapshots: &[&TelemetrySnapshot],
 ) -> ExportMetricsServiceRequest {
     let metrics = batches
         .iter()
         .flat_map(|b| b.metrics.iter())
         .map(metric)
+        .chain(snapshots.iter().flat_map(|s| telemetry_metrics(s)))
         .collect();
     ExportMetricsServiceRequest {
         resource_metrics: vec![otlp::ResourceMetrics {
@@ -36,13 +40,17 @@ pub fn metrics_request(
     }
 }
 
-/// Number of data points in `batches` (what a partial success counts).
-pub fn data_points(batches: &[&MetricBatch]) -> usize {
-    batches
+/// Number of data points in `batches` and `snapshots` (what a partial success counts).
+pub fn data_points(batches: &[&MetricBatch], snapshots: &[&TelemetrySnapshot]) -> usize {
+    let data: usize = batches
         .iter()
         .flat_map(|b| b.metrics.iter())
         .map(|m| m.data.len())
-        .sum()
+        .sum();
+    data + snapshots
+        .iter()
+        .map(|s| encode_telemetry::data_points(s))
+        .sum::<usize>()
 }
 
 fn metric(m: &Metric) -> otlp::Metric {

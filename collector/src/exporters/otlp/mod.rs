@@ -10,6 +10,7 @@
 pub mod config;
 pub mod encode_logs;
 pub mod encode_metrics;
+pub mod encode_telemetry;
 pub mod queue;
 pub mod resource;
 pub mod tls;
@@ -23,7 +24,7 @@ use metrics::{Counter, Gauge};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use tokio::sync::watch;
 
-use crate::event::{Batch, Event, MetricBatch};
+use crate::event::{Batch, Event, MetricBatch, TelemetrySnapshot};
 use crate::pipeline::backoff::jittered;
 use crate::pipeline::{BoxFuture, ComponentError, Exporter};
 use crate::telemetry::names;
@@ -75,11 +76,17 @@ impl OtlpExporter {
                 _ => None,
             })
             .collect();
-        let points = encode_metrics::data_points(&metrics);
+        let snapshots: Vec<&TelemetrySnapshot> = batch
+            .iter()
+            .filter_map(|e| match e {
+                Event::Telemetry(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        let points = encode_metrics::data_points(&metrics, &snapshots);
         if points > 0 {
-            let request =
-                Request::Metrics(encode_metrics::metrics_request(&self.resource, &metrics));
-            out.push(queued(request, points as u64));
+            let request = encode_metrics::metrics_request(&self.resource, &metrics, &snapshots);
+            out.push(queued(Request::Metrics(request), points as u64));
         }
         let logs: Vec<&Event> = batch.iter().filter(|e| encode_logs::is_log(e)).collect();
         if let Some(request) = encode_logs::logs_request(&self.resource, &logs) {

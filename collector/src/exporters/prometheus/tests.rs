@@ -88,6 +88,7 @@ fn batch(temporality: Temporality, opened: &[(&str, i64)]) -> MetricBatch {
 
 fn telemetry() -> TelemetrySnapshot {
     TelemetrySnapshot {
+        start_time_unix_nano: 0,
         time_unix_nano: 0,
         counters: vec![TelemetryPoint {
             name: "kotel.component.events.received".into(),
