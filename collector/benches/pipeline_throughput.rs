@@ -25,7 +25,7 @@ impl Exporter for Null {
         self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
         Box::pin(async { Ok(()) })
     }
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+    fn flush(&mut self, _: tokio::time::Instant) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async { Ok(()) })
     }
 }

@@ -284,7 +284,7 @@ impl Exporter for Null {
         std::hint::black_box(batch);
         Box::pin(async { Ok(()) })
     }
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+    fn flush(&mut self, _: tokio::time::Instant) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async { Ok(()) })
     }
 }

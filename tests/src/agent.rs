@@ -133,7 +133,7 @@ impl Exporter for Capture {
         Box::pin(async { Ok(()) })
     }
 
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+    fn flush(&mut self, _: tokio::time::Instant) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async { Ok(()) })
     }
 }

@@ -142,6 +142,11 @@ pub trait Exporter: Send {
     /// exporter keeps receiving later batches.
     fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ComponentError>>;
 
-    /// Pushes out anything buffered. Called once at shutdown after the last batch.
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>>;
+    /// Pushes out anything buffered, and returns by `deadline` whatever is left: what it
+    /// could not deliver by then is abandoned, counted and logged. Called once at shutdown
+    /// after the last batch.
+    fn flush(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> BoxFuture<'_, Result<(), ComponentError>>;
 }

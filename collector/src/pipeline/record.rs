@@ -46,7 +46,7 @@ impl Exporter for RecordExporter {
         Box::pin(async move { self.write(batch) })
     }
 
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+    fn flush(&mut self, _: tokio::time::Instant) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
             self.out
                 .flush()

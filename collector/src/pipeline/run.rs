@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -15,7 +16,9 @@ use crate::pipeline::build::{ComponentFactory, Components};
 use crate::pipeline::component::Shutdown;
 use crate::pipeline::output::{ComponentCounters, Edge, SendPolicy, SourceOutput};
 use crate::pipeline::record::RecordExporter;
-use crate::pipeline::stages::{run_exporter, run_pipeline, ExporterCounters, ProcessorStage};
+use crate::pipeline::stages::{
+    run_exporter, run_pipeline, ExporterCounters, FlushDeadline, ProcessorStage,
+};
 use crate::pipeline::supervisor::{supervise, Backoff, SourceEnd};
 use crate::pipeline::ticker::{DepthProbe, Ticker};
 use crate::telemetry::{self, names};
@@ -87,6 +90,7 @@ pub async fn run_with(
     let mut exporters = JoinSet::new();
     let mut pipelines = JoinSet::new();
 
+    let flush_deadline = FlushDeadline::new(config.runtime.shutdown_timeout);
     let mut exporter_edges = BTreeMap::new();
     for (id, exporter) in &config.exporters {
         let (tx, rx) = mpsc::channel(capacity);
@@ -100,6 +104,7 @@ pub async fn run_with(
             rx,
             factory.exporter(id, exporter),
             counters,
+            flush_deadline.clone(),
         ));
         exporter_edges.insert(id.clone(), Edge::new(tx, policy));
     }
@@ -153,6 +158,7 @@ pub async fn run_with(
             rx,
             Box::new(recorder),
             exporter_counters("record", "record"),
+            flush_deadline.clone(),
         ));
         for edges in source_edges.values_mut() {
             edges.push(Edge::new(tx.clone(), policy));
@@ -200,6 +206,8 @@ pub async fn run_with(
     );
 
     let reason = wait_for_stop(&mut sources, stop).await;
+    let shutdown_timeout = config.runtime.shutdown_timeout;
+    flush_deadline.set(tokio::time::Instant::now() + flush_budget(shutdown_timeout));
     let _ = stop_tx.send(true);
     // In order: sources stop (their edges close), pipelines drain into the exporter
     // channels, the last telemetry snapshot follows them, then the exporters drain and flush.
@@ -214,15 +222,20 @@ pub async fn run_with(
         drop(ticker);
         join_all("exporter", &mut exporters).await;
     };
-    let timed_out = tokio::time::timeout(config.runtime.shutdown_timeout, drain)
-        .await
-        .is_err();
+    let timed_out = tokio::time::timeout(shutdown_timeout, drain).await.is_err();
     if timed_out {
         tracing::warn!(timeout = ?config.runtime.shutdown_timeout, "shutdown did not finish in time; unsent events are lost");
     } else {
         tracing::info!("shutdown complete");
     }
     Ok(RunReport { reason, timed_out })
+}
+
+/// How long after shutdown begins the exporters must be done flushing: the shutdown
+/// timeout less a margin (a tenth, at most 250 ms) in which they count and log what they
+/// abandon and the runtime finishes, so the whole shutdown ends within the timeout.
+fn flush_budget(shutdown_timeout: Duration) -> Duration {
+    shutdown_timeout.saturating_sub((shutdown_timeout / 10).min(Duration::from_millis(250)))
 }
 
 /// Waits for `stop`, or for every source to finish on its own.

@@ -3,7 +3,8 @@
 //! gone), so shutdown is: stop the sources, then let the channels drain.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use metrics::Counter;
@@ -121,14 +122,46 @@ pub struct ExporterCounters {
     pub failed: Counter,
 }
 
+/// When exporters must be done flushing: set once, when shutdown begins; until then
+/// (an input closed for another reason) `fallback` from now.
+#[derive(Clone, Debug)]
+pub struct FlushDeadline {
+    at: Arc<OnceLock<tokio::time::Instant>>,
+    fallback: Duration,
+}
+
+impl FlushDeadline {
+    /// A deadline not set yet.
+    pub fn new(fallback: Duration) -> Self {
+        Self {
+            at: Arc::default(),
+            fallback,
+        }
+    }
+
+    /// Sets it (the first call wins).
+    pub fn set(&self, at: tokio::time::Instant) {
+        let _ = self.at.set(at);
+    }
+
+    /// The deadline.
+    pub fn get(&self) -> tokio::time::Instant {
+        self.at
+            .get()
+            .copied()
+            .unwrap_or_else(|| tokio::time::Instant::now() + self.fallback)
+    }
+}
+
 /// Runs an exporter: exports each batch as it arrives, then flushes once the input is
-/// closed and drained. A failed export is logged with the id, counted, and the exporter
+/// closed and drained, by `deadline`. A failed export is logged with the id, counted, and the exporter
 /// goes on with the next batch.
 pub async fn run_exporter(
     id: String,
     mut input: mpsc::Receiver<Batch>,
     mut exporter: Box<dyn Exporter>,
     counters: ExporterCounters,
+    deadline: FlushDeadline,
 ) {
     while let Some(batch) = input.recv().await {
         let n = batch.len() as u64;
@@ -150,7 +183,7 @@ pub async fn run_exporter(
             }
         }
     }
-    if let Err(e) = exporter.flush().await {
+    if let Err(e) = exporter.flush(deadline.get()).await {
         counters.common.errors.increment(1);
         tracing::warn!(component = %id, error = %e, "flush at shutdown failed");
     }

@@ -63,7 +63,7 @@ impl Exporter for SlowExporter {
         })
     }
 
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+    fn flush(&mut self, _: tokio::time::Instant) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
             *self.seen.flushed_after.lock().unwrap() =
                 Some(self.seen.events.load(Ordering::SeqCst));
@@ -387,7 +387,7 @@ impl Exporter for PanicsOnce {
             Ok(())
         })
     }
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+    fn flush(&mut self, _: tokio::time::Instant) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async { Ok(()) })
     }
 }

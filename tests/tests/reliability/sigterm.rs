@@ -8,6 +8,7 @@ use kotel_integration_tests::local_server::free_port;
 use kotel_integration_tests::rotel::Rotel;
 
 use super::agent::RunningAgent;
+use super::stall::StallingBackend;
 use super::storm::Storm;
 use crate::{last_count, ready, wait_for};
 
@@ -130,4 +131,67 @@ fn sigterm_during_a_long_retry_backoff_does_not_wait_it_out() {
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(took < Duration::from_secs(2), "waited {took:?}:\n{log}");
     assert!(log.contains("shutdown complete"), "not a timeout:\n{log}");
+}
+
+#[test]
+fn sigterm_with_a_stalled_backend_and_a_full_queue_ends_within_the_shutdown_timeout() {
+    const TEST: &str = "reliability_sigterm_stalled_backend";
+    if !ready(TEST) {
+        return;
+    }
+    /// The per-request timeout: the old flush waited one of these per queued request.
+    const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+    const QUEUED: f64 = 4.0;
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = StallingBackend::start();
+    let storm = Storm::bind();
+    let prometheus = free_port().unwrap();
+    let yaml = format!(
+        "sources:\n  tcp: {{ batch_timeout: 50ms, filter: {{ include: {{ ports: [{}] }} }} }}\n\
+         processors:\n  aggregate: {{ interval: 1s }}\n\
+         exporters:\n  otlp: {{ endpoint: \"http://127.0.0.1:{}\", timeout: {}s, queue: {{ max_requests: 1000 }} }}\n\
+         \x20 prometheus: {{ listen: \"127.0.0.1:{prometheus}\" }}\n\
+         pipelines:\n  metrics: {{ sources: [tcp], processors: [aggregate], exporters: [otlp, prometheus] }}\n\
+         runtime: {{ shutdown_timeout: {}s }}\n",
+        storm.port,
+        stalled.port,
+        REQUEST_TIMEOUT.as_secs(),
+        DEADLINE.as_secs(),
+    );
+    let mut agent = RunningAgent::start(dir.path(), &yaml, prometheus);
+    storm.burst(3);
+    let mut depth = 0.0;
+    wait_for(
+        Duration::from_secs(20),
+        "a queue behind the stalled request",
+        || {
+            depth = agent.scrape().sum(
+                "kotel_exporter_otlp_queue_requests",
+                &[("component_id", "otlp")],
+            );
+            depth >= QUEUED
+        },
+    );
+    let (status, took) = agent.sigterm(DEADLINE + Duration::from_secs(5));
+    let log = agent.drain_log();
+    let abandoned: f64 = log
+        .split("queued=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no abandonment logged:\n{log}"));
+    eprintln!(
+        "SIGTERM with a stalled backend: {depth} requests queued, {abandoned} abandoned; exit {status} after {took:?} (shutdown_timeout {DEADLINE:?}, {REQUEST_TIMEOUT:?} per request)"
+    );
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(took < DEADLINE, "stopped after {took:?}:\n{log}");
+    assert!(
+        took >= DEADLINE / 2,
+        "the flush gave the backend its time: {took:?}"
+    );
+    assert!(log.contains("shutdown complete"), "not a timeout:\n{log}");
+    assert!(
+        abandoned >= depth,
+        "{abandoned} abandoned, {depth} were queued"
+    );
 }

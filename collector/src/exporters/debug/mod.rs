@@ -76,7 +76,7 @@ impl<W: Write + Send> Exporter for DebugExporter<W> {
         Box::pin(async move { self.write_batch(batch) })
     }
 
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+    fn flush(&mut self, _: tokio::time::Instant) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
             self.out
                 .flush()

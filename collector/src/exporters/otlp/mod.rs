@@ -45,9 +45,44 @@ pub struct OtlpExporter {
 struct Link {
     queue: Arc<Queue>,
     closing: Arc<AtomicBool>,
+    /// Set at the flush deadline: the sender drops what it holds and what is queued.
+    abandon: watch::Sender<bool>,
     idle: watch::Receiver<bool>,
     counters: Arc<Counters>,
 }
+
+impl Link {
+    /// Waits until nothing is queued and the sender is not in the middle of a send (it
+    /// marks itself busy before it takes a request from the queue).
+    async fn idle(&mut self) {
+        while !(self.queue.depth().0 == 0 && *self.idle.borrow()) {
+            tokio::select! {
+                _ = self.idle.changed() => {}
+                () = tokio::time::sleep(Duration::from_millis(10)) => {}
+            }
+        }
+    }
+
+    /// Gives up on everything not delivered: the sender drops the request it is sending,
+    /// and every queued request is dropped, each counted as `shutdown`. Returns the
+    /// requests that were queued.
+    async fn abandon(&mut self) -> usize {
+        let queued = self.queue.depth().0;
+        let _ = self.abandon.send(true);
+        self.queue.wake();
+        // The sender answers at once; it may be gone (a panicked task), so not for long.
+        let _ = tokio::time::timeout(ABANDON_GRACE, self.idle()).await;
+        while let Some(item) = self.queue.pop() {
+            self.counters
+                .dropped(item.request.signal(), "shutdown", item.items);
+        }
+        self.counters.depth(&self.queue);
+        queued
+    }
+}
+
+/// How long the flush waits for the sender to drop what it holds once abandoned.
+const ABANDON_GRACE: Duration = Duration::from_millis(50);
 
 impl OtlpExporter {
     /// An exporter for `config`; spawns its sender on the current tokio runtime.
@@ -121,7 +156,10 @@ impl Exporter for OtlpExporter {
         })
     }
 
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+    fn flush(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
             let Some(link) = &mut self.link else {
                 return Ok(());
@@ -129,15 +167,12 @@ impl Exporter for OtlpExporter {
             // Send what is queued, one attempt each: shutdown does not wait out retries.
             link.closing.store(true, Ordering::Relaxed);
             link.queue.wake();
-            // Done when nothing waits and the sender is not in the middle of a send (it
-            // marks itself busy before it takes a request from the queue).
-            while !(link.queue.depth().0 == 0 && *link.idle.borrow()) {
-                tokio::select! {
-                    _ = link.idle.changed() => {}
-                    () = tokio::time::sleep(Duration::from_millis(10)) => {}
-                }
+            if tokio::time::timeout_at(deadline, link.idle()).await.is_ok() {
+                tracing::debug!(component = %self.component, "otlp exporter flushed");
+                return Ok(());
             }
-            tracing::debug!(component = %self.component, "otlp exporter flushed");
+            let queued = link.abandon().await;
+            tracing::warn!(component = %self.component, queued, "shutdown deadline reached with requests unsent: the one in flight and every queued one are dropped (kotel.exporter.otlp.dropped, reason=shutdown)");
             Ok(())
         })
     }
@@ -158,10 +193,12 @@ fn start_link(component: &str, config: &OtlpExporterConfig) -> Option<Link> {
     let closing = Arc::new(AtomicBool::new(false));
     let counters = Arc::new(Counters::new(component));
     let (idle_tx, idle) = watch::channel(false);
+    let (abandon, abandoned) = watch::channel(false);
     let sender = Sender {
         transport,
         queue: Arc::clone(&queue),
         closing: Arc::clone(&closing),
+        abandoned,
         counters: Arc::clone(&counters),
         retry: config.retry.clone(),
         component: component.to_string(),
@@ -171,6 +208,7 @@ fn start_link(component: &str, config: &OtlpExporterConfig) -> Option<Link> {
     Some(Link {
         queue,
         closing,
+        abandon,
         idle,
         counters,
     })
@@ -181,6 +219,8 @@ struct Sender {
     transport: Transport,
     queue: Arc<Queue>,
     closing: Arc<AtomicBool>,
+    /// True once the flush gave up (see [`Link::abandon`]).
+    abandoned: watch::Receiver<bool>,
     counters: Arc<Counters>,
     retry: config::RetryConfig,
     component: String,
@@ -220,7 +260,16 @@ impl Sender {
         let mut wait = self.retry.initial_interval;
         loop {
             let attempt = Instant::now();
-            let outcome = self.transport.send(&item.request).await;
+            let mut abandoned = self.abandoned.clone();
+            // Abandoned (or the exporter gone): drop it rather than start or finish a send.
+            let outcome = tokio::select! {
+                biased;
+                _ = abandoned.wait_for(|a| *a) => {
+                    self.counters.dropped(signal, "shutdown", item.items);
+                    return;
+                }
+                outcome = self.transport.send(&item.request) => outcome,
+            };
             self.counters.duration(signal, attempt.elapsed());
             match outcome {
                 Ok(accepted) => {

@@ -107,6 +107,11 @@ fn exporter(id: &str, port: u16) -> OtlpExporter {
     OtlpExporter::new(id, &config)
 }
 
+/// A flush deadline no test here reaches.
+fn unhurried() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(60)
+}
+
 fn count(name: &str, id: &str, reason: Option<&str>) -> f64 {
     let mut labels = vec![("component_id", id)];
     if let Some(reason) = reason {
@@ -127,7 +132,7 @@ async fn a_partial_success_counts_the_rejected_points_and_the_rest_as_sent() {
     let (port, _) = backend(vec![("200 OK", partial.encode_to_vec())]).await;
     let mut e = exporter("otlp/partial", port);
     e.export(&batch(5)).await.unwrap();
-    e.flush().await.unwrap();
+    e.flush(unhurried()).await.unwrap();
     assert_eq!(count(names::OTLP_SENT, "otlp/partial", None), 3.0);
     assert_eq!(
         count(
@@ -152,7 +157,7 @@ async fn retry_after_is_waited_out_and_a_refusal_is_not_retried() {
     while count(names::OTLP_SENT, "otlp/throttled", None) < 4.0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    e.flush().await.unwrap();
+    e.flush(unhurried()).await.unwrap();
     let times = arrivals.lock().unwrap().clone();
     assert_eq!(times.len(), 2, "one retry");
     assert!(
@@ -166,7 +171,7 @@ async fn retry_after_is_waited_out_and_a_refusal_is_not_retried() {
     let (port, arrivals) = backend(vec![("400 Bad Request", Vec::new())]).await;
     let mut e = exporter("otlp/refused", port);
     e.export(&batch(3)).await.unwrap();
-    e.flush().await.unwrap();
+    e.flush(unhurried()).await.unwrap();
     assert_eq!(arrivals.lock().unwrap().len(), 1, "not retried");
     assert_eq!(
         count(names::OTLP_DROPPED, "otlp/refused", Some("rejected")),
@@ -188,7 +193,7 @@ async fn shutdown_cuts_a_backoff_short_and_counts_the_request_dropped() {
     }
     // The sender now waits the 4 s the server asked for; shutdown does not.
     let started = Instant::now();
-    e.flush().await.unwrap();
+    e.flush(unhurried()).await.unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "flush took {:?}",
@@ -198,5 +203,46 @@ async fn shutdown_cuts_a_backoff_short_and_counts_the_request_dropped() {
     assert_eq!(
         count(names::OTLP_DROPPED, "otlp/backing-off", Some("shutdown")),
         3.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_backend_holds_shutdown_only_until_the_deadline_and_every_request_is_counted() {
+    crate::telemetry::install();
+    // Accepts connections and reads, never answers (fault injection).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 65536];
+                while conn.read(&mut buf).await.unwrap_or(0) > 0 {}
+            });
+        }
+    });
+    let mut config = OtlpExporterConfig {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        protocol: Protocol::HttpProtobuf,
+        timeout: Duration::from_secs(5),
+        ..OtlpExporterConfig::default()
+    };
+    config.queue.max_requests = 100;
+    let mut e = OtlpExporter::new("otlp/stalled", &config);
+    // Six requests of two points: one goes in flight and hangs, five wait.
+    for _ in 0..6 {
+        e.export(&batch(2)).await.unwrap();
+    }
+    let started = tokio::time::Instant::now();
+    e.flush(started + Duration::from_millis(400)).await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_millis(700),
+        "flush took {took:?}; the per-request timeout is 5 s, six requests"
+    );
+    assert_eq!(count(names::OTLP_SENT, "otlp/stalled", None), 0.0);
+    assert_eq!(
+        count(names::OTLP_DROPPED, "otlp/stalled", Some("shutdown")),
+        12.0,
+        "every point of every request, the one in flight included"
     );
 }

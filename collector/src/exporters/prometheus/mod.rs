@@ -138,7 +138,7 @@ impl Exporter for PrometheusExporter {
         })
     }
 
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+    fn flush(&mut self, _: tokio::time::Instant) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async { Ok(()) })
     }
 }
