@@ -153,7 +153,10 @@ fn main() {
             for _ in 0..ROUNDS {
                 exporter.export(&batch).await.unwrap();
             }
-            exporter.flush().await.unwrap();
+            exporter
+                .flush(tokio::time::Instant::now() + Duration::from_secs(60))
+                .await
+                .unwrap();
             (started.elapsed(), cpu_seconds() - cpu_before)
         });
         let sent = counter(names::OTLP_SENT, &component);

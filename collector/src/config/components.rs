@@ -147,6 +147,14 @@ impl ExporterConfig {
         }
     }
 
+    /// True when the agent's self-telemetry snapshots go to this exporter even where it
+    /// is in no metrics pipeline: the debug exporter's one-line summary is a local view
+    /// for the operator, while a backend behind a logs-only exporter may take nothing
+    /// but logs.
+    pub fn takes_telemetry_outside_metrics_pipelines(&self) -> bool {
+        matches!(self, ExporterConfig::Debug(_))
+    }
+
     /// Checks beyond what the types enforce, as `(field, message)` pairs; see
     /// [`SourceConfig::validate`].
     pub fn validate(&self) -> Vec<(String, String)> {

@@ -97,7 +97,7 @@ impl Default for RuntimeConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
     /// How often a snapshot of the agent's metrics is handed to every exporter of a
-    /// metrics pipeline (`0s` switches it off).
+    /// metrics pipeline and every debug exporter (`0s` switches it off).
     #[serde(with = "duration")]
     pub interval: Duration,
 }

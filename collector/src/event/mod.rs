@@ -42,7 +42,7 @@ pub enum Event {
     /// An open of a watched path, from the `file_open` source.
     FileOpen(FileOpenEvent),
     /// The agent's own counters and gauges, injected by the runtime into every exporter
-    /// of a metrics pipeline each telemetry interval.
+    /// of a metrics pipeline (and every debug exporter) each telemetry interval.
     Telemetry(TelemetrySnapshot),
     /// Metrics aggregated from events by an `aggregate` processor.
     Metrics(MetricBatch),

@@ -179,8 +179,9 @@ pub async fn run_with(
         sources.spawn(supervise(id, build, output, shutdown.clone(), backoff));
     }
 
-    // Self-telemetry is metrics: it goes to the exporters of metrics pipelines only (an
-    // exporter that only carries logs may face a backend that takes nothing else).
+    // Self-telemetry is metrics: it goes to the exporters of metrics pipelines (an
+    // exporter that only carries logs may face a backend that takes nothing else), and
+    // to those that print it locally.
     let metrics_exporters: BTreeSet<&ComponentId> = config
         .pipelines
         .iter()
@@ -189,7 +190,10 @@ pub async fn run_with(
         .collect();
     let telemetry_edges = exporter_edges
         .into_iter()
-        .filter(|(id, _)| metrics_exporters.contains(id))
+        .filter(|(id, _)| {
+            metrics_exporters.contains(id)
+                || config.exporters[id].takes_telemetry_outside_metrics_pipelines()
+        })
         .map(|(_, edge)| edge)
         .collect();
     let ticker = Ticker::new(telemetry_edges, probes);

@@ -1,6 +1,6 @@
 //! Self-telemetry delivery: every `telemetry.interval` a snapshot of the agent's own
 //! metrics goes to every exporter of a metrics pipeline (the OTLP exporter sends it as
-//! OTLP metrics, the debug exporter prints a summary), and the runtime sends one last snapshot after the
+//! OTLP metrics) and every debug exporter (which prints a summary), and the runtime sends one last snapshot after the
 //! sources and pipelines have drained (so it includes everything they counted).
 
 use std::sync::Arc;
