@@ -66,6 +66,10 @@ pub const K8S_CRI_REQUESTS_DROPPED: &str = "kotel.k8s_cri.requests.dropped";
 /// Counter: updates that went to a metric's overflow series because it had reached the
 /// `aggregate` processor's `cardinality_limit`. Labels: `component_id`, `metric`.
 pub const AGGREGATE_OVERFLOW: &str = "kotel.aggregate.overflow";
+/// Counter: histograms the `aggregate` processor refused because no kernel makes them
+/// (a replayed or corrupt record). Labels: `component_id`, `metric`, `reason` (`scale`:
+/// not the kernel's scale; `index_range`: buckets outside the kernel's index range).
+pub const AGGREGATE_REFUSED: &str = "kotel.aggregate.refused";
 
 /// Counter: data points (metrics) or log records the backend accepted. Labels:
 /// `component_id`, `signal` (`metrics`, `logs`).

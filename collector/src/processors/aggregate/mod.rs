@@ -10,7 +10,7 @@ pub mod series_key;
 pub mod store;
 pub mod values;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use crate::event::{
     TcpEventKind,
 };
 use crate::pipeline::{Processor, Release};
+use crate::telemetry::names;
 
 use attribute_sets::{AttributeSets, Extra};
 use config::DEFAULT_SECONDS_BUCKETS;
@@ -26,7 +27,7 @@ pub use config::{AggregateConfig, Peer};
 use instruments::Instrument;
 use series_key::SeriesKey;
 use store::Store;
-use values::{Explicit, Exponential, Value};
+use values::{Explicit, Exponential, Refusal, Value};
 
 /// One pipeline's aggregate processor.
 pub struct AggregateProcessor {
@@ -37,6 +38,10 @@ pub struct AggregateProcessor {
     next_collection: Instant,
     /// Explicit bounds per histogram instrument that has them.
     bounds: HashMap<Instrument, Arc<[f64]>>,
+    /// Its id, for the refusal counter.
+    component: String,
+    /// Refusal reasons already logged.
+    logged_refusals: HashSet<Refusal>,
 }
 
 impl AggregateProcessor {
@@ -64,6 +69,8 @@ impl AggregateProcessor {
             next_collection: Instant::now() + config.interval,
             config: config.clone(),
             bounds,
+            component: component.to_string(),
+            logged_refusals: HashSet::new(),
         }
     }
 
@@ -134,6 +141,10 @@ impl AggregateProcessor {
             HistogramMetric::TcpRtt => Instrument::Rtt,
             HistogramMetric::TcpConnectLatency => Instrument::ConnectLatency,
         };
+        if let Err(refusal) = values::kernel_shape(h) {
+            self.refused(instrument, refusal, h);
+            return;
+        }
         let attributes = self.sets.entry(h.workload.as_ref(), None).set(Extra::Plain);
         match self.bounds.get(&instrument).cloned() {
             Some(bounds) => self.explicit(instrument, &attributes, now, bounds, |e| {
@@ -155,6 +166,15 @@ impl AggregateProcessor {
                     }
                 },
             ),
+        }
+    }
+
+    /// Counts a refused histogram; logs the first of each reason.
+    fn refused(&mut self, instrument: Instrument, refusal: Refusal, h: &CgroupHistogram) {
+        metrics::counter!(names::AGGREGATE_REFUSED, names::COMPONENT_ID => self.component.clone(), "metric" => instrument.name(), names::REASON => refusal.reason())
+            .increment(1);
+        if self.logged_refusals.insert(refusal) {
+            tracing::warn!(component = %self.component, metric = instrument.name(), reason = refusal.reason(), scale = h.scale, offset = h.offset, buckets = h.bucket_counts.len(), "histogram refused: no kernel program makes this shape (further ones are only counted)");
         }
     }
 

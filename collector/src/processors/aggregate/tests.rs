@@ -216,6 +216,46 @@ fn kernel_histograms_of_one_pod_merge_losslessly_or_rebin_when_asked() {
 }
 
 #[test]
+fn histograms_no_kernel_makes_are_refused_and_counted_and_never_grow_a_series() {
+    crate::telemetry::install();
+    let refused = |reason: &str| {
+        crate::telemetry::snapshot().counter_sum(
+            crate::telemetry::names::AGGREGATE_REFUSED,
+            &[
+                ("component_id", "aggregate/refuse"),
+                ("metric", "tcp.rtt"),
+                ("reason", reason),
+            ],
+        )
+    };
+    let web = pod("web");
+    let mut p = AggregateProcessor::new("aggregate/refuse", &AggregateConfig::default());
+    let mut other_scale = kernel(HistogramMetric::TcpRtt, 7, -40, vec![1], &web);
+    if let Event::Histogram(h) = &mut other_scale {
+        h.scale = 3;
+    }
+    let (scale_before, range_before) = (refused("scale"), refused("index_range"));
+    p.process(vec![
+        kernel(HistogramMetric::TcpRtt, 7, -40, vec![1, 2], &web),
+        // A replay line whose offset is far from everything: merged, it would make a
+        // bucket vector of a million slots.
+        kernel(HistogramMetric::TcpRtt, 7, 1_000_000, vec![5], &web),
+        kernel(HistogramMetric::TcpRtt, 7, i32::MIN, vec![5], &web),
+        kernel(HistogramMetric::TcpRtt, 7, 39, vec![1, 1], &web),
+        other_scale,
+    ]);
+    assert_eq!(refused("index_range") - range_before, 3.0);
+    assert_eq!(refused("scale") - scale_before, 1.0);
+    let batch = collect(&mut p);
+    let MetricData::ExponentialHistogram { points, .. } = &metric(&batch, "tcp.rtt").data else {
+        panic!("exponential");
+    };
+    assert_eq!(points.len(), 1);
+    assert_eq!((points[0].offset, points[0].count), (-40, 3), "only the good one");
+    assert_eq!(points[0].bucket_counts, [1, 2]);
+}
+
+#[test]
 fn beyond_the_cardinality_limit_data_goes_to_one_overflow_series() {
     let config = AggregateConfig {
         cardinality_limit: 3,

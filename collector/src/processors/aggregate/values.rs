@@ -3,7 +3,43 @@
 
 use std::sync::Arc;
 
+use kotel_common::tcp_quality::{MAX_INDEX, MIN_INDEX, SCALE};
+
 use crate::event::CgroupHistogram;
+
+/// Why a histogram is refused: no kernel program makes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// Not at the kernel's scale.
+    Scale,
+    /// Buckets outside the kernel's index range (merging them would grow a series'
+    /// bucket vector without bound).
+    IndexRange,
+}
+
+impl Refusal {
+    /// The `reason` label.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::Scale => "scale",
+            Refusal::IndexRange => "index_range",
+        }
+    }
+}
+
+/// Ok when `h` has the shape the kernel's histograms have: its scale and buckets within
+/// its index range. A series then never holds more than the kernel's bucket slots,
+/// whatever a replay file says.
+pub fn kernel_shape(h: &CgroupHistogram) -> Result<(), Refusal> {
+    if h.scale != SCALE {
+        return Err(Refusal::Scale);
+    }
+    let last = i64::from(h.offset) + h.bucket_counts.len() as i64 - 1;
+    if !h.bucket_counts.is_empty() && (h.offset < MIN_INDEX || last > i64::from(MAX_INDEX)) {
+        return Err(Refusal::IndexRange);
+    }
+    Ok(())
+}
 
 /// An explicit-bucket histogram's state.
 #[derive(Clone, Debug, PartialEq)]
