@@ -29,22 +29,27 @@ pub trait ComponentFactory: Send + Sync + 'static {
     fn exporter(&self, id: &ComponentId, config: &ExporterConfig) -> Box<dyn Exporter>;
 }
 
-/// The real components, as configured. Instances of one `k8s_cri` processor id in
-/// several pipelines share one CRI connection and cache for as long as any of them lives.
+/// The real components, as configured. Instances of one `k8s_cri` processor id and
+/// config (in several pipelines, or across a reload that keeps its config) share one CRI
+/// connection and cache for as long as any of them lives.
 #[derive(Default)]
 pub struct Components {
-    cri_services: Mutex<HashMap<ComponentId, Weak<CriService>>>,
+    cri_services: Mutex<HashMap<ComponentId, (K8sCriConfig, Weak<CriService>)>>,
 }
 
 impl Components {
-    /// The live service of `k8s_cri` processor `id`, or a new one.
+    /// The live service of `k8s_cri` processor `id` with `config`, or a new one.
     fn cri_service(&self, id: &ComponentId, config: &K8sCriConfig) -> Arc<CriService> {
         let mut services = self.cri_services.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(service) = services.get(id).and_then(Weak::upgrade) {
+        let live = services
+            .get(id)
+            .filter(|(running, _)| running == config)
+            .and_then(|(_, service)| service.upgrade());
+        if let Some(service) = live {
             return service;
         }
         let service = CriService::start(&id.to_string(), config);
-        services.insert(id.clone(), Arc::downgrade(&service));
+        services.insert(id.clone(), (config.clone(), Arc::downgrade(&service)));
         service
     }
 }

@@ -10,9 +10,11 @@
 pub mod backoff;
 pub mod build;
 pub mod component;
+pub mod graph;
 pub mod output;
 pub mod record;
 pub mod reload;
+pub mod reload_plan;
 pub mod run;
 pub mod stages;
 pub mod supervisor;

@@ -2,7 +2,7 @@
 //! counters the runtime keeps for them. A full channel never stalls a sender for longer
 //! than the policy allows; what cannot be delivered is dropped and counted.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use metrics::Counter;
@@ -90,6 +90,11 @@ impl Edge {
         Self { tx, policy }
     }
 
+    /// A handle that does not keep the channel open (for depth probes).
+    pub fn downgrade(&self) -> mpsc::WeakSender<Batch> {
+        self.tx.downgrade()
+    }
+
     /// Delivers `batch` under the policy; `false` if it was dropped (full or closed).
     pub async fn deliver(&self, batch: Batch) -> bool {
         match self.policy {
@@ -127,19 +132,46 @@ fn count(delivered: bool, n: u64, counters: &ComponentCounters) {
     }
 }
 
+/// The edges a running stage sends to, which a reload replaces in place (the stage
+/// keeps running; its next batch takes the new edges). Clones share the edges.
+#[derive(Clone)]
+pub struct Route(Arc<RwLock<Arc<[Edge]>>>);
+
+impl Route {
+    /// A route over `edges`.
+    pub fn new(edges: Vec<Edge>) -> Self {
+        Self(Arc::new(RwLock::new(edges.into())))
+    }
+
+    /// Replaces the edges; senders dropped here let their channels close.
+    pub fn set(&self, edges: Vec<Edge>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = edges.into();
+    }
+
+    /// The edges now.
+    pub fn current(&self) -> Arc<[Edge]> {
+        Arc::clone(&self.0.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// Where a source sends its batches: every pipeline that lists it (and the recorder, when
 /// `kotel run --record` is on). The runtime counts each batch sent or dropped.
 #[derive(Clone)]
 pub struct SourceOutput {
-    edges: Arc<[Edge]>,
+    route: Route,
     counters: ComponentCounters,
 }
 
 impl SourceOutput {
     /// An output for source `id` feeding `edges`.
     pub fn new(id: &ComponentId, edges: Vec<Edge>) -> Self {
+        Self::routed(id, Route::new(edges))
+    }
+
+    /// An output for source `id` feeding whatever `route` holds.
+    pub fn routed(id: &ComponentId, route: Route) -> Self {
         Self {
-            edges: edges.into(),
+            route,
             counters: ComponentCounters::new("source", &id.to_string()),
         }
     }
@@ -163,6 +195,6 @@ impl SourceOutput {
     /// produced) and per edge as `sent` or `dropped`.
     pub async fn send(&self, batch: Batch) {
         self.counters.received.increment(batch.len() as u64);
-        fan_out(&self.edges, batch, &self.counters).await;
+        fan_out(&self.route.current(), batch, &self.counters).await;
     }
 }

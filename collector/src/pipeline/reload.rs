@@ -5,9 +5,11 @@
 //! updates a mounted ConfigMap by swapping a symlink, so the file is read whole each
 //! time rather than watched for writes.
 //!
-//! A replacement stops the running pipelines the way SIGTERM does (sources stop, the
-//! pipelines drain, the exporters flush within `runtime.shutdown_timeout`), then starts
-//! the new ones: events the kernel produces between the two are not seen.
+//! A replacement restarts only the components whose configuration changed, and the
+//! pipelines whose processors changed ([`Graph::apply`]): an unchanged source stays
+//! attached and sees every event, an unchanged pipeline keeps its `aggregate` series and
+//! CRI cache. A restarted source misses what the kernel produces between its stop and
+//! its new start.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -17,8 +19,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::config::{self, Config};
-use crate::pipeline::build::Components;
-use crate::pipeline::run::{run_with, RunError, RunOptions, RunReport};
+use crate::pipeline::build::{ComponentFactory, Components};
+use crate::pipeline::graph::Graph;
+use crate::pipeline::run::{until_stopped, RunError, RunOptions, RunReport};
 use crate::telemetry::names;
 
 /// The pipeline file as last read, and the configuration running from it.
@@ -126,38 +129,33 @@ fn count(result: &'static str) {
     metrics::counter!(names::CONFIG_RELOADS, "result" => result).increment(1);
 }
 
-/// Runs the configuration of `watch` like [`run_with`] until `stop` completes or every
-/// source has finished, replacing the pipelines whenever the file changes (see the
-/// module doc). Returns the last run's report.
+/// Runs the configuration of `watch` like [`run_with`](crate::pipeline::run_with) until
+/// `stop` completes or every source has finished, applying the file whenever it changes:
+/// only the components whose configuration changed restart ([`Graph::apply`]).
 pub async fn run_reloading(
     mut watch: ConfigWatch,
     mut options: RunOptions,
     stop: impl Future<Output = ()>,
     hangup: Arc<Notify>,
 ) -> Result<RunReport, RunError> {
+    crate::telemetry::install();
+    let factory: Arc<dyn ComponentFactory> = Arc::new(Components::default());
+    let mut graph = Graph::start(watch.running(), &options, factory)?;
+    // A full restart (a `runtime` change) adds to the record file rather than truncating it.
+    options.append_record = true;
     tokio::pin!(stop);
-    loop {
-        let config = watch.running().clone();
-        let mut replacement = None;
-        let until = async {
-            tokio::select! {
-                _ = &mut stop => {}
-                new = watch.changed(config.runtime.reload_interval, &hangup) => replacement = Some(new),
-            }
+    let reason = loop {
+        let interval = graph.config().runtime.reload_interval;
+        let changed = tokio::select! {
+            reason = until_stopped(&mut graph, &mut stop) => break reason,
+            new = watch.changed(interval, &hangup) => new,
         };
-        let report = run_with(
-            &config,
-            options.clone(),
-            until,
-            Arc::new(Components::default()),
-        )
-        .await?;
-        if replacement.is_none() {
-            return Ok(report);
-        }
-        // Later runs add to the record file rather than truncating it.
-        options.append_record = true;
-    }
+        let (applied, restarted) = graph.apply(&changed, &options).await?;
+        graph = applied;
+        tracing::debug!(?restarted, "restarted by the reload");
+    };
+    let timed_out = graph.shutdown().await;
+    Ok(RunReport { reason, timed_out })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::event::Batch;
 use crate::pipeline::component::{Exporter, Processor, Release};
-use crate::pipeline::output::{fan_out, ComponentCounters, Edge};
+use crate::pipeline::output::{fan_out, ComponentCounters, Route};
 use crate::pipeline::supervisor::panic_message;
 
 /// One processor of a pipeline with its counters.
@@ -36,7 +36,7 @@ pub struct ProcessorStage {
 pub async fn run_pipeline(
     mut input: mpsc::Receiver<Batch>,
     mut processors: Vec<ProcessorStage>,
-    exporters: Vec<Edge>,
+    exporters: Route,
     counters: ComponentCounters,
 ) {
     loop {
@@ -49,7 +49,7 @@ pub async fn run_pipeline(
                 Some(batch) => {
                     counters.received.increment(batch.len() as u64);
                     let batch = run_stages(&mut processors, batch);
-                    fan_out(&exporters, batch, &counters).await;
+                    fan_out(&exporters.current(), batch, &counters).await;
                 }
                 None => break,
             },
@@ -57,14 +57,14 @@ pub async fn run_pipeline(
                 let now = Instant::now();
                 for at in 0..processors.len() {
                     let released = release_from(&mut processors, at, Release::Due(now));
-                    fan_out(&exporters, released, &counters).await;
+                    fan_out(&exporters.current(), released, &counters).await;
                 }
             }
         }
     }
     for at in 0..processors.len() {
         let released = release_from(&mut processors, at, Release::All);
-        fan_out(&exporters, released, &counters).await;
+        fan_out(&exporters.current(), released, &counters).await;
     }
 }
 

@@ -251,7 +251,11 @@ fn histograms_no_kernel_makes_are_refused_and_counted_and_never_grow_a_series() 
         panic!("exponential");
     };
     assert_eq!(points.len(), 1);
-    assert_eq!((points[0].offset, points[0].count), (-40, 3), "only the good one");
+    assert_eq!(
+        (points[0].offset, points[0].count),
+        (-40, 3),
+        "only the good one"
+    );
     assert_eq!(points[0].bucket_counts, [1, 2]);
 }
 
