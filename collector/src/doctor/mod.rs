@@ -61,9 +61,9 @@ pub fn examine(config: Option<&Config>) -> Report {
     if !plans.is_empty() {
         let may_load = probes::privileges(&mut report);
         probes::ring_buffer(&mut report);
-        let btf = aya::Btf::from_sys_fs().ok();
+        let btf = crate::kernel::shared_btf::aya();
         for (id, plan) in &plans {
-            programs::check(&mut report, id, plan, btf.as_ref(), may_load);
+            programs::check(&mut report, id, plan, btf.as_deref(), may_load);
         }
     }
     let default_cri = K8sCriConfig::default();

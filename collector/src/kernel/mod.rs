@@ -10,6 +10,7 @@ pub mod kfunc;
 pub mod load;
 pub mod reader;
 pub mod settings;
+pub mod shared_btf;
 pub mod source;
 pub mod spec;
 pub mod stats;

@@ -10,6 +10,9 @@
 
 use aya::{Btf, EbpfLoader, Pod, VerifierLogLevel};
 
+/// Held while an aya loader is made (see [`ObjectSpec::loader`]).
+static NEW_LOADER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Where a program attaches; decides its program type when it is loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attach {
@@ -174,9 +177,17 @@ impl ObjectSpec {
     /// An aya loader with every global and size of this spec, relocating against `btf`.
     /// A refused program's log carries the verifier's messages and statistics, not its
     /// instruction trace (which can outgrow the log and lose the reason at its end).
+    ///
+    /// One loader is made at a time: aya's `EbpfLoader::new` parses the kernel's BTF
+    /// (about 18 MB at its peak) before `btf` replaces it, and the sources start together.
     pub fn loader<'a>(&'a self, btf: Option<&'a Btf>) -> EbpfLoader<'a> {
-        let mut loader = EbpfLoader::new();
-        loader.btf(btf).verifier_log_level(VerifierLogLevel::STATS);
+        let mut loader = {
+            let _one_at_a_time = NEW_LOADER.lock().unwrap_or_else(|e| e.into_inner());
+            let mut loader = EbpfLoader::new();
+            loader.btf(btf);
+            loader
+        };
+        loader.verifier_log_level(VerifierLogLevel::STATS);
         for (name, bytes) in &self.globals {
             loader.override_global(name, bytes.as_slice(), true);
         }

@@ -87,12 +87,12 @@ pub fn vfs_fields(btf: &Btf) -> Result<VfsFields, BtfError> {
 
 /// The running kernel's offsets, or `valid == 0` and why not.
 pub fn of_running_kernel() -> (VfsFields, Option<String>) {
-    of_parsed(&Btf::from_sys_fs())
+    of_parsed(&crate::kernel::shared_btf::ours())
 }
 
 /// [`of_running_kernel`] from already-parsed (or failed) BTF, for a source that reads
 /// other offsets from the same parse.
-pub fn of_parsed(btf: &Result<Btf, BtfError>) -> (VfsFields, Option<String>) {
+pub fn of_parsed(btf: &Result<std::sync::Arc<Btf>, BtfError>) -> (VfsFields, Option<String>) {
     match btf
         .as_ref()
         .map_err(|e| e.to_string())
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn the_running_kernel_resolves_every_vfs_offset_when_it_has_btf() {
-        let Ok(btf) = Btf::from_sys_fs() else {
+        let Ok(btf) = crate::kernel::shared_btf::ours() else {
             return; // no BTF on this machine: nothing to check
         };
         let f = vfs_fields(&btf).expect("every VFS member");

@@ -54,9 +54,9 @@ pub fn attach(source: &str, config: &ExecSourceConfig) -> Result<Kernel, Compone
             "hook tp_btf: no kernel BTF offsets (/sys/kernel/btf/vmlinux)".into(),
         ));
     }
-    let btf = aya::Btf::from_sys_fs().ok();
+    let btf = crate::kernel::shared_btf::aya();
     // The filter is in place before the program sees its first exec.
-    let (loaded, filter) = load_and_attach(source, &plan, btf.as_ref(), |ebpf| {
+    let (loaded, filter) = load_and_attach(source, &plan, btf.as_deref(), |ebpf| {
         let mut filter = KernelFilter::take(ebpf, Path::new(""))?;
         filter.apply(&config.filter)?;
         Ok(filter)
@@ -77,6 +77,8 @@ pub fn attach(source: &str, config: &ExecSourceConfig) -> Result<Kernel, Compone
         ?hook,
         "exec source attached to sched_process_exec",
     );
+    drop(btf);
+    crate::kernel::shared_btf::return_freed_memory();
     Ok(Kernel {
         ebpf: loaded.ebpf,
         filter,

@@ -52,7 +52,7 @@ impl KernelFacts {
     /// The running kernel's facts (one warning when its BTF offsets are missing), from one
     /// parse of its BTF.
     pub fn of_running_kernel() -> Self {
-        let btf = Btf::from_sys_fs();
+        let btf = crate::kernel::shared_btf::ours();
         let (vfs, missing) = crate::kernel::vfs_fields::of_parsed(&btf);
         if let Some(why) = missing {
             tracing::warn!(
@@ -194,8 +194,8 @@ fn possible_cpus() -> u32 {
 
 /// Offsets of the task, cred, mm and binprm fields the programs read, from the kernel's
 /// BTF, or `valid == 0` with a warning saying why.
-fn task_offsets(btf: Result<Btf, BtfError>) -> TaskOffsets {
-    match task_offsets_from(btf) {
+fn task_offsets(btf: Result<std::sync::Arc<Btf>, BtfError>) -> TaskOffsets {
+    match task_offsets_from(btf.as_deref().map_err(Clone::clone)) {
         Ok(o) => {
             tracing::debug!(?o, "task offsets from BTF");
             o
@@ -210,7 +210,7 @@ fn task_offsets(btf: Result<Btf, BtfError>) -> TaskOffsets {
 }
 
 /// [`task_offsets`] from already-parsed (or failed) BTF.
-pub fn task_offsets_from(btf: Result<Btf, BtfError>) -> Result<TaskOffsets, BtfError> {
+pub fn task_offsets_from(btf: Result<&Btf, BtfError>) -> Result<TaskOffsets, BtfError> {
     let btf = btf?;
     let task = |field| btf.offset_of("task_struct", &[field]);
     Ok(TaskOffsets {

@@ -79,7 +79,7 @@ fn offsets_come_from_btf_or_fail_cleanly() {
     if !std::path::Path::new(VMLINUX).exists() {
         return eprintln!("no {VMLINUX}: the running kernel's offsets are not checked");
     }
-    let o = task_offsets_from(Btf::from_sys_fs()).unwrap();
+    let o = task_offsets_from(Btf::from_sys_fs().as_ref().map_err(Clone::clone)).unwrap();
     assert_eq!(o.valid, 1);
     assert!(
         o.task_real_parent > 0 && o.task_tgid > 0 && o.task_mm > 0,

@@ -84,6 +84,7 @@ pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, Com
         },
         syscalls(&plan).join(",")
     );
+    crate::kernel::shared_btf::return_freed_memory();
     Ok(Kernel {
         ebpf: loaded.ebpf,
         filter,

@@ -105,7 +105,7 @@ impl KernelFacts {
     /// The running kernel's facts (one warning when its VFS offsets are missing); `proc`
     /// is where the host's `/proc` is mounted (`<host_root>/proc`).
     pub fn of_running_kernel(proc: &std::path::Path) -> Self {
-        let btf = crate::kernel::btf::Btf::from_sys_fs();
+        let btf = crate::kernel::shared_btf::ours();
         let (vfs, missing) = crate::kernel::vfs_fields::of_parsed(&btf);
         if let Some(why) = missing {
             tracing::warn!(
@@ -117,7 +117,7 @@ impl KernelFacts {
         if let Some(why) = why {
             tracing::debug!("file_open source: enter programs keep the arguments ({why})");
         }
-        let cast = btf.as_ref().ok().and_then(FileCast::in_btf);
+        let cast = btf.as_deref().ok().and_then(FileCast::in_btf);
         Self {
             vfs,
             own_tgid: own_tgid(proc),

@@ -65,7 +65,9 @@ pub fn syscall_regs(btf: &Btf, version: (u32, u32)) -> Result<SyscallRegs, Strin
 
 /// [`syscall_regs`] for the running kernel from its already-parsed (or failed) BTF:
 /// [`SyscallRegs::UNKNOWN`] and why when it cannot.
-pub fn of_running_kernel(btf: &Result<Btf, BtfError>) -> (SyscallRegs, Option<String>) {
+pub fn of_running_kernel(
+    btf: &Result<std::sync::Arc<Btf>, BtfError>,
+) -> (SyscallRegs, Option<String>) {
     // `code()` is `major << 16 | minor << 8 | patch` (patch capped at 255).
     let version = aya::util::KernelVersion::current()
         .map(|v| (v.code() >> 16, (v.code() >> 8) & 0xff))
@@ -86,7 +88,7 @@ mod tests {
 
     #[test]
     fn kernels_before_6_1_keep_the_enter_programs() {
-        let Ok(btf) = Btf::from_sys_fs() else {
+        let Ok(btf) = crate::kernel::shared_btf::ours() else {
             return; // no BTF on this machine: the version check is all there is
         };
         for old in [(5, 10), (5, 15), (6, 0)] {
@@ -99,7 +101,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn x86_64_arguments_are_di_si_dx_r10_in_one_read() {
-        let Ok(btf) = Btf::from_sys_fs() else {
+        let Ok(btf) = crate::kernel::shared_btf::ours() else {
             return; // no BTF on this machine
         };
         let r = syscall_regs(&btf, (6, 1)).expect("x86_64 pt_regs");

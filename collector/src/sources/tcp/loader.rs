@@ -38,8 +38,8 @@ pub fn attach(source: &str, config: &TcpSourceConfig) -> Result<Kernel, Componen
     let facts = KernelFacts::of_running_kernel();
     let plan = plan(config, &facts);
     // Parsed once: the loader relocates against it and the RTT program attaches with it.
-    let btf = aya::Btf::from_sys_fs().ok();
-    let (loaded, filter) = load_and_attach(source, &plan, btf.as_ref(), |ebpf| {
+    let btf = crate::kernel::shared_btf::aya();
+    let (loaded, filter) = load_and_attach(source, &plan, btf.as_deref(), |ebpf| {
         let mut filter = KernelFilter::take(ebpf, &config.cgroup_root)?;
         filter.apply(&config.filter)?;
         Ok(filter)
@@ -68,6 +68,8 @@ pub fn attach(source: &str, config: &TcpSourceConfig) -> Result<Kernel, Componen
         programs::TCP_STATE_CATEGORY,
         programs::TCP_STATE_TRACEPOINT,
     );
+    drop(btf);
+    crate::kernel::shared_btf::return_freed_memory();
     Ok(Kernel {
         ebpf: loaded.ebpf,
         filter,

@@ -35,7 +35,7 @@ pub struct TcpSockFields {
 
 /// Every offset the programs take as globals: the netns offsets and the socket fields.
 pub fn kernel_offsets() -> (SockOffsets, TcpSockFields) {
-    let (netns, fields) = match Btf::from_sys_fs() {
+    let (netns, fields) = match crate::kernel::shared_btf::ours() {
         Ok(btf) => (netns_offsets(&btf), sock_fields(&btf)),
         Err(e) => {
             tracing::warn!(
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn the_running_kernel_resolves_every_group_when_it_has_btf() {
-        let Ok(btf) = Btf::from_sys_fs() else {
+        let Ok(btf) = crate::kernel::shared_btf::ours() else {
             return; // no BTF on this machine: nothing to check
         };
         let f = sock_fields(&btf);
