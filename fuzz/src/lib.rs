@@ -67,7 +67,7 @@ pub fn follow(event: &Event) {
     out.extend(aggregate.release(Release::All));
     for produced in &out {
         if let Event::Metrics(batch) = produced {
-            let _ = metrics_request(&resource, &[batch]).encode_to_vec();
+            let _ = metrics_request(&resource, &[batch], &[]).encode_to_vec();
             format::event(&mut text, produced, Verbosity::Detailed);
         }
     }

@@ -55,7 +55,7 @@ fn doctor_as_root_reports_the_kernel_and_every_source_hook_and_passes() {
         "kotel_open_exit",
     ];
     // The enter programs run only where the exit cannot read the arguments itself.
-    let btf = kotel::kernel::btf::Btf::from_sys_fs();
+    let btf = kotel::kernel::shared_btf::ours();
     if kotel::sources::file_open::regs::of_running_kernel(&btf)
         .0
         .valid
