@@ -112,3 +112,89 @@ fn accepts_belong_to_the_listening_process_and_connects_to_the_connecting_one() 
         "every client-side close is reported"
     );
 }
+
+/// A TCP listener on 127.0.0.1:`port` (0: any) with `SO_REUSEPORT` set before bind.
+fn reuseport_listener(port: u16) -> std::net::TcpListener {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns until it hands it over.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let one: libc::c_int = 1;
+        let set = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEPORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        assert_eq!(set, 0, "SO_REUSEPORT: {}", std::io::Error::last_os_error());
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let bound = libc::bind(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            libc::listen(fd, 128),
+            0,
+            "listen: {}",
+            std::io::Error::last_os_error()
+        );
+        std::net::TcpListener::from_raw_fd(fd)
+    }
+}
+
+#[test]
+fn a_reuseport_sibling_keeps_its_owner_when_the_newest_listener_closes_first() {
+    if !is_root() {
+        return skip("tcp_owner_reuseport", "loading kernel programs needs root");
+    }
+    let _serial = support::CGROUP_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let ns = NetnsThread::spawn().expect("creating a network namespace");
+    let mut source = harness::Attached::start(&ns, Ipv4Addr::LOCALHOST.into());
+    let cgroup = FreshCgroup::enter("reuseport").expect("a cgroup for the test");
+    let port = ns.run(|| {
+        let first = reuseport_listener(0);
+        let port = first.local_addr().unwrap().port();
+        // The newest listen() on the port closes first (a scaled-down replica, a worker
+        // that exits); the first keeps serving.
+        drop(reuseport_listener(port));
+        for _ in 0..N {
+            let client = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
+            drop(first.accept().expect("accept"));
+            drop(client);
+        }
+        port
+    });
+    let cgroup_id = cgroup.id;
+    drop(cgroup);
+    let accepts = |e: &TcpConnEvent| {
+        e.netns == ns.inode && e.local_port == port && e.kind == TcpEventKind::Accept
+    };
+    source.collect_until(N, |seen| seen.iter().filter(|e| accepts(e)).count());
+    let events: Vec<TcpConnEvent> = source.stop().into_iter().filter(accepts).collect();
+    assert_eq!(events.len(), N, "{events:#?}");
+    for e in &events {
+        assert_eq!(
+            (e.pid, e.cgroup_id, &*e.comm, e.direction),
+            (
+                std::process::id(),
+                cgroup_id,
+                THREAD_NAME,
+                Direction::Inbound
+            ),
+            "an accept of the remaining listener keeps its owner: {e:?}"
+        );
+    }
+}

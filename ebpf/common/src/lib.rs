@@ -42,7 +42,7 @@ pub mod maps {
     pub const TCP_EVENTS: &str = "KOTEL_TCP_EVENTS";
     /// Hash: socket address -> [`crate::tcp::SockOwner`] of an open connection.
     pub const TCP_SOCKS: &str = "KOTEL_TCP_SOCKS";
-    /// Hash: [`crate::tcp::ListenerKey`] -> [`crate::tcp::SockOwner`] of a listening socket.
+    /// Hash: [`crate::tcp::ListenerKey`] -> [`crate::tcp::ListenerOwner`] of a listening port.
     pub const TCP_LISTENERS: &str = "KOTEL_TCP_LISTENERS";
     /// Per-CPU array of `u64` counters indexed by [`crate::tcp::TcpStat`].
     pub const TCP_STATS: &str = "KOTEL_TCP_STATS";

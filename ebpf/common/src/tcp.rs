@@ -112,8 +112,7 @@ pub struct SockOwner {
     pub start_ns: u64,
     /// Monotonic time (ns) the connection became ESTABLISHED, 0 before that.
     pub established_ns: u64,
-    /// Kernel socket address this owner was recorded for (listeners: only the socket that
-    /// recorded an entry may delete it).
+    /// Kernel socket address this owner was recorded for.
     pub sock_id: u64,
     /// cgroup v2 id of the owning process.
     pub cgroup_id: u64,
@@ -132,6 +131,20 @@ pub struct SockOwner {
     /// Cached filter verdict for the quality programs: 0 = not computed; else the low 16
     /// bits are the filter epoch + 1 it was computed under and bit 31 is "allowed".
     pub verdict: u32,
+}
+
+/// Value of the listener map: the owner of the first socket that listened on the key, and
+/// how many sockets listen there now (`SO_REUSEPORT` siblings share a key). The entry goes
+/// when the last of them closes, so a sibling closing first leaves the others' accepts
+/// attributed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenerOwner {
+    /// Owner of the socket that created the entry.
+    pub owner: SockOwner,
+    /// Sockets listening on the key that the program counted (64 bits: the BPF target's
+    /// atomic width).
+    pub live: u64,
 }
 
 /// Key of the listener map: a listening port within a network namespace.
@@ -227,6 +240,7 @@ const _: () = assert!(TCP_EVENT_SIZE == 160 && core::mem::align_of::<TcpEvent>()
 const _: () = assert!(core::mem::offset_of!(TcpEvent, bytes_sent) == 120);
 const _: () = assert!(core::mem::size_of::<SockOwner>() == 72);
 const _: () = assert!(core::mem::size_of::<ListenerKey>() == 8);
+const _: () = assert!(core::mem::size_of::<ListenerOwner>() == 80);
 
 /// Indexes of the per-CPU stats counters of the `tcp` program.
 #[repr(u32)]

@@ -239,8 +239,8 @@ pub struct AckFields {
     pub snd_una: u32,
     /// `sk_buff.cb` + `tcp_skb_cb.ack_seq` (u32: the segment's acknowledgment number).
     pub skb_ack_seq: u32,
-    /// Keeps the size a multiple of 8.
-    pub _pad: u32,
+    /// `tcp_sock.snd_nxt` (u32: the next byte to send; an ACK beyond it is invalid).
+    pub snd_nxt: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<HistRow>() == 24 + 4 * SLOTS);

@@ -57,3 +57,21 @@ pub unsafe fn copy_16(dst: &mut [u8; 16], src: &[u8; 16]) {
         write_volatile(d.add(1), read_volatile(s.add(1)));
     }
 }
+
+/// Adds `delta` to `*target` atomically (BPF `lock xadd`, which every kernel's BPF has; the
+/// old value is not fetched). Wrapping: `u64::MAX` subtracts one.
+///
+/// # Safety
+/// `target` must point at a naturally aligned u64 in a map value the program may write.
+#[inline(always)]
+pub unsafe fn atomic_add(target: *mut u64, delta: u64) {
+    // SAFETY: the caller's contract; the instruction reads and writes `*target` only.
+    unsafe {
+        core::arch::asm!(
+            "lock *(u64 *)({target} + 0) += {delta}",
+            target = in(reg) target,
+            delta = in(reg) delta,
+            options(nostack),
+        );
+    }
+}

@@ -85,15 +85,15 @@ mod tests {
             start_time_unix_nano: 10,
             time_unix_nano: 20,
             counters: vec![
-                point("kotel.a", "x", 1.0),
-                point("kotel.a", "y", 2.0),
-                point("kotel.b", "x", 3.0),
+                point("t.a", "x", 1.0),
+                point("t.a", "y", 2.0),
+                point("t.b", "x", 3.0),
             ],
-            gauges: vec![point("kotel.depth", "x", 0.5)],
+            gauges: vec![point("t.depth", "x", 0.5)],
         };
         let metrics = telemetry_metrics(&snapshot);
         let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["kotel.a", "kotel.b", "kotel.depth"]);
+        assert_eq!(names, ["t.a", "t.b", "t.depth"]);
         let Some(otlp::metric::Data::Sum(sum)) = &metrics[0].data else {
             panic!("{:?}", metrics[0]);
         };

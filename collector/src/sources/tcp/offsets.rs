@@ -120,7 +120,7 @@ pub fn sock_fields(btf: &Btf) -> TcpSockFields {
             snd_una: btf.offset_of("tcp_sock", &["snd_una"])?,
             skb_ack_seq: btf.offset_of("sk_buff", &["cb"])?
                 + btf.offset_of("tcp_skb_cb", &["ack_seq"])?,
-            _pad: 0,
+            snd_nxt: btf.offset_of("tcp_sock", &["snd_nxt"])?,
         })
     };
     match ack() {

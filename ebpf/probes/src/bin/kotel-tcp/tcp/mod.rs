@@ -6,10 +6,12 @@
 //!   (established family -> CLOSE). Every full socket reaches CLOSE exactly once.
 //! - The owner (pid, comm, cgroup) is the task that called connect() (remembered at
 //!   CLOSE -> SYN_SENT in `KOTEL_TCP_SOCKS`, keyed by socket address) or, for accepted
-//!   sockets, the task that called listen() (remembered at -> LISTEN in
-//!   `KOTEL_TCP_LISTENERS`, keyed by netns, port and family), never the current task of a
-//!   softirq. A transition without a remembered owner is still emitted with pid 0 and counted
-//!   as `OwnerUnknown`. Entries are deleted at CLOSE, so the maps only hold live sockets;
+//!   sockets, the task that first called listen() on the port (remembered at -> LISTEN in
+//!   `KOTEL_TCP_LISTENERS`, keyed by netns, port and family, with a count of the sockets
+//!   listening there, so `SO_REUSEPORT` siblings keep it until the last closes), never the
+//!   current task of a softirq. A transition without a remembered owner is still emitted
+//!   with pid 0 and counted as `OwnerUnknown`. Entries are deleted at CLOSE, so the maps
+//!   only hold live sockets;
 //!   when a map is full a new socket is not tracked (counted as `OwnerMapFull`), and its
 //!   later events carry pid 0. Nothing is ever evicted silently.
 //! - Close and failed-connect records carry the connection's bytes, RTTs, retransmits and
@@ -43,7 +45,10 @@ use aya_ebpf::{
 };
 use kotel_common::{
     globals, maps, programs, str_eq,
-    tcp::{state, ListenerKey, SockOffsets, SockOwner, TcpEventKind, TcpStat, IPPROTO_TCP},
+    tcp::{
+        state, ListenerKey, ListenerOwner, SockOffsets, SockOwner, TcpEventKind, TcpStat,
+        IPPROTO_TCP,
+    },
     tcp_quality::{AckFields, CgroupFields, CloseFields, PortFields},
 };
 
@@ -71,9 +76,10 @@ static KOTEL_TCP_EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 /// maps.
 #[map]
 static KOTEL_TCP_SOCKS: HashMap<u64, SockOwner> = HashMap::with_max_entries(65_536, 0);
-/// (netns, port, family) -> owner of a listening socket.
+/// (netns, port, family) -> owner and count of the sockets listening there.
 #[map]
-static KOTEL_TCP_LISTENERS: HashMap<ListenerKey, SockOwner> = HashMap::with_max_entries(8_192, 0);
+static KOTEL_TCP_LISTENERS: HashMap<ListenerKey, ListenerOwner> =
+    HashMap::with_max_entries(8_192, 0);
 /// The working state of one `kotel_tcp_state` run (see [`work`]).
 #[map]
 static KOTEL_TCP_SCRATCH: PerCpuArray<Work> = PerCpuArray::with_max_entries(1, 0);
@@ -125,7 +131,7 @@ static KOTEL_TCP_ACK_FIELDS: Global<AckFields> = Global::new(AckFields {
     valid: 0,
     snd_una: 0,
     skb_ack_seq: 0,
-    _pad: 0,
+    snd_nxt: 0,
 });
 /// Offset of `err` in the `tcp:tcp_retransmit_skb` record; 0: the record has none.
 #[unsafe(no_mangle)]

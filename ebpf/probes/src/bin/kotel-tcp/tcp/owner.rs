@@ -3,15 +3,15 @@
 //! works on the run's [`Work`] (a per-CPU map value), never on stack copies of an owner.
 
 use aya_ebpf::{
-    bindings::BPF_ANY,
+    bindings::{BPF_ANY, BPF_NOEXIST},
     helpers::{bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_ktime_get_ns, generated},
 };
 use kotel_common::tcp::{
-    state, ListenerKey, SockOwner, TcpEventKind, TcpStat, AF_INET, AF_INET6, COMM_LEN,
-    DIRECTION_INBOUND, DIRECTION_OUTBOUND, DIRECTION_UNKNOWN,
+    state, ListenerKey, ListenerOwner, SockOwner, TcpEventKind, TcpStat, AF_INET, AF_INET6,
+    COMM_LEN, DIRECTION_INBOUND, DIRECTION_OUTBOUND, DIRECTION_UNKNOWN,
 };
 use kotel_common::tcp_quality::metric;
-use kotel_probes::mem::{copy_words, zero_words};
+use kotel_probes::mem::{atomic_add, copy_words, zero_words};
 
 use super::agg::record;
 use super::emit::{emit, latency};
@@ -82,32 +82,69 @@ fn listener_key(t: &Transition, netns: u32) -> ListenerKey {
     }
 }
 
-/// listen() on a bound socket: remember its owner. A socket listening without bind() gets
-/// its port only after this transition (sport 0 here): it is skipped, and its accepts carry
-/// an unknown owner.
+/// Adds `delta` (`u64::MAX`: -1) to a listener entry's count, atomically: siblings can
+/// listen or close on other CPUs at the same time.
+#[inline(always)]
+fn add_live(entry: *mut ListenerOwner, delta: u64) {
+    // SAFETY: `entry` points at a value of KOTEL_TCP_LISTENERS, valid for this run; the
+    // field is a naturally aligned u64.
+    unsafe { atomic_add(core::ptr::addr_of_mut!((*entry).live), delta) };
+}
+
+/// listen() on a bound socket: counts it on its key (netns, port, family), creating the
+/// entry with this socket's owner when it is the first, and marks the socket counted (its
+/// owner in `KOTEL_TCP_SOCKS`) so that only its own close uncounts it. A socket listening
+/// without bind() gets its port only after this transition (sport 0 here): it is skipped,
+/// and its accepts carry an unknown owner.
 #[inline(always)]
 pub(super) fn remember_listener(w: &mut Work) -> Result<u32, u32> {
     if w.t.sport == 0 {
         return Ok(0);
     }
     set_current_owner(&mut w.owner, w.t.sk, DIRECTION_INBOUND, 0);
-    let key = listener_key(&w.t, netns(w.t.sk));
-    if KOTEL_TCP_LISTENERS
-        .insert(&key, &w.owner, BPF_ANY as u64)
+    if KOTEL_TCP_SOCKS
+        .insert(&w.t.sk, &w.owner, BPF_ANY as u64)
         .is_err()
     {
         count(TcpStat::OwnerMapFull);
+        return Ok(0);
+    }
+    let key = listener_key(&w.t, netns(w.t.sk));
+    if let Some(entry) = KOTEL_TCP_LISTENERS.get_ptr_mut(&key) {
+        add_live(entry, 1);
+        return Ok(0);
+    }
+    // SAFETY: SockOwner is plain data with no padding.
+    unsafe { copy_words(&mut w.listener.owner, &w.owner) };
+    w.listener.live = 1;
+    if KOTEL_TCP_LISTENERS
+        .insert(&key, &w.listener, BPF_NOEXIST as u64)
+        .is_err()
+    {
+        // Another CPU created it meanwhile, or the map is full.
+        match KOTEL_TCP_LISTENERS.get_ptr_mut(&key) {
+            Some(entry) => add_live(entry, 1),
+            None => {
+                count(TcpStat::OwnerMapFull);
+                let _ = KOTEL_TCP_SOCKS.remove(&w.t.sk);
+            }
+        }
     }
     Ok(0)
 }
 
+/// A listening socket closes: uncounts it if its listen() was counted; the entry goes with
+/// the last listener on the key.
 #[inline(always)]
 pub(super) fn forget_listener(w: &mut Work) -> Result<u32, u32> {
+    if KOTEL_TCP_SOCKS.remove(&w.t.sk).is_err() {
+        return Ok(0);
+    }
     let key = listener_key(&w.t, netns(w.t.sk));
-    // Only the socket that recorded the entry removes it (SO_REUSEPORT siblings share a key).
-    // SAFETY: a lookup; the value is only compared.
-    if let Some(o) = unsafe { KOTEL_TCP_LISTENERS.get(&key) } {
-        if o.sock_id == w.t.sk {
+    if let Some(entry) = KOTEL_TCP_LISTENERS.get_ptr_mut(&key) {
+        add_live(entry, u64::MAX);
+        // SAFETY: as in add_live.
+        if unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*entry).live)) } == 0 {
             let _ = KOTEL_TCP_LISTENERS.remove(&key);
         }
     }
@@ -136,7 +173,7 @@ fn set_listener_owner(w: &mut Work, netns: u32) {
     };
     match found {
         // SAFETY: SockOwner is plain data with no padding (72 bytes of fields).
-        Some(o) => unsafe { copy_words(&mut w.owner, o) },
+        Some(o) => unsafe { copy_words(&mut w.owner, &o.owner) },
         None => {
             count(TcpStat::OwnerUnknown);
             set_unknown_owner(&mut w.owner, w.t.sk, DIRECTION_INBOUND);

@@ -13,7 +13,8 @@
 //! more (~330 ns per run against ~120 ns) than the lookups it saves.
 //!
 //! Contract: one sample per received segment whose acknowledgment number is after
-//! `snd_una`; the sample is the socket's smoothed RTT (`tcp_sock.srtt_us`, µs << 3,
+//! `snd_una` and not after `snd_nxt` (an ACK of data never sent reaches this hook, which
+//! fires before `tcp_ack` validates it, and the kernel then drops it); the sample is the socket's smoothed RTT (`tcp_sock.srtt_us`, µs << 3,
 //! recorded as ns = srtt8 * 125, exact) as that segment arrives, i.e. the estimate before
 //! this ACK's own update. A socket with no estimate yet (srtt 0) gives no sample.
 //! Connections established before the program attached are sampled too. Samples are
@@ -44,8 +45,10 @@ fn rtt(sk: u64, skb: u64) {
     let ack = KOTEL_TCP_ACK_FIELDS.load();
     let ack_seq = read::<u32>(skb + u64::from(ack.skb_ack_seq));
     let snd_una = read::<u32>(sk + u64::from(ack.snd_una));
-    // after(ack_seq, snd_una) in sequence space.
-    if (snd_una.wrapping_sub(ack_seq) as i32) >= 0 {
+    let snd_nxt = read::<u32>(sk + u64::from(ack.snd_nxt));
+    // Acceptable ACKs only, snd_una < ack_seq <= snd_nxt in sequence space: tcp_probe fires
+    // first in tcp_rcv_established, before tcp_ack drops an ACK of data never sent.
+    if (snd_una.wrapping_sub(ack_seq) as i32) >= 0 || (ack_seq.wrapping_sub(snd_nxt) as i32) > 0 {
         return;
     }
     let srtt8 = read::<u32>(sk + u64::from(KOTEL_TCP_CLOSE_FIELDS.load().srtt_us));

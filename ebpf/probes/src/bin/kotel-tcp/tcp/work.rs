@@ -8,7 +8,7 @@
 //! inner one is skipped and counted as missed), so a run has the CPU's slot to itself from
 //! start to end; the `tp_btf` RTT program, which can interrupt it, never touches it.
 
-use kotel_common::tcp::SockOwner;
+use kotel_common::tcp::{ListenerOwner, SockOwner};
 
 use super::record::Transition;
 use super::sock::ConnStats;
@@ -21,4 +21,6 @@ pub(super) struct Work {
     pub(super) owner: SockOwner,
     /// What a close or failed-connect record carries (zeros for connect and accept).
     pub(super) stats: ConnStats,
+    /// The entry a listen() creates in `KOTEL_TCP_LISTENERS`.
+    pub(super) listener: ListenerOwner,
 }
