@@ -43,7 +43,7 @@ use kotel_integration_tests::containerd::ScratchDir;
 use kotel_integration_tests::local_server::free_port;
 use kotel_integration_tests::prometheus::{self, Prometheus};
 use kotel_integration_tests::{is_root, skip};
-use net::{VethPair, SERVER_IP};
+use net::VethPair;
 
 const TEST: &str = "dashboards_live";
 /// `$__rate_interval` in the queries: several 1 s scrapes.
@@ -208,21 +208,10 @@ fn drive_workload(watched: &Path, round: usize) {
 /// kernel retransmits them.
 fn retransmit_once() {
     let pair = VethPair::new().expect("two namespaces and a veth pair (iproute2)");
-    let listener = pair
-        .server
-        .run(|| TcpListener::bind((SERVER_IP, 0)))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 100];
-        conn.read_exact(&mut buf).unwrap();
+    let (mut client, server) = pair.connect(|mut conn| {
+        conn.read_exact(&mut [0u8; 100]).unwrap();
         conn.write_all(b"a").unwrap();
     });
-    let mut client = pair
-        .client
-        .run(move || TcpStream::connect((SERVER_IP, port)))
-        .unwrap();
     pair.qdisc("add", &["root", "blackhole"])
         .expect("blackhole");
     client.write_all(&[1; 100]).unwrap();

@@ -19,7 +19,7 @@ use kotel::sources::tcp::{TcpSource, TcpSourceConfig};
 use kotel_integration_tests::harness::{Attached, Stopped};
 use kotel_integration_tests::support::{self, FreshCgroup, NetnsThread};
 use kotel_integration_tests::{is_root, skip};
-use net::{tcp_info, VethPair, SERVER_IP};
+use net::{tcp_info, VethPair};
 
 const INTERVAL: Duration = Duration::from_millis(500);
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -77,13 +77,7 @@ fn retransmits_while_the_path_drops_are_counted_per_connection_and_per_cgroup() 
     let pair = VethPair::new().expect("two namespaces and a veth pair (iproute2)");
     let source = start(&pair.client, "retransmits");
     let cgroup = FreshCgroup::enter("retransmits").expect("a cgroup for the test");
-    let listener = pair
-        .server
-        .run(|| TcpListener::bind((SERVER_IP, 0)))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
+    let (mut client, server) = pair.connect(|mut conn| {
         let mut buf = [0u8; 100];
         for answer in [b"a", b"b"] {
             conn.read_exact(&mut buf).unwrap();
@@ -91,10 +85,7 @@ fn retransmits_while_the_path_drops_are_counted_per_connection_and_per_cgroup() 
         }
         assert_eq!(conn.read(&mut buf).unwrap(), 0, "EOF");
     });
-    let mut client = pair
-        .client
-        .run(move || TcpStream::connect((SERVER_IP, port)))
-        .unwrap();
+    let port = client.peer_addr().unwrap().port();
     let client_port = client.local_addr().unwrap().port();
     let mut answer = [0u8; 1];
     client.write_all(&[1; 100]).unwrap();

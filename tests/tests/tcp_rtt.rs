@@ -24,7 +24,7 @@ use kotel_common::tcp_quality::{slot_of_ns, MIN_INDEX};
 use kotel_integration_tests::harness::Attached;
 use kotel_integration_tests::support::{self, FreshCgroup};
 use kotel_integration_tests::{is_root, skip};
-use net::{median, merged, tcp_info, VethPair, SERVER_IP};
+use net::{median, merged, tcp_info, VethPair};
 
 const INTERVAL: Duration = Duration::from_millis(500);
 /// SO_SNDBUF of the sender (the kernel doubles it).
@@ -64,22 +64,12 @@ fn rtt_histogram_of_a_shaped_bulk_transfer_matches_tcp_info() {
     let source = Attached::start_source(&pair.client, loopback, TcpSource::new(&id, &config));
     let cgroup = FreshCgroup::enter("rtt").expect("a cgroup for the test");
 
-    let listener = pair
-        .server
-        .run(|| TcpListener::bind((SERVER_IP, 0)))
-        .expect("listen in the server namespace");
-    let port = listener.local_addr().unwrap().port();
-    let server = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().expect("accept");
+    let (mut client, server) = pair.connect(|mut conn| {
         let mut sink = Vec::new();
         conn.read_to_end(&mut sink).expect("read");
         conn.write_all(b"done").expect("answer");
         sink.len()
     });
-    let mut client = pair
-        .client
-        .run(move || TcpStream::connect((SERVER_IP, port)))
-        .expect("connect across the veth pair");
     // A small send buffer caps what is in flight, so the queue (and the RTT, ~in flight /
     // rate) stays steady instead of see-sawing.
     net::set_send_buffer(&client, SEND_BUFFER).expect("SO_SNDBUF");

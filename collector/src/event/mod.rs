@@ -3,6 +3,7 @@
 //! the format of recorded files (`kotel run --record`) and of the `replay` source.
 
 mod exec;
+pub mod exponential;
 mod file;
 mod histogram;
 mod metric;

@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use kotel::event::exponential::Exponential;
 use kotel::event::{TelemetryPoint, TelemetrySnapshot};
-use kotel::exporters::prometheus::exponential::{EdgeSet, Exponential};
+use kotel::exporters::prometheus::edges::EdgeSet;
 use kotel::exporters::prometheus::protobuf;
 use kotel::exporters::prometheus::state::{Family, FamilyKind, ScrapeState, SeriesValue};
 use kotel::exporters::prometheus::text::{self, Format};

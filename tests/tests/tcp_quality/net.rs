@@ -6,9 +6,10 @@
 #![allow(dead_code)]
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::process::Command;
+use std::thread;
 
 use kotel::event::{CgroupHistogram, HistogramMetric};
 use kotel_integration_tests::support::NetnsThread;
@@ -62,6 +63,26 @@ impl VethPair {
             run("ip", &["link", "set", "kv1", "up"])
         })?;
         Ok(Self { client, server })
+    }
+
+    /// A connection across the pair: a listener on [`SERVER_IP`] in the server namespace,
+    /// whose accepted socket `serve` gets in a thread of its own (joined through the handle),
+    /// and the client end, connected from the client namespace.
+    pub fn connect<T: Send + 'static>(
+        &self,
+        serve: impl FnOnce(TcpStream) -> T + Send + 'static,
+    ) -> (TcpStream, thread::JoinHandle<T>) {
+        let listener = self
+            .server
+            .run(|| TcpListener::bind((SERVER_IP, 0)))
+            .expect("listen in the server namespace");
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || serve(listener.accept().expect("accept").0));
+        let client = self
+            .client
+            .run(move || TcpStream::connect((SERVER_IP, port)))
+            .expect("connect across the veth pair");
+        (client, server)
     }
 
     /// `tc qdisc <args...>` on the client's interface, e.g. `["add", "root", "blackhole"]`

@@ -5,11 +5,11 @@
 //! then `+Inf`, with cumulative counts that never decrease and end at the series' count.
 //! So `sum by (le)` across pods, nodes or time adds like with like and
 //! `histogram_quantile` lands in the right bucket. Exponential series use their family's
-//! [`EdgeSet`](super::exponential::EdgeSet) (zero bucket, then every bucket edge over the
+//! [`EdgeSet`](super::edges::EdgeSet) (zero bucket, then every bucket edge over the
 //! family's range); explicit series use the union of their family's bounds.
 
 use crate::event::Attributes;
-use crate::exporters::prometheus::exponential::EdgeSet;
+use crate::exporters::prometheus::edges::EdgeSet;
 use crate::exporters::prometheus::state::{Family, SeriesValue};
 
 /// One histogram series in classic form.

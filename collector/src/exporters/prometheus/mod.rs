@@ -4,7 +4,7 @@
 //! `le` buckets (the same complete edge set on every series of a family) for the others.
 
 pub mod classic;
-pub mod exponential;
+pub mod edges;
 pub mod exposition;
 pub mod protobuf;
 pub mod server;

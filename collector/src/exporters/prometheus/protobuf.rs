@@ -14,9 +14,10 @@ use std::collections::BTreeMap;
 
 use prost::Message;
 
+use crate::event::exponential::Exponential;
 use crate::event::{Attributes, TelemetryPoint, TelemetrySnapshot};
 use crate::exporters::prometheus::classic::{self, Classic};
-use crate::exporters::prometheus::exponential::{Exponential, NATIVE_SCALES};
+use crate::exporters::prometheus::edges::NATIVE_SCALES;
 use crate::exporters::prometheus::state::{FamilyKind, ScrapeState, SeriesValue};
 use crate::exporters::prometheus::text::{metric_name, sanitize};
 

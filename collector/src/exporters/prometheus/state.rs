@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use std::time::{Duration, Instant};
 
+use crate::event::exponential::Exponential;
 use crate::event::{Attributes, HistogramPoint, MetricBatch, MetricData, Temporality};
-use crate::exporters::prometheus::exponential::{EdgeSet, Exponential};
+use crate::exporters::prometheus::edges::EdgeSet;
 
 /// A series not updated for this long is dropped from scrapes.
 pub const STALE_AFTER: Duration = Duration::from_secs(600);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use kotel_common::tcp_quality::{MAX_INDEX, MIN_INDEX, SCALE};
 
+pub use crate::event::exponential::Exponential;
 use crate::event::CgroupHistogram;
 
 /// Why a histogram is refused: no kernel program makes it.
@@ -93,23 +94,8 @@ impl Explicit {
     }
 }
 
-/// A base-2 exponential histogram's state (positive values and zeros), at one scale.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Exponential {
-    /// The scale (base 2^(2^-scale)).
-    pub scale: i32,
-    /// Values that were zero.
-    pub zero_count: u64,
-    /// Index of `counts[0]`.
-    pub offset: i32,
-    /// Counts from `offset` upward.
-    pub counts: Vec<u64>,
-    /// Values recorded.
-    pub count: u64,
-    /// Their sum.
-    pub sum: f64,
-}
-
+// The state is the model's (shared with the `prometheus` exporter); merging the kernel's
+// histograms into it is this processor's.
 impl Exponential {
     /// Adds a kernel histogram. Both must have the same scale (the kernel's is fixed);
     /// a different one is refused (returns false) rather than merged wrongly.

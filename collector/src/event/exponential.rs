@@ -1,12 +1,13 @@
-//! Exponential histograms as the scrape endpoint keeps them (OTLP form: base
-//! 2^(2^-scale), bucket `i` is `(base^i, base^(i+1)]`, dense counts from an offset), and
-//! the edge set their classic `le` form uses across a whole family.
+//! An exponential histogram's state (OTLP form: base 2^(2^-scale), bucket `i` is
+//! `(base^i, base^(i+1)]`, dense counts from an offset), shared by the `aggregate`
+//! processor (which merges the kernel's histograms into it) and the `prometheus` exporter
+//! (which adds deltas and shows it natively or as `le` buckets).
 //!
-//! Contract: no histogram here ever holds more than [`MAX_BUCKETS`] buckets. Whatever
-//! would (a point reaching far from the others, two deltas far apart) is downscaled
-//! first, halving the resolution per step as the OTLP specification's downscaling does
-//! (index `i` at scale `s` is index `i >> d` at scale `s - d`): memory stays bounded
-//! whatever the input, and no count is lost.
+//! Contract: what [`Exponential::from_point`] and [`Exponential::add`] build never holds
+//! more than [`MAX_BUCKETS`] buckets. Whatever would (a point reaching far from the
+//! others, two deltas far apart) is downscaled first, halving the resolution per step as
+//! the OTLP specification's downscaling does (index `i` at scale `s` is index `i >> d` at
+//! scale `s - d`): memory stays bounded whatever the input, and no count is lost.
 
 use crate::event::ExponentialPoint;
 
@@ -14,11 +15,8 @@ use crate::event::ExponentialPoint;
 /// default `max_size`; 160 buckets at scale 2 cover 2^40, from 1 ns to 18 minutes).
 pub const MAX_BUCKETS: usize = 160;
 
-/// Prometheus native histograms' schemas: -4 ..= 8.
-pub const NATIVE_SCALES: std::ops::RangeInclusive<i32> = -4..=8;
-
 /// One exponential histogram (positive values and zeros).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Exponential {
     /// The scale.
     pub scale: i32,
@@ -26,7 +24,7 @@ pub struct Exponential {
     pub zero_count: u64,
     /// Index of `counts[0]`.
     pub offset: i32,
-    /// Counts from `offset` upward; never longer than [`MAX_BUCKETS`], no zeros at either end.
+    /// Counts from `offset` upward.
     pub counts: Vec<u64>,
     /// Values recorded.
     pub count: u64,
@@ -52,7 +50,7 @@ impl Exponential {
         out
     }
 
-    /// First and last populated bucket index, `None` when only zeros (or nothing) were seen.
+    /// First and last bucket index held, `None` when only zeros (or nothing) were seen.
     pub fn range(&self) -> Option<(i32, i32)> {
         (!self.counts.is_empty()).then(|| (self.offset, self.offset + self.counts.len() as i32 - 1))
     }
@@ -143,7 +141,7 @@ pub fn upper_edge(scale: i32, index: i32) -> f64 {
 
 /// Index `index` at a scale `steps` lower (floor division by 2^steps; scales differ by at
 /// most a few dozen, so the shift stays in range).
-fn shift(index: i32, steps: i32) -> i32 {
+pub fn shift(index: i32, steps: i32) -> i32 {
     index >> steps.min(31)
 }
 
@@ -157,85 +155,26 @@ pub fn fitting_scale(scale: i32, lo: i32, hi: i32) -> i32 {
     scale - steps
 }
 
-/// The `le` edges every series of a family shows: one scale and one index range for all
-/// of them, which only ever widens (so a bucket never vanishes from a series between two
-/// scrapes while the family lives). Every series then reports a count at every edge, and
-/// `sum by (le)` across series and time adds like with like.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EdgeSet {
-    /// The scale of the edges.
-    pub scale: i32,
-    /// First and last bucket index at that scale.
-    pub range: Option<(i32, i32)>,
-}
-
-impl EdgeSet {
-    /// The edge set that holds `histogram`.
-    pub fn of(histogram: &Exponential) -> Self {
-        Self {
-            scale: histogram.scale,
-            range: histogram.range(),
-        }
-    }
-
-    /// Widens to also hold `other`, lowering the scale when the two differ or when the
-    /// union would span more than [`MAX_BUCKETS`].
-    pub fn widen(&mut self, other: EdgeSet) {
-        let scale = self.scale.min(other.scale);
-        let at = |set: EdgeSet| {
-            let steps = set.scale - scale;
-            set.range
-                .map(|(lo, hi)| (shift(lo, steps), shift(hi, steps)))
-        };
-        let range = match (at(*self), at(other)) {
-            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
-            (a, b) => a.or(b),
-        };
-        let fitted = range.map_or(scale, |(lo, hi)| fitting_scale(scale, lo, hi));
-        let steps = scale - fitted;
-        self.scale = fitted;
-        self.range = range.map(|(lo, hi)| (shift(lo, steps), shift(hi, steps)));
-    }
-
-    /// The finite upper edges, ascending: 0 (the zero bucket), then each bucket's upper edge.
-    pub fn edges(&self) -> Vec<f64> {
-        let mut out = vec![0.0];
-        if let Some((lo, hi)) = self.range {
-            out.extend((lo..=hi).map(|i| upper_edge(self.scale, i)));
-        }
-        out
-    }
-
-    /// The cumulative count of `histogram` at each of [`Self::edges`] (`histogram` is
-    /// downscaled to the set's scale first; the set must hold it).
-    pub fn cumulative(&self, histogram: &Exponential) -> Vec<u64> {
-        let mut h = histogram.clone();
-        h.downscale(self.scale);
-        let mut out = vec![h.zero_count];
-        if let Some((lo, hi)) = self.range {
-            out.extend((lo..=hi).map(|i| h.count_through(i)));
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn histogram(scale: i32, offset: i32, counts: &[u64], zeros: u64) -> Exponential {
+    /// A histogram as `from_point` would make it.
+    pub fn histogram(scale: i32, offset: i32, counts: &[u64], zeros: u64) -> Exponential {
         let count = zeros + counts.iter().sum::<u64>();
-        let mut h = Exponential {
+        Exponential::from_point(&ExponentialPoint {
+            header: crate::event::PointHeader {
+                attributes: std::sync::Arc::from(Vec::new()),
+                start_time_unix_nano: 0,
+                time_unix_nano: 0,
+            },
+            count,
+            sum: 1.0,
             scale,
             zero_count: zeros,
             offset,
-            counts: counts.to_vec(),
-            count,
-            sum: 1.0,
-        };
-        h.trim();
-        h.fit();
-        h
+            bucket_counts: counts.to_vec(),
+        })
     }
 
     #[test]
@@ -278,35 +217,5 @@ mod tests {
         assert_eq!(upper_edge(0, 0), 2.0);
         assert_eq!(upper_edge(2, -5), 2f64.powf(-1.0));
         assert_eq!(upper_edge(2, -45), 2f64.powi(-11));
-    }
-
-    #[test]
-    fn every_series_of_a_family_counts_at_every_edge_and_stays_monotone() {
-        let low = histogram(2, -50, &[3, 1], 2);
-        let high = histogram(2, -20, &[4], 0);
-        let mut set = EdgeSet::of(&low);
-        set.widen(EdgeSet::of(&high));
-        assert_eq!(set.range, Some((-50, -20)));
-        let edges = set.edges();
-        assert_eq!(edges.len(), 32);
-        for h in [&low, &high] {
-            let cumulative = set.cumulative(h);
-            assert_eq!(cumulative.len(), edges.len());
-            assert!(cumulative.windows(2).all(|w| w[0] <= w[1]));
-            assert_eq!(*cumulative.last().unwrap(), h.count);
-        }
-        assert_eq!(set.cumulative(&high)[..31], [0; 31]);
-        assert_eq!(set.cumulative(&low)[..3], [2, 5, 6]);
-    }
-
-    #[test]
-    fn an_edge_set_of_different_scales_and_a_wide_union_lowers_its_scale() {
-        let mut set = EdgeSet::of(&histogram(3, 0, &[1], 0));
-        set.widen(EdgeSet::of(&histogram(2, -2, &[1], 0)));
-        assert_eq!((set.scale, set.range), (2, Some((-2, 0))));
-        set.widen(EdgeSet::of(&histogram(2, 10_000, &[1], 0)));
-        let (lo, hi) = set.range.unwrap();
-        assert!((hi - lo + 1) as usize <= MAX_BUCKETS);
-        assert!(set.scale < 2);
     }
 }
