@@ -278,18 +278,40 @@ fn a_reload_restarts_only_what_changed_and_keeps_counting_across_it() {
     publish(dir.path(), 1, &pipeline(port, "reload_interval: 100ms"));
     let (mut child, mut log) = start_attached(agent_command(&dir.path().join("pipeline.yaml")));
 
+    // The Prometheus exporter's own settings change, its address does not: it restarts
+    // alone and its successor takes the same port once it has let go of it.
+    let relabelled = pipeline(port, "reload_interval: 100ms").replace(
+        &format!("listen: 127.0.0.1:{port} }}"),
+        &format!("listen: 127.0.0.1:{port}, resource: {{ cluster: test }} }}"),
+    );
+    assert_ne!(relabelled, pipeline(port, "reload_interval: 100ms"));
+    let (made, seen) = reload_under_load(dir.path(), 2, &relabelled, port);
+    log.wait_until(Duration::from_secs(5), |l| {
+        l.contains("sources=0 pipelines=0 exporters=1")
+    })
+    .unwrap_or_else(|l| panic!("not applied as an exporter restart:\n{l}"));
+    assert!(
+        scrape(port).contains("cluster=\"test\""),
+        "the successor serves on the same port"
+    );
+    eprintln!("{TEST}: exporter replaced on its port: {made} connections made across the reload, {seen} counted");
+    assert_eq!(
+        seen, made as f64,
+        "every connection across the reload is counted"
+    );
+
     // A debug exporter joins the pipeline: the tcp source, the pipeline (re-routed in
     // place) and the Prometheus endpoint keep running.
-    let with_debug = pipeline(port, "reload_interval: 100ms")
+    let with_debug = relabelled
         .replace(
             "exporters: { prometheus: { listen:",
             "exporters: { debug: { verbosity: basic }, prometheus: { listen:",
         )
         .replace("exporters: [prometheus]", "exporters: [prometheus, debug]");
-    assert_ne!(with_debug, pipeline(port, "reload_interval: 100ms"));
-    let (made, seen) = reload_under_load(dir.path(), 2, &with_debug, port);
+    assert_ne!(with_debug, relabelled);
+    let (made, seen) = reload_under_load(dir.path(), 3, &with_debug, port);
     log.wait_until(Duration::from_secs(5), |l| {
-        l.contains("new configuration applied")
+        l.matches("sources=0 pipelines=0 exporters=1").count() == 2
     })
     .unwrap_or_else(|l| panic!("not applied:\n{l}"));
     assert_eq!(
@@ -309,7 +331,7 @@ fn a_reload_restarts_only_what_changed_and_keeps_counting_across_it() {
         "reload_interval: 100ms",
         "reload_interval: 100ms, channel_capacity: 512",
     );
-    let (made, seen) = reload_under_load(dir.path(), 3, &restarting, port);
+    let (made, seen) = reload_under_load(dir.path(), 4, &restarting, port);
     log.wait_until(Duration::from_secs(5), |l| {
         l.matches("tcp source attached").count() == 2
     })

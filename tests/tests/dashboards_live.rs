@@ -12,7 +12,8 @@
 //! - each Prometheus stored the histograms in its own form (no `_bucket` series in the
 //!   native one, no native histogram in the classic one);
 //! - two pods with RTTs 2^9 apart, summed across pods, give quantiles inside the right
-//!   bucket on both (the classic form needs every series to carry every `le` edge).
+//!   bucket on both (the classic form needs every series to carry the same `le` edges:
+//!   its fixed bucket per doubling; the native form keeps the kernel's scale-2 buckets).
 //!
 //! The health dashboard's self-telemetry queries are the same exposition (and reach OTLP
 //! too, see `export_receivers.rs`); most of them count faults, so this workload leaves
@@ -120,11 +121,16 @@ fn every_prometheus_panel_shows_the_workload_in_both_histogram_forms() {
     // Quantiles across two pods land in the right bucket.
     let selector = format!("k8s_namespace_name=\"{QUANTILE_NAMESPACE}\"");
     for (q, index) in [(0.25, FAST_INDEX), (0.75, SLOW_INDEX)] {
-        let (lower, upper) = (edge(index - 1), edge(index));
-        for (form, prometheus, expr) in [
+        // The native form keeps the kernel's buckets; the classic one has a bucket per
+        // doubling (the bucket holding the kernel's).
+        let native_bucket = (edge(index - 1), edge(index));
+        let doubling = index >> 2;
+        let classic_bucket = (2f64.powi(doubling), 2f64.powi(doubling + 1));
+        for (form, prometheus, (lower, upper), expr) in [
             (
                 "classic",
                 &classic,
+                classic_bucket,
                 format!(
                     "histogram_quantile({q}, sum by (le) (tcp_rtt_seconds_bucket{{{selector}}}))"
                 ),
@@ -132,6 +138,7 @@ fn every_prometheus_panel_shows_the_workload_in_both_histogram_forms() {
             (
                 "native",
                 &native,
+                native_bucket,
                 format!("histogram_quantile({q}, sum(tcp_rtt_seconds{{{selector}}}))"),
             ),
         ] {

@@ -34,11 +34,12 @@ pub struct Exponential {
 
 impl Exponential {
     /// The histogram of an OTLP point, trimmed and downscaled to fit [`MAX_BUCKETS`].
-    /// Buckets past index `i32::MAX` (no real histogram reaches them) are left out.
+    /// Buckets past index `i32::MAX - 1` (no real histogram reaches them) are left out,
+    /// and the scale is clamped to -10 ..= 20 (OTLP's own range; others are corrupt).
     pub fn from_point(p: &ExponentialPoint) -> Self {
-        let room = (i64::from(i32::MAX) - i64::from(p.offset) + 1) as usize;
+        let room = (i64::from(i32::MAX) - 1 - i64::from(p.offset) + 1).max(0) as usize;
         let mut out = Self {
-            scale: p.scale,
+            scale: p.scale.clamp(-10, 20),
             zero_count: p.zero_count,
             offset: p.offset,
             counts: p.bucket_counts[..p.bucket_counts.len().min(room)].to_vec(),
@@ -52,7 +53,8 @@ impl Exponential {
 
     /// First and last bucket index held, `None` when only zeros (or nothing) were seen.
     pub fn range(&self) -> Option<(i32, i32)> {
-        (!self.counts.is_empty()).then(|| (self.offset, self.offset + self.counts.len() as i32 - 1))
+        (!self.counts.is_empty())
+            .then(|| (self.offset, self.offset + (self.counts.len() as i32 - 1)))
     }
 
     /// Adds `other` (a delta): both go to the lower of the two scales, then lower still
@@ -73,7 +75,10 @@ impl Exponential {
                 None => (lo, hi),
             };
             let mut counts = vec![0u64; (hi - lo + 1) as usize];
-            for h in [&*self, &other] {
+            for h in [&*self, &other]
+                .into_iter()
+                .filter(|h| !h.counts.is_empty())
+            {
                 let start = (h.offset - lo) as usize;
                 for (slot, n) in counts[start..].iter_mut().zip(&h.counts) {
                     *slot += n;
@@ -217,5 +222,24 @@ mod tests {
         assert_eq!(upper_edge(0, 0), 2.0);
         assert_eq!(upper_edge(2, -5), 2f64.powf(-1.0));
         assert_eq!(upper_edge(2, -45), 2f64.powi(-11));
+    }
+
+    #[test]
+    fn corrupt_points_do_not_overflow() {
+        for (scale, offset) in [
+            (i32::MIN, i32::MAX),
+            (i32::MAX, i32::MIN),
+            (2, i32::MAX - 1),
+        ] {
+            let mut h = histogram(scale, offset, &[1, 2, 3], 1);
+            assert!(h.counts.len() <= MAX_BUCKETS);
+            let (lo, hi) = h.range().unwrap_or((0, 0));
+            assert!(lo <= hi);
+            h.add(&histogram(2, i32::MIN, &[4], 0));
+            assert_eq!(
+                h.count_through(i32::MAX),
+                h.zero_count + h.counts.iter().sum::<u64>()
+            );
+        }
     }
 }

@@ -80,6 +80,8 @@ pub struct Graph {
     generation: u64,
     record: Option<(Edge, JoinHandle<()>, FlushDeadline)>,
     ticker: Option<RunningTicker>,
+    /// Pipelines and exporters a reload replaced, still draining or flushing.
+    retiring: Vec<JoinHandle<()>>,
 }
 
 impl Graph {
@@ -100,6 +102,7 @@ impl Graph {
             generation: 0,
             record: None,
             ticker: None,
+            retiring: Vec::new(),
         };
         if let Some(path) = &options.record {
             let recorder = RecordExporter::open(path, options.append_record).map_err(|error| {
@@ -119,7 +122,7 @@ impl Graph {
             tracing::info!(file = %path.display(), "recording source events");
         }
         for (id, exporter) in &config.exporters {
-            graph.start_exporter(id, exporter);
+            graph.start_exporter(id, exporter, None);
         }
         for id in config.pipelines.keys() {
             graph.start_pipeline(id);
@@ -167,6 +170,12 @@ impl Graph {
             }
         }
 
+        // The ticker holds edges to the exporters: it stops now, so a replaced exporter's
+        // input can close, and starts again over the new set at the end.
+        if let Some(ticker) = self.ticker.take() {
+            stop_ticker(ticker).await;
+        }
+
         // Sources that change stop first: nothing new enters what is replaced.
         let mut stopping = Vec::new();
         for id in &plan.sources {
@@ -178,8 +187,26 @@ impl Graph {
         }
         self.await_sources(&stopping, timeout).await;
 
-        // New pipelines start (processors of an unchanged id and config share what they
-        // share, e.g. the CRI service, with the instances they replace).
+        // Exporters: a replaced one flushes by the deadline once nothing sends to it; its
+        // successor's channel takes batches at once, and the successor itself starts when
+        // the old one is done (so it can bind the same port).
+        let flush_by = tokio::time::Instant::now() + flush_budget(timeout);
+        self.retiring.retain(|task| !task.is_finished());
+        for id in &plan.exporters {
+            let previous = self.exporters.remove(id).map(|old| {
+                old.deadline.set(flush_by);
+                old.task
+            });
+            match (new.exporters.get(id), previous) {
+                (Some(config), previous) => self.start_exporter(id, &config.clone(), previous),
+                (None, Some(task)) => self.retiring.push(task),
+                (None, None) => {}
+            }
+        }
+
+        // Pipelines: new ones start (processors of an unchanged id and config share what
+        // they share, e.g. the CRI service, with the instances they replace), kept ones
+        // take their new exporter lists.
         let mut replaced_pipelines = Vec::new();
         for id in &plan.pipelines {
             if let Some(old) = self.pipelines.remove(id) {
@@ -189,59 +216,26 @@ impl Graph {
                 self.start_pipeline(id);
             }
         }
-        // Kept sources feed the new set of pipelines; the replaced ones drain and end.
+        self.route_pipelines();
+
+        // Sources: kept ones feed the new set of pipelines, replaced ones start.
         for id in self.sources.keys().cloned().collect::<Vec<_>>() {
             let edges = self.source_edges(&id);
             self.sources[&id].route.set(edges);
         }
-        for pipeline in replaced_pipelines {
-            let RunningPipeline {
-                tx, route, task, ..
-            } = pipeline;
-            drop(tx);
-            drop(route);
-            if tokio::time::timeout(timeout, task).await.is_err() {
-                tracing::warn!(timeout = ?timeout, "a replaced pipeline did not drain in time");
-            }
-        }
-
-        // Replaced exporters: no pipeline sends to them any more, they flush, and their
-        // successors start.
-        let mut replaced_exporters = Vec::new();
-        for id in &plan.exporters {
-            if let Some(old) = self.exporters.remove(id) {
-                replaced_exporters.push(old);
-            }
-        }
-        self.route_pipelines();
-        if let Some(ticker) = self.ticker.take() {
-            stop_ticker(ticker).await;
-        }
-        let flush_by = tokio::time::Instant::now() + flush_budget(timeout);
-        for exporter in replaced_exporters {
-            let RunningExporter {
-                edge,
-                task,
-                deadline,
-                ..
-            } = exporter;
-            deadline.set(flush_by);
-            drop(edge);
-            if tokio::time::timeout(timeout, task).await.is_err() {
-                tracing::warn!(timeout = ?timeout, "a replaced exporter did not flush in time");
-            }
-        }
-        for id in &plan.exporters {
-            if let Some(config) = new.exporters.get(id) {
-                self.start_exporter(id, &config.clone());
-            }
-        }
-        self.route_pipelines();
-
         for id in &plan.sources {
             if new.sources.contains_key(id) {
                 self.start_source(id);
             }
+        }
+
+        // Replaced pipelines drain into the exporters they had, which then flush.
+        for pipeline in replaced_pipelines {
+            let RunningPipeline {
+                tx, route, task, ..
+            } = pipeline;
+            drop((tx, route));
+            self.retiring.push(task);
         }
         self.restart_ticker();
         tracing::info!(
@@ -318,6 +312,9 @@ impl Graph {
                 drop(pipeline.route);
                 join("pipeline", pipeline.task).await;
             }
+            for task in std::mem::take(&mut self.retiring) {
+                join("replaced", task).await;
+            }
             if let (true, Some(ticker)) = (telemetry_on, &final_ticker) {
                 ticker.send_snapshot().await;
             }
@@ -366,20 +363,33 @@ impl Graph {
         (Edge::new(tx, self.policy()), task)
     }
 
-    fn start_exporter(&mut self, id: &ComponentId, config: &ExporterConfig) {
+    /// Starts exporter `id`: its channel takes batches at once; the exporter is built and
+    /// runs once `after` (the instance it replaces) has finished.
+    fn start_exporter(
+        &mut self,
+        id: &ComponentId,
+        config: &ExporterConfig,
+        after: Option<JoinHandle<()>>,
+    ) {
         let deadline = FlushDeadline::new(self.config.runtime.shutdown_timeout);
+        let (tx, rx) = mpsc::channel(self.config.runtime.channel_capacity);
         let name = id.to_string();
-        let (edge, task) = self.spawn_exporter(
-            &name,
-            self.factory.exporter(id, config),
-            exporter_counters("exporter", &name),
-            deadline.clone(),
-        );
+        let counters = exporter_counters("exporter", &name);
+        let (factory, built_id, built_config) =
+            (Arc::clone(&self.factory), id.clone(), config.clone());
+        let flush_deadline = deadline.clone();
+        let task = tokio::spawn(async move {
+            if let Some(previous) = after {
+                join("exporter", previous).await;
+            }
+            let exporter = factory.exporter(&built_id, &built_config);
+            run_exporter(name, rx, exporter, counters, flush_deadline).await;
+        });
         self.exporters.insert(
             id.clone(),
             RunningExporter {
                 config: config.clone(),
-                edge,
+                edge: Edge::new(tx, self.policy()),
                 task,
                 deadline,
             },

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use crate::config::{self, Config};
 use crate::pipeline::build::{ComponentFactory, Components};
 use crate::pipeline::graph::Graph;
-use crate::pipeline::run::{until_stopped, RunError, RunOptions, RunReport};
+use crate::pipeline::run::{until_stopped, RunError, RunOptions, RunReport, StopReason};
 use crate::telemetry::names;
 
 /// The pipeline file as last read, and the configuration running from it.
@@ -153,6 +153,11 @@ pub async fn run_reloading(
         let (applied, restarted) = graph.apply(&changed, &options).await?;
         graph = applied;
         tracing::debug!(?restarted, "restarted by the reload");
+        // The last unfinished source may have finished, or gone, meanwhile.
+        if graph.all_sources_finished() {
+            tracing::info!("every source finished; shutting down");
+            break StopReason::SourcesFinished;
+        }
     };
     let timed_out = graph.shutdown().await;
     Ok(RunReport { reason, timed_out })

@@ -14,7 +14,6 @@ use std::time::Instant;
 
 use kotel::event::exponential::Exponential;
 use kotel::event::{TelemetryPoint, TelemetrySnapshot};
-use kotel::exporters::prometheus::edges::EdgeSet;
 use kotel::exporters::prometheus::protobuf;
 use kotel::exporters::prometheus::state::{Family, FamilyKind, ScrapeState, SeriesValue};
 use kotel::exporters::prometheus::text::{self, Format};
@@ -295,9 +294,6 @@ pub fn aggregate_names(rows: &[Row]) -> Result<BTreeMap<String, BTreeSet<String>
         };
         let attributes: kotel::event::Attributes = Arc::from(Vec::new());
         let mut family = Family::new(&row.unit, "", kind);
-        if let SeriesValue::Exponential(h) = &value {
-            family.edges = Some(EdgeSet::of(h));
-        }
         family.series.insert(attributes, (value, Instant::now()));
         let state = ScrapeState {
             families: BTreeMap::from([(row.name.clone(), family)]),

@@ -229,9 +229,10 @@ struct Sender {
 impl Sender {
     async fn run(self, idle: watch::Sender<bool>) {
         loop {
-            if self.queue.depth().0 > 0 {
-                let _ = idle.send(false);
-            }
+            // Busy before taking anything: a flush that sees an empty queue and an idle
+            // sender knows no request is in flight (a push can land between any check of
+            // the queue and the pop).
+            let _ = idle.send(false);
             match self.queue.pop() {
                 Some(item) => {
                     self.send(item).await;

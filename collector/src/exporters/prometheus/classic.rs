@@ -4,9 +4,9 @@
 //! Contract: every histogram series of a family shows the same finite edges, ascending,
 //! then `+Inf`, with cumulative counts that never decrease and end at the series' count.
 //! So `sum by (le)` across pods, nodes or time adds like with like and
-//! `histogram_quantile` lands in the right bucket. Exponential series use their family's
-//! [`EdgeSet`](super::edges::EdgeSet) (zero bucket, then every bucket edge over the
-//! family's range); explicit series use the union of their family's bounds.
+//! `histogram_quantile` lands in the right bucket. Exponential series use the fixed
+//! [`EdgeSet`](super::edges::EdgeSet) (the same on every node); explicit series use the
+//! union of their family's bounds (the instrument's, the same on every node).
 
 use crate::event::Attributes;
 use crate::exporters::prometheus::edges::EdgeSet;
@@ -26,7 +26,7 @@ pub struct Classic {
 /// The classic form of every histogram series of `family` (counters and gauges are skipped).
 pub fn histograms(family: &Family) -> Vec<(&Attributes, Classic)> {
     let explicit_edges = explicit_edges(family);
-    let exponential = family.edges.map(|set| (set, set.edges()));
+    let exponential = family.edges().map(|set| (set, set.edges()));
     family
         .series
         .iter()

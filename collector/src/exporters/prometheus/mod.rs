@@ -138,8 +138,16 @@ impl Exporter for PrometheusExporter {
         })
     }
 
+    /// Stops serving and waits until the listener is closed, so a successor (a reload that
+    /// changed another setting) can bind the same address at once.
     fn flush(&mut self, _: tokio::time::Instant) -> BoxFuture<'_, Result<(), ComponentError>> {
-        Box::pin(async { Ok(()) })
+        Box::pin(async move {
+            if let Some(server) = self.server.take() {
+                server.abort();
+                let _ = server.await;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -55,9 +55,6 @@ pub struct Family {
     pub kind: FamilyKind,
     /// Series by attributes, with when they were last updated.
     pub series: BTreeMap<Attributes, (SeriesValue, Instant)>,
-    /// The `le` edges of an exponential family's series: wide enough for every series
-    /// the family held since it was last empty.
-    pub edges: Option<EdgeSet>,
 }
 
 impl Family {
@@ -68,24 +65,19 @@ impl Family {
             description: description.to_string(),
             kind,
             series: BTreeMap::new(),
-            edges: None,
         }
     }
 
-    /// Widens [`Self::edges`] to hold every exponential series (after a merge).
-    fn widen_edges(&mut self) {
-        if self.series.is_empty() {
-            self.edges = None;
-        }
-        for (value, _) in self.series.values() {
-            if let SeriesValue::Exponential(h) = value {
-                let set = EdgeSet::of(h);
-                match &mut self.edges {
-                    Some(edges) => edges.widen(set),
-                    None => self.edges = Some(set),
-                }
-            }
-        }
+    /// The classic edges of its exponential series, `None` when it has none.
+    pub fn edges(&self) -> Option<EdgeSet> {
+        self.series
+            .values()
+            .filter_map(|(value, _)| match value {
+                SeriesValue::Exponential(h) => Some(h.scale),
+                _ => None,
+            })
+            .min()
+            .map(EdgeSet::for_scale)
     }
 }
 
@@ -124,7 +116,6 @@ impl ScrapeState {
             family
                 .series
                 .retain(|_, (_, at)| now.duration_since(*at) < STALE_AFTER);
-            family.widen_edges();
         }
     }
 }

@@ -272,7 +272,7 @@ fn buckets_by_pod(text: &str) -> std::collections::BTreeMap<String, Vec<(String,
 }
 
 #[test]
-fn every_series_of_an_exponential_family_shows_the_same_complete_le_set() {
+fn every_series_of_an_exponential_family_shows_the_same_fixed_le_set() {
     let mut state = ScrapeState::default();
     // 2^-12.5 .. 2^-12 s and 2^-5 .. 2^-4.75 s: 31 buckets apart.
     state.merge(
@@ -284,8 +284,8 @@ fn every_series_of_an_exponential_family_shows_the_same_complete_le_set() {
     let (fast, slow) = (&by_pod["fast"], &by_pod["slow"]);
     let les = |s: &Vec<(String, u64)>| s.iter().map(|(le, _)| le.clone()).collect::<Vec<_>>();
     assert_eq!(les(fast), les(slow), "{text}");
-    // The zero bucket, indexes -50..=-20, +Inf.
-    assert_eq!(fast.len(), 1 + 31 + 1);
+    // The zero bucket, one edge per doubling from 2^-23 to 2^10 s, +Inf.
+    assert_eq!(fast.len(), 1 + 34 + 1);
     assert_eq!(fast[0].0, "0");
     assert_eq!(fast.last().unwrap(), &("+Inf".to_string(), 4));
     for series in [fast, slow] {
@@ -302,12 +302,23 @@ fn every_series_of_an_exponential_family_shows_the_same_complete_le_set() {
             "ascending: {edges:?}"
         );
     }
-    assert_eq!(slow[30].1, 0, "slow has nothing below its bucket");
-    assert_eq!(slow[31].1, 4);
-    // The set never narrows while the family lives: the slow pod gone, its edges stay.
-    state.merge(&rtt(&[("fast", -50, &[3, 0, 1])]), Instant::now());
-    let text = render(&state, &telemetry(), &[], Format::Text);
-    assert_eq!(buckets_by_pod(&text)["fast"].len(), 33, "{text}");
+    let at = |series: &Vec<(String, u64)>, le: f64| {
+        series.iter().find(|(l, _)| *l == le.to_string()).unwrap().1
+    };
+    assert_eq!(at(fast, 2f64.powi(-13)), 0);
+    // Scale-2 buckets -50 and -48 fall in (2^-13, 2^-12] and (2^-12, 2^-11].
+    assert_eq!((at(fast, 2f64.powi(-12)), at(fast, 2f64.powi(-11))), (3, 4));
+    assert_eq!(
+        at(slow, 2f64.powi(-5)),
+        0,
+        "slow has nothing below its bucket"
+    );
+    assert_eq!(at(slow, 2f64.powi(-4)), 4);
+    // The set does not depend on the data: another agent, another range, same edges.
+    let mut other = ScrapeState::default();
+    other.merge(&rtt(&[("fast", -90, &[1])]), Instant::now());
+    let text_other = render(&other, &telemetry(), &[], Format::Text);
+    assert_eq!(les(&buckets_by_pod(&text_other)["fast"]), les(fast));
 }
 
 #[test]
@@ -346,7 +357,17 @@ fn protobuf_scrapes_carry_native_histograms_with_their_classic_buckets() {
         .iter()
         .map(|b| (b.upper_bound.unwrap(), b.cumulative_count.unwrap()))
         .collect();
-    assert_eq!(classic, [(0.0, 0), (2f64.powi(-9), 2), (2f64.powi(-8), 3)]);
+    assert_eq!(classic.len(), 1 + 34, "the fixed classic edges");
+    let at = |edge: f64| classic.iter().find(|(e, _)| *e == edge).unwrap().1;
+    assert_eq!(
+        (
+            at(0.0),
+            at(2f64.powi(-10)),
+            at(2f64.powi(-9)),
+            at(2f64.powi(-8))
+        ),
+        (0, 0, 2, 3)
+    );
     let duration = families["tcp_connection_duration_seconds"].metric[0]
         .histogram
         .as_ref()
