@@ -15,9 +15,8 @@
 //!   bucket on both (the classic form needs every series to carry the same `le` edges:
 //!   its fixed bucket per doubling; the native form keeps the kernel's scale-2 buckets).
 //!
-//! The health dashboard's self-telemetry queries are the same exposition (and reach OTLP
-//! too, see `export_receivers.rs`); most of them count faults, so this workload leaves
-//! them empty by design and they are not asserted here.
+//! A second test drives the health dashboard: a faulty agent (see
+//! [`every_health_panel_shows_a_faulty_agent`]) makes every one of its queries return data.
 //!
 //! Needs root (kernel programs) and `scripts/setup-receivers.sh` (Prometheus); skipped,
 //! saying so, without them.
@@ -41,10 +40,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use kotel::event::{CgroupHistogram, Event, HistogramMetric, Workload};
 use kotel_integration_tests::agent::Agent;
 use kotel_integration_tests::containerd::ScratchDir;
+use kotel_integration_tests::fake_cri::{FakeContainer, FakeCri, Fault, Garbage};
 use kotel_integration_tests::local_server::free_port;
 use kotel_integration_tests::prometheus::{self, Prometheus};
+use kotel_integration_tests::rotel::Rotel;
 use kotel_integration_tests::{is_root, skip};
 use net::VethPair;
+use tonic::Code;
 
 const TEST: &str = "dashboards_live";
 /// `$__rate_interval` in the queries: several 1 s scrapes.
@@ -265,4 +267,111 @@ fn write_two_pods(path: &Path) {
         })
         .collect();
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+/// The health dashboard against a faulty agent, as root: every query returns data from
+/// both Prometheus once the workload has driven what each panel counts. The agent runs
+/// the tcp source with a 4 KiB ring (a burst overflows it), exec and file_open (one
+/// watched path that cannot be resolved), a replay with an undecodable line, a replay of a
+/// missing file (restarted with backoff), `k8s_cri` against the in-process fake runtime
+/// (one RPC failing, `ContainerStatus` answering garbage), `aggregate` with a cardinality
+/// limit of 2 (overflow), and two `otlp` exporters: one to a real rotel (sent, bytes,
+/// queue), one to a closed port (retries, drops).
+#[test]
+fn every_health_panel_shows_a_faulty_agent() {
+    const TEST: &str = "dashboards_live_health";
+    if !is_root() {
+        return skip(TEST, "the kernel sources need root");
+    }
+    if let Err(why) = prometheus::available().and(kotel_integration_tests::rotel::available()) {
+        return skip(TEST, &why);
+    }
+    let scratch = ScratchDir::new("dashboards-health").unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let socket = scratch.path().join("cri.sock");
+    let cri = runtime
+        .block_on(async { FakeCri::start(&socket) })
+        .expect("fake CRI");
+    cri.add_container(FakeContainer::new("app", "shop-0"));
+    cri.set_fault("ListPodSandbox", Fault::Status(Code::Internal));
+    cri.set_fault("ContainerStatus", Fault::Garbage(Garbage::InfoNotJson));
+    let rotel = {
+        let dir = scratch.path().join("rotel");
+        std::fs::create_dir_all(&dir).unwrap();
+        Rotel::start(&dir).expect("rotel")
+    };
+    let watched = scratch.path().join("watched-secret");
+    std::fs::write(&watched, "x").unwrap();
+    // A symlink to itself: resolving a path through it fails (ELOOP), counted.
+    let looping = scratch.path().join("loop");
+    std::os::unix::fs::symlink(&looping, &looping).unwrap();
+    let bad = scratch.path().join("bad.jsonl");
+    std::fs::write(&bad, "this is no event\n").unwrap();
+    let port = free_port().unwrap();
+    let closed = free_port().unwrap();
+    let yaml = format!(
+        "sources:\n  tcp: {{ batch_timeout: 50ms, metrics_interval: 1s, ring_buffer_bytes: 4096, wakeup_bytes: 0 }}\n  \
+         exec: {{ batch_timeout: 50ms }}\n  \
+         file_open: {{ paths: [\"{watched}\", \"{looping}/secret\"], batch_timeout: 50ms }}\n  \
+         replay: {{ path: \"{bad}\" }}\n  replay/missing: {{ path: \"{missing}\" }}\n\
+         processors:\n  k8s_cri: {{ endpoint: \"unix://{socket}\", resync_interval: 1s, call_timeout: 500ms }}\n  \
+         aggregate: {{ interval: 1s, cardinality_limit: 2, peer: address }}\n\
+         exporters:\n  prometheus: {{ listen: \"127.0.0.1:{port}\" }}\n  \
+         otlp: {{ endpoint: \"{rotel}\" }}\n  \
+         otlp/dead: {{ endpoint: \"http://127.0.0.1:{closed}\", timeout: 200ms, \
+         retry: {{ initial_interval: 50ms, max_interval: 100ms, max_elapsed: 300ms }}, queue: {{ max_requests: 1 }} }}\n\
+         pipelines:\n  metrics: {{ sources: [tcp, replay], processors: [k8s_cri, aggregate], exporters: [prometheus, otlp, otlp/dead] }}\n  \
+         logs: {{ sources: [exec, file_open, replay/missing], processors: [k8s_cri], exporters: [otlp, otlp/dead] }}\n\
+         telemetry: {{ interval: 1s }}\n\
+         runtime: {{ restart_backoff_initial: 200ms, restart_backoff_max: 1s }}\n",
+        watched = watched.display(),
+        looping = looping.display(),
+        bad = bad.display(),
+        missing = scratch.path().join("missing.jsonl").display(),
+        socket = socket.display(),
+        rotel = rotel.grpc_endpoint(),
+    );
+    let _agent = Agent::start_exporting(&yaml);
+    let target = format!("127.0.0.1:{port}");
+    let start = |name: &str, flags: &[&str]| {
+        let dir = scratch.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        Prometheus::start_with(&dir, &target, Duration::from_secs(1), flags).expect("prometheus")
+    };
+    let classic = start("classic", &[]);
+    let native = start("native", &["--enable-feature=native-histograms"]);
+    traffic::wait_until_attached();
+
+    let queries: Vec<(String, String)> = catalog::load_dashboards()
+        .iter()
+        .filter(|(file, _)| file.contains("health"))
+        .flat_map(|(file, d)| catalog::expressions(file, d))
+        .filter(|(_, datasource, _)| datasource == "prometheus")
+        .map(|(at, _, expr)| (at, catalog::with_values(&expr, RATE_WINDOW)))
+        .collect();
+    assert!(queries.len() >= 40, "{} queries", queries.len());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut empty = queries.clone();
+    let mut round = 0;
+    while !empty.is_empty() && Instant::now() < deadline {
+        drive_workload(&watched, round);
+        // A burst the 4 KiB ring cannot hold.
+        traffic::Traffic::run(200, Duration::ZERO);
+        round += 1;
+        empty.retain(|(_, expr)| [&classic, &native].iter().any(|p| !returns_data(p, expr)));
+    }
+    let report: Vec<String> = empty
+        .iter()
+        .map(|(at, expr)| format!("{at}: {expr}"))
+        .collect();
+    assert!(
+        report.is_empty(),
+        "health queries without data after {round} rounds:\n{}",
+        report.join("\n")
+    );
+    eprintln!(
+        "{TEST}: {} queries returned data on both Prometheus after {round} workload rounds",
+        queries.len()
+    );
+    drop(cri);
 }
