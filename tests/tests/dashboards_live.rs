@@ -72,26 +72,14 @@ fn every_prometheus_panel_shows_the_workload_in_both_histogram_forms() {
     write_two_pods(&replay);
     let port = free_port().unwrap();
     let _agent = Agent::start_exporting(&pipeline(port, &watched, &replay));
-    let target = format!("127.0.0.1:{port}");
-    let start = |name: &str, flags: &[&str]| {
-        let dir = scratch.path().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        Prometheus::start_with(&dir, &target, Duration::from_secs(1), flags).expect("prometheus")
-    };
-    let classic = start("classic", &[]);
-    let native = start("native", &["--enable-feature=native-histograms"]);
+    let (classic, native) = two_prometheus(scratch.path(), port);
     traffic::wait_until_attached();
 
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let queries = dashboard_queries();
+    let queries = dashboard_queries(|file| !file.contains("health"));
     assert!(queries.len() >= 20, "{} queries", queries.len());
-    let mut empty = queries.clone();
-    let mut round = 0;
-    while !empty.is_empty() && Instant::now() < deadline {
-        drive_workload(&watched, round);
-        round += 1;
-        empty.retain(|(_, expr)| [&classic, &native].iter().any(|p| !returns_data(p, expr)));
-    }
+    let (empty, round) = until_both_return_data(&queries, [&classic, &native], |round| {
+        drive_workload(&watched, round)
+    });
     let report: Vec<String> = empty
         .iter()
         .map(|(at, expr)| {
@@ -176,12 +164,46 @@ fn pipeline(port: u16, watched: &Path, replay: &Path) -> String {
     )
 }
 
-/// `(where, expression)` of every Prometheus query of the network and security
-/// dashboards, variables replaced.
-fn dashboard_queries() -> Vec<(String, String)> {
+/// Two Prometheus scraping `127.0.0.1:port` every second under `dir`: one as shipped
+/// (text format, classic `le` buckets), one with native histograms (protobuf).
+fn two_prometheus(dir: &Path, port: u16) -> (Prometheus, Prometheus) {
+    let target = format!("127.0.0.1:{port}");
+    let start = |name: &str, flags: &[&str]| {
+        let dir = dir.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        Prometheus::start_with(&dir, &target, Duration::from_secs(1), flags).expect("prometheus")
+    };
+    (
+        start("classic", &[]),
+        start("native", &["--enable-feature=native-histograms"]),
+    )
+}
+
+/// Runs workload rounds (`round` gets its number) until every query returns data from
+/// every Prometheus, or 90 s have passed; returns the queries still without data and the
+/// rounds run.
+fn until_both_return_data(
+    queries: &[(String, String)],
+    prometheus: [&Prometheus; 2],
+    mut round: impl FnMut(usize),
+) -> (Vec<(String, String)>, usize) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut empty = queries.to_vec();
+    let mut rounds = 0;
+    while !empty.is_empty() && Instant::now() < deadline {
+        round(rounds);
+        rounds += 1;
+        empty.retain(|(_, expr)| prometheus.iter().any(|p| !returns_data(p, expr)));
+    }
+    (empty, rounds)
+}
+
+/// `(where, expression)` of every Prometheus query of the dashboards whose file name
+/// `wanted` accepts, variables replaced.
+fn dashboard_queries(wanted: impl Fn(&str) -> bool) -> Vec<(String, String)> {
     catalog::load_dashboards()
         .iter()
-        .filter(|(file, _)| !file.contains("health"))
+        .filter(|(file, _)| wanted(file))
         .flat_map(|(file, d)| catalog::expressions(file, d))
         .filter(|(_, datasource, _)| datasource == "prometheus")
         .map(|(at, _, expr)| (at, catalog::with_values(&expr, RATE_WINDOW)))
@@ -332,34 +354,16 @@ fn every_health_panel_shows_a_faulty_agent() {
         rotel = rotel.grpc_endpoint(),
     );
     let _agent = Agent::start_exporting(&yaml);
-    let target = format!("127.0.0.1:{port}");
-    let start = |name: &str, flags: &[&str]| {
-        let dir = scratch.path().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        Prometheus::start_with(&dir, &target, Duration::from_secs(1), flags).expect("prometheus")
-    };
-    let classic = start("classic", &[]);
-    let native = start("native", &["--enable-feature=native-histograms"]);
+    let (classic, native) = two_prometheus(scratch.path(), port);
     traffic::wait_until_attached();
 
-    let queries: Vec<(String, String)> = catalog::load_dashboards()
-        .iter()
-        .filter(|(file, _)| file.contains("health"))
-        .flat_map(|(file, d)| catalog::expressions(file, d))
-        .filter(|(_, datasource, _)| datasource == "prometheus")
-        .map(|(at, _, expr)| (at, catalog::with_values(&expr, RATE_WINDOW)))
-        .collect();
+    let queries = dashboard_queries(|file| file.contains("health"));
     assert!(queries.len() >= 40, "{} queries", queries.len());
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut empty = queries.clone();
-    let mut round = 0;
-    while !empty.is_empty() && Instant::now() < deadline {
+    let (empty, round) = until_both_return_data(&queries, [&classic, &native], |round| {
         drive_workload(&watched, round);
         // A burst the 4 KiB ring cannot hold.
         traffic::Traffic::run(200, Duration::ZERO);
-        round += 1;
-        empty.retain(|(_, expr)| [&classic, &native].iter().any(|p| !returns_data(p, expr)));
-    }
+    });
     let report: Vec<String> = empty
         .iter()
         .map(|(at, expr)| format!("{at}: {expr}"))
