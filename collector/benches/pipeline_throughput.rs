@@ -6,13 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use kotel::component::{BoxFuture, ComponentError, Exporter, Processor, Source};
 use kotel::config::{self, ComponentId, ExporterConfig, ProcessorConfig, SourceConfig};
 use kotel::event::{Batch, Direction, Event, TcpConnEvent, TcpEventKind};
 use kotel::exporters::debug::{DebugExporter, DebugExporterConfig};
 use kotel::pipeline::build::{ComponentFactory, Components};
-use kotel::pipeline::{
-    run_with, BoxFuture, ComponentError, Exporter, Processor, RunOptions, Source,
-};
+use kotel::pipeline::{run_with, RunOptions};
 
 const EVENTS_PER_FILE: usize = 10_000;
 const REPEAT: u32 = 30;

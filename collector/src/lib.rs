@@ -3,6 +3,7 @@
 //! The flow is sources -> processors -> exporters, built from `pipeline.yaml` by
 //! [`pipeline`]; see the repository's README for the operator's view.
 
+pub mod component;
 pub mod config;
 pub mod doctor;
 pub mod event;

@@ -14,7 +14,7 @@ use kotel::exporters::debug::{format, Verbosity};
 use kotel::exporters::otlp::encode_logs::logs_request;
 use kotel::exporters::otlp::encode_metrics::metrics_request;
 use kotel::kernel::clock::ClockOffset;
-use kotel::pipeline::{Processor, Release};
+use kotel::component::{Processor, Release};
 use kotel::processors::aggregate::{AggregateConfig, AggregateProcessor};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;

@@ -13,8 +13,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use kotel::component::Processor;
 use kotel::event::Event;
-use kotel::pipeline::Processor;
 use kotel::processors::k8s_cri::{CriService, K8sCriConfig, K8sCriProcessor};
 use kotel_integration_tests::alloc_count::{live_bytes, CountingAllocator};
 use kotel_integration_tests::events::tcp_connect;

@@ -14,12 +14,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kotel::component::Exporter;
 use kotel::event::{
     Event, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint, PointHeader, Temporality,
 };
 use kotel::exporters::otlp::config::{Compression, Protocol};
 use kotel::exporters::otlp::{OtlpExporter, OtlpExporterConfig};
-use kotel::pipeline::Exporter;
 use kotel::telemetry::names;
 use kotel_integration_tests::local_server::{accepts, free_port};
 use kotel_integration_tests::rotel;

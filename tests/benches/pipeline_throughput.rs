@@ -20,10 +20,10 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kotel::component::{BoxFuture, ComponentError, Exporter, Processor, Release, Source};
 use kotel::config::{ComponentId, ExporterConfig, ProcessorConfig, SourceConfig};
 use kotel::event::{Batch, Event};
 use kotel::pipeline::build::{ComponentFactory, Components};
-use kotel::pipeline::{BoxFuture, ComponentError, Exporter, Processor, Release, Source};
 use kotel::processors::aggregate::AggregateConfig;
 use kotel::processors::k8s_cri::{CriService, K8sCriProcessor};
 use kotel_integration_tests::alloc_count::CountingAllocator;

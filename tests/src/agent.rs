@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use kotel::component::{BoxFuture, ComponentError, Exporter, Processor, Source};
 use kotel::config::{ComponentId, ExporterConfig, ProcessorConfig, SourceConfig};
 use kotel::event::{Batch, Event};
 use kotel::pipeline::build::{ComponentFactory, Components};
-use kotel::pipeline::{BoxFuture, ComponentError, Exporter, Processor, RunOptions, Source};
+use kotel::pipeline::RunOptions;
 use tokio::sync::oneshot;
 
 /// Everything the exporters were given, in arrival order.

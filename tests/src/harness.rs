@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use kotel::component::{ComponentError, Shutdown, Source, SourceOutput};
 use kotel::config::ComponentId;
 use kotel::event::{Batch, CgroupHistogram, Event, TcpConnEvent, TcpCounters, TcpEventKind};
-use kotel::pipeline::{ComponentError, Shutdown, Source, SourceOutput};
 use kotel::sources::tcp::{TcpSource, TcpSourceConfig};
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::watch;

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use kotel::component::Processor;
 use kotel::event::Batch;
-use kotel::pipeline::Processor;
 use kotel::processors::aggregate::{AggregateConfig, AggregateProcessor};
 use kotel::processors::k8s_cri::{CriService, K8sCriProcessor};
 

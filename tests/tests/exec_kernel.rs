@@ -15,8 +15,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kotel::component::{Shutdown, Source, SourceOutput};
 use kotel::config::ComponentId;
-use kotel::pipeline::{Shutdown, Source, SourceOutput};
 use kotel::sources::exec::{ExecSource, ExecSourceConfig, HookChoice, KERNEL_EVENTS};
 use kotel_common::exec::ARGS_BYTES;
 use kotel_integration_tests::{is_root, skip, support};

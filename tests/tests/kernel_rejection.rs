@@ -9,11 +9,11 @@
 use std::path::Path;
 
 use aya_obj::Object;
+use kotel::component::ComponentError;
 use kotel::doctor::{check_programs, Report, Status};
 use kotel::kernel::attach::load_and_attach;
+use kotel::kernel::filter::KernelFilter;
 use kotel::kernel::spec::{LoadPlan, Need, Planned};
-use kotel::pipeline::ComponentError;
-use kotel::sources::kernel_filter::KernelFilter;
 use kotel::sources::tcp::{plan as tcp_plan, TcpSourceConfig};
 use kotel::telemetry::{self, names};
 use kotel_integration_tests::{is_root, skip};

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use kotel::config::ComponentId;
-use kotel::sources::kernel_filter::{KernelFilterConfig, KernelMatch};
+use kotel::kernel::filter::{KernelFilterConfig, KernelMatch};
 use kotel::sources::tcp::{TcpSource, TcpSourceConfig};
 use kotel::telemetry::{self, names};
 use kotel_integration_tests::harness::Attached;

@@ -7,9 +7,9 @@
 //!
 //! This binary installs a counting global allocator, so it holds only this test.
 
+use kotel::component::{Processor, Release};
 use kotel::event::keys;
 use kotel::event::{Event, MetricData};
-use kotel::pipeline::{Processor, Release};
 use kotel::processors::aggregate::AggregateConfig;
 use kotel_integration_tests::alloc_count::CountingAllocator;
 use kotel_integration_tests::connection_mix::{connection_batches, interval_records};

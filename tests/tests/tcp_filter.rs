@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use kotel::config::ComponentId;
 use kotel::event::TcpConnEvent;
-use kotel::sources::kernel_filter::KernelFilterConfig;
+use kotel::kernel::filter::KernelFilterConfig;
 use kotel::sources::tcp::{TcpSource, TcpSourceConfig};
 use kotel::telemetry::{self, names};
 use kotel_integration_tests::harness::Attached;

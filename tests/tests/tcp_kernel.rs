@@ -10,9 +10,9 @@ mod checks;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
+use kotel::component::{Shutdown, Source, SourceOutput};
 use kotel::config::ComponentId;
 use kotel::event::{TcpConnEvent, TcpEventKind};
-use kotel::pipeline::{Shutdown, Source, SourceOutput};
 use kotel::sources::tcp::{TcpSource, TcpSourceConfig};
 use kotel_integration_tests::{harness, is_root, skip, support};
 use support::{NetnsThread, Workload};

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use kotel::config::ComponentId;
 use kotel::event::HistogramMetric;
-use kotel::sources::kernel_filter::KernelFilterConfig;
+use kotel::kernel::filter::KernelFilterConfig;
 use kotel::sources::tcp::{TcpSource, TcpSourceConfig};
 use kotel::telemetry::{self, names};
 use kotel_common::tcp_quality::{slot_of_ns, MIN_INDEX};

@@ -7,6 +7,8 @@ pub mod exponential;
 mod file;
 mod histogram;
 mod metric;
+#[cfg(test)]
+pub(crate) mod samples;
 mod tcp;
 mod workload;
 

@@ -18,7 +18,7 @@ use aya::{Btf, Ebpf};
 use super::load::startup;
 use super::spec::{Attach, LoadPlan, Need, ProgramSpec};
 use super::verify::rejection_reason;
-use crate::pipeline::ComponentError;
+use crate::component::ComponentError;
 use crate::telemetry::names;
 
 /// Where tracefs may be mounted (aya looks in the same places).

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, RingBuf};
 
+use crate::component::SourceOutput;
 use crate::event::{Batch, Event};
-use crate::pipeline::SourceOutput;
+use crate::kernel::source::Batching;
 use crate::telemetry::names;
 
 /// Most records handled per wakeup before yielding to the other branches.
@@ -27,10 +28,8 @@ pub type DecodeFailure = (&'static str, String);
 pub struct ReadSettings {
     /// Value of the `source` label (the component id).
     pub source: String,
-    /// Most events per batch (at least 1).
-    pub batch_max_events: usize,
-    /// Longest an event waits in a partial batch.
-    pub batch_timeout: Duration,
+    /// Batch size and age limits (a batch holds at least 1 event).
+    pub batching: Batching,
 }
 
 /// Builds batches from records.
@@ -54,13 +53,18 @@ impl<D: FnMut(&[u8]) -> Result<Event, DecodeFailure>> Batcher<D> {
         }
     }
 
+    /// The batching settings it was made with.
+    pub fn batching(&self) -> Batching {
+        self.settings.batching
+    }
+
     /// Decodes one record into the batch (sending it when full), or counts it as bad.
     pub async fn push(&mut self, record: &[u8], out: &SourceOutput) {
         match (self.decode)(record) {
             Ok(ev) => {
                 self.oldest.get_or_insert_with(Instant::now);
                 self.batch.push(ev);
-                if self.batch.len() >= self.settings.batch_max_events.max(1) {
+                if self.batch.len() >= self.settings.batching.max_events.max(1) {
                     self.flush(out).await;
                 }
             }
@@ -84,7 +88,7 @@ impl<D: FnMut(&[u8]) -> Result<Event, DecodeFailure>> Batcher<D> {
     pub async fn flush_if_due(&mut self, out: &SourceOutput, tick: Duration) {
         if self
             .oldest
-            .is_some_and(|t| t.elapsed() + tick >= self.settings.batch_timeout)
+            .is_some_and(|t| t.elapsed() + tick >= self.settings.batching.timeout)
         {
             self.flush(out).await;
         }
@@ -138,8 +142,10 @@ mod tests {
         telemetry::install();
         let settings = ReadSettings {
             source: SOURCE.to_string(),
-            batch_max_events: 2,
-            batch_timeout: Duration::from_millis(200),
+            batching: Batching {
+                max_events: 2,
+                timeout: Duration::from_millis(200),
+            },
         };
         let mut batcher = Batcher::new(settings, decode);
         let (out, mut rx) = SourceOutput::for_test(8);

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::pipeline::ComponentError;
+use crate::component::ComponentError;
 
 const TRACEFS: &str = "/sys/kernel/tracing";
 /// Longest start-up error message (the tail of a verifier log is kept).

@@ -5,6 +5,7 @@ pub mod batcher;
 pub mod btf;
 pub mod cgroup2;
 pub mod clock;
+pub mod filter;
 pub mod globals_read;
 pub mod kfunc;
 pub mod load;

@@ -1,8 +1,8 @@
 //! The read loop of a ring-buffer source: records -> decoded batches -> [`SourceOutput`],
 //! kernel counters -> self-telemetry, filter updates -> kernel maps.
 //!
-//! Shared by the kernel sources: the caller passes the maps, a decode function and the
-//! batching settings.
+//! Shared by the kernel sources: [`run`] attaches a [`KernelProgram`], reads until
+//! shutdown and detaches; the source declares its maps, decoder and periodic work.
 //!
 //! Contract: wakes when the kernel signals the ring buffer (tokio `AsyncFd` over aya's
 //! `RingBuf`) and on a poll tick of `batch_timeout / 4` clamped to 5..50 ms (records
@@ -20,123 +20,69 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::time::MissedTickBehavior;
 
+use crate::component::{ComponentError, Shutdown, SourceOutput};
 use crate::event::Event;
 use crate::kernel::batcher::{Batcher, DecodeFailure, ReadSettings};
 use crate::kernel::clock::ClockOffset;
-use crate::kernel::stats::{KernelStats, StatsSpec};
-use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
-use crate::sources::kernel_filter::{FilterUpdates, KernelFilter};
+use crate::kernel::filter::{FilterUpdates, KernelFilter};
+use crate::kernel::source::{KernelProgram, Periodic, RecordDecoder, RingMaps};
+use crate::kernel::stats::KernelStats;
 
 fn input(msg: String) -> ComponentError {
     ComponentError::Input(msg)
 }
 
-/// The maps, stats and batching of one source's object, for [`read_object`].
-pub struct RingSpec {
-    /// The component id (the `source` label of its metrics).
-    pub source: String,
-    /// Name of the ring buffer map.
-    pub events_map: &'static str,
-    /// Name of the per-CPU stats array.
-    pub stats_map: &'static str,
-    /// Metric of the per-stat series (`kotel.source.<type>.kernel_events`).
-    pub metric: &'static str,
-    /// The `stat` label of each counter, in map-index order.
-    pub stats: Vec<&'static str>,
-    /// Index of the ring-buffer-full counter.
-    pub ringbuf_full: usize,
-    /// Most events per batch.
-    pub batch_max_events: usize,
-    /// Longest an event waits in a partial batch.
-    pub batch_timeout: Duration,
-}
-
-/// Takes the maps `spec` names out of `ebpf` and runs the read loop ([`run`]) until
-/// shutdown. `decode` turns a record into an event, with the clock offset taken at start.
-#[allow(clippy::too_many_arguments)]
-pub async fn read_object<D>(
-    spec: RingSpec,
-    ebpf: &mut aya::Ebpf,
-    filter: &mut KernelFilter,
-    filter_updates: FilterUpdates,
-    mut decode: D,
-    periodic: impl Periodic,
+/// Attaches `K` with `config`, reads until shutdown, then detaches; see the module
+/// contract. `source` is the component id (the `source` label of its metrics).
+pub async fn run<K: KernelProgram>(
+    source: String,
+    config: K::Config,
     out: SourceOutput,
     shutdown: Shutdown,
-) -> Result<(), ComponentError>
-where
-    D: FnMut(&[u8], &ClockOffset) -> Result<Event, DecodeFailure>,
-{
-    let (ring, stats) = take_ring_and_stats(ebpf, spec.events_map, spec.stats_map)?;
-    let stats = KernelStats::new(
-        stats,
-        StatsSpec {
-            source: spec.source.clone(),
-            metric: spec.metric,
-            stats: spec.stats,
-            ringbuf_full: spec.ringbuf_full,
-        },
-    );
-    let settings = ReadSettings {
-        source: spec.source,
-        batch_max_events: spec.batch_max_events,
-        batch_timeout: spec.batch_timeout,
-    };
+    filter_updates: FilterUpdates,
+) -> Result<(), ComponentError> {
+    let mut attached = K::attach(&source, &config)?;
+    let (mut decoder, periodic) = K::reader(&config, &mut attached)?;
+    let maps = K::ring();
+    let (ring, stats) = take_ring_and_stats(&mut attached.ebpf, &maps)?;
+    let stats = KernelStats::new(stats, source.clone(), maps);
     let clock = ClockOffset::now();
-    let decode = move |record: &[u8]| decode(record, &clock);
-    run(
-        ring,
+    let settings = ReadSettings {
+        source: source.clone(),
+        batching: K::batching(&config),
+    };
+    let batcher = Batcher::new(settings, move |record: &[u8]| {
+        decoder.decode(record, &clock)
+    });
+    tracing::debug!(source = %source, "kernel source running");
+    let reading = ReadLoop {
+        source,
         stats,
-        filter,
-        filter_updates,
-        settings,
-        decode,
+        batcher,
         periodic,
-        out,
-        shutdown,
-    )
-    .await
+        filter: &mut attached.filter,
+        filter_updates,
+    };
+    let result = reading.until_shutdown(ring, out, shutdown).await;
+    drop(attached); // detaches the programs
+    result
 }
 
 /// Takes a source's event ring buffer and per-CPU stats map out of its loaded object.
 fn take_ring_and_stats(
     ebpf: &mut aya::Ebpf,
-    events: &str,
-    stats: &str,
+    maps: &RingMaps,
 ) -> Result<(RingBuf<MapData>, PerCpuArray<MapData, u64>), ComponentError> {
     let mut map = |name: &str| {
         ebpf.take_map(name)
             .ok_or_else(|| input(format!("map {name} missing")))
     };
+    let (events, stats) = (maps.events_map, maps.stats_map);
     let ring =
         RingBuf::try_from(map(events)?).map_err(|e| input(format!("ring buffer {events}: {e}")))?;
     let stats =
         PerCpuArray::try_from(map(stats)?).map_err(|e| input(format!("stats map {stats}: {e}")))?;
     Ok((ring, stats))
-}
-
-/// Source-specific work the shared loop does besides reading records: events gathered
-/// every `interval` (e.g. in-kernel histograms, read and reset) and once more at shutdown,
-/// and a notice when the kernel filter changed.
-pub trait Periodic: Send {
-    /// How often [`Periodic::collect`] runs; `None` for never.
-    fn interval(&self) -> Option<Duration>;
-    /// The events of the interval that just ended.
-    fn collect(&mut self) -> BoxFuture<'_, Vec<Event>>;
-    /// The kernel filter was replaced (drop caches of filter verdicts).
-    fn filter_changed(&mut self) {}
-}
-
-/// No periodic work.
-pub struct NoPeriodic;
-
-impl Periodic for NoPeriodic {
-    fn interval(&self) -> Option<Duration> {
-        None
-    }
-    fn collect(&mut self) -> BoxFuture<'_, Vec<Event>> {
-        Box::pin(async { Vec::new() })
-    }
 }
 
 /// Completes at the next tick of `tick`, never when there is none.
@@ -159,70 +105,81 @@ async fn send_chunked(mut events: Vec<Event>, max: usize, out: &SourceOutput) {
     }
 }
 
-/// Runs until shutdown; see the module contract.
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    ring: RingBuf<MapData>,
-    mut stats: KernelStats,
-    filter: &mut KernelFilter,
-    mut filter_updates: FilterUpdates,
-    settings: ReadSettings,
-    decode: impl FnMut(&[u8]) -> Result<Event, DecodeFailure>,
-    mut periodic: impl Periodic,
-    out: SourceOutput,
-    mut shutdown: Shutdown,
-) -> Result<(), ComponentError> {
-    let source = settings.source.clone();
-    let max = settings.batch_max_events;
-    let mut periodic_tick = periodic.interval().map(|every| {
-        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        t
-    });
-    // SAFETY: the RingBuf owns its map fd, which stays open and unchanged until the AsyncFd
-    // (which owns the RingBuf) is dropped.
-    let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-        .map_err(|e| input(format!("epoll: {e}")))?;
-    let tick_every =
-        (settings.batch_timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
-    let mut batcher = Batcher::new(settings, decode);
-    let mut tick = tokio::time::interval(tick_every);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
-    stats_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        // Unbiased: a ring that stays readable under overload cannot starve the ticks.
-        tokio::select! {
-            _ = shutdown.requested() => break,
-            ready = ring.readable_mut() => {
-                let mut guard = ready.map_err(|e| input(format!("waiting on the ring buffer: {e}")))?;
-                if batcher.drain(guard.get_inner_mut(), &out).await {
-                    guard.clear_ready();
+/// Everything the loop owns besides the ring buffer.
+struct ReadLoop<'a, D, P> {
+    source: String,
+    stats: KernelStats,
+    batcher: Batcher<D>,
+    periodic: P,
+    filter: &'a mut KernelFilter,
+    filter_updates: FilterUpdates,
+}
+
+impl<D, P> ReadLoop<'_, D, P>
+where
+    D: FnMut(&[u8]) -> Result<Event, DecodeFailure>,
+    P: Periodic,
+{
+    /// Runs until shutdown; see the module contract.
+    async fn until_shutdown(
+        mut self,
+        ring: RingBuf<MapData>,
+        out: SourceOutput,
+        mut shutdown: Shutdown,
+    ) -> Result<(), ComponentError> {
+        let source = self.source.clone();
+        let batching = self.batcher.batching();
+        let max = batching.max_events;
+        let mut periodic_tick = self.periodic.interval().map(|every| {
+            let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            t
+        });
+        // SAFETY: the RingBuf owns its map fd, which stays open and unchanged until the
+        // AsyncFd (which owns the RingBuf) is dropped.
+        let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+            .map_err(|e| input(format!("epoll: {e}")))?;
+        let tick_every =
+            (batching.timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
+        let mut tick = tokio::time::interval(tick_every);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
+        stats_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let batcher = &mut self.batcher;
+        loop {
+            // Unbiased: a ring that stays readable under overload cannot starve the ticks.
+            tokio::select! {
+                _ = shutdown.requested() => break,
+                ready = ring.readable_mut() => {
+                    let mut guard = ready.map_err(|e| input(format!("waiting on the ring buffer: {e}")))?;
+                    if batcher.drain(guard.get_inner_mut(), &out).await {
+                        guard.clear_ready();
+                    }
                 }
-            }
-            _ = tick.tick() => {
-                batcher.drain(ring.get_mut(), &out).await;
-                batcher.flush_if_due(&out, tick_every).await;
-            }
-            _ = stats_tick.tick() => stats.poll(),
-            _ = next_tick(&mut periodic_tick) => send_chunked(periodic.collect().await, max, &out).await,
-            update = filter_updates.next() => match filter.apply(&update) {
-                Ok(()) => {
-                    periodic.filter_changed();
-                    tracing::info!("{source} source: kernel filter replaced");
+                _ = tick.tick() => {
+                    batcher.drain(ring.get_mut(), &out).await;
+                    batcher.flush_if_due(&out, tick_every).await;
                 }
-                Err(e) => tracing::warn!("{source} source: keeping the previous kernel filter: {e}"),
-            },
+                _ = stats_tick.tick() => self.stats.poll(),
+                _ = next_tick(&mut periodic_tick) => send_chunked(self.periodic.collect().await, max, &out).await,
+                update = self.filter_updates.next() => match self.filter.apply(&update) {
+                    Ok(()) => {
+                        self.periodic.filter_changed();
+                        tracing::info!("{source} source: kernel filter replaced");
+                    }
+                    Err(e) => tracing::warn!("{source} source: keeping the previous kernel filter: {e}"),
+                },
+            }
         }
-    }
-    // What the ring holds now (bounded: events keep arriving until the programs detach).
-    for _ in 0..16 {
-        if batcher.drain(ring.get_mut(), &out).await {
-            break;
+        // What the ring holds now (bounded: events keep arriving until the programs detach).
+        for _ in 0..16 {
+            if batcher.drain(ring.get_mut(), &out).await {
+                break;
+            }
         }
+        batcher.flush(&out).await;
+        send_chunked(self.periodic.collect().await, max, &out).await;
+        self.stats.poll();
+        Ok(())
     }
-    batcher.flush(&out).await;
-    send_chunked(periodic.collect().await, max, &out).await;
-    stats.poll();
-    Ok(())
 }

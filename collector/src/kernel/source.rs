@@ -1,30 +1,124 @@
 //! What every kernel source shares: built from its config without touching the kernel,
 //! a filter that can be replaced while it runs, and a `run` that loads, attaches, reads
-//! and detaches. Each source supplies only its [`KernelProgram`].
+//! and detaches.
+//!
+//! A source declares itself by implementing [`KernelProgram`] in its folder: how it
+//! attaches ([`KernelProgram::attach`]), its ring buffer and stats map
+//! ([`KernelProgram::ring`]), how it decodes a record ([`RecordDecoder`]) and what it
+//! collects besides records ([`Periodic`]). The read loop, batching, stats, decode-error
+//! accounting, filter updates and detaching are this layer's ([`crate::kernel::reader`]);
+//! restarts are the runtime's.
 
+use std::time::Duration;
+
+use aya::Ebpf;
 use tokio::sync::watch;
 
+use crate::component::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
 use crate::config::ComponentId;
-use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
-use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
+use crate::event::Event;
+use crate::kernel::batcher::DecodeFailure;
+use crate::kernel::clock::ClockOffset;
+use crate::kernel::filter::{FilterUpdates, KernelFilter, KernelFilterConfig};
 
-/// One kind of kernel source (`tcp`, `exec`, `file_open`).
+/// A kernel source's maps and counters, named once by the source.
+#[derive(Clone, Debug)]
+pub struct RingMaps {
+    /// Name of the ring buffer map.
+    pub events_map: &'static str,
+    /// Name of the per-CPU stats array.
+    pub stats_map: &'static str,
+    /// Metric of the per-stat series (`kotel.source.<type>.kernel_events`).
+    pub metric: &'static str,
+    /// The `stat` label of each counter, in map-index order.
+    pub stats: Vec<&'static str>,
+    /// Index of the ring-buffer-full counter (it also feeds `kotel.ebpf.ringbuf.lost`).
+    pub ringbuf_full: usize,
+}
+
+/// How the reader batches a source's events (every kernel source has these settings).
+#[derive(Clone, Copy, Debug)]
+pub struct Batching {
+    /// Most events per batch.
+    pub max_events: usize,
+    /// Longest an event waits in a partial batch.
+    pub timeout: Duration,
+}
+
+/// A loaded object whose programs are attached; they stay attached while this lives.
+/// Dropping it drops `held` first, then the filter maps, then the object (detaching).
+pub struct Attached<H> {
+    /// What the source keeps running beside the object (e.g. `file_open`'s follower).
+    pub held: H,
+    /// The filter maps, taken out of `ebpf`.
+    pub filter: KernelFilter,
+    /// The object: ring buffer, stats map and the source's own maps.
+    pub ebpf: Ebpf,
+}
+
+/// Turns one ring-buffer record into an event.
+pub trait RecordDecoder: Send + 'static {
+    /// The event of `record`, with kernel times moved to wall-clock by `clock`; a record
+    /// that does not decode is a failure (`reason` label, log message), never a panic.
+    fn decode(&mut self, record: &[u8], clock: &ClockOffset) -> Result<Event, DecodeFailure>;
+}
+
+/// Source-specific work the shared loop does besides reading records: events gathered
+/// every `interval` (e.g. in-kernel histograms, read and reset) and once more at shutdown,
+/// and a notice when the kernel filter changed.
+pub trait Periodic: Send + 'static {
+    /// How often [`Periodic::collect`] runs; `None` for never.
+    fn interval(&self) -> Option<Duration>;
+    /// The events of the interval that just ended.
+    fn collect(&mut self) -> BoxFuture<'_, Vec<Event>>;
+    /// The kernel filter was replaced (drop caches of filter verdicts).
+    fn filter_changed(&mut self) {}
+}
+
+/// No periodic work.
+pub struct NoPeriodic;
+
+impl Periodic for NoPeriodic {
+    fn interval(&self) -> Option<Duration> {
+        None
+    }
+    fn collect(&mut self) -> BoxFuture<'_, Vec<Event>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
+/// One kind of kernel source (`tcp`, `exec`, `file_open`): what it declares into the
+/// shared kernel layer.
 pub trait KernelProgram: Send + 'static {
     /// Its configuration.
     type Config: Clone + Send + Sync + 'static;
+    /// What it keeps alive beside the object while it reads.
+    type Held: Send + 'static;
+    /// Its record decoder.
+    type Decoder: RecordDecoder;
+    /// Its periodic work ([`NoPeriodic`] for none).
+    type Periodic: Periodic;
+
+    /// Its ring buffer, stats map and their counters.
+    fn ring() -> RingMaps;
 
     /// The kernel filter the source starts with.
     fn filter(config: &Self::Config) -> &KernelFilterConfig;
 
-    /// Loads and attaches the programs, reads until `shutdown`, then detaches; see
-    /// [`Source::run`]. `source` is the component id (the `source` label of its metrics).
-    fn run(
-        source: String,
-        config: Self::Config,
-        out: SourceOutput,
-        shutdown: Shutdown,
-        filter_updates: FilterUpdates,
-    ) -> BoxFuture<'static, Result<(), ComponentError>>;
+    /// Its batching settings.
+    fn batching(config: &Self::Config) -> Batching;
+
+    /// Validates `config`, loads the object, fills the filter and its own maps, and
+    /// attaches. Errors: [`ComponentError::Rejected`] when the verifier refuses a program
+    /// it depends on (not retried), [`ComponentError::Startup`] otherwise. `source` is the
+    /// component id (the `source` label of its metrics). Logs what it attached.
+    fn attach(source: &str, config: &Self::Config) -> Result<Attached<Self::Held>, ComponentError>;
+
+    /// The decoder and periodic work for an attached object; may take maps out of it.
+    fn reader(
+        config: &Self::Config,
+        attached: &mut Attached<Self::Held>,
+    ) -> Result<(Self::Decoder, Self::Periodic), ComponentError>;
 }
 
 /// A kernel source, built from its config; attaches to the kernel only in `run`.
@@ -65,12 +159,12 @@ impl<K: KernelProgram> Source for KernelSource<K> {
         shutdown: Shutdown,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         let this = *self;
-        K::run(
+        Box::pin(crate::kernel::reader::run::<K>(
             this.id.to_string(),
             this.config,
             out,
             shutdown,
             this.filter_updates,
-        )
+        ))
     }
 }

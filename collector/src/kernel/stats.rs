@@ -11,43 +11,33 @@
 use aya::maps::{MapData, PerCpuArray};
 use metrics::Counter;
 
+use crate::kernel::source::RingMaps;
 use crate::telemetry::names;
-
-/// Which counters a stats map holds and where they are reported.
-#[derive(Clone, Debug)]
-pub struct StatsSpec {
-    /// Value of the `source` label (the component id).
-    pub source: String,
-    /// Metric of the per-stat series (e.g. `kotel.source.file_open.kernel_events`).
-    pub metric: &'static str,
-    /// The `stat` label of each counter, in map-index order.
-    pub stats: Vec<&'static str>,
-    /// Index of the "ring buffer full" counter.
-    pub ringbuf_full: usize,
-}
 
 /// Turns the kernel's cumulative per-CPU counters into metric increments.
 pub struct KernelStats {
     map: PerCpuArray<MapData, u64>,
-    spec: StatsSpec,
+    source: String,
+    maps: RingMaps,
     last: Vec<u64>,
     counters: Vec<Counter>,
     lost: Counter,
 }
 
 impl KernelStats {
-    /// Reports the counters of `map` as `spec` says.
-    pub fn new(map: PerCpuArray<MapData, u64>, spec: StatsSpec) -> Self {
-        let counters = spec
+    /// Reports the counters of `map` (the stats map `maps` names) with `source` as label.
+    pub fn new(map: PerCpuArray<MapData, u64>, source: String, maps: RingMaps) -> Self {
+        let counters = maps
             .stats
             .iter()
-            .map(|s| metrics::counter!(spec.metric, "source" => spec.source.clone(), "stat" => *s))
+            .map(|s| metrics::counter!(maps.metric, "source" => source.clone(), "stat" => *s))
             .collect();
-        let lost = metrics::counter!(names::RINGBUF_LOST, "source" => spec.source.clone());
+        let lost = metrics::counter!(names::RINGBUF_LOST, "source" => source.clone());
         Self {
             map,
-            last: vec![0; spec.stats.len()],
-            spec,
+            last: vec![0; maps.stats.len()],
+            source,
+            maps,
             counters,
             lost,
         }
@@ -55,11 +45,11 @@ impl KernelStats {
 
     /// Reads every counter and adds the growth since the last poll.
     pub fn poll(&mut self) {
-        for (i, stat) in self.spec.stats.iter().enumerate() {
+        for (i, stat) in self.maps.stats.iter().enumerate() {
             let total = match self.map.get(&(i as u32), 0) {
                 Ok(per_cpu) => per_cpu.iter().sum::<u64>(),
                 Err(e) => {
-                    tracing::debug!("{} source: reading stat {stat}: {e}", self.spec.source);
+                    tracing::debug!("{} source: reading stat {stat}: {e}", self.source);
                     continue;
                 }
             };
@@ -67,7 +57,7 @@ impl KernelStats {
             self.last[i] = total;
             if delta > 0 {
                 self.counters[i].increment(delta);
-                if i == self.spec.ringbuf_full {
+                if i == self.maps.ringbuf_full {
                     self.lost.increment(delta);
                 }
             }

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
+use crate::component::{Exporter, Processor, Source};
 use crate::config::{ComponentId, ExporterConfig, ProcessorConfig, SourceConfig};
 use crate::exporters::debug::DebugExporter;
 use crate::exporters::otlp::OtlpExporter;
 use crate::exporters::prometheus::PrometheusExporter;
-use crate::pipeline::component::{Exporter, Processor, Source};
 use crate::processors::aggregate::AggregateProcessor;
 use crate::processors::filter::FilterProcessor;
 use crate::processors::k8s_cri::{CriService, K8sCriConfig, K8sCriProcessor};

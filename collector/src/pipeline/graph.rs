@@ -20,11 +20,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::component::output::{ComponentCounters, Edge, Route, SendPolicy, SourceOutput};
+use crate::component::Shutdown;
 use crate::config::{ComponentId, Config, ExporterConfig, PipelineConfig, PipelineId, Signal};
 use crate::event::Batch;
 use crate::pipeline::build::ComponentFactory;
-use crate::pipeline::component::Shutdown;
-use crate::pipeline::output::{ComponentCounters, Edge, Route, SendPolicy, SourceOutput};
 use crate::pipeline::record::RecordExporter;
 use crate::pipeline::reload_plan::{restarts_everything, Restarted};
 use crate::pipeline::run::{RunError, RunOptions};
@@ -348,7 +348,7 @@ impl Graph {
     fn spawn_exporter(
         &self,
         id: &str,
-        exporter: Box<dyn crate::pipeline::Exporter>,
+        exporter: Box<dyn crate::component::Exporter>,
         counters: ExporterCounters,
         deadline: FlushDeadline,
     ) -> (Edge, JoinHandle<()>) {

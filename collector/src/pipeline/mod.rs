@@ -7,11 +7,8 @@
 //! Every edge is a bounded channel with the `runtime.when_full` policy; the runtime counts
 //! events received, sent and dropped per component (`kotel.component.events.*`).
 
-pub mod backoff;
 pub mod build;
-pub mod component;
 pub mod graph;
-pub mod output;
 pub mod record;
 pub mod reload;
 pub mod reload_plan;
@@ -20,8 +17,6 @@ pub mod stages;
 pub mod supervisor;
 pub mod ticker;
 
-pub use component::{BoxFuture, ComponentError, Exporter, Processor, Release, Shutdown, Source};
-pub use output::SourceOutput;
 pub use reload::{run_reloading, ConfigWatch};
 pub use run::{run, run_with, RunError, RunOptions, RunReport, StopReason};
 

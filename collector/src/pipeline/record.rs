@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::component::{BoxFuture, ComponentError, Exporter};
 use crate::event::Batch;
-use crate::pipeline::component::{BoxFuture, ComponentError, Exporter};
 
 /// Writes batches as JSON lines to a file (created, and truncated or appended to).
 pub struct RecordExporter {

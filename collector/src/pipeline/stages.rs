@@ -10,9 +10,9 @@ use futures_util::FutureExt;
 use metrics::Counter;
 use tokio::sync::mpsc;
 
+use crate::component::output::{fan_out, ComponentCounters, Route};
+use crate::component::{Exporter, Processor, Release};
 use crate::event::Batch;
-use crate::pipeline::component::{Exporter, Processor, Release};
-use crate::pipeline::output::{fan_out, ComponentCounters, Route};
 use crate::pipeline::supervisor::panic_message;
 
 /// One processor of a pipeline with its counters.

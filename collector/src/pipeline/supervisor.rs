@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use crate::component::output::SourceOutput;
+use crate::component::{ComponentError, Shutdown, Source};
 use crate::config::ComponentId;
-use crate::pipeline::component::{ComponentError, Shutdown, Source};
-use crate::pipeline::output::SourceOutput;
 use crate::telemetry::names;
 
 /// Restart timing for a failing source.

@@ -5,36 +5,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::{self, ComponentId, Config, ExporterConfig, ProcessorConfig, SourceConfig};
-use crate::event::{Batch, Direction, Event, TcpConnEvent, TcpEventKind};
-use crate::pipeline::build::{ComponentFactory, Components};
-use crate::pipeline::{
-    run_with, BoxFuture, ComponentError, Exporter, Processor, RunOptions, RunReport, Shutdown,
-    Source, SourceOutput, StopReason,
+use crate::component::{
+    BoxFuture, ComponentError, Exporter, Processor, Shutdown, Source, SourceOutput,
 };
+use crate::config::{self, ComponentId, Config, ExporterConfig, ProcessorConfig, SourceConfig};
+use crate::event::samples::tcp_event;
+use crate::event::{Batch, Event};
+use crate::pipeline::build::{ComponentFactory, Components};
+use crate::pipeline::{run_with, RunOptions, RunReport, StopReason};
 use crate::telemetry::{self, names};
-
-pub(crate) fn tcp_event(port: u16) -> Event {
-    Event::Tcp(TcpConnEvent {
-        workload: None,
-        kind: TcpEventKind::Connect,
-        time_unix_nano: 1_700_000_000_000_000_000,
-        direction: Direction::Outbound,
-        local_addr: "127.0.0.1".parse().unwrap(),
-        local_port: 40_000,
-        remote_addr: "127.0.0.1".parse().unwrap(),
-        remote_port: port,
-        connect_latency_ns: Some(12_345),
-        duration_ns: None,
-        failed_state: None,
-        pid: 42,
-        comm: "curl".into(),
-        cgroup_id: 7,
-        netns: 0,
-        sock_id: 1,
-        stats: None,
-    })
-}
 
 fn parse(yaml: &str) -> Config {
     config::parse_str(yaml, &|_| None).unwrap_or_else(|e| panic!("{e}"))

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::component::output::{fan_out, ComponentCounters, Edge};
+use crate::component::Shutdown;
 use crate::event::{Batch, Event};
-use crate::pipeline::component::Shutdown;
-use crate::pipeline::output::{fan_out, ComponentCounters, Edge};
 use crate::telemetry::{self, names};
 
 /// A channel whose depth the ticker reports (`kotel.channel.depth{channel}`).

@@ -11,8 +11,8 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::component::Processor;
 use crate::event::{keys, Batch, Event, TcpConnEvent, TcpEventKind, Workload};
-use crate::pipeline::Processor;
 
 /// `processors.filter`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -147,7 +147,7 @@ impl Processor for FilterProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::tests::tcp_event;
+    use crate::event::samples::tcp_event;
 
     fn kept(config: &str, batch: Batch) -> Vec<u16> {
         let config: FilterProcessorConfig = yaml_serde::from_str(config).unwrap();

@@ -2,6 +2,5 @@
 
 pub mod exec;
 pub mod file_open;
-pub mod kernel_filter;
 pub mod replay;
 pub mod tcp;

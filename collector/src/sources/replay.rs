@@ -14,9 +14,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
 
+use crate::component::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
 use crate::config::ComponentId;
 use crate::event::{Batch, Event};
-use crate::pipeline::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
 use crate::telemetry::names;
 
 /// Longest line read as an event; longer lines are skipped (`reason="line_too_long"`).
@@ -208,7 +208,7 @@ impl Source for ReplaySource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::tests::tcp_event;
+    use crate::event::samples::tcp_event;
     use crate::telemetry;
 
     fn bad_lines(id: &str, reason: &str) -> f64 {

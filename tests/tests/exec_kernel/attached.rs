@@ -7,9 +7,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use kotel::component::{ComponentError, Shutdown, Source, SourceOutput};
 use kotel::config::ComponentId;
 use kotel::event::{Batch, Event, ExecEvent};
-use kotel::pipeline::{ComponentError, Shutdown, Source, SourceOutput};
 use kotel::sources::exec::{ExecSource, ExecSourceConfig, HookChoice};
 
 /// The component id the tests build the source with (the `source` label of its metrics).

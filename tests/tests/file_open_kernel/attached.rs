@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use kotel::component::{ComponentError, Shutdown, Source, SourceOutput};
 use kotel::config::ComponentId;
 use kotel::event::{Batch, Event, FileOpenEvent};
-use kotel::pipeline::{ComponentError, Shutdown, Source, SourceOutput};
 use kotel::sources::file_open::{FileOpenSource, FileOpenSourceConfig};
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::watch;

@@ -5,9 +5,9 @@
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
+use kotel::component::{Processor, Release};
 use kotel::event::{CgroupHistogram, Event, HistogramMetric, TcpCounters, Workload};
 use kotel::kernel::clock::ClockOffset;
-use kotel::pipeline::{Processor, Release};
 use kotel::processors::aggregate::{AggregateConfig, AggregateProcessor};
 use kotel_common::exec::{ExecRecord, FLAG_ARGS_TRUNCATED, FLAG_ARGS_UNREAD};
 use kotel_common::file_open::{matched, syscall, FileOpenRecord, STATUS_RESOLVED_IS_BASE};

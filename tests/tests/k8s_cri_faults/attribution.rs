@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use k8s_cri::v1::ContainerState;
+use kotel::component::Processor;
 use kotel::event::keys;
-use kotel::pipeline::Processor;
 use kotel_integration_tests::fake_cri::{FakeContainer, FakeCri};
 
 use super::rig::{

@@ -4,8 +4,8 @@
 use std::os::unix::fs::symlink;
 use std::time::{Duration, Instant};
 
+use kotel::component::{Processor, Release};
 use kotel::event::keys;
-use kotel::pipeline::{Processor, Release};
 use kotel_integration_tests::fake_cri::{FakeContainer, Fault, Garbage};
 
 use super::rig::{

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use kotel::component::{Processor, Release};
 use kotel::event::Event;
-use kotel::pipeline::{Processor, Release};
 use kotel::processors::k8s_cri::K8sCriProcessor;
 use kotel_integration_tests::fake_cri::FakeContainer;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kotel::pipeline::{Processor, Release};
+use kotel::component::{Processor, Release};
 use kotel_integration_tests::fake_cri::Fault;
 use tonic::Code;
 

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use kotel::component::{Processor, Release};
 use kotel::event::{keys, Event};
-use kotel::pipeline::{Processor, Release};
 use kotel::processors::k8s_cri::{CriService, K8sCriConfig, K8sCriProcessor};
 use kotel::telemetry::names;
 use kotel_integration_tests::events::tcp_connect;

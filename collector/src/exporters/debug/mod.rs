@@ -8,8 +8,8 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::component::{BoxFuture, ComponentError, Exporter};
 use crate::event::Batch;
-use crate::pipeline::{BoxFuture, ComponentError, Exporter};
 
 /// How much the debug exporter prints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

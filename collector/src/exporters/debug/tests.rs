@@ -1,7 +1,7 @@
 use super::format::rfc3339;
 use super::*;
+use crate::event::samples::tcp_event;
 use crate::event::{Event, TelemetryPoint, TelemetrySnapshot};
-use crate::pipeline::tests::tcp_event;
 
 fn render(verbosity: Verbosity, batch: Batch) -> String {
     let mut exporter = DebugExporter::to_writer(&DebugExporterConfig { verbosity }, Vec::new());

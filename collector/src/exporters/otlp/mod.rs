@@ -24,9 +24,9 @@ use metrics::{Counter, Gauge};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use tokio::sync::watch;
 
+use crate::component::backoff::jittered;
+use crate::component::{BoxFuture, ComponentError, Exporter};
 use crate::event::{Batch, Event, MetricBatch, TelemetrySnapshot};
-use crate::pipeline::backoff::jittered;
-use crate::pipeline::{BoxFuture, ComponentError, Exporter};
 use crate::telemetry::names;
 
 pub use config::OtlpExporterConfig;

@@ -17,8 +17,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::component::{BoxFuture, ComponentError, Exporter};
 use crate::event::{Batch, Event};
-use crate::pipeline::{BoxFuture, ComponentError, Exporter};
 use exposition::Exposition;
 use state::ScrapeState;
 

@@ -14,11 +14,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::component::{Processor, Release};
 use crate::event::{
     unix_now, Batch, CgroupHistogram, Direction, Event, HistogramMetric, TcpConnEvent, TcpCounters,
     TcpEventKind,
 };
-use crate::pipeline::{Processor, Release};
 use crate::telemetry::names;
 
 use attribute_sets::{AttributeSets, Extra};

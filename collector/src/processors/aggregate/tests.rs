@@ -1,11 +1,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
+use crate::event::samples::tcp_event;
 use crate::event::{
     keys, CgroupHistogram, ExecEvent, Metric, MetricBatch, MetricData, TcpConnStats, Temporality,
     Workload,
 };
-use crate::pipeline::tests::tcp_event;
 
 fn pod(name: &str) -> Arc<Workload> {
     Arc::new(Workload::from_pairs([

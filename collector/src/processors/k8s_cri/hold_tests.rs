@@ -5,7 +5,7 @@ use super::*;
 fn c(id: &str) -> Awaited {
     Awaited::Container(id.into())
 }
-use crate::pipeline::tests::tcp_event;
+use crate::event::samples::tcp_event;
 
 fn port(e: &Event) -> u16 {
     match e {

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::component::{Processor, Release};
 use crate::event::{Batch, Origin, Workload};
-use crate::pipeline::{Processor, Release};
 use crate::processors::k8s_cri::catalog::Snapshot;
 use crate::processors::k8s_cri::hold::{Awaited, Exit, Hold};
 use crate::processors::k8s_cri::metrics::CriMetrics;

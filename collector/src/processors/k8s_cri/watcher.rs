@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use k8s_cri::v1::ContainerEventType;
 use tokio::sync::mpsc;
 
-use crate::pipeline::backoff::jittered;
+use crate::component::backoff::jittered;
 use crate::processors::k8s_cri::catalog::{Catalog, Housekeeping, SharedSnapshot};
 use crate::processors::k8s_cri::cgroup::{cgroup_id, CgroupRoots};
 use crate::processors::k8s_cri::client::{CriClient, CriError};

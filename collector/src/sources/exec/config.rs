@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::kernel::settings::validate_ring;
 
 use crate::config::duration;
-use crate::sources::kernel_filter::KernelFilterConfig;
+use crate::kernel::filter::KernelFilterConfig;
 
 /// Smallest ring buffer accepted: room for a handful of records.
 pub const MIN_RING_BUFFER_BYTES: u32 = 16 * 1024;

@@ -1,28 +1,28 @@
 //! Loads the `exec` source's [`plan`](super::plan) and attaches one of its two programs
 //! to `sched_process_exec`.
 //!
-//! Contract: [`attach`] either returns a [`Kernel`] whose program is attached and whose
+//! Contract: [`attach`] either returns an [`Attached`] whose program is attached and whose
 //! filter maps hold the config's filter, or an error: [`ComponentError::Rejected`] when the
 //! verifier refuses the program the source depends on (not retried),
 //! [`ComponentError::Startup`] otherwise (bad config, a kotel built without kernel
 //! programs, missing privileges). With `hook: auto` it prefers the BTF tracepoint program
 //! (direct loads, the cheaper one) and falls back to the classic tracepoint when the
 //! kernel's BTF is missing or that program is refused or does not attach (a refusal is
-//! logged and counted), logging which it chose ([`Kernel::hook`]). Without usable BTF ppid
-//! is 0 and argv is flagged unread (one warning). Dropping the [`Kernel`] detaches the
+//! logged and counted), logging which it chose (its `held` [`Hook`]). Without usable BTF ppid
+//! is 0 and argv is flagged unread (one warning). Dropping the [`Attached`] detaches the
 //! program and frees its maps.
 
 use std::path::Path;
 
-use aya::Ebpf;
 use kotel_common::exec::names;
 
 use super::config::{ExecSourceConfig, HookChoice};
 use super::plan::{plan, KernelFacts, OBJECT};
+use crate::component::ComponentError;
 use crate::kernel::attach::load_and_attach;
+use crate::kernel::filter::KernelFilter;
 use crate::kernel::load::prepare;
-use crate::pipeline::ComponentError;
-use crate::sources::kernel_filter::KernelFilter;
+use crate::kernel::source::Attached;
 
 /// Which program is attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,19 +33,9 @@ pub enum Hook {
     Tracepoint,
 }
 
-/// The loaded object; the program stays attached while this lives.
-pub struct Kernel {
-    /// Ring buffer, stats map and the attached program.
-    pub ebpf: Ebpf,
-    /// The filter maps, taken out of `ebpf`.
-    pub filter: KernelFilter,
-    /// The program that is attached.
-    pub hook: Hook,
-}
-
 /// Loads the object with the config's sizes and the running kernel's offsets, applies the
 /// filter, and attaches. `source` is the component id.
-pub fn attach(source: &str, config: &ExecSourceConfig) -> Result<Kernel, ComponentError> {
+pub fn attach(source: &str, config: &ExecSourceConfig) -> Result<Attached<Hook>, ComponentError> {
     prepare(OBJECT, config.validate())?;
     let facts = KernelFacts::of_running_kernel();
     let plan = plan(config, &facts);
@@ -79,9 +69,9 @@ pub fn attach(source: &str, config: &ExecSourceConfig) -> Result<Kernel, Compone
     );
     drop(btf);
     crate::kernel::shared_btf::return_freed_memory();
-    Ok(Kernel {
-        ebpf: loaded.ebpf,
+    Ok(Attached {
+        held: hook,
         filter,
-        hook,
+        ebpf: loaded.ebpf,
     })
 }

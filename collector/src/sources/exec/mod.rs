@@ -3,29 +3,40 @@
 //!
 //! A kernel program (`ebpf/probes/src/bin/kotel-exec`) writes one fixed-size record per
 //! exec into a ring buffer, argv cut to a byte budget and flagged when cut; this module
-//! loads it ([`loader`]), decodes the records ([`decode`]) and batches them into the
-//! pipeline ([`reader`], over the generic [`ring`] parts).
+//! loads it ([`loader`]) and decodes the records ([`decode`]); the shared kernel layer
+//! reads the ring buffer.
 //!
 //! Contract: [`ExecSource::new`] touches nothing outside the process (config validation
-//! and unit tests need no root). [`Source::run`] loads, applies the kernel filter and
-//! attaches (failures are `ComponentError::Startup` with the reason), emits `Event::Exec`
-//! batches until shutdown, then detaches and returns `Ok(())`.
+//! and unit tests need no root). [`Source::run`](crate::component::Source::run) loads,
+//! applies the kernel filter and attaches (failures are `ComponentError::Startup` with the
+//! reason), emits `Event::Exec` batches until shutdown, then detaches and returns `Ok(())`.
+//! Stats go to [`KERNEL_EVENTS`]`{stat}` and `kotel.ebpf.ringbuf.lost{source="exec"}`.
 
 mod config;
 mod decode;
 mod loader;
 pub mod plan;
-mod reader;
 
 pub use config::{ExecSourceConfig, HookChoice, MIN_RING_BUFFER_BYTES, RECORD_BYTES};
 pub use decode::{decode, split_args, DecodeError};
 pub use loader::Hook;
 pub use plan::{task_offsets_from, wakeup_policy};
-pub use reader::KERNEL_EVENTS;
 
-use crate::kernel::source::{KernelProgram, KernelSource};
-use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
-use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
+use kotel_common::exec::{names, ExecStat};
+
+use crate::component::ComponentError;
+use crate::event::Event;
+use crate::kernel::batcher::DecodeFailure;
+use crate::kernel::clock::ClockOffset;
+use crate::kernel::filter::KernelFilterConfig;
+use crate::kernel::source::{
+    Attached, Batching, KernelProgram, KernelSource, NoPeriodic, RecordDecoder, RingMaps,
+};
+
+/// Counter: the `exec` kernel program's own stats. Labels: `stat` (an `ExecStat` name:
+/// `emitted`, `ringbuf_full`, `filtered`, `args_unread`, `args_truncated`,
+/// `ppid_unknown`, `wakeup`).
+pub const KERNEL_EVENTS: &str = "kotel.source.exec.kernel_events";
 
 /// The `exec` kernel program: successful execs.
 pub struct Exec;
@@ -33,25 +44,53 @@ pub struct Exec;
 /// The `exec` source, built from its config; attaches to the kernel only in `run`.
 pub type ExecSource = KernelSource<Exec>;
 
+/// Decodes exec records.
+pub struct ExecDecoder;
+
+impl RecordDecoder for ExecDecoder {
+    fn decode(&mut self, record: &[u8], clock: &ClockOffset) -> Result<Event, DecodeFailure> {
+        decode(record, clock)
+            .map(Event::Exec)
+            .map_err(|e| (e.reason(), e.to_string()))
+    }
+}
+
 impl KernelProgram for Exec {
     type Config = ExecSourceConfig;
+    type Held = Hook;
+    type Decoder = ExecDecoder;
+    type Periodic = NoPeriodic;
+
+    fn ring() -> RingMaps {
+        RingMaps {
+            events_map: names::EVENTS,
+            stats_map: names::STATS,
+            metric: KERNEL_EVENTS,
+            stats: ExecStat::ALL.map(ExecStat::name).to_vec(),
+            ringbuf_full: ExecStat::RingbufFull as usize,
+        }
+    }
 
     fn filter(config: &ExecSourceConfig) -> &KernelFilterConfig {
         &config.filter
     }
 
-    fn run(
-        source: String,
-        config: ExecSourceConfig,
-        out: SourceOutput,
-        shutdown: Shutdown,
-        filter_updates: FilterUpdates,
-    ) -> BoxFuture<'static, Result<(), ComponentError>> {
-        Box::pin(async move {
-            let kernel = loader::attach(&source, &config)?;
-            tracing::debug!(source = %source, hook = ?kernel.hook, "exec source running");
-            reader::run(&source, kernel, &config, out, shutdown, filter_updates).await
-        })
+    fn batching(config: &ExecSourceConfig) -> Batching {
+        Batching {
+            max_events: config.batch_max_events,
+            timeout: config.batch_timeout,
+        }
+    }
+
+    fn attach(source: &str, config: &ExecSourceConfig) -> Result<Attached<Hook>, ComponentError> {
+        loader::attach(source, config)
+    }
+
+    fn reader(
+        _: &ExecSourceConfig,
+        _: &mut Attached<Hook>,
+    ) -> Result<(ExecDecoder, NoPeriodic), ComponentError> {
+        Ok((ExecDecoder, NoPeriodic))
     }
 }
 

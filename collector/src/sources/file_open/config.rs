@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::kernel::settings::{validate_ring, validate_wakeup_bytes};
 
 use crate::config::duration;
-use crate::sources::kernel_filter::KernelFilterConfig;
+use crate::kernel::filter::KernelFilterConfig;
 
 /// `sources.file_open`: opens (open, openat, openat2, creat) of watched files and
 /// directories, matched in the kernel by what is opened; every other open is discarded

@@ -2,13 +2,13 @@
 //! prefix trie, and the inodes of one full resolution pass) and the kernel filter, and
 //! attaches the programs.
 //!
-//! Contract: [`attach`] either returns a [`Kernel`] whose programs are attached, or an
+//! Contract: [`attach`] either returns an [`Attached`] whose programs are attached, or an
 //! error: [`ComponentError::Rejected`] when the verifier refuses a program of the simplest
 //! way the kernel offers (a refusal of a better way is counted, logged and followed by the
 //! next, see `KernelFacts::attempts`), [`ComponentError::Startup`] otherwise. The watched paths are in the maps before any
 //! program attaches, and for each syscall the enter program (where the plan has one)
-//! attaches before the exit program (see the plan for which syscalls). The returned [`Follower`] keeps the inodes
-//! current once spawned. Dropping the [`Kernel`] detaches everything and frees the maps.
+//! attaches before the exit program (see the plan for which syscalls). Its `held` [`Running`] follower keeps the
+//! inodes current (spawned on the caller's runtime). Dropping the [`Attached`] detaches everything and frees the maps.
 
 use std::path::Path;
 
@@ -17,23 +17,14 @@ use aya::Ebpf;
 use kotel_common::file_open::{names, prefix_value, PATH_MAX_BYTES};
 
 use super::config::FileOpenSourceConfig;
-use super::follow::{Follower, Trigger};
+use super::follow::{Follower, Running, Trigger};
 use super::plan::{object_bytes, plan, syscalls, KernelFacts};
 use super::watch_maps::WatchMaps;
+use crate::component::ComponentError;
 use crate::kernel::attach::load_and_attach;
+use crate::kernel::filter::KernelFilter;
 use crate::kernel::load::{prepare, startup};
-use crate::pipeline::ComponentError;
-use crate::sources::kernel_filter::KernelFilter;
-
-/// The loaded object; the programs stay attached while this lives.
-pub struct Kernel {
-    /// Maps and the attached programs.
-    pub ebpf: Ebpf,
-    /// The filter maps, taken out of `ebpf`.
-    pub filter: KernelFilter,
-    /// Keeps the watched-inode maps (taken out of `ebpf`) current.
-    pub follower: Follower,
-}
+use crate::kernel::source::Attached;
 
 fn error(msg: String) -> ComponentError {
     ComponentError::Startup(msg)
@@ -41,7 +32,10 @@ fn error(msg: String) -> ComponentError {
 
 /// Loads, fills the maps from `config` and attaches; see the module contract. `source`
 /// is the component id.
-pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, ComponentError> {
+pub fn attach(
+    source: &str,
+    config: &FileOpenSourceConfig,
+) -> Result<Attached<Running>, ComponentError> {
     // tracefs first: the plan takes the syscalls whose tracepoints it shows.
     prepare(object_bytes(), config.validate())?;
     let proc = config.proc_dir();
@@ -85,10 +79,10 @@ pub fn attach(source: &str, config: &FileOpenSourceConfig) -> Result<Kernel, Com
         syscalls(&plan).join(",")
     );
     crate::kernel::shared_btf::return_freed_memory();
-    Ok(Kernel {
-        ebpf: loaded.ebpf,
+    Ok(Attached {
+        held: follower.spawn(config.rescan_interval),
         filter,
-        follower,
+        ebpf: loaded.ebpf,
     })
 }
 

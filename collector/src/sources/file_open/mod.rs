@@ -7,10 +7,10 @@
 //! task's registers ([`regs`]). Unwatched opens never reach user space. This module loads the programs
 //! ([`loader`]), resolves the watched paths into the inodes the kernel matches, in every
 //! mount namespace, and keeps them current ([`follow`]), decodes the records ([`decode`])
-//! and batches them into the pipeline (`reader`).
+//! and the shared kernel layer reads the ring buffer.
 //!
 //! Contract: [`FileOpenSource::new`] touches nothing outside the process (config validation
-//! and unit tests need no root). [`Source::run`] loads and attaches (failures are
+//! and unit tests need no root). [`Source::run`](crate::component::Source::run) loads and attaches (failures are
 //! `ComponentError::Startup` with the reason, e.g. missing privileges or an invalid config),
 //! emits `Event::FileOpen` batches until shutdown, then detaches and returns `Ok(())`.
 //!
@@ -34,14 +34,18 @@ pub use config::FileOpenSourceConfig;
 pub use decode::{access_names, decode, DecodeError};
 pub use loader::prefix_key;
 
+use std::sync::Arc;
+
 use kotel_common::file_open::{names, FileOpenStat};
 
+use crate::component::ComponentError;
 use crate::event::Event;
+use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
-use crate::kernel::reader::{read_object, NoPeriodic, RingSpec};
-use crate::kernel::source::{KernelProgram, KernelSource};
-use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
-use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
+use crate::kernel::filter::KernelFilterConfig;
+use crate::kernel::source::{
+    Attached, Batching, KernelProgram, KernelSource, NoPeriodic, RecordDecoder, RingMaps,
+};
 
 /// Counter: the `file_open` kernel programs' own stats. Labels: `stat` (a `FileOpenStat`
 /// name: `emitted`, `ringbuf_full`, `read_error`, `args_lost`, `filtered`, `wakeup`,
@@ -54,60 +58,60 @@ pub struct FileOpen;
 /// The `file_open` source, built from its config; attaches to the kernel only in `run`.
 pub type FileOpenSource = KernelSource<FileOpen>;
 
+/// Decodes file_open records, naming the watched path each one matched.
+pub struct FileOpenDecoder {
+    watched: Arc<Vec<String>>,
+}
+
+impl RecordDecoder for FileOpenDecoder {
+    fn decode(&mut self, record: &[u8], clock: &ClockOffset) -> Result<Event, DecodeFailure> {
+        decode::decode(record, clock, &self.watched)
+            .map(Event::FileOpen)
+            .map_err(|e| (e.reason(), e.to_string()))
+    }
+}
+
 impl KernelProgram for FileOpen {
     type Config = FileOpenSourceConfig;
+    /// The follower, running while the programs are attached.
+    type Held = follow::Running;
+    type Decoder = FileOpenDecoder;
+    type Periodic = NoPeriodic;
+
+    fn ring() -> RingMaps {
+        RingMaps {
+            events_map: names::EVENTS,
+            stats_map: names::STATS,
+            metric: KERNEL_EVENTS,
+            stats: FileOpenStat::ALL.map(FileOpenStat::name).to_vec(),
+            ringbuf_full: FileOpenStat::RingbufFull as usize,
+        }
+    }
 
     fn filter(config: &FileOpenSourceConfig) -> &KernelFilterConfig {
         &config.filter
     }
 
-    fn run(
-        source: String,
-        config: FileOpenSourceConfig,
-        out: SourceOutput,
-        shutdown: Shutdown,
-        filter_updates: FilterUpdates,
-    ) -> BoxFuture<'static, Result<(), ComponentError>> {
-        Box::pin(async move {
-            let loader::Kernel {
-                mut ebpf,
-                mut filter,
-                follower,
-            } = loader::attach(&source, &config)?;
-            let watched = std::sync::Arc::new(config.paths.clone());
-            let spec = RingSpec {
-                source: source.clone(),
-                events_map: names::EVENTS,
-                stats_map: names::STATS,
-                metric: KERNEL_EVENTS,
-                stats: FileOpenStat::ALL.map(FileOpenStat::name).to_vec(),
-                ringbuf_full: FileOpenStat::RingbufFull as usize,
-                batch_max_events: config.batch_max_events,
-                batch_timeout: config.batch_timeout,
-            };
-            let decode = move |record: &[u8], clock: &ClockOffset| {
-                decode::decode(record, clock, &watched)
-                    .map(Event::FileOpen)
-                    .map_err(|e| (e.reason(), e.to_string()))
-            };
-            tracing::debug!(source = %source, "file_open source running");
-            let following = follower.spawn(config.rescan_interval);
-            let result = read_object(
-                spec,
-                &mut ebpf,
-                &mut filter,
-                filter_updates,
-                decode,
-                NoPeriodic,
-                out,
-                shutdown,
-            )
-            .await;
-            drop(following);
-            drop(filter);
-            drop(ebpf); // detaches the programs
-            result
-        })
+    fn batching(config: &FileOpenSourceConfig) -> Batching {
+        Batching {
+            max_events: config.batch_max_events,
+            timeout: config.batch_timeout,
+        }
+    }
+
+    fn attach(
+        source: &str,
+        config: &FileOpenSourceConfig,
+    ) -> Result<Attached<follow::Running>, ComponentError> {
+        loader::attach(source, config)
+    }
+
+    fn reader(
+        config: &FileOpenSourceConfig,
+        _: &mut Attached<follow::Running>,
+    ) -> Result<(FileOpenDecoder, NoPeriodic), ComponentError> {
+        let watched = Arc::new(config.paths.clone());
+        Ok((FileOpenDecoder { watched }, NoPeriodic))
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use kotel_common::file_open::{MAX_PREFIXES, MAX_PREFIX_LEN, PATH_MAX_BYTES};
 
 use super::{prefix_key, FileOpenSource, FileOpenSourceConfig};
+use crate::component::{ComponentError, Shutdown, Source, SourceOutput};
 use crate::config::ComponentId;
-use crate::pipeline::{ComponentError, Shutdown, Source, SourceOutput};
 
 fn with_paths(paths: &[&str]) -> FileOpenSourceConfig {
     FileOpenSourceConfig {

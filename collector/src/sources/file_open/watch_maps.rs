@@ -15,8 +15,8 @@ use kotel_common::file_open::{
 use kotel_common::vfs::InodeKey;
 
 use super::watch::WatchSet;
+use crate::component::ComponentError;
 use crate::kernel::load::startup;
-use crate::pipeline::ComponentError;
 
 /// The maps, taken out of the loaded object, and what they hold.
 pub struct WatchMaps {

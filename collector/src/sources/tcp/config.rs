@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::duration;
 use crate::config::node::relative_path_problems;
+use crate::kernel::filter::KernelFilterConfig;
 use crate::kernel::settings::{validate_ring, validate_wakeup_bytes};
-use crate::sources::kernel_filter::KernelFilterConfig;
 
 /// `sources.tcp`: TCP connect, accept, failed connect and close events from the kernel, and
 /// per-cgroup RTT and connect-latency histograms and retransmit/reset counters aggregated

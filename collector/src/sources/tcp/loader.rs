@@ -1,6 +1,6 @@
 //! Loads the `tcp` source's [`plan`](super::plan) and attaches its programs.
 //!
-//! Contract: [`attach`] either returns a [`Kernel`] whose lifecycle program is attached to
+//! Contract: [`attach`] either returns an [`Attached`] whose lifecycle program is attached to
 //! `sock:inet_sock_set_state`, or an error: [`ComponentError::Rejected`] when the verifier
 //! refuses a program (the source is not retried), [`ComponentError::Startup`] for anything
 //! else (bad config, missing privileges, a missing required hook). The quality programs
@@ -9,30 +9,22 @@
 //! one this kernel lacks is named in a warning and the start-up log line says what runs.
 //! It never fails on RLIMIT_MEMLOCK (kernels >= 5.11 charge BPF memory to the cgroup) and
 //! mounts tracefs when `/sys/kernel/tracing/events` is missing. Without usable BTF the
-//! programs still run (see `offsets`). Dropping the [`Kernel`] detaches every program and
+//! programs still run (see `offsets`). Dropping the [`Attached`] detaches every program and
 //! frees its maps.
 
-use aya::Ebpf;
 use kotel_common::programs;
 
 use super::config::TcpSourceConfig;
 use super::plan::{plan, KernelFacts, OBJECT, RTT};
+use crate::component::ComponentError;
 use crate::kernel::attach::load_and_attach;
+use crate::kernel::filter::KernelFilter;
 use crate::kernel::load::prepare;
-use crate::pipeline::ComponentError;
-use crate::sources::kernel_filter::KernelFilter;
-
-/// The loaded object; the program stays attached while this lives.
-pub struct Kernel {
-    /// Maps and the attached program.
-    pub ebpf: Ebpf,
-    /// The filter maps, taken out of `ebpf`.
-    pub filter: KernelFilter,
-}
+use crate::kernel::source::Attached;
 
 /// Loads the object with the config's sizes and the running kernel's offsets, and attaches.
 /// `source` is the component id.
-pub fn attach(source: &str, config: &TcpSourceConfig) -> Result<Kernel, ComponentError> {
+pub fn attach(source: &str, config: &TcpSourceConfig) -> Result<Attached<()>, ComponentError> {
     // tracefs first: the facts read the retransmit record's format from it.
     prepare(OBJECT, config.validate())?;
     let facts = KernelFacts::of_running_kernel();
@@ -70,8 +62,9 @@ pub fn attach(source: &str, config: &TcpSourceConfig) -> Result<Kernel, Componen
     );
     drop(btf);
     crate::kernel::shared_btf::return_freed_memory();
-    Ok(Kernel {
-        ebpf: loaded.ebpf,
+    Ok(Attached {
+        held: (),
         filter,
+        ebpf: loaded.ebpf,
     })
 }

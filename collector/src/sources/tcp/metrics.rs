@@ -16,13 +16,17 @@ use std::hash::Hash;
 use std::time::Duration;
 
 use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
+use aya::Ebpf;
 use aya::Pod;
+use kotel_common::maps;
 use kotel_common::tcp_quality::{
     metric, CounterKey, CounterValue, HistRow, CONTROL_FILTER_EPOCH, CONTROL_PHASE, MIN_INDEX,
     SCALE, SLOTS,
 };
 
+use crate::component::{BoxFuture, ComponentError};
 use crate::event::{unix_now, CgroupHistogram, Event, HistogramMetric, TcpCounters};
+use crate::kernel::source::Periodic;
 
 /// How long a flip waits before the old phase is read: far longer than any program run.
 pub const FLIP_GRACE: Duration = Duration::from_millis(5);
@@ -261,6 +265,45 @@ impl AggMaps {
                 .map(Event::TcpCounters),
         );
         events
+    }
+}
+
+/// The aggregation maps, read every `metrics_interval`: the tcp source's periodic work.
+pub struct Intervals {
+    agg: AggMaps,
+    every: Duration,
+}
+
+impl Intervals {
+    /// Takes the aggregation maps out of a loaded object (`rows` histogram rows per
+    /// phase), to be read every `every`.
+    pub fn take(ebpf: &mut Ebpf, rows: u32, every: Duration) -> Result<Self, ComponentError> {
+        let input =
+            |what: &str, e: &dyn std::fmt::Display| ComponentError::Input(format!("{what}: {e}"));
+        let mut map = |name: &str| {
+            ebpf.take_map(name)
+                .ok_or_else(|| input("map missing", &name))
+        };
+        let agg = AggMaps::new(
+            PerCpuArray::try_from(map(maps::TCP_HIST)?).map_err(|e| input("histogram map", &e))?,
+            rows,
+            PerCpuHashMap::try_from(map(maps::TCP_COUNTERS)?)
+                .map_err(|e| input("counters map", &e))?,
+            Array::try_from(map(maps::TCP_CONTROL)?).map_err(|e| input("control map", &e))?,
+        );
+        Ok(Self { agg, every })
+    }
+}
+
+impl Periodic for Intervals {
+    fn interval(&self) -> Option<Duration> {
+        Some(self.every)
+    }
+    fn collect(&mut self) -> BoxFuture<'_, Vec<Event>> {
+        Box::pin(self.agg.collect())
+    }
+    fn filter_changed(&mut self) {
+        self.agg.filter_changed();
     }
 }
 

@@ -7,15 +7,17 @@
 //! them through a ring buffer; a `tp_btf/tcp_probe` program folds RTT samples, and the
 //! lifecycle program connect latencies, into per-cgroup histograms; tracepoints count
 //! retransmits and resets per connection and per cgroup. This module loads them
-//! ([`loader`], [`offsets`]), decodes the records ([`decode`]), batches them into the
-//! pipeline ([`reader`]) and reads the aggregates each `metrics_interval` ([`metrics`]).
+//! ([`loader`], [`offsets`]), decodes the records ([`decode`]) and reads the aggregates
+//! each `metrics_interval` ([`metrics`]); the shared kernel layer reads the ring buffer.
 //!
 //! Contract: [`TcpSource::new`] touches nothing outside the process (config validation and
-//! unit tests need no root). [`Source::run`] loads and attaches (failures are
-//! `ComponentError::Startup` with the reason, e.g. missing privileges), emits `Event::Tcp`
-//! batches, and `Event::Histogram` (`tcp_rtt`, `tcp_connect_latency`) and
-//! `Event::TcpCounters` records per cgroup and interval, until shutdown; then it emits the
-//! last partial interval, detaches and returns `Ok(())`.
+//! unit tests need no root). [`Source::run`](crate::component::Source::run) loads and
+//! attaches (failures are `ComponentError::Startup` with the reason, e.g. missing
+//! privileges), emits `Event::Tcp` batches, and `Event::Histogram` (`tcp_rtt`,
+//! `tcp_connect_latency`) and `Event::TcpCounters` records per cgroup and interval, until
+//! shutdown; then it emits the last partial interval, detaches and returns `Ok(())`.
+//! Stats go to `kotel.source.tcp.kernel_events{source,stat}` and
+//! `kotel.ebpf.ringbuf.lost{source}`.
 
 mod config;
 mod decode;
@@ -23,16 +25,24 @@ mod loader;
 mod metrics;
 mod offsets;
 pub mod plan;
-mod reader;
 
 pub use config::TcpSourceConfig;
 pub use decode::{decode, ClockOffset, DecodeError};
 pub use metrics::{counters_from, histograms_from, Interval};
 pub use offsets::TcpSockFields;
 
-use crate::kernel::source::{KernelProgram, KernelSource};
-use crate::pipeline::{BoxFuture, ComponentError, Shutdown, SourceOutput};
-use crate::sources::kernel_filter::{FilterUpdates, KernelFilterConfig};
+use kotel_common::maps;
+use kotel_common::tcp::TcpStat;
+
+use crate::component::ComponentError;
+use crate::event::Event;
+use crate::kernel::batcher::DecodeFailure;
+use crate::kernel::filter::KernelFilterConfig;
+use crate::kernel::source::{
+    Attached, Batching, KernelProgram, KernelSource, RecordDecoder, RingMaps,
+};
+use crate::kernel::task_names::TaskNames;
+use crate::telemetry::names;
 
 /// The `tcp` kernel program: connection lifecycle, RTT and counters.
 pub struct Tcp;
@@ -40,25 +50,63 @@ pub struct Tcp;
 /// The `tcp` source, built from its config; attaches to the kernel only in `run`.
 pub type TcpSource = KernelSource<Tcp>;
 
+/// Decodes tcp records, remembering process names across records.
+pub struct TcpDecoder {
+    names: TaskNames,
+}
+
+impl RecordDecoder for TcpDecoder {
+    fn decode(&mut self, record: &[u8], clock: &ClockOffset) -> Result<Event, DecodeFailure> {
+        decode::decode_with(record, clock, &mut self.names)
+            .map(Event::Tcp)
+            .map_err(|e| (e.reason(), e.to_string()))
+    }
+}
+
 impl KernelProgram for Tcp {
     type Config = TcpSourceConfig;
+    type Held = ();
+    type Decoder = TcpDecoder;
+    type Periodic = metrics::Intervals;
+
+    fn ring() -> RingMaps {
+        RingMaps {
+            events_map: maps::TCP_EVENTS,
+            stats_map: maps::TCP_STATS,
+            metric: names::TCP_KERNEL_EVENTS,
+            stats: TcpStat::ALL.map(TcpStat::name).to_vec(),
+            ringbuf_full: TcpStat::RingbufFull as usize,
+        }
+    }
 
     fn filter(config: &TcpSourceConfig) -> &KernelFilterConfig {
         &config.filter
     }
 
-    fn run(
-        source: String,
-        config: TcpSourceConfig,
-        out: SourceOutput,
-        shutdown: Shutdown,
-        filter_updates: FilterUpdates,
-    ) -> BoxFuture<'static, Result<(), ComponentError>> {
-        Box::pin(async move {
-            let kernel = loader::attach(&source, &config)?;
-            tracing::debug!(source = %source, "tcp source running");
-            reader::run(&source, kernel, &config, out, shutdown, filter_updates).await
-        })
+    fn batching(config: &TcpSourceConfig) -> Batching {
+        Batching {
+            max_events: config.batch_max_events,
+            timeout: config.batch_timeout,
+        }
+    }
+
+    fn attach(source: &str, config: &TcpSourceConfig) -> Result<Attached<()>, ComponentError> {
+        loader::attach(source, config)
+    }
+
+    fn reader(
+        config: &TcpSourceConfig,
+        attached: &mut Attached<()>,
+    ) -> Result<(TcpDecoder, metrics::Intervals), ComponentError> {
+        let intervals = metrics::Intervals::take(
+            &mut attached.ebpf,
+            config.histogram_rows,
+            config.metrics_interval,
+        )?;
+        let decoder = TcpDecoder {
+            names: TaskNames::default(),
+        };
+        Ok((decoder, intervals))
     }
 }
 

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{TcpSource, TcpSourceConfig};
+use crate::component::{ComponentError, Shutdown, Source, SourceOutput};
 use crate::config::ComponentId;
-use crate::pipeline::{ComponentError, Shutdown, Source, SourceOutput};
 
 #[test]
 fn new_touches_nothing_and_keeps_the_id() {

@@ -1,5 +1,13 @@
-//! The three component contracts. The runtime (not the components) counts what goes in,
-//! what comes out and what is dropped, supervises tasks and drives shutdown.
+//! The three component contracts, and the output a source sends through. Sources,
+//! processors and exporters depend on this layer; the pipeline (which builds, connects
+//! and supervises them) depends on it too, never the other way. The runtime (not the
+//! components) counts what goes in, what comes out and what is dropped, supervises tasks
+//! and drives shutdown.
+
+pub mod backoff;
+pub mod output;
+
+pub use output::SourceOutput;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,7 +16,6 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 use crate::event::Batch;
-use crate::pipeline::output::SourceOutput;
 
 /// A boxed, sendable future (the component traits are object safe).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

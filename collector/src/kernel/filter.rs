@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use tokio::sync::watch;
 
+use crate::component::ComponentError;
 use crate::kernel::cgroup2::cgroup2_root;
-use crate::pipeline::ComponentError;
 
 /// Longest comm the kernel keeps (TASK_COMM_LEN - 1).
 const COMM_MAX: usize = 15;
