@@ -5,6 +5,7 @@
 //! and drives shutdown.
 
 pub mod backoff;
+pub mod kind;
 pub mod output;
 
 pub use output::SourceOutput;

@@ -2,18 +2,11 @@
 //! offending field.
 
 use serde::de::DeserializeOwned;
+
 use yaml_serde::value::{Tag, TaggedValue};
 use yaml_serde::{Mapping, Value};
 
-/// Why a value did not decode.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct FieldError {
-    /// Where, below the decoded value: empty for the value itself, otherwise levels joined
-    /// by `::` with list items as `name[2]` (`ports[1]`, `rules[0]::name`).
-    pub path: String,
-    /// serde's message, without yaml_serde's path prefix and position.
-    pub message: String,
-}
+use crate::config::ConfigError;
 
 /// Deserializes `value` as `T`. With `tag`, `T` is an enum and `value` is the content of its
 /// variant `tag` (yaml_serde reads enums from YAML tags, as in `!tcp {...}`). A null value
@@ -25,7 +18,7 @@ pub(crate) struct FieldError {
 pub(crate) fn decode<T: DeserializeOwned>(
     value: &Value,
     tag: Option<&str>,
-) -> Result<T, FieldError> {
+) -> Result<T, ConfigError> {
     let content = match value {
         Value::Null => Value::Mapping(Mapping::new()),
         other => other.clone(),
@@ -37,7 +30,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
         })),
         None => content.clone(),
     };
-    let text = yaml_serde::to_string(&document).map_err(|e| FieldError {
+    let text = yaml_serde::to_string(&document).map_err(|e| ConfigError {
         path: String::new(),
         message: e.to_string(),
     })?;
@@ -56,16 +49,16 @@ pub(crate) fn decode<T: DeserializeOwned>(
 /// Splits yaml_serde's `a.b[0]: message` into path and message. The prefix counts as a path
 /// only when it leads to a node of `root`: a message may contain `: ` itself
 /// (`invalid type: map, ...`).
-fn split_path(message: &str, root: &Value) -> FieldError {
+fn split_path(message: &str, root: &Value) -> ConfigError {
     if let Some((head, tail)) = message.split_once(": ") {
         if let Some(path) = resolve(root, head) {
-            return FieldError {
+            return ConfigError {
                 path,
                 message: tail.to_string(),
             };
         }
     }
-    FieldError {
+    ConfigError {
         path: String::new(),
         message: message.to_string(),
     }
@@ -150,7 +143,7 @@ mod tests {
         yaml_serde::from_str(text).unwrap()
     }
 
-    fn error(text: &str) -> FieldError {
+    fn error(text: &str) -> ConfigError {
         decode::<Kind>(&value(text), Some("thing")).unwrap_err()
     }
 

@@ -2,12 +2,15 @@
 
 use std::fmt;
 
-/// One problem in the pipeline file.
+/// One problem in the pipeline file: the one shape every check reports in, from a
+/// component's own `validate` to the document's cross-section checks.
 ///
 /// `path` says where, with `::` between levels like the OpenTelemetry Collector
-/// (`sources::tcp/fast::batch_timeout`, `pipelines::logs::exporters`). It is empty for
-/// problems with the document as a whole (bad YAML, an unset `${env:VAR}`); their message
-/// names the line instead. Displayed as `path: message`, or the message alone when `path`
+/// (`sources::tcp/fast::batch_timeout`, `pipelines::logs::exporters`). A component's
+/// checks give paths below the component (`batch_timeout`, `rules[0]::port`, empty for the
+/// component as a whole), and the loader places them with [`ConfigError::under`]. The
+/// path is empty for problems with the document as a whole (bad YAML, an unset
+/// `${env:VAR}`); their message names the line instead. Displayed as `path: message`, or the message alone when `path`
 /// is empty.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -23,6 +26,16 @@ impl ConfigError {
         Self {
             path: path.into(),
             message: message.into(),
+        }
+    }
+}
+
+impl ConfigError {
+    /// The same problem seen from `parent`: its path becomes `parent::path`.
+    pub fn under(self, parent: &str) -> Self {
+        Self {
+            path: join(parent, &self.path),
+            message: self.message,
         }
     }
 }

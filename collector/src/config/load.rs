@@ -192,7 +192,7 @@ fn read_components<T: DeserializeOwned>(
             Ok(config) => {
                 out.parsed.insert(id, config);
             }
-            Err(e) => errors.push(ConfigError::new(join(&path, &e.path), e.message)),
+            Err(e) => errors.push(e.under(&path)),
         }
     }
     out
@@ -298,6 +298,6 @@ fn read_plain<T: DeserializeOwned>(
     errors: &mut Vec<ConfigError>,
 ) -> Option<T> {
     decode(value.unwrap_or(&Value::Null), None)
-        .map_err(|e| errors.push(ConfigError::new(join(section, &e.path), e.message)))
+        .map_err(|e| errors.push(e.under(section)))
         .ok()
 }

@@ -1,6 +1,7 @@
 //! The node as kotel sees it: its name as Kubernetes knows it (for `k8s.node.name`), and
 //! configured paths to the host's files.
 
+use crate::config::ConfigError;
 use std::path::Path;
 
 /// Environment variables that may carry the node name, in order (a DaemonSet sets one
@@ -25,15 +26,15 @@ pub fn host_name() -> String {
         .unwrap_or_default()
 }
 
-/// A `(field, message)` problem for each configured host path (`host_root`,
+/// A problem for each configured host path (`host_root`,
 /// `cgroup_root`, ...) that is set but not absolute; empty paths mean "find it" and pass.
-pub fn relative_path_problems(fields: &[(&str, &Path)]) -> Vec<(String, String)> {
+pub fn relative_path_problems(fields: &[(&str, &Path)]) -> Vec<ConfigError> {
     fields
         .iter()
         .filter(|(_, path)| !path.as_os_str().is_empty() && !path.is_absolute())
         .map(|(field, path)| {
-            (
-                field.to_string(),
+            ConfigError::new(
+                *field,
                 format!("{} must be an absolute path", path.display()),
             )
         })

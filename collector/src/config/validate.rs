@@ -179,16 +179,12 @@ fn check_unused(draft: &Draft, errors: &mut Vec<ConfigError>) {
 fn check_components<T>(
     section: &str,
     components: &Section<T>,
-    validate: impl Fn(&T) -> Vec<(String, String)>,
+    validate: impl Fn(&T) -> Vec<ConfigError>,
     errors: &mut Vec<ConfigError>,
 ) {
     for (id, config) in &components.parsed {
-        for (field, message) in validate(config) {
-            errors.push(ConfigError::new(
-                join(&format!("{section}::{id}"), &field),
-                message,
-            ));
-        }
+        let path = format!("{section}::{id}");
+        errors.extend(validate(config).into_iter().map(|e| e.under(&path)));
     }
 }
 

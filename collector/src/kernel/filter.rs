@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::component::ComponentError;
+use crate::config::ConfigError;
 use crate::kernel::cgroup2::cgroup2_root;
 
 /// Longest comm the kernel keeps (TASK_COMM_LEN - 1).
@@ -55,12 +56,13 @@ impl KernelMatch {
 }
 
 impl KernelFilterConfig {
-    /// Problems as `(field, message)` with fields below `filter`; `ports_apply` is false
+    /// Problems, with paths below `filter`; `ports_apply` is false
     /// for sources whose events have no ports.
-    pub fn validate(&self, ports_apply: bool) -> Vec<(String, String)> {
+    pub fn validate(&self, ports_apply: bool) -> Vec<ConfigError> {
         let mut problems = Vec::new();
-        let mut problem =
-            |field: &str, message: String| problems.push((format!("filter::{field}"), message));
+        let mut problem = |field: &str, message: String| {
+            problems.push(ConfigError::new(format!("filter::{field}"), message))
+        };
         let (inc, exc) = (&self.include, &self.exclude);
         if inc.has_cgroups() && exc.has_cgroups() {
             problem(
@@ -314,7 +316,7 @@ fn resolve_cgroups(m: &KernelMatch, cgroup_root: &Path) -> Result<Vec<u64>, Comp
 mod tests {
     use super::*;
 
-    fn problems(yaml: &str, ports_apply: bool) -> Vec<(String, String)> {
+    fn problems(yaml: &str, ports_apply: bool) -> Vec<ConfigError> {
         let config: KernelFilterConfig = yaml_serde::from_str(yaml).unwrap();
         config.validate(ports_apply)
     }
@@ -330,7 +332,7 @@ mod tests {
             "include: { comms: [a], cgroup_ids: [1] }\nexclude: { comms: [b], cgroup_paths: [/x] }",
             true,
         );
-        let fields: Vec<&str> = p.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = p.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(fields, ["filter::exclude", "filter::exclude::comms"]);
     }
 
@@ -340,7 +342,7 @@ mod tests {
             "exclude: { comms: [\"\", abcdefghijklmnopq], cgroup_paths: [relative], ports: [80] }",
             false,
         );
-        let fields: Vec<&str> = p.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = p.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             fields,
             [

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::component::ComponentError;
+use crate::config::ConfigError;
 
 const TRACEFS: &str = "/sys/kernel/tracing";
 /// Longest start-up error message (the tail of a verifier log is kept).
@@ -13,9 +14,9 @@ const MAX_ERROR_CHARS: usize = 4000;
 /// What every source does before loading its object: refuse invalid settings (all of
 /// them, in one message) and an object missing from this build, then lift
 /// RLIMIT_MEMLOCK where that matters and make sure tracefs is mounted.
-pub fn prepare(object: &[u8], problems: Vec<(String, String)>) -> Result<(), ComponentError> {
+pub fn prepare(object: &[u8], problems: Vec<ConfigError>) -> Result<(), ComponentError> {
     if !problems.is_empty() {
-        let text: Vec<String> = problems.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        let text: Vec<String> = problems.iter().map(ConfigError::to_string).collect();
         return Err(ComponentError::Startup(text.join("; ")));
     }
     if object.is_empty() {

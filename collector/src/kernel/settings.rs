@@ -1,46 +1,44 @@
 //! Checks of the settings every ring-buffer source has (`ring_buffer_bytes`,
 //! `batch_max_events`, `batch_timeout`), so the sources word them alike.
 
+use crate::config::ConfigError;
 use std::time::Duration;
 
 /// Largest batch a kernel source may be configured to build.
 pub const MAX_BATCH_EVENTS: usize = 65_536;
 
-/// Problems as `(field, message)`: the ring buffer must be a power of two of at least
+/// Problems (paths are field names): the ring buffer must be a power of two of at least
 /// `min_ring_bytes`, the batch size 1 to [`MAX_BATCH_EVENTS`], the timeout positive.
 pub fn validate_ring(
     ring_buffer_bytes: u32,
     min_ring_bytes: u32,
     batch_max_events: usize,
     batch_timeout: Duration,
-) -> Vec<(String, String)> {
+) -> Vec<ConfigError> {
     let mut problems = Vec::new();
     if !ring_buffer_bytes.is_power_of_two() || ring_buffer_bytes < min_ring_bytes {
-        problems.push((
-            "ring_buffer_bytes".into(),
+        problems.push(ConfigError::new(
+            "ring_buffer_bytes",
             format!("{ring_buffer_bytes} is not a power of two of at least {min_ring_bytes}"),
         ));
     }
     if !(1..=MAX_BATCH_EVENTS).contains(&batch_max_events) {
-        problems.push((
-            "batch_max_events".into(),
+        problems.push(ConfigError::new(
+            "batch_max_events",
             format!("must be 1 to {MAX_BATCH_EVENTS}"),
         ));
     }
     if batch_timeout.is_zero() {
-        problems.push(("batch_timeout".into(), "must be longer than 0".into()));
+        problems.push(ConfigError::new("batch_timeout", "must be longer than 0"));
     }
     problems
 }
 
 /// The problem with a byte threshold that must stay below the ring buffer's size.
-pub fn validate_wakeup_bytes(
-    wakeup_bytes: u32,
-    ring_buffer_bytes: u32,
-) -> Option<(String, String)> {
+pub fn validate_wakeup_bytes(wakeup_bytes: u32, ring_buffer_bytes: u32) -> Option<ConfigError> {
     (wakeup_bytes >= ring_buffer_bytes).then(|| {
-        (
-            "wakeup_bytes".into(),
+        ConfigError::new(
+            "wakeup_bytes",
             format!("{wakeup_bytes} must be below ring_buffer_bytes ({ring_buffer_bytes})"),
         )
     })
@@ -54,7 +52,7 @@ mod tests {
     fn each_bad_setting_is_named() {
         let fields: Vec<String> = validate_ring(5000, 4096, 0, Duration::ZERO)
             .into_iter()
-            .map(|(f, _)| f)
+            .map(|e| e.path)
             .collect();
         assert_eq!(
             fields,

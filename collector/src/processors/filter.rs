@@ -11,7 +11,9 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
 use crate::component::Processor;
+use crate::config::{ComponentId, Signal};
 use crate::event::{keys, Batch, Event, TcpConnEvent, TcpEventKind, Workload};
 
 /// `processors.filter`.
@@ -141,6 +143,23 @@ impl Processor for FilterProcessor {
     fn process(&mut self, mut batch: Batch) -> Batch {
         batch.retain(|e| self.keeps(e));
         batch
+    }
+}
+
+impl Kind for FilterProcessorConfig {
+    const KIND: &'static str = "filter";
+}
+
+impl Declared for FilterProcessorConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Metrics, Signal::Logs]
+    }
+}
+
+impl ProcessorType for FilterProcessorConfig {
+    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn Processor> {
+        let _ = id;
+        Box::new(FilterProcessor::new(self))
     }
 }
 

@@ -14,8 +14,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
 
+use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
 use crate::config::ComponentId;
+use crate::config::ConfigError;
+use crate::config::Signal;
 use crate::event::{Batch, Event};
 use crate::telemetry::names;
 
@@ -49,23 +52,23 @@ impl Default for ReplaySourceConfig {
 }
 
 impl ReplaySourceConfig {
-    /// Problems as `(field, message)`: a path is required, sizes must be in range.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    /// Problems (paths are field names): a path is required, sizes must be in range.
+    pub fn validate(&self) -> Vec<ConfigError> {
         let mut problems = Vec::new();
         if self.path.as_os_str().is_empty() {
-            problems.push((
-                "path".into(),
-                "is required: the JSON-lines file to read".into(),
+            problems.push(ConfigError::new(
+                "path",
+                "is required: the JSON-lines file to read",
             ));
         }
         if !(1..=MAX_BATCH).contains(&self.batch_max_events) {
-            problems.push((
-                "batch_max_events".into(),
+            problems.push(ConfigError::new(
+                "batch_max_events",
                 format!("must be 1 to {MAX_BATCH}"),
             ));
         }
         if self.repeat == 0 {
-            problems.push(("repeat".into(), "must be at least 1".into()));
+            problems.push(ConfigError::new("repeat", "must be at least 1"));
         }
         problems
     }
@@ -202,6 +205,25 @@ impl Source for ReplaySource {
         shutdown: Shutdown,
     ) -> BoxFuture<'static, Result<(), ComponentError>> {
         Box::pin(self.replay(out, shutdown))
+    }
+}
+
+impl Kind for ReplaySourceConfig {
+    const KIND: &'static str = "replay";
+}
+
+impl Declared for ReplaySourceConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Metrics, Signal::Logs]
+    }
+    fn validate(&self) -> Vec<ConfigError> {
+        ReplaySourceConfig::validate(self)
+    }
+}
+
+impl SourceType for ReplaySourceConfig {
+    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn Source> {
+        Box::new(ReplaySource::new(id, self))
     }
 }
 

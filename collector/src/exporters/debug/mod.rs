@@ -8,7 +8,9 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::component::kind::{Declared, ExporterType, Kind, Shared};
 use crate::component::{BoxFuture, ComponentError, Exporter};
+use crate::config::{ComponentId, Signal};
 use crate::event::Batch;
 
 /// How much the debug exporter prints.
@@ -82,6 +84,27 @@ impl<W: Write + Send> Exporter for DebugExporter<W> {
                 .flush()
                 .map_err(|e| ComponentError::Output(format!("flushing stdout: {e}")))
         })
+    }
+}
+
+impl Kind for DebugExporterConfig {
+    const KIND: &'static str = "debug";
+}
+
+impl Declared for DebugExporterConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Metrics, Signal::Logs]
+    }
+}
+
+impl ExporterType for DebugExporterConfig {
+    fn takes_telemetry_outside_metrics_pipelines(&self) -> bool {
+        true
+    }
+
+    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn Exporter> {
+        let _ = id;
+        Box::new(DebugExporter::stdout(self))
     }
 }
 

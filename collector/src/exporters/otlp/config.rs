@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::duration;
+use crate::config::ConfigError;
 
 /// `exporters.otlp`: metrics and logs to any OpenTelemetry backend.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -136,14 +137,14 @@ impl Default for OtlpExporterConfig {
 }
 
 impl OtlpExporterConfig {
-    /// Problems as (field path relative to the exporter, message) pairs.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    /// Problems, with paths relative to the exporter.
+    pub fn validate(&self) -> Vec<ConfigError> {
         let mut problems = Vec::new();
         if !self.endpoint.is_empty() {
             match self.endpoint.split_once("://") {
                 Some(("http" | "https", rest)) if !rest.is_empty() => {}
-                _ => problems.push((
-                    "endpoint".into(),
+                _ => problems.push(ConfigError::new(
+                    "endpoint",
                     format!(
                         "\"{}\" is not an endpoint: use http://host:port or https://host:port",
                         self.endpoint
@@ -157,17 +158,20 @@ impl OtlpExporterConfig {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
             if !valid_name || value.bytes().any(|b| b == b'\n' || b == b'\r') {
-                problems.push((format!("headers::{name}"), "not a valid HTTP header".into()));
+                problems.push(ConfigError::new(
+                    format!("headers::{name}"),
+                    "not a valid HTTP header",
+                ));
             }
         }
         if self.timeout < Duration::from_millis(100) || self.timeout > Duration::from_secs(300) {
-            problems.push(("timeout".into(), "must be between 100ms and 5m".into()));
+            problems.push(ConfigError::new("timeout", "must be between 100ms and 5m"));
         }
         let r = &self.retry;
         if r.initial_interval.is_zero() || r.initial_interval > r.max_interval {
-            problems.push((
-                "retry::initial_interval".into(),
-                "must be more than 0s and at most retry::max_interval".into(),
+            problems.push(ConfigError::new(
+                "retry::initial_interval",
+                "must be more than 0s and at most retry::max_interval",
             ));
         }
         let tls = &self.tls;
@@ -177,20 +181,29 @@ impl OtlpExporterConfig {
             ("key_file", &tls.key_file),
         ] {
             if !path.as_os_str().is_empty() && !path.is_file() {
-                problems.push((
+                problems.push(ConfigError::new(
                     format!("tls::{field}"),
                     format!("{} is not a readable file", path.display()),
                 ));
             }
         }
         if tls.cert_file.as_os_str().is_empty() != tls.key_file.as_os_str().is_empty() {
-            problems.push(("tls".into(), "cert_file and key_file go together".into()));
+            problems.push(ConfigError::new(
+                "tls",
+                "cert_file and key_file go together",
+            ));
         }
         if self.queue.max_requests == 0 {
-            problems.push(("queue::max_requests".into(), "must be at least 1".into()));
+            problems.push(ConfigError::new(
+                "queue::max_requests",
+                "must be at least 1",
+            ));
         }
         if self.queue.max_bytes < 64 * 1024 {
-            problems.push(("queue::max_bytes".into(), "must be at least 65536".into()));
+            problems.push(ConfigError::new(
+                "queue::max_bytes",
+                "must be at least 65536",
+            ));
         }
         problems
     }

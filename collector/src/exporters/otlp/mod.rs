@@ -25,7 +25,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use tokio::sync::watch;
 
 use crate::component::backoff::jittered;
+use crate::component::kind::{Declared, ExporterType, Kind, Shared};
 use crate::component::{BoxFuture, ComponentError, Exporter};
+use crate::config::{ComponentId, ConfigError, Signal};
 use crate::event::{Batch, Event, MetricBatch, TelemetrySnapshot};
 use crate::telemetry::names;
 
@@ -368,6 +370,25 @@ impl Counters {
         let (requests, bytes) = queue.depth();
         self.queue_requests.set(requests as f64);
         self.queue_bytes.set(bytes as f64);
+    }
+}
+
+impl Kind for OtlpExporterConfig {
+    const KIND: &'static str = "otlp";
+}
+
+impl Declared for OtlpExporterConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Metrics, Signal::Logs]
+    }
+    fn validate(&self) -> Vec<ConfigError> {
+        OtlpExporterConfig::validate(self)
+    }
+}
+
+impl ExporterType for OtlpExporterConfig {
+    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn Exporter> {
+        Box::new(OtlpExporter::new(&id.to_string(), self))
     }
 }
 

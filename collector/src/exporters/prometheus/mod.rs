@@ -17,7 +17,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::component::kind::{Declared, ExporterType, Kind, Shared};
 use crate::component::{BoxFuture, ComponentError, Exporter};
+use crate::config::ConfigError;
+use crate::config::{ComponentId, Signal};
 use crate::event::{Batch, Event};
 use exposition::Exposition;
 use state::ScrapeState;
@@ -43,12 +46,12 @@ impl Default for PrometheusExporterConfig {
 }
 
 impl PrometheusExporterConfig {
-    /// Problems as (field path relative to the exporter, message) pairs.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    /// Problems, with paths relative to the exporter.
+    pub fn validate(&self) -> Vec<ConfigError> {
         match self.listen.parse::<SocketAddr>() {
             Ok(_) => Vec::new(),
-            Err(_) => vec![(
-                "listen".into(),
+            Err(_) => vec![ConfigError::new(
+                "listen",
                 format!(
                     "\"{}\" is not an address: use host:port, e.g. 127.0.0.1:9464",
                     self.listen
@@ -156,6 +159,25 @@ impl Drop for PrometheusExporter {
         if let Some(server) = self.server.take() {
             server.abort();
         }
+    }
+}
+
+impl Kind for PrometheusExporterConfig {
+    const KIND: &'static str = "prometheus";
+}
+
+impl Declared for PrometheusExporterConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Metrics]
+    }
+    fn validate(&self) -> Vec<ConfigError> {
+        PrometheusExporterConfig::validate(self)
+    }
+}
+
+impl ExporterType for PrometheusExporterConfig {
+    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn Exporter> {
+        Box::new(PrometheusExporter::new(&id.to_string(), self))
     }
 }
 

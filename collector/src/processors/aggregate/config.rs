@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::duration;
+use crate::config::ConfigError;
 use crate::event::{keys, Temporality};
 use crate::processors::aggregate::instruments::Instrument;
 
@@ -80,21 +81,24 @@ impl Default for AggregateConfig {
 }
 
 impl AggregateConfig {
-    /// Problems as (field path relative to the processor, message) pairs.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    /// Problems, with paths relative to the processor.
+    pub fn validate(&self) -> Vec<ConfigError> {
         let mut problems = Vec::new();
         if self.interval < Duration::from_secs(1) || self.interval > Duration::from_secs(3600) {
-            problems.push(("interval".into(), "must be between 1s and 1h".into()));
+            problems.push(ConfigError::new("interval", "must be between 1s and 1h"));
         }
         if self.cardinality_limit < 2 {
-            problems.push(("cardinality_limit".into(), "must be at least 2".into()));
+            problems.push(ConfigError::new("cardinality_limit", "must be at least 2"));
         }
         if self.series_ttl < self.interval {
-            problems.push(("series_ttl".into(), "must be at least the interval".into()));
+            problems.push(ConfigError::new(
+                "series_ttl",
+                "must be at least the interval",
+            ));
         }
         for (i, key) in self.attributes.iter().enumerate() {
             if self.attributes[..i].contains(key) {
-                problems.push((
+                problems.push(ConfigError::new(
                     format!("attributes[{i}]"),
                     format!("\"{key}\" is listed twice"),
                 ));
@@ -104,7 +108,7 @@ impl AggregateConfig {
             let path = format!("histograms::{name}");
             match Instrument::by_name(name) {
                 Some(i) if i.is_histogram() => {}
-                _ => problems.push((
+                _ => problems.push(ConfigError::new(
                     path.clone(),
                     format!(
                         "not a histogram metric; histograms are {}",
@@ -117,9 +121,9 @@ impl AggregateConfig {
                 || b.iter().any(|x| !x.is_finite())
                 || b.windows(2).any(|w| w[0] >= w[1])
             {
-                problems.push((
+                problems.push(ConfigError::new(
                     format!("{path}::buckets"),
-                    "must be finite numbers in strictly ascending order".into(),
+                    "must be finite numbers in strictly ascending order",
                 ));
             }
         }

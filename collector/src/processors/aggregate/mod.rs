@@ -14,7 +14,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
 use crate::component::{Processor, Release};
+use crate::config::{ComponentId, ConfigError, Signal};
 use crate::event::{
     unix_now, Batch, CgroupHistogram, Direction, Event, HistogramMetric, TcpConnEvent, TcpCounters,
     TcpEventKind,
@@ -263,6 +265,25 @@ impl Processor for AggregateProcessor {
 
     fn drop_reason(&self) -> &'static str {
         "aggregated"
+    }
+}
+
+impl Kind for AggregateConfig {
+    const KIND: &'static str = "aggregate";
+}
+
+impl Declared for AggregateConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Metrics]
+    }
+    fn validate(&self) -> Vec<ConfigError> {
+        AggregateConfig::validate(self)
+    }
+}
+
+impl ProcessorType for AggregateConfig {
+    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn Processor> {
+        Box::new(AggregateProcessor::new(&id.to_string(), self))
     }
 }
 

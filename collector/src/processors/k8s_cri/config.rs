@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::duration;
 use crate::config::node::relative_path_problems;
+use crate::config::ConfigError;
 
 /// `processors.k8s_cri`: attributes events to containers, pods and namespaces through the
 /// node's container runtime.
@@ -100,11 +101,11 @@ impl Endpoint {
 }
 
 impl K8sCriConfig {
-    /// Problems as (field path relative to the processor, message) pairs.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    /// Problems, with paths relative to the processor.
+    pub fn validate(&self) -> Vec<ConfigError> {
         let mut problems = Vec::new();
         if let Err(e) = Endpoint::parse(&self.endpoint) {
-            problems.push(("endpoint".into(), e));
+            problems.push(ConfigError::new("endpoint", e));
         }
         problems.extend(relative_path_problems(&[
             ("host_root", &self.host_root),
@@ -112,12 +113,12 @@ impl K8sCriConfig {
         ]));
         for (i, label) in self.pod_labels.iter().enumerate() {
             if label.trim().is_empty() {
-                problems.push((
+                problems.push(ConfigError::new(
                     format!("pod_labels[{i}]"),
-                    "a label key cannot be empty".into(),
+                    "a label key cannot be empty",
                 ));
             } else if self.pod_labels[..i].contains(label) {
-                problems.push((
+                problems.push(ConfigError::new(
                     format!("pod_labels[{i}]"),
                     format!("\"{label}\" is listed twice"),
                 ));
@@ -146,8 +147,8 @@ impl K8sCriConfig {
         ];
         for (field, value, min, max) in timing {
             if value < min || value > max {
-                problems.push((
-                    field.into(),
+                problems.push(ConfigError::new(
+                    field,
                     format!(
                         "must be between {} and {}",
                         duration::format(min),
@@ -161,7 +162,7 @@ impl K8sCriConfig {
             ("max_containers", self.max_containers),
         ] {
             if value == 0 {
-                problems.push((field.into(), "must be at least 1".into()));
+                problems.push(ConfigError::new(field, "must be at least 1"));
             }
         }
         problems

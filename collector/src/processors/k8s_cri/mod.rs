@@ -22,3 +22,27 @@ pub mod watcher;
 pub use config::K8sCriConfig;
 pub use processor::K8sCriProcessor;
 pub use service::CriService;
+
+use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
+use crate::component::Processor;
+use crate::config::{ComponentId, ConfigError, Signal};
+
+impl Kind for K8sCriConfig {
+    const KIND: &'static str = "k8s_cri";
+}
+
+impl Declared for K8sCriConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Metrics, Signal::Logs]
+    }
+    fn validate(&self) -> Vec<ConfigError> {
+        K8sCriConfig::validate(self)
+    }
+}
+
+impl ProcessorType for K8sCriConfig {
+    fn build(&self, id: &ComponentId, shared: &Shared) -> Box<dyn Processor> {
+        let service = shared.get::<service::LiveServices>().get_or_start(id, self);
+        Box::new(K8sCriProcessor::new(service))
+    }
+}

@@ -2,10 +2,12 @@
 //! task publishes, the request queue to that task and the metrics. The CRI task runs for
 //! as long as the service lives and ends when the last instance drops it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::mpsc;
 
+use crate::config::ComponentId;
 use crate::event::{keys, Workload};
 use crate::processors::k8s_cri::births::{Birth, BirthWatch, BornCgroups};
 use crate::processors::k8s_cri::catalog::{SharedSnapshot, Snapshot};
@@ -16,6 +18,29 @@ use crate::processors::k8s_cri::watcher::{Request, Watcher};
 
 /// Room in the request queue from the event path to the CRI task.
 const REQUEST_QUEUE: usize = 1024;
+
+/// The live services of one component factory, by processor id: the instances of one id
+/// and config (in several pipelines, or across a reload that keeps its config) share one
+/// CRI connection and cache for as long as any of them lives.
+#[derive(Default)]
+pub struct LiveServices(Mutex<HashMap<ComponentId, (K8sCriConfig, Weak<CriService>)>>);
+
+impl LiveServices {
+    /// The live service of processor `id` with `config`, or a new one.
+    pub fn get_or_start(&self, id: &ComponentId, config: &K8sCriConfig) -> Arc<CriService> {
+        let mut services = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let live = services
+            .get(id)
+            .filter(|(running, _)| running == config)
+            .and_then(|(_, service)| service.upgrade());
+        if let Some(service) = live {
+            return service;
+        }
+        let service = CriService::start(&id.to_string(), config);
+        services.insert(id.clone(), (config.clone(), Arc::downgrade(&service)));
+        service
+    }
+}
 
 /// One `k8s_cri` processor id's shared state.
 pub struct CriService {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use kotel_common::exec::EXEC_RECORD_SIZE;
 use serde::{Deserialize, Serialize};
 
+use crate::config::ConfigError;
 use crate::kernel::settings::validate_ring;
 
 use crate::config::duration;
@@ -71,9 +72,9 @@ pub enum HookChoice {
 }
 
 impl ExecSourceConfig {
-    /// Every problem with the values as `(field, message)` (empty when valid). Checked
+    /// Every problem with the values, paths relative to the source (empty when valid). Checked
     /// again when the source starts.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn validate(&self) -> Vec<ConfigError> {
         let mut problems = Vec::new();
         let rb = self.ring_buffer_bytes;
         problems.extend(validate_ring(
@@ -84,8 +85,8 @@ impl ExecSourceConfig {
         ));
         let backlog = u64::from(self.wakeup_events) * u64::from(RECORD_BYTES);
         if backlog >= u64::from(rb) {
-            problems.push((
-                "wakeup_events".into(),
+            problems.push(ConfigError::new(
+                "wakeup_events",
                 format!(
                     "{} execs take {backlog} bytes, more than ring_buffer_bytes ({rb}) holds",
                     self.wakeup_events

@@ -24,7 +24,9 @@ pub use plan::{task_offsets_from, wakeup_policy};
 
 use kotel_common::exec::{names, ExecStat};
 
+use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::ComponentError;
+use crate::config::{ComponentId, ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
@@ -91,6 +93,29 @@ impl KernelProgram for Exec {
         _: &mut Attached<Hook>,
     ) -> Result<(ExecDecoder, NoPeriodic), ComponentError> {
         Ok((ExecDecoder, NoPeriodic))
+    }
+}
+
+impl Kind for ExecSourceConfig {
+    const KIND: &'static str = "exec";
+}
+
+impl Declared for ExecSourceConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Logs]
+    }
+    fn validate(&self) -> Vec<ConfigError> {
+        ExecSourceConfig::validate(self)
+    }
+}
+
+impl SourceType for ExecSourceConfig {
+    fn needs_kernel(&self) -> bool {
+        true
+    }
+
+    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn crate::component::Source> {
+        Box::new(ExecSource::new(id, self))
     }
 }
 

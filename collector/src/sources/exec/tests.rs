@@ -40,7 +40,7 @@ fn validation_names_every_bad_field() {
         hook: yaml_serde::from_str("tp_btf").unwrap(),
         filter: yaml_serde::from_str("exclude: { ports: [80], comms: [\"\"] }").unwrap(),
     };
-    let fields: Vec<String> = config.validate().into_iter().map(|(f, _)| f).collect();
+    let fields: Vec<String> = config.validate().into_iter().map(|e| e.path).collect();
     assert_eq!(
         fields,
         [

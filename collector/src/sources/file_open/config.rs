@@ -6,6 +6,7 @@ use std::time::Duration;
 use kotel_common::file_open::{MAX_PREFIXES, MAX_PREFIX_LEN};
 use serde::{Deserialize, Serialize};
 
+use crate::config::ConfigError;
 use crate::kernel::settings::{validate_ring, validate_wakeup_bytes};
 
 use crate::config::duration;
@@ -70,19 +71,19 @@ impl FileOpenSourceConfig {
         std::path::Path::new("/").join(&self.host_root).join("proc")
     }
 
-    /// Every problem with the values as `(field, message)` (empty when valid). Checked
+    /// Every problem with the values, paths relative to the source (empty when valid). Checked
     /// again when the source starts. The default config is invalid: `paths` is empty.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn validate(&self) -> Vec<ConfigError> {
         let mut problems = Vec::new();
         if self.paths.is_empty() {
-            problems.push((
-                "paths".into(),
-                "must list at least one file or directory".into(),
+            problems.push(ConfigError::new(
+                "paths",
+                "must list at least one file or directory",
             ));
         }
         if self.paths.len() > MAX_PREFIXES as usize {
-            problems.push((
-                "paths".into(),
+            problems.push(ConfigError::new(
+                "paths",
                 format!("{} paths; at most {MAX_PREFIXES}", self.paths.len()),
             ));
         }
@@ -98,11 +99,11 @@ impl FileOpenSourceConfig {
             } else {
                 continue;
             };
-            problems.push((format!("paths[{i}]"), problem));
+            problems.push(ConfigError::new(format!("paths[{i}]"), problem));
         }
         if self.rescan_interval < Duration::from_millis(100) {
-            problems.push((
-                "rescan_interval".into(),
+            problems.push(ConfigError::new(
+                "rescan_interval",
                 format!(
                     "{:?} is too short (at least 100ms): each pass resolves every path in every \
                      mount namespace",

@@ -38,7 +38,9 @@ use std::sync::Arc;
 
 use kotel_common::file_open::{names, FileOpenStat};
 
+use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::ComponentError;
+use crate::config::{ComponentId, ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
@@ -112,6 +114,29 @@ impl KernelProgram for FileOpen {
     ) -> Result<(FileOpenDecoder, NoPeriodic), ComponentError> {
         let watched = Arc::new(config.paths.clone());
         Ok((FileOpenDecoder { watched }, NoPeriodic))
+    }
+}
+
+impl Kind for FileOpenSourceConfig {
+    const KIND: &'static str = "file_open";
+}
+
+impl Declared for FileOpenSourceConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Logs]
+    }
+    fn validate(&self) -> Vec<ConfigError> {
+        FileOpenSourceConfig::validate(self)
+    }
+}
+
+impl SourceType for FileOpenSourceConfig {
+    fn needs_kernel(&self) -> bool {
+        true
+    }
+
+    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn crate::component::Source> {
+        Box::new(FileOpenSource::new(id, self))
     }
 }
 

@@ -17,7 +17,7 @@ fn with_paths(paths: &[&str]) -> FileOpenSourceConfig {
 }
 
 fn fields(config: &FileOpenSourceConfig) -> Vec<String> {
-    config.validate().into_iter().map(|(f, _)| f).collect()
+    config.validate().into_iter().map(|e| e.path).collect()
 }
 
 #[test]
@@ -30,7 +30,7 @@ fn new_touches_nothing_and_keeps_the_id() {
 #[test]
 fn watched_paths_are_valid() {
     let config = with_paths(&["/etc/shadow", "/var/run/secrets/", "/root/.ssh", "/a"]);
-    assert_eq!(config.validate(), Vec::<(String, String)>::new());
+    assert_eq!(config.validate(), Vec::<crate::config::ConfigError>::new());
     let longest = format!("/{}", "a".repeat(MAX_PREFIX_LEN - 1));
     assert!(with_paths(&[&longest]).validate().is_empty());
 }
@@ -39,8 +39,8 @@ fn watched_paths_are_valid() {
 fn an_empty_list_is_invalid_and_is_the_default() {
     let problems = FileOpenSourceConfig::default().validate();
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert_eq!(problems[0].0, "paths");
-    assert!(problems[0].1.contains("at least one"), "{problems:?}");
+    assert_eq!(problems[0].path, "paths");
+    assert!(problems[0].message.contains("at least one"), "{problems:?}");
 }
 
 #[test]
@@ -52,10 +52,10 @@ fn bad_paths_are_named_by_index() {
         fields(&config),
         ["paths[1]", "paths[2]", "paths[3]", "paths[4]", "paths[5]"]
     );
-    assert!(problems[0].1.contains("not absolute"), "{problems:?}");
-    assert!(problems[2].1.contains("at most 255"), "{problems:?}");
-    assert!(problems[3].1.contains("NUL"), "{problems:?}");
-    assert!(problems[4].1.contains("every open"), "{problems:?}");
+    assert!(problems[0].message.contains("not absolute"), "{problems:?}");
+    assert!(problems[2].message.contains("at most 255"), "{problems:?}");
+    assert!(problems[3].message.contains("NUL"), "{problems:?}");
+    assert!(problems[4].message.contains("every open"), "{problems:?}");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::duration;
 use crate::config::node::relative_path_problems;
+use crate::config::ConfigError;
 use crate::kernel::filter::KernelFilterConfig;
 use crate::kernel::settings::{validate_ring, validate_wakeup_bytes};
 
@@ -88,9 +89,9 @@ impl Default for TcpSourceConfig {
 }
 
 impl TcpSourceConfig {
-    /// Every problem with the values as `(field, message)` (empty when valid). Checked
+    /// Every problem with the values, paths relative to the source (empty when valid). Checked
     /// again when the source starts.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn validate(&self) -> Vec<ConfigError> {
         let mut problems = validate_ring(
             self.ring_buffer_bytes,
             4096,
@@ -102,7 +103,10 @@ impl TcpSourceConfig {
             self.ring_buffer_bytes,
         ));
         if self.max_tracked_sockets == 0 {
-            problems.push(("max_tracked_sockets".into(), "must be at least 1".into()));
+            problems.push(ConfigError::new(
+                "max_tracked_sockets",
+                "must be at least 1",
+            ));
         }
         problems.extend(self.filter.validate(true));
         problems.extend(relative_path_problems(&[(
@@ -110,8 +114,8 @@ impl TcpSourceConfig {
             &self.cgroup_root,
         )]));
         if !(MIN_METRICS_INTERVAL..=MAX_METRICS_INTERVAL).contains(&self.metrics_interval) {
-            problems.push((
-                "metrics_interval".into(),
+            problems.push(ConfigError::new(
+                "metrics_interval",
                 format!(
                     "{:?} is outside {MIN_METRICS_INTERVAL:?}..={MAX_METRICS_INTERVAL:?}",
                     self.metrics_interval
@@ -120,8 +124,8 @@ impl TcpSourceConfig {
         }
         let rows = self.histogram_rows;
         if !rows.is_power_of_two() || !(MIN_ROWS..=MAX_ROWS).contains(&rows) {
-            problems.push((
-                "histogram_rows".into(),
+            problems.push(ConfigError::new(
+                "histogram_rows",
                 format!("{rows} is not a power of two in {MIN_ROWS}..={MAX_ROWS}"),
             ));
         }

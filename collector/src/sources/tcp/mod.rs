@@ -34,7 +34,9 @@ pub use offsets::TcpSockFields;
 use kotel_common::maps;
 use kotel_common::tcp::TcpStat;
 
+use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::ComponentError;
+use crate::config::{ComponentId, ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::filter::KernelFilterConfig;
@@ -107,6 +109,29 @@ impl KernelProgram for Tcp {
             names: TaskNames::default(),
         };
         Ok((decoder, intervals))
+    }
+}
+
+impl Kind for TcpSourceConfig {
+    const KIND: &'static str = "tcp";
+}
+
+impl Declared for TcpSourceConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Metrics, Signal::Logs]
+    }
+    fn validate(&self) -> Vec<ConfigError> {
+        TcpSourceConfig::validate(self)
+    }
+}
+
+impl SourceType for TcpSourceConfig {
+    fn needs_kernel(&self) -> bool {
+        true
+    }
+
+    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn crate::component::Source> {
+        Box::new(TcpSource::new(id, self))
     }
 }
 

@@ -18,7 +18,7 @@ fn new_touches_nothing_and_keeps_the_id() {
 fn default_config_is_valid() {
     assert_eq!(
         TcpSourceConfig::default().validate(),
-        Vec::<(String, String)>::new()
+        Vec::<crate::config::ConfigError>::new()
     );
 }
 
@@ -49,7 +49,7 @@ fn validation_names_every_bad_field() {
         "histogram_rows",
     ] {
         assert!(
-            problems.iter().any(|(f, _)| f == field),
+            problems.iter().any(|e| e.path == field),
             "{field} missing in {problems:?}"
         );
     }
@@ -76,9 +76,9 @@ fn metrics_interval_parses_as_a_duration_and_defaults_to_15s() {
     let too_short: TcpSourceConfig = yaml_serde::from_str("metrics_interval: 50ms").unwrap();
     assert_eq!(
         too_short.validate(),
-        vec![(
-            "metrics_interval".to_string(),
-            "50ms is outside 100ms..=300s".to_string()
+        vec![crate::config::ConfigError::new(
+            "metrics_interval",
+            "50ms is outside 100ms..=300s"
         )]
     );
 }
