@@ -8,6 +8,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::component::checkup::Report;
 use crate::component::{Exporter, Processor, Source};
 use crate::config::{ComponentId, ConfigError, Signal};
 
@@ -29,6 +30,14 @@ pub trait Declared: Send + Sync {
     /// every component whose settings decoded, before anything starts.
     fn validate(&self) -> Vec<ConfigError> {
         Vec::new()
+    }
+
+    /// Adds what `kotel doctor` should know about running this component as `id` on
+    /// this node (a kernel source: its hooks and the verifier's verdicts; `k8s_cri`: the
+    /// container runtime). Only reads; attaches, starts and keeps nothing. `shared` holds
+    /// what several components' checks examine once per report.
+    fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
+        let _ = (id, report, shared);
     }
 }
 
@@ -69,6 +78,9 @@ impl<T: Declared + ?Sized> Declared for Box<T> {
     }
     fn validate(&self) -> Vec<ConfigError> {
         (**self).validate()
+    }
+    fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
+        (**self).checkup(id, report, shared)
     }
 }
 

@@ -5,6 +5,7 @@
 //! and drives shutdown.
 
 pub mod backoff;
+pub mod checkup;
 pub mod kind;
 pub mod output;
 

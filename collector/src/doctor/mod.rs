@@ -7,79 +7,68 @@
 //! finding is a [`Finding`] with a status. [`Report::can_run`] is false when a configured
 //! source lacks something it cannot do without or the kernel rejects one of its programs;
 //! `kotel doctor` then exits non-zero with a sentence saying what.
+//!
+//! The doctor knows no component: it asks each configured one for its own checks
+//! ([`crate::component::kind`]'s `checkup`).
 
-mod probes;
-mod programs;
-mod report;
-mod runtime;
+pub use crate::component::checkup::{Finding, Report, Status};
+pub use crate::kernel::checkup::programs::check as check_programs;
 
-pub use programs::check as check_programs;
-pub use report::{Finding, Report, Status};
-
-use crate::config::{Config, ProcessorConfig, SourceConfig};
+use crate::component::kind::Shared;
+use crate::config::{ComponentId, Config, ProcessorConfig, SourceConfig};
 use crate::processors::k8s_cri::K8sCriConfig;
 use crate::sources::{
     exec::ExecSourceConfig, file_open::FileOpenSourceConfig, tcp::TcpSourceConfig,
 };
 
-/// The kernel sources to examine: the configured ones, or one of each kind with its
-/// defaults (watching `/etc/shadow`) when there is no config.
-fn kernel_sources(config: Option<&Config>) -> Vec<(String, SourceConfig)> {
-    match config {
-        Some(c) => c
-            .sources
-            .iter()
-            .map(|(id, s)| (id.to_string(), s.clone()))
-            .collect(),
-        None => vec![
-            ("tcp".into(), SourceConfig::Tcp(TcpSourceConfig::default())),
-            (
-                "exec".into(),
-                SourceConfig::Exec(ExecSourceConfig::default()),
-            ),
-            (
-                "file_open".into(),
-                SourceConfig::FileOpen(FileOpenSourceConfig {
-                    paths: vec!["/etc/shadow".into()],
-                    ..FileOpenSourceConfig::default()
-                }),
-            ),
-        ],
-    }
+/// The components `kotel doctor` examines.
+type Examined = (
+    Vec<(ComponentId, SourceConfig)>,
+    Vec<(ComponentId, ProcessorConfig)>,
+);
+
+/// What to examine without a config: one of each kernel source with its defaults
+/// (`file_open` watching `/etc/shadow`) and a `k8s_cri` processor with its defaults.
+fn without_config() -> Examined {
+    let id = |s: &str| s.parse::<ComponentId>().expect("a valid id");
+    let sources = vec![
+        (id("tcp"), SourceConfig::Tcp(TcpSourceConfig::default())),
+        (id("exec"), SourceConfig::Exec(ExecSourceConfig::default())),
+        (
+            id("file_open"),
+            SourceConfig::FileOpen(FileOpenSourceConfig {
+                paths: vec!["/etc/shadow".into()],
+                ..FileOpenSourceConfig::default()
+            }),
+        ),
+    ];
+    let processors = vec![(
+        id("k8s_cri"),
+        ProcessorConfig::K8sCri(K8sCriConfig::default()),
+    )];
+    (sources, processors)
 }
 
-/// Examines this machine for `config` (every kernel source when `None`): the kernel's
-/// features, then each kernel source's hooks and the verifier's verdict on each of its
-/// programs, then the container runtime of each `k8s_cri` processor.
+/// Examines this machine for `config` (see [`without_config`] when `None`): the kernel's
+/// features, then each source's checks (a kernel source: its hooks and the verifier's
+/// verdict on each of its programs), then each processor's (`k8s_cri`: the container
+/// runtime).
 pub fn examine(config: Option<&Config>) -> Report {
-    let mut report = Report::default();
-    probes::kernel(&mut report);
-    let plans: Vec<_> = kernel_sources(config)
-        .iter()
-        .filter_map(|(id, source)| programs::plan_of(source).map(|plan| (id.clone(), plan)))
-        .collect();
-    if !plans.is_empty() {
-        let may_load = probes::privileges(&mut report);
-        probes::ring_buffer(&mut report);
-        let btf = crate::kernel::shared_btf::aya();
-        for (id, plan) in &plans {
-            programs::check(&mut report, id, plan, btf.as_deref(), may_load);
-        }
-    }
-    let default_cri = K8sCriConfig::default();
-    let processors: Vec<(String, &K8sCriConfig)> = match config {
-        Some(c) => c
-            .processors
-            .iter()
-            .filter_map(|(id, p)| match p {
-                ProcessorConfig::K8sCri(cri) => Some((id.to_string(), cri)),
-                _ => None,
-            })
-            .collect(),
-        None => vec![("k8s_cri".to_string(), &default_cri)],
+    let (sources, processors): Examined = match config {
+        Some(c) => (
+            c.sources.clone().into_iter().collect(),
+            c.processors.clone().into_iter().collect(),
+        ),
+        None => without_config(),
     };
-    for (id, cri) in processors {
-        runtime::check(&mut report, &id, cri);
+    let mut report = Report::default();
+    let shared = Shared::default();
+    crate::kernel::checkup::features::kernel(&mut report);
+    for (id, source) in &sources {
+        source.declared().checkup(id, &mut report, &shared);
+    }
+    for (id, processor) in &processors {
+        processor.declared().checkup(id, &mut report, &shared);
     }
     report
 }

@@ -8,6 +8,7 @@
 pub mod births;
 pub mod catalog;
 pub mod cgroup;
+mod checkup;
 pub mod client;
 pub mod config;
 pub mod describe;
@@ -23,6 +24,7 @@ pub use config::K8sCriConfig;
 pub use processor::K8sCriProcessor;
 pub use service::CriService;
 
+use crate::component::checkup::Report;
 use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
 use crate::component::Processor;
 use crate::config::{ComponentId, ConfigError, Signal};
@@ -37,6 +39,9 @@ impl Declared for K8sCriConfig {
     }
     fn validate(&self) -> Vec<ConfigError> {
         K8sCriConfig::validate(self)
+    }
+    fn checkup(&self, id: &ComponentId, report: &mut Report, _: &Shared) {
+        checkup::check(report, &id.to_string(), self);
     }
 }
 

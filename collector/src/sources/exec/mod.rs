@@ -24,6 +24,7 @@ pub use plan::{task_offsets_from, wakeup_policy};
 
 use kotel_common::exec::{names, ExecStat};
 
+use crate::component::checkup::Report;
 use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::ComponentError;
 use crate::config::{ComponentId, ConfigError, Signal};
@@ -106,6 +107,10 @@ impl Declared for ExecSourceConfig {
     }
     fn validate(&self) -> Vec<ConfigError> {
         ExecSourceConfig::validate(self)
+    }
+    fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
+        let plan = plan::plan(self, &plan::KernelFacts::of_running_kernel());
+        crate::kernel::checkup::check_source(report, shared, &id.to_string(), &plan);
     }
 }
 

@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use kotel_common::file_open::{names, FileOpenStat};
 
+use crate::component::checkup::Report;
 use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::ComponentError;
 use crate::config::{ComponentId, ConfigError, Signal};
@@ -127,6 +128,13 @@ impl Declared for FileOpenSourceConfig {
     }
     fn validate(&self) -> Vec<ConfigError> {
         FileOpenSourceConfig::validate(self)
+    }
+    fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
+        let plan = plan::plan(
+            self,
+            &plan::KernelFacts::of_running_kernel(&self.proc_dir()),
+        );
+        crate::kernel::checkup::check_source(report, shared, &id.to_string(), &plan);
     }
 }
 

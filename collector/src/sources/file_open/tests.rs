@@ -139,3 +139,15 @@ fn mount_namespaces_are_found_under_the_host_root() {
     config.host_root = "/host".into();
     assert_eq!(config.proc_dir(), std::path::PathBuf::from("/host/proc"));
 }
+
+#[test]
+fn the_object_carries_the_kfunc_placeholder() {
+    let object = super::plan::object_bytes();
+    if object.is_empty() {
+        return; // AYA_BUILD_SKIP=1: no kernel object in this build
+    }
+    assert!(
+        crate::kernel::kfunc::patch(object, None).1 > 0,
+        "no bpf_rdonly_cast placeholder"
+    );
+}

@@ -34,6 +34,7 @@ pub use offsets::TcpSockFields;
 use kotel_common::maps;
 use kotel_common::tcp::TcpStat;
 
+use crate::component::checkup::Report;
 use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::ComponentError;
 use crate::config::{ComponentId, ConfigError, Signal};
@@ -122,6 +123,10 @@ impl Declared for TcpSourceConfig {
     }
     fn validate(&self) -> Vec<ConfigError> {
         TcpSourceConfig::validate(self)
+    }
+    fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
+        let plan = plan::plan(self, &plan::KernelFacts::of_running_kernel());
+        crate::kernel::checkup::check_source(report, shared, &id.to_string(), &plan);
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::doctor::{Report, Status};
+use crate::component::checkup::{Report, Status};
 use crate::processors::k8s_cri::cgroup::{CgroupLayout, CgroupRoots};
 use crate::processors::k8s_cri::client::CriClient;
 use crate::processors::k8s_cri::discovery::{candidates, present_sockets};

@@ -1,4 +1,6 @@
-//! The doctor's findings and how they print.
+//! What `kotel doctor` reports: findings with a status, added by the layers and
+//! components that know what to examine (the kernel's features, each component's own
+//! checks), and how they print.
 
 use std::fmt;
 

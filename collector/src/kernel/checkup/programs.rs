@@ -1,28 +1,13 @@
-//! The doctor's view of each configured kernel source: the plan the source would load on
-//! this kernel, whether each hook exists, and the verifier's verdict on every program of
-//! the plan, loaded exactly as the source loads it (nothing is attached).
+//! A kernel source's plan as `kotel doctor` sees it: whether each hook exists, and the
+//! verifier's verdict on every program of the plan, loaded exactly as the source loads
+//! it (nothing is attached).
 
 use aya::Btf;
 
-use super::report::{Report, Status};
-use crate::config::SourceConfig;
+use crate::component::checkup::{Report, Status};
 use crate::kernel::attach::hook_exists;
 use crate::kernel::spec::{LoadPlan, Need, ProgramSpec};
 use crate::kernel::verify::{verify, Verdict, Verified, STACK_BUDGET, STACK_LIMIT};
-use crate::sources::{exec, file_open, tcp};
-
-/// The plan of a kernel source on this kernel; `None` for sources without kernel programs.
-pub fn plan_of(source: &SourceConfig) -> Option<LoadPlan> {
-    Some(match source {
-        SourceConfig::Tcp(c) => tcp::plan::plan(c, &tcp::plan::KernelFacts::of_running_kernel()),
-        SourceConfig::Exec(c) => exec::plan::plan(c, &exec::plan::KernelFacts::of_running_kernel()),
-        SourceConfig::FileOpen(c) => file_open::plan::plan(
-            c,
-            &file_open::plan::KernelFacts::of_running_kernel(&c.proc_dir()),
-        ),
-        SourceConfig::Replay(_) => return None,
-    })
-}
 
 /// Adds the findings for source `id` with `plan`: a line per hook this kernel lacks, then
 /// the verifier's verdict on each program (when this process may load programs).

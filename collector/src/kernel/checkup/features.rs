@@ -1,4 +1,5 @@
-//! The individual examinations. Each adds findings; none fails.
+//! What the running kernel offers: release, BTF, lockdown, tracefs, bpffs, memlock,
+//! program and map types, privileges. Each examination adds findings; none fails.
 
 use std::path::Path;
 
@@ -6,9 +7,9 @@ use aya::maps::MapType;
 use aya::programs::ProgramType;
 use aya::sys::{is_map_supported, is_program_supported};
 
-use super::report::{Report, Status};
+use crate::component::checkup::{Report, Status};
 use crate::kernel::btf::{Btf, VMLINUX};
-use crate::preflight;
+use crate::kernel::privileges::{effective_capabilities, may_load_bpf};
 
 const TRACEFS: &str = "/sys/kernel/tracing";
 
@@ -103,8 +104,8 @@ fn program_type(report: &mut Report, subject: &str, kind: ProgramType, what: &st
 
 /// Whether this process may load programs (root, or CAP_BPF with CAP_PERFMON); returns it.
 pub fn privileges(report: &mut Report) -> bool {
-    let caps = preflight::effective_capabilities();
-    let may = preflight::may_load_bpf(caps);
+    let caps = effective_capabilities();
+    let may = may_load_bpf(caps);
     if may {
         report.add(
             "privileges",
@@ -134,7 +135,7 @@ pub fn ring_buffer(report: &mut Report) {
             Status::Missing,
             "BPF_MAP_TYPE_RINGBUF is not supported (needs kernel 5.8+)",
         ),
-        Err(e) if preflight::may_load_bpf(preflight::effective_capabilities()) => report.add(
+        Err(e) if may_load_bpf(effective_capabilities()) => report.add(
             "ring buffer",
             Status::Missing,
             format!("probing failed: {e}"),
