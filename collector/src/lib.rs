@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod event;
 pub mod exporters;
 pub mod kernel;
+pub mod node;
 pub mod pipeline;
 pub mod preflight;
 pub mod processors;

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::component::ComponentError;
 use crate::config::ConfigError;
-use crate::kernel::cgroup2::cgroup2_root;
+use crate::node::cgroups::cgroup2_root;
 
 /// Longest comm the kernel keeps (TASK_COMM_LEN - 1).
 const COMM_MAX: usize = 15;

@@ -4,7 +4,6 @@
 pub mod attach;
 pub mod batcher;
 pub mod btf;
-pub mod cgroup2;
 pub mod checkup;
 pub mod clock;
 pub mod filter;

@@ -34,6 +34,12 @@ pub mod programs {
     pub const TCP_RECEIVE_RESET: &str = "kotel_tcp_receive_reset";
     /// Tracepoint category of the three handlers above.
     pub const TCP_CATEGORY: &str = "tcp";
+    /// The tracepoint of [`TCP_RETRANSMIT`].
+    pub const TCP_RETRANSMIT_TRACEPOINT: &str = "tcp_retransmit_skb";
+    /// The tracepoint of [`TCP_SEND_RESET`].
+    pub const TCP_SEND_RESET_TRACEPOINT: &str = "tcp_send_reset";
+    /// The tracepoint of [`TCP_RECEIVE_RESET`].
+    pub const TCP_RECEIVE_RESET_TRACEPOINT: &str = "tcp_receive_reset";
 }
 
 /// Names of the maps, as the loader looks them up in the object file.

@@ -76,7 +76,7 @@ fn after_sigkill_the_kernel_objects_are_freed_and_a_new_agent_starts_clean() {
     if !is_root() {
         return skip(TEST, "loading kernel programs needs root");
     }
-    let Some(cgroup) = kotel::kernel::cgroup2::cgroup2_root(Path::new("")) else {
+    let Some(cgroup) = kotel::node::cgroups::cgroup2_root(Path::new("")) else {
         return skip(TEST, "no cgroup2 mount");
     };
     let orphans_before = orphan_kotel_programs();

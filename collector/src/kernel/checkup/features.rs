@@ -10,6 +10,7 @@ use aya::sys::{is_map_supported, is_program_supported};
 use crate::component::checkup::{Report, Status};
 use crate::kernel::btf::{Btf, VMLINUX};
 use crate::kernel::privileges::{effective_capabilities, may_load_bpf};
+use crate::node::mounts::fs_type_at;
 
 const TRACEFS: &str = "/sys/kernel/tracing";
 
@@ -77,7 +78,7 @@ pub fn kernel(report: &mut Report) {
             format!("not mounted at {TRACEFS}; kotel mounts it when a source starts")
         },
     );
-    let bpffs = mounted_type("/sys/fs/bpf") == Some("bpf".to_string());
+    let bpffs = fs_type_at(Path::new("/sys/fs/bpf")).as_deref() == Some("bpf");
     report.add(
         "bpffs",
         if bpffs { Status::Ok } else { Status::Info },
@@ -142,15 +143,6 @@ pub fn ring_buffer(report: &mut Report) {
         ),
         Err(_) => report.add("ring buffer", Status::Warn, "not probed without privileges"),
     }
-}
-
-/// The filesystem type mounted exactly at `path`, if any.
-fn mounted_type(path: &str) -> Option<String> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    mounts.lines().find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() > 2 && f[1] == path).then(|| f[2].to_string())
-    })
 }
 
 fn memlock() -> String {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::component::checkup::{Report, Status};
-use crate::processors::k8s_cri::cgroup::{CgroupLayout, CgroupRoots};
+use crate::node::cgroups::{CgroupLayout, CgroupRoots};
 use crate::processors::k8s_cri::client::CriClient;
 use crate::processors::k8s_cri::discovery::{candidates, present_sockets};
 use crate::processors::k8s_cri::K8sCriConfig;

@@ -16,11 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::event::Origin;
+use crate::node::cgroups::{cgroup_id, CgroupRoots};
 use crate::processors::k8s_cri::births::BornCgroups;
 use crate::processors::k8s_cri::catalog::Snapshot;
-use crate::processors::k8s_cri::cgroup::{
-    cgroup_id, container_id_in_path, CgroupRoots, ProcCgroup,
-};
+use crate::processors::k8s_cri::cgroup::{container_id_in_path, ProcCgroup};
 use crate::processors::k8s_cri::hold::Awaited;
 use crate::processors::k8s_cri::watcher::Request;
 

@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::event::{keys, Workload};
-use crate::processors::k8s_cri::cgroup;
 
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -27,7 +26,7 @@ impl Host {
     fn cgroup(&self, path: &str) -> u64 {
         let dir = self.unified().join(path.trim_start_matches('/'));
         std::fs::create_dir_all(&dir).unwrap();
-        cgroup::cgroup_id(&dir).unwrap()
+        crate::node::cgroups::cgroup_id(&dir).unwrap()
     }
     fn process(&self, pid: u32, text: &str) {
         let dir = self.dir.path().join(format!("proc/{pid}"));

@@ -9,9 +9,9 @@ use tokio::sync::mpsc;
 
 use crate::config::ComponentId;
 use crate::event::{keys, Workload};
+use crate::node::cgroups::CgroupRoots;
 use crate::processors::k8s_cri::births::{Birth, BirthWatch, BornCgroups};
 use crate::processors::k8s_cri::catalog::{SharedSnapshot, Snapshot};
-use crate::processors::k8s_cri::cgroup::CgroupRoots;
 use crate::processors::k8s_cri::config::K8sCriConfig;
 use crate::processors::k8s_cri::metrics::CriMetrics;
 use crate::processors::k8s_cri::watcher::{Request, Watcher};

@@ -11,8 +11,8 @@ use k8s_cri::v1::ContainerEventType;
 use tokio::sync::mpsc;
 
 use crate::component::backoff::jittered;
+use crate::node::cgroups::{cgroup_id, CgroupRoots};
 use crate::processors::k8s_cri::catalog::{Catalog, Housekeeping, SharedSnapshot};
-use crate::processors::k8s_cri::cgroup::{cgroup_id, CgroupRoots};
 use crate::processors::k8s_cri::client::{CriClient, CriError};
 use crate::processors::k8s_cri::config::K8sCriConfig;
 use crate::processors::k8s_cri::describe::{

@@ -35,9 +35,18 @@ pub const LIFECYCLE: ProgramSpec = ProgramSpec {
 
 /// The retransmit and reset counters, each on its own tracepoint.
 pub const COUNTERS: [ProgramSpec; 3] = [
-    counter(programs::TCP_RETRANSMIT, "tcp_retransmit_skb"),
-    counter(programs::TCP_SEND_RESET, "tcp_send_reset"),
-    counter(programs::TCP_RECEIVE_RESET, "tcp_receive_reset"),
+    counter(
+        programs::TCP_RETRANSMIT,
+        programs::TCP_RETRANSMIT_TRACEPOINT,
+    ),
+    counter(
+        programs::TCP_SEND_RESET,
+        programs::TCP_SEND_RESET_TRACEPOINT,
+    ),
+    counter(
+        programs::TCP_RECEIVE_RESET,
+        programs::TCP_RECEIVE_RESET_TRACEPOINT,
+    ),
 ];
 
 const fn counter(name: &'static str, tracepoint: &'static str) -> ProgramSpec {

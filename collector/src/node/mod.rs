@@ -1,0 +1,5 @@
+//! What this node is, shared by every layer that asks: its mount table and its cgroup
+//! hierarchies. Read-only views of `/proc` and `/sys`; no component state.
+
+pub mod cgroups;
+pub mod mounts;
