@@ -1,11 +1,13 @@
 //! The `aggregate` processor: turns TCP events, per-cgroup counters and the kernel's
-//! histograms into metrics per attribute set (see [`instruments`]), and hands a
+//! histograms into metrics per attribute set (which event feeds which instrument is the
+//! data of [`measures`]; the metrics themselves are [`instruments`]), and hands a
 //! [`MetricBatch`](crate::event::MetricBatch) on every `interval`. Events it aggregates
 //! leave the pipeline (counted as `reason="aggregated"`); every other event passes.
 
 pub mod attribute_sets;
 pub mod config;
 pub mod instruments;
+pub mod measures;
 pub mod series_key;
 pub mod store;
 pub mod values;
@@ -17,16 +19,14 @@ use std::time::{Duration, Instant};
 use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
 use crate::component::{Processor, Release};
 use crate::config::{ComponentId, ConfigError, Signal};
-use crate::event::{
-    unix_now, Batch, CgroupHistogram, Direction, Event, HistogramMetric, TcpConnEvent, TcpCounters,
-    TcpEventKind,
-};
+use crate::event::{unix_now, Batch, CgroupHistogram, Event, Workload};
 use crate::telemetry::names;
 
-use attribute_sets::{AttributeSets, Extra};
+use attribute_sets::{AttributeSets, Extra, PeerKey};
 use config::DEFAULT_SECONDS_BUCKETS;
 pub use config::{AggregateConfig, Peer};
 use instruments::Instrument;
+use measures::{Measure, Sample};
 use series_key::SeriesKey;
 use store::Store;
 use values::{Explicit, Exponential, Refusal, Value};
@@ -80,68 +80,54 @@ impl AggregateProcessor {
     /// aggregates (it then passes on).
     fn absorb(&mut self, event: &Event, now: (Instant, u64)) -> bool {
         match event {
-            Event::Tcp(e) => self.connection(e, now),
-            Event::TcpCounters(c) => self.counters(c, now),
+            Event::Tcp(e) => {
+                let peer = (self.config.peer == Peer::Address)
+                    .then(|| (e.remote_addr, measures::server_port(e)));
+                self.measure(measures::CONNECTION, e, e.workload.as_ref(), peer, now);
+            }
+            Event::TcpCounters(c) => {
+                self.measure(measures::COUNTERS, c, c.workload.as_ref(), None, now)
+            }
             Event::Histogram(h) => self.histogram(h, now),
             _ => return false,
         }
         true
     }
 
-    fn connection(&mut self, e: &TcpConnEvent, now: (Instant, u64)) {
-        let peer = (self.config.peer == Peer::Address).then(|| {
-            let server_port = match e.direction {
-                Direction::Inbound => e.local_port,
-                _ => e.remote_port,
+    /// Applies every row of `table` to `event`, on the series of `workload` and `peer`.
+    fn measure<E>(
+        &mut self,
+        table: &[Measure<E>],
+        event: &E,
+        workload: Option<&Arc<Workload>>,
+        peer: Option<PeerKey>,
+        now: (Instant, u64),
+    ) {
+        let sets = self.sets.entry(workload, peer);
+        for row in table {
+            let Some(sample) = (row.value)(event) else {
+                continue;
             };
-            (e.remote_addr, server_port)
-        });
-        let sets = self.sets.entry(e.workload.as_ref(), peer);
-        match e.kind {
-            TcpEventKind::Connect | TcpEventKind::Accept => {
-                let directed = sets.set(Extra::Direction(e.direction));
-                self.add(Instrument::Opened, &directed, now, 1);
-                self.add(Instrument::Open, &directed, now, 1);
-            }
-            TcpEventKind::ConnectFailed => {
-                let plain = sets.set(Extra::Plain);
-                self.add(Instrument::Failed, &plain, now, 1);
-            }
-            TcpEventKind::Close => {
-                let directed = sets.set(Extra::Direction(e.direction));
-                let io = e
-                    .stats
-                    .as_ref()
-                    .map(|stats| (stats, sets.set(Extra::Transmit), sets.set(Extra::Receive)));
-                self.add(Instrument::Closed, &directed, now, 1);
-                self.add(Instrument::Open, &directed, now, -1);
-                if let Some(ns) = e.duration_ns {
-                    self.observe(Instrument::Duration, &directed, now, ns as f64 / 1e9);
-                }
-                if let Some((stats, transmit, receive)) = io {
-                    self.add(Instrument::Io, &transmit, now, stats.bytes_sent as i64);
-                    self.add(Instrument::Io, &receive, now, stats.bytes_received as i64);
+            let key = sets.set((row.attributes)(event));
+            match sample {
+                Sample::Add(n) => add(&mut self.store, row.instrument, &key, now, n),
+                Sample::Observe(x) => {
+                    let bounds = self
+                        .bounds
+                        .get(&row.instrument)
+                        .cloned()
+                        .unwrap_or_else(|| Arc::from(DEFAULT_SECONDS_BUCKETS));
+                    explicit(&mut self.store, row.instrument, &key, now, bounds, |e| {
+                        e.record(x, 1)
+                    });
                 }
             }
         }
     }
 
-    fn counters(&mut self, c: &TcpCounters, now: (Instant, u64)) {
-        let sets = self.sets.entry(c.workload.as_ref(), None);
-        let (plain, sent, received) = (
-            sets.set(Extra::Plain),
-            sets.set(Extra::Sent),
-            sets.set(Extra::Received),
-        );
-        self.add(Instrument::Retransmits, &plain, now, c.retransmits as i64);
-        self.add(Instrument::Resets, &sent, now, c.resets_sent as i64);
-        self.add(Instrument::Resets, &received, now, c.resets_received as i64);
-    }
-
     fn histogram(&mut self, h: &CgroupHistogram, now: (Instant, u64)) {
-        let instrument = match h.metric {
-            HistogramMetric::TcpRtt => Instrument::Rtt,
-            HistogramMetric::TcpConnectLatency => Instrument::ConnectLatency,
+        let Some(instrument) = measures::kernel_histogram(h.metric) else {
+            return;
         };
         if let Err(refusal) = values::kernel_shape(h) {
             self.refused(instrument, refusal, h);
@@ -149,7 +135,7 @@ impl AggregateProcessor {
         }
         let attributes = self.sets.entry(h.workload.as_ref(), None).set(Extra::Plain);
         match self.bounds.get(&instrument).cloned() {
-            Some(bounds) => self.explicit(instrument, &attributes, now, bounds, |e| {
+            Some(bounds) => explicit(&mut self.store, instrument, &attributes, now, bounds, |e| {
                 e.record_exponential(h)
             }),
             None => self.store.update(
@@ -180,62 +166,54 @@ impl AggregateProcessor {
         }
     }
 
-    fn add(&mut self, instrument: Instrument, attributes: &SeriesKey, now: (Instant, u64), n: i64) {
-        self.store.update(
-            instrument,
-            attributes,
-            now,
-            || Value::Sum(0),
-            |v| {
-                if let Value::Sum(sum) = v {
-                    *sum = sum.saturating_add(n);
-                }
-            },
-        );
-    }
-
-    fn observe(
-        &mut self,
-        instrument: Instrument,
-        attributes: &SeriesKey,
-        now: (Instant, u64),
-        x: f64,
-    ) {
-        let bounds = self
-            .bounds
-            .get(&instrument)
-            .cloned()
-            .unwrap_or_else(|| Arc::from(DEFAULT_SECONDS_BUCKETS));
-        self.explicit(instrument, attributes, now, bounds, |e| e.record(x, 1));
-    }
-
-    /// Applies `record` to the explicit-bucket series (made with `bounds` if new).
-    fn explicit(
-        &mut self,
-        instrument: Instrument,
-        attributes: &SeriesKey,
-        now: (Instant, u64),
-        bounds: Arc<[f64]>,
-        record: impl FnOnce(&mut Explicit),
-    ) {
-        self.store.update(
-            instrument,
-            attributes,
-            now,
-            || Value::Explicit(Explicit::new(bounds)),
-            |v| {
-                if let Value::Explicit(e) = v {
-                    record(e);
-                }
-            },
-        );
-    }
-
     fn collect(&mut self) -> Batch {
         let batch = self.store.collect((Instant::now(), unix_now()));
         self.sets.sweep();
         vec![Event::Metrics(batch)]
     }
+}
+
+/// Adds `n` to the sum series of `instrument` with `attributes`.
+fn add(
+    store: &mut Store,
+    instrument: Instrument,
+    attributes: &SeriesKey,
+    now: (Instant, u64),
+    n: i64,
+) {
+    store.update(
+        instrument,
+        attributes,
+        now,
+        || Value::Sum(0),
+        |v| {
+            if let Value::Sum(sum) = v {
+                *sum = sum.saturating_add(n);
+            }
+        },
+    );
+}
+
+/// Applies `record` to the explicit-bucket series (made with `bounds` if new).
+fn explicit(
+    store: &mut Store,
+    instrument: Instrument,
+    attributes: &SeriesKey,
+    now: (Instant, u64),
+    bounds: Arc<[f64]>,
+    record: impl FnOnce(&mut Explicit),
+) {
+    store.update(
+        instrument,
+        attributes,
+        now,
+        || Value::Explicit(Explicit::new(bounds)),
+        |v| {
+            if let Value::Explicit(e) = v {
+                record(e);
+            }
+        },
+    );
 }
 
 impl Processor for AggregateProcessor {

@@ -3,8 +3,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::*;
 use crate::event::samples::tcp_event;
 use crate::event::{
-    keys, CgroupHistogram, ExecEvent, Metric, MetricBatch, MetricData, TcpConnStats, Temporality,
-    Workload,
+    keys, CgroupHistogram, Direction, ExecEvent, HistogramMetric, Metric, MetricBatch, MetricData,
+    TcpConnStats, TcpEventKind, Temporality, Workload,
 };
 
 fn pod(name: &str) -> Arc<Workload> {
