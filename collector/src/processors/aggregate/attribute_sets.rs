@@ -85,14 +85,18 @@ pub struct Entry {
 impl Entry {
     /// The set with `extra`, made on first use.
     pub fn set(&mut self, extra: Extra) -> SeriesKey {
-        let slot = &mut self.sets[extra.index()];
-        if let Some(set) = slot {
-            return set.clone();
-        }
-        let mut pairs = self.base.clone();
-        pairs.extend(extra.pair().map(|(k, v)| (k.to_string(), v.to_string())));
-        pairs.sort();
-        slot.insert(SeriesKey::new(Arc::from(pairs))).clone()
+        self.key(extra).clone()
+    }
+
+    /// [`Entry::set`] without the clone: the set with `extra`, made on first use.
+    pub fn key(&mut self, extra: Extra) -> &SeriesKey {
+        let base = &self.base;
+        self.sets[extra.index()].get_or_insert_with(|| {
+            let mut pairs = base.clone();
+            pairs.extend(extra.pair().map(|(k, v)| (k.to_string(), v.to_string())));
+            pairs.sort();
+            SeriesKey::new(Arc::from(pairs))
+        })
     }
 }
 

@@ -108,16 +108,16 @@ impl AggregateProcessor {
             let Some(sample) = (row.value)(event) else {
                 continue;
             };
-            let key = sets.set((row.attributes)(event));
+            let key = sets.key((row.attributes)(event));
             match sample {
-                Sample::Add(n) => add(&mut self.store, row.instrument, &key, now, n),
+                Sample::Add(n) => add(&mut self.store, row.instrument, key, now, n),
                 Sample::Observe(x) => {
                     let bounds = self
                         .bounds
                         .get(&row.instrument)
                         .cloned()
                         .unwrap_or_else(|| Arc::from(DEFAULT_SECONDS_BUCKETS));
-                    explicit(&mut self.store, row.instrument, &key, now, bounds, |e| {
+                    explicit(&mut self.store, row.instrument, key, now, bounds, |e| {
                         e.record(x, 1)
                     });
                 }
