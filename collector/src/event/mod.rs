@@ -30,53 +30,123 @@ pub use workload::{keys, Attribution, Workload};
 /// hot path; a batch is never empty when sent.
 pub type Batch = Vec<Event>;
 
-/// Anything that travels through a pipeline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
-    /// A TCP connection lifecycle event from the `tcp` source.
-    Tcp(TcpConnEvent),
-    /// Retransmits and resets of one cgroup over an interval, from the `tcp` source.
-    TcpCounters(TcpCounters),
-    /// A kernel-aggregated histogram of one cgroup over an interval (RTT, connect latency).
-    Histogram(CgroupHistogram),
-    /// A successful exec, from the `exec` source.
-    Exec(ExecEvent),
-    /// An open of a watched path, from the `file_open` source.
-    FileOpen(FileOpenEvent),
-    /// The agent's own counters and gauges, injected by the runtime into every exporter
-    /// of a metrics pipeline (and every debug exporter) each telemetry interval.
-    Telemetry(TelemetrySnapshot),
-    /// Metrics aggregated from events by an `aggregate` processor.
-    Metrics(MetricBatch),
+/// Declares [`Event`] from one list of kinds: the kinds that happened in a workload
+/// (their payload implements [`WorkloadEvent`]) and the others. `name`, `origin` and the
+/// attribution accessors dispatch from this list; adding an event kind is its payload
+/// type in this folder plus one line here.
+macro_rules! events {
+    (
+        workload { $( $(#[$wmeta:meta])* $w:ident($wty:ty) = $wname:literal, )+ }
+        other { $( $(#[$ometa:meta])* $o:ident($oty:ty) = $oname:literal, )+ }
+    ) => {
+        /// Anything that travels through a pipeline.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum Event {
+            $( $(#[$wmeta])* $w($wty), )+
+            $( $(#[$ometa])* $o($oty), )+
+        }
+
+        impl Event {
+            /// A short name of the event's type, as in its JSON `type` field.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Event::$w(_) => $wname, )+
+                    $( Event::$o(_) => $oname, )+
+                }
+            }
+
+            /// The payload of an event that happened in a workload.
+            fn of_workload(&self) -> Option<&dyn WorkloadEvent> {
+                match self {
+                    $( Event::$w(e) => Some(e), )+
+                    $( Event::$o(_) => None, )+
+                }
+            }
+
+            fn of_workload_mut(&mut self) -> Option<&mut dyn WorkloadEvent> {
+                match self {
+                    $( Event::$w(e) => Some(e), )+
+                    $( Event::$o(_) => None, )+
+                }
+            }
+        }
+    };
 }
 
-impl Event {
-    /// A short name of the event's type, as in its JSON `type` field.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Event::Tcp(_) => "tcp",
-            Event::TcpCounters(_) => "tcp_counters",
-            Event::Histogram(_) => "histogram",
-            Event::Exec(_) => "exec",
-            Event::FileOpen(_) => "file_open",
-            Event::Telemetry(_) => "telemetry",
-            Event::Metrics(_) => "metrics",
-        }
+events! {
+    workload {
+        /// A TCP connection lifecycle event from the `tcp` source.
+        Tcp(TcpConnEvent) = "tcp",
+        /// Retransmits and resets of one cgroup over an interval, from the `tcp` source.
+        TcpCounters(TcpCounters) = "tcp_counters",
+        /// A kernel-aggregated histogram of one cgroup over an interval (RTT, connect
+        /// latency).
+        Histogram(CgroupHistogram) = "histogram",
+        /// A successful exec, from the `exec` source.
+        Exec(ExecEvent) = "exec",
+        /// An open of a watched path, from the `file_open` source.
+        FileOpen(FileOpenEvent) = "file_open",
     }
+    other {
+        /// The agent's own counters and gauges, injected by the runtime into every
+        /// exporter of a metrics pipeline (and every debug exporter) each telemetry
+        /// interval.
+        Telemetry(TelemetrySnapshot) = "telemetry",
+        /// Metrics aggregated from events by an `aggregate` processor.
+        Metrics(MetricBatch) = "metrics",
+    }
+}
 
+/// An event that happened in a workload: the kernel says where (cgroup, and pid for
+/// per-process events), and a processor may attribute it to its pod and container.
+pub trait WorkloadEvent {
+    /// Where in the kernel it came from.
+    fn origin(&self) -> Origin;
+    /// Its attribution slot.
+    fn attribution(&self) -> &Attribution;
+    /// Its attribution slot, to fill.
+    fn attribution_mut(&mut self) -> &mut Attribution;
+}
+
+/// Implements [`WorkloadEvent`] for payloads with `cgroup_id` and `workload` fields, and
+/// `pid` when the event is per process.
+macro_rules! workload_event {
+    ($ty:ty, pid) => {
+        workload_event!($ty, |e: &$ty| e.pid);
+    };
+    ($ty:ty) => {
+        workload_event!($ty, |_: &$ty| 0);
+    };
+    ($ty:ty, $pid:expr) => {
+        impl WorkloadEvent for $ty {
+            fn origin(&self) -> Origin {
+                Origin {
+                    cgroup_id: self.cgroup_id,
+                    pid: ($pid)(self),
+                }
+            }
+            fn attribution(&self) -> &Attribution {
+                &self.workload
+            }
+            fn attribution_mut(&mut self) -> &mut Attribution {
+                &mut self.workload
+            }
+        }
+    };
+}
+
+workload_event!(TcpConnEvent, pid);
+workload_event!(TcpCounters);
+workload_event!(CgroupHistogram);
+workload_event!(ExecEvent, pid);
+workload_event!(FileOpenEvent, pid);
+
+impl Event {
     /// Where in the kernel the event came from: its cgroup id and, for per-process events,
     /// the pid (0 for per-cgroup aggregates). `None` for the agent's own telemetry.
     pub fn origin(&self) -> Option<Origin> {
-        let (cgroup_id, pid) = match self {
-            Event::Tcp(e) => (e.cgroup_id, e.pid),
-            Event::TcpCounters(c) => (c.cgroup_id, 0),
-            Event::Histogram(h) => (h.cgroup_id, 0),
-            Event::Exec(e) => (e.cgroup_id, e.pid),
-            Event::FileOpen(e) => (e.cgroup_id, e.pid),
-            Event::Telemetry(_) | Event::Metrics(_) => return None,
-        };
-        Some(Origin { cgroup_id, pid })
+        self.of_workload().map(WorkloadEvent::origin)
     }
 
     /// The workload the event is attributed to, if a processor attributed it.
@@ -86,33 +156,15 @@ impl Event {
 
     /// Attributes the event to `workload`; a no-op for the agent's own telemetry.
     pub fn set_workload(&mut self, workload: Arc<Workload>) {
-        if let Some(slot) = self.attribution_slot_mut() {
-            *slot = Some(workload);
+        if let Some(e) = self.of_workload_mut() {
+            *e.attribution_mut() = Some(workload);
         }
     }
 
     /// The event's attribution slot: `Some` for events of a workload (attributed or not
     /// yet), `None` for those that never are (the agent's telemetry, aggregated metrics).
     pub fn attribution(&self) -> Option<&Attribution> {
-        match self {
-            Event::Tcp(e) => Some(&e.workload),
-            Event::TcpCounters(c) => Some(&c.workload),
-            Event::Histogram(h) => Some(&h.workload),
-            Event::Exec(e) => Some(&e.workload),
-            Event::FileOpen(e) => Some(&e.workload),
-            Event::Telemetry(_) | Event::Metrics(_) => None,
-        }
-    }
-
-    fn attribution_slot_mut(&mut self) -> Option<&mut Attribution> {
-        match self {
-            Event::Tcp(e) => Some(&mut e.workload),
-            Event::TcpCounters(c) => Some(&mut c.workload),
-            Event::Histogram(h) => Some(&mut h.workload),
-            Event::Exec(e) => Some(&mut e.workload),
-            Event::FileOpen(e) => Some(&mut e.workload),
-            Event::Telemetry(_) | Event::Metrics(_) => None,
-        }
+        self.of_workload().map(WorkloadEvent::attribution)
     }
 }
 
@@ -156,4 +208,24 @@ pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_name_is_the_json_type_tag() {
+        let events = [
+            samples::tcp_event(80),
+            Event::TcpCounters(Default::default()),
+            Event::Exec(Default::default()),
+            Event::FileOpen(Default::default()),
+            Event::Telemetry(Default::default()),
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["type"], event.name());
+        }
+    }
 }
