@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use kotel::config::{parse_str, Config, ProcessorConfig, SourceConfig};
-use kotel::processors::k8s_cri::config::K8sCriConfig;
+use kotel::processors::k8s_cri::K8sCriConfig;
 use kotel_integration_tests::repo_root;
 
 use crate::docs::{container, one, parse_all, pod_env, Doc};

@@ -88,6 +88,7 @@ impl Catalog {
     }
 
     /// True when nothing is known.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

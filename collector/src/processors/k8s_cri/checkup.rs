@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::component::checkup::{Report, Status};
 use crate::node::cgroups::{CgroupLayout, CgroupRoots};
-use crate::processors::k8s_cri::client::CriClient;
-use crate::processors::k8s_cri::discovery::{candidates, present_sockets};
+use crate::processors::k8s_cri::cri::client::CriClient;
+use crate::processors::k8s_cri::cri::discovery::{candidates, present_sockets};
 use crate::processors::k8s_cri::K8sCriConfig;
 
 /// How long doctor waits for a runtime's answer.

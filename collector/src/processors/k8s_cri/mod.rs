@@ -1,27 +1,28 @@
 //! The `k8s_cri` processor: attributes every event to its container, pod and namespace
 //! through the node's container runtime (CRI v1 over gRPC on a unix socket).
 //!
-//! Two halves: the CRI task ([`watcher`]) finds the runtime, keeps a catalog of
-//! containers (cgroup id, attributes) current and publishes snapshots; the event path
-//! ([`processor`]) reads the newest snapshot per batch and never waits on the runtime.
+//! Two halves, one folder each: the CRI task ([`cri`]) finds the runtime, keeps a catalog
+//! of containers (cgroup id, attributes) current and publishes snapshots; the event path
+//! ([`events`]) reads the newest snapshot per batch and never waits on the runtime. What
+//! they share sits here: the [`service`] that binds them (one per processor id and
+//! config), the snapshot they exchange ([`catalog`]), the one message the event path
+//! sends ([`request`]), container cgroup paths ([`cgroup`]), the cgroup birth watch
+//! ([`births`]) and their metrics.
 
-pub mod births;
-pub mod catalog;
-pub mod cgroup;
+pub(crate) mod births;
+pub(crate) mod catalog;
+pub(crate) mod cgroup;
 mod checkup;
-pub mod client;
-pub mod config;
-pub mod describe;
-pub mod discovery;
-pub mod hold;
-pub mod metrics;
-pub mod processor;
-pub mod resolver;
-pub mod service;
-pub mod watcher;
+mod config;
+mod cri;
+mod events;
+pub(crate) mod metrics;
+pub(crate) mod request;
+mod service;
 
 pub use config::K8sCriConfig;
-pub use processor::K8sCriProcessor;
+pub use cri::discovery;
+pub use events::processor::K8sCriProcessor;
 pub use service::CriService;
 
 use crate::component::checkup::Report;

@@ -13,8 +13,9 @@ use crate::node::cgroups::CgroupRoots;
 use crate::processors::k8s_cri::births::{Birth, BirthWatch, BornCgroups};
 use crate::processors::k8s_cri::catalog::{SharedSnapshot, Snapshot};
 use crate::processors::k8s_cri::config::K8sCriConfig;
+use crate::processors::k8s_cri::cri::watcher::Watcher;
 use crate::processors::k8s_cri::metrics::CriMetrics;
-use crate::processors::k8s_cri::watcher::{Request, Watcher};
+use crate::processors::k8s_cri::request::Request;
 
 /// Room in the request queue from the event path to the CRI task.
 const REQUEST_QUEUE: usize = 1024;

@@ -62,17 +62,6 @@ impl CriError {
         )
     }
 
-    /// True when the runtime says the object does not exist.
-    pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            CriError::Status {
-                code: Code::NotFound,
-                ..
-            }
-        )
-    }
-
     /// True when the connection itself is in doubt (reconnect rather than go on).
     pub fn is_transport(&self) -> bool {
         match self {
@@ -89,7 +78,6 @@ pub struct CriClient {
     rpc: RuntimeServiceClient<Channel>,
     timeout: Duration,
     component: String,
-    socket: PathBuf,
 }
 
 impl CriClient {
@@ -122,13 +110,7 @@ impl CriClient {
             rpc,
             timeout,
             component: component.to_string(),
-            socket: socket.to_path_buf(),
         })
-    }
-
-    /// The socket this client talks to.
-    pub fn socket(&self) -> &Path {
-        &self.socket
     }
 
     /// `Version`: the runtime's name and version.

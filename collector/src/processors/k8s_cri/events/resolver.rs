@@ -20,8 +20,8 @@ use crate::node::cgroups::{cgroup_id, CgroupRoots};
 use crate::processors::k8s_cri::births::BornCgroups;
 use crate::processors::k8s_cri::catalog::Snapshot;
 use crate::processors::k8s_cri::cgroup::{container_id_in_path, ProcCgroup};
-use crate::processors::k8s_cri::hold::Awaited;
-use crate::processors::k8s_cri::watcher::Request;
+use crate::processors::k8s_cri::events::hold::Awaited;
+use crate::processors::k8s_cri::request::Request;
 
 /// How long an answer by pid (not by cgroup id) is reused; pids are recycled.
 const PID_ANSWER_TTL: Duration = Duration::from_secs(1);

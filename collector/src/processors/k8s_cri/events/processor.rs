@@ -15,11 +15,11 @@ use tokio::sync::mpsc;
 use crate::component::{Processor, Release};
 use crate::event::{Batch, Origin, Workload};
 use crate::processors::k8s_cri::catalog::Snapshot;
-use crate::processors::k8s_cri::hold::{Awaited, Exit, Hold};
+use crate::processors::k8s_cri::events::hold::{Awaited, Exit, Hold};
+use crate::processors::k8s_cri::events::resolver::{Resolution, Resolver};
 use crate::processors::k8s_cri::metrics::CriMetrics;
-use crate::processors::k8s_cri::resolver::{Resolution, Resolver};
+use crate::processors::k8s_cri::request::Request;
 use crate::processors::k8s_cri::service::CriService;
-use crate::processors::k8s_cri::watcher::Request;
 
 /// While events are held, how often the runtime lets the processor check whether their
 /// containers have been described.

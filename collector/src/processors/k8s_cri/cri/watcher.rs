@@ -13,31 +13,14 @@ use tokio::sync::mpsc;
 use crate::component::backoff::jittered;
 use crate::node::cgroups::{cgroup_id, CgroupRoots};
 use crate::processors::k8s_cri::catalog::{Catalog, Housekeeping, SharedSnapshot};
-use crate::processors::k8s_cri::client::{CriClient, CriError};
 use crate::processors::k8s_cri::config::K8sCriConfig;
-use crate::processors::k8s_cri::describe::{
+use crate::processors::k8s_cri::cri::client::{CriClient, CriError};
+use crate::processors::k8s_cri::cri::describe::{
     describe, info_sandbox_id, is_alive, is_container_id, DescribeContext,
 };
-use crate::processors::k8s_cri::discovery::present_sockets;
+use crate::processors::k8s_cri::cri::discovery::present_sockets;
 use crate::processors::k8s_cri::metrics::CriMetrics;
-
-/// What the event path asks of the CRI task.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Request {
-    /// Describe this container now (an event came from it before any resync saw it).
-    Describe(String),
-    /// Read the container list now (an event's process left before it could be looked
-    /// at; a new container may own its cgroup).
-    Resync,
-    /// `cgroup_id` is proved to be this container's cgroup (by a live process, or by the
-    /// directory as the runtime created it); an unknown container is described at once.
-    Learned {
-        /// The container id.
-        container_id: String,
-        /// Its cgroup v2 id.
-        cgroup_id: u64,
-    },
-}
+use crate::processors::k8s_cri::request::Request;
 
 /// First and largest wait between connection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(30));
