@@ -5,22 +5,16 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use kotel::component::{ComponentError, Shutdown, Source, SourceOutput};
 use kotel::config::ComponentId;
-use kotel::event::{Batch, CgroupHistogram, Event, TcpConnEvent, TcpCounters, TcpEventKind};
+use kotel::event::{CgroupHistogram, Event, TcpConnEvent, TcpCounters, TcpEventKind};
 use kotel::sources::tcp::{TcpSource, TcpSourceConfig};
-use tokio::sync::mpsc::Receiver;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
+use crate::running_source::RunningSource;
 use crate::support::{self, NetnsThread};
 
 /// The attached source and everything it has emitted so far.
 pub struct Attached {
-    rt: tokio::runtime::Runtime,
-    rx: Receiver<Batch>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Result<(), ComponentError>>,
+    source: RunningSource,
     /// Every tcp event received so far.
     pub seen: Vec<TcpConnEvent>,
     /// Every kernel histogram record received so far (one per cgroup, metric, interval).
@@ -49,27 +43,9 @@ impl Attached {
     /// [`Attached::start`] with a source the caller built (its own config, or with a
     /// filter control taken out first).
     pub fn start_source(ns: &NetnsThread, ip: IpAddr, source: TcpSource) -> Self {
-        kotel::telemetry::install();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (out, rx) = SourceOutput::for_test(4096);
-        let (stop, stop_rx) = watch::channel(false);
-        let run = Box::new(source).run(out, Shutdown::new(stop_rx));
-        let task = rt.spawn(async move {
-            let result = run.await;
-            if let Err(e) = &result {
-                eprintln!("tcp source failed: {e}");
-            }
-            result
-        });
+        let source = RunningSource::start("tcp", Box::new(source));
         let mut attached = Self {
-            rt,
-            rx,
-            stop,
-            task,
+            source,
             seen: Vec::new(),
             histograms: Vec::new(),
             counters: Vec::new(),
@@ -124,18 +100,9 @@ impl Attached {
     /// Stops the source (checked like [`Attached::stop`]) and keeps what it sent while
     /// shutting down too (the last, partial metrics interval).
     pub fn stop_all(mut self) -> Stopped {
-        self.stop.send(true).unwrap();
-        let task = self.task;
-        self.rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await })
-            .expect("source stops within 5 s")
-            .expect("source task")
-            .expect("source returns Ok after shutdown");
-        while let Ok(batch) = self.rx.try_recv() {
-            for e in batch {
-                keep(e, &mut self.seen, &mut self.histograms, &mut self.counters);
-            }
-        }
+        let (seen, histograms, counters) =
+            (&mut self.seen, &mut self.histograms, &mut self.counters);
+        self.source.stop(|e| keep(e, seen, histograms, counters));
         Stopped {
             seen: self.seen,
             histograms: self.histograms,
@@ -145,22 +112,10 @@ impl Attached {
 
     /// Collects batches for up to `wait`; panics if the source stopped.
     pub fn receive(&mut self, wait: Duration) {
-        let end = Instant::now() + wait;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            let rx = &mut self.rx;
-            match self
-                .rt
-                .block_on(async { tokio::time::timeout(left, rx.recv()).await })
-            {
-                Ok(Some(batch)) => {
-                    for e in batch {
-                        keep(e, &mut self.seen, &mut self.histograms, &mut self.counters);
-                    }
-                }
-                Ok(None) => panic!("the tcp source stopped sending (its error is printed above)"),
-                Err(_) => return,
-            }
-        }
+        let (seen, histograms, counters) =
+            (&mut self.seen, &mut self.histograms, &mut self.counters);
+        self.source
+            .receive(wait, |e| keep(e, seen, histograms, counters));
     }
 }
 

@@ -45,6 +45,7 @@ pub mod kubelet;
 pub mod local_server;
 pub mod prometheus;
 pub mod rotel;
+pub mod running_source;
 pub mod steady_path;
 pub mod support;
 pub mod warm_cri;

@@ -7,18 +7,15 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use kotel::component::{ComponentError, Shutdown, Source, SourceOutput};
 use kotel::config::ComponentId;
-use kotel::event::{Batch, Event, ExecEvent};
+use kotel::event::{Event, ExecEvent};
 use kotel::sources::exec::{ExecSource, ExecSourceConfig, HookChoice};
 
 /// The component id the tests build the source with (the `source` label of its metrics).
 const SOURCE: &str = "exec";
 use kotel::telemetry::names;
+use kotel_integration_tests::running_source::RunningSource;
 use kotel_integration_tests::support;
-use tokio::sync::mpsc::Receiver;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// Both kernel hooks, for tests whose events must not depend on the hook.
 pub const HOOKS: [HookChoice; 2] = [HookChoice::TpBtf, HookChoice::Tracepoint];
@@ -82,10 +79,7 @@ fn wait(command: &mut Command, program: &str, args: &[&str]) -> u32 {
 
 /// The attached source and every exec event received so far.
 pub struct Attached {
-    rt: tokio::runtime::Runtime,
-    rx: Receiver<Batch>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Result<(), ComponentError>>,
+    source: RunningSource,
     /// Every exec event received so far.
     pub seen: Vec<ExecEvent>,
 }
@@ -94,32 +88,13 @@ impl Attached {
     /// Starts the source with `config` (a short batch timeout is set) and execs
     /// `/bin/true <marker>` until one is reported.
     pub fn start(config: ExecSourceConfig) -> Self {
-        kotel::telemetry::install();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (out, rx) = SourceOutput::for_test(4096);
-        let (stop, stop_rx) = watch::channel(false);
         let config = ExecSourceConfig {
             batch_timeout: Duration::from_millis(50),
             ..config
         };
         let id: ComponentId = "exec".parse().unwrap();
-        let running = Box::new(ExecSource::new(&id, &config)).run(out, Shutdown::new(stop_rx));
-        let task = rt.spawn(async move {
-            let result = running.await;
-            if let Err(e) = &result {
-                eprintln!("exec source failed: {e}");
-            }
-            result
-        });
         let mut attached = Self {
-            rt,
-            rx,
-            stop,
-            task,
+            source: RunningSource::start("exec", Box::new(ExecSource::new(&id, &config))),
             seen: Vec::new(),
         };
         for _ in 0..100 {
@@ -162,42 +137,23 @@ impl Attached {
     /// Stops the source and checks that it returned `Ok` within 5 s; returns every event.
     pub fn stop(mut self) -> Vec<ExecEvent> {
         self.receive(Duration::from_millis(100));
-        self.stop.send(true).unwrap();
-        let task = self.task;
-        self.rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await })
-            .expect("source stops within 5 s")
-            .expect("source task")
-            .expect("source returns Ok after shutdown");
-        let rx = &mut self.rx;
-        while let Ok(batch) = rx.try_recv() {
-            self.seen.extend(execs(batch));
-        }
+        let seen = &mut self.seen;
+        self.source.stop(|e| seen.extend(exec(e)));
         self.seen
     }
 
     /// Collects batches for up to `wait`; panics if the source stopped.
     fn receive(&mut self, wait: Duration) {
-        let end = Instant::now() + wait;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            let rx = &mut self.rx;
-            match self
-                .rt
-                .block_on(async { tokio::time::timeout(left, rx.recv()).await })
-            {
-                Ok(Some(batch)) => self.seen.extend(execs(batch)),
-                Ok(None) => panic!("the exec source stopped sending (its error is printed above)"),
-                Err(_) => return,
-            }
-        }
+        let seen = &mut self.seen;
+        self.source.receive(wait, |e| seen.extend(exec(e)));
     }
 }
 
-fn execs(batch: Batch) -> impl Iterator<Item = ExecEvent> {
-    batch.into_iter().filter_map(|e| match e {
+fn exec(event: Event) -> Option<ExecEvent> {
+    match event {
         Event::Exec(x) => Some(x),
         _ => None,
-    })
+    }
 }
 
 /// A directory of this test run under /tmp, removed on drop.

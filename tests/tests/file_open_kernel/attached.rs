@@ -4,13 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kotel::component::{ComponentError, Shutdown, Source, SourceOutput};
 use kotel::config::ComponentId;
-use kotel::event::{Batch, Event, FileOpenEvent};
+use kotel::event::{Event, FileOpenEvent};
 use kotel::sources::file_open::{FileOpenSource, FileOpenSourceConfig};
-use tokio::sync::mpsc::Receiver;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use kotel_integration_tests::running_source::RunningSource;
 
 /// A directory under /tmp that the test watches, removed on drop.
 pub struct WatchDir(pub PathBuf);
@@ -44,10 +41,7 @@ impl Drop for WatchDir {
 
 /// The running source and what it has emitted so far.
 pub struct Attached {
-    rt: tokio::runtime::Runtime,
-    rx: Receiver<Batch>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Result<(), ComponentError>>,
+    source: RunningSource,
     /// Every file_open event received so far.
     pub seen: Vec<FileOpenEvent>,
 }
@@ -55,32 +49,14 @@ pub struct Attached {
 impl Attached {
     /// Starts the source with `config` (the batch timeout shortened to 50 ms).
     pub fn start(config: FileOpenSourceConfig) -> Self {
-        kotel::telemetry::install();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (out, rx) = SourceOutput::for_test(4096);
-        let (stop, stop_rx) = watch::channel(false);
         let config = FileOpenSourceConfig {
             batch_timeout: Duration::from_millis(50),
             ..config
         };
         let id: ComponentId = "file_open".parse().unwrap();
-        let run = Box::new(FileOpenSource::new(&id, &config)).run(out, Shutdown::new(stop_rx));
-        let task = rt.spawn(async move {
-            let result = run.await;
-            if let Err(e) = &result {
-                eprintln!("file_open source failed: {e}");
-            }
-            result
-        });
+        let source = FileOpenSource::new(&id, &config);
         Self {
-            rt,
-            rx,
-            stop,
-            task,
+            source: RunningSource::start("file_open", Box::new(source)),
             seen: Vec::new(),
         }
     }
@@ -110,35 +86,21 @@ impl Attached {
         self.receive(Duration::from_millis(300));
     }
 
-    /// Stops the source and checks that it returned `Ok` within 5 s; returns every event.
+    /// Stops the source and checks that it returned `Ok` within 5 s; returns every event
+    /// received before the stop.
     pub fn stop(self) -> Vec<FileOpenEvent> {
-        self.stop.send(true).unwrap();
-        let task = self.task;
-        self.rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await })
-            .expect("source stops within 5 s")
-            .expect("source task")
-            .expect("source returns Ok after shutdown");
+        self.source.stop(|_| {});
         self.seen
     }
 
     /// Collects batches for up to `wait`; panics if the source stopped.
     pub fn receive(&mut self, wait: Duration) {
-        let end = Instant::now() + wait;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            let rx = &mut self.rx;
-            match self
-                .rt
-                .block_on(async { tokio::time::timeout(left, rx.recv()).await })
-            {
-                Ok(Some(batch)) => self.seen.extend(batch.into_iter().filter_map(|e| match e {
-                    Event::FileOpen(f) => Some(f),
-                    _ => None,
-                })),
-                Ok(None) => panic!("the file_open source stopped (its error is printed above)"),
-                Err(_) => return,
+        let seen = &mut self.seen;
+        self.source.receive(wait, |e| {
+            if let Event::FileOpen(f) = e {
+                seen.push(f);
             }
-        }
+        });
     }
 }
 
