@@ -1,8 +1,8 @@
 //! The Grafana dashboards in `dashboards/`: the committed JSON is what
 //! `dashboards/generate.py` writes; every dashboard is well formed (variables, datasource
 //! references, panel ids and layout); every PromQL query reads only metric and label names
-//! kotel emits, derived from the README's metric tables rendered through the `prometheus`
-//! exporter's own naming (and the README tables are checked against the code), and parses
+//! kotel emits, derived from the reference's metric tables (docs/metrics.md, docs/operations.md) rendered through the `prometheus`
+//! exporter's own naming (and those tables are checked against the code), and parses
 //! for Prometheus (`promtool`); every LogQL query reads only what kotel's OTLP log records
 //! carry; and the JSON type-checks against Grafana's published schema types (see
 //! `dashboards/schema.rs` next to this file for exactly what that covers).
@@ -297,7 +297,7 @@ fn dashboards_are_well_formed() {
     }
 }
 
-/// Emitted Prometheus names with their label names: the README's aggregate and
+/// Emitted Prometheus names with their label names: the reference's aggregate and
 /// self-telemetry tables, rendered by the exporter.
 fn emitted(readme: &str) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
     let workload = AggregateConfig::default().attributes;
@@ -313,11 +313,17 @@ fn emitted(readme: &str) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
     Ok(names)
 }
 
+/// The reference pages the tables live in: the metrics `aggregate` emits
+/// (`docs/metrics.md`) and the agent's own (`docs/operations.md`, "Self-telemetry").
 fn readme() -> String {
-    std::fs::read_to_string(repo_root().join("README.md")).unwrap()
+    ["docs/metrics.md", "docs/operations.md"]
+        .iter()
+        .map(|page| std::fs::read_to_string(repo_root().join(page)).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
-/// The keys the README's word "peer" stands for: the back-quoted names in the sentence
+/// The keys the reference's word "peer" stands for: the back-quoted names in the sentence
 /// that defines it (none if there is no such sentence).
 fn peer_attributes(readme: &str) -> Vec<String> {
     let Some(at) = readme.find("\"peer\" is") else {
@@ -456,7 +462,7 @@ fn the_metric_check_rejects_names_and_labels_kotel_does_not_emit() {
     .is_empty());
 }
 
-/// Differences between the README's aggregate table and the instruments of
+/// Differences between the reference's aggregate table and the instruments of
 /// `collector/src/processors/aggregate/instruments.rs`, by (name, unit, instrument).
 fn readme_vs_instruments(readme: &str) -> Result<(), String> {
     let rows = emitted::aggregate_rows(readme, &[], &[])?;
@@ -492,12 +498,12 @@ fn readme_vs_instruments(readme: &str) -> Result<(), String> {
         })
         .collect();
     if rows.len() != readme_set.len() {
-        return Err("a metric is listed twice in the README".into());
+        return Err("a metric is listed twice in docs/metrics.md".into());
     }
     if readme_set != code_set {
         return Err(format!(
-            "README \"Metrics (`aggregate`)\" (name, unit, instrument) differs from \
-             collector/src/processors/aggregate/instruments.rs: only in the README: {:?}; \
+            "docs/metrics.md \"Metrics (`aggregate`)\" (name, unit, instrument) differs from \
+             collector/src/processors/aggregate/instruments.rs: only in docs/metrics.md: {:?}; \
              only in the code: {:?}",
             readme_set.difference(&code_set).collect::<Vec<_>>(),
             code_set.difference(&readme_set).collect::<Vec<_>>()
@@ -511,7 +517,7 @@ fn readme_aggregate_metrics_match_the_instruments() {
     readme_vs_instruments(&readme()).unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// Differences between the README's self-telemetry names and the `"kotel.*"` string
+/// Differences between the reference's self-telemetry names and the `"kotel.*"` string
 /// literals of collector/src (tests left out).
 fn readme_vs_telemetry_code(readme: &str) -> Result<(), String> {
     let readme_names: BTreeSet<String> = emitted::telemetry_rows(readme)?
@@ -525,7 +531,7 @@ fn readme_vs_telemetry_code(readme: &str) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "README \"Self-telemetry\" and the \"kotel.*\" names in collector/src differ: \
+        "docs/operations.md \"Self-telemetry\" and the \"kotel.*\" names in collector/src differ: \
          recorded but not listed: {missing_in_readme:?}; listed but not recorded: {missing_in_code:?}"
     ))
 }
@@ -552,7 +558,7 @@ fn the_readme_checks_catch_drift() {
     for (from, to) in edits {
         assert!(
             readme.contains(from),
-            "README no longer has {from:?}: update this test"
+            "the reference no longer has {from:?}: update this test"
         );
         let edited = readme.replacen(from, to, 1);
         assert!(
@@ -570,7 +576,7 @@ fn the_readme_checks_catch_drift() {
     let renamed = ("| `kotel.ebpf.ringbuf.lost` |", "| `kotel.ebpf.lost` |");
     assert!(
         readme.contains(renamed.0),
-        "README no longer has {:?}: update this test",
+        "the reference no longer has {:?}: update this test",
         renamed.0
     );
     assert!(readme_vs_telemetry_code(&readme.replacen(renamed.0, renamed.1, 1)).is_err());

@@ -1,4 +1,4 @@
-//! What kotel emits, in Prometheus form, derived rather than copied: the README's
+//! What kotel emits, in Prometheus form, derived rather than copied: the reference's
 //! "Metrics (`aggregate`)" and "Self-telemetry" tables are parsed (name, instrument or
 //! type, unit, attributes or labels), each metric is rendered by the `prometheus`
 //! exporter's own code (`kotel::exporters::prometheus::text::render`, which names it with
@@ -18,7 +18,7 @@ use kotel::exporters::prometheus::protobuf;
 use kotel::exporters::prometheus::state::{Family, FamilyKind, ScrapeState, SeriesValue};
 use kotel::exporters::prometheus::text::{self, Format};
 
-/// One row of a README metric table.
+/// One row of a reference metric table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     /// OpenTelemetry name (`tcp.connection.opened`, `kotel.k8s_cri.calls`).
@@ -35,7 +35,7 @@ pub struct Row {
 pub fn table_after(readme: &str, heading: &str) -> Result<Vec<BTreeMap<String, String>>, String> {
     let mut lines = readme.lines().skip_while(|l| l.trim() != heading);
     if lines.next().is_none() {
-        return Err(format!("README has no heading {heading:?}"));
+        return Err(format!("the reference has no heading {heading:?}"));
     }
     let rows: Vec<&str> = lines
         .skip_while(|l| !l.trim_start().starts_with('|'))
@@ -138,14 +138,14 @@ pub fn names(cell: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// The aggregate metrics of the README table "Metrics (`aggregate`)". `workload` and
+/// The aggregate metrics of the docs/metrics.md table "Metrics (`aggregate`)". `workload` and
 /// `peer` are the keys the words "workload" and "peer" of the attributes column stand for.
 pub fn aggregate_rows(
     readme: &str,
     workload: &[String],
     peer: &[String],
 ) -> Result<Vec<Row>, String> {
-    table_after(readme, "## Metrics (`aggregate`)")?
+    table_after(readme, "# Metrics (`aggregate`)")?
         .into_iter()
         .map(|cells| {
             let get = |k: &str| {
@@ -200,7 +200,7 @@ fn strip_parenthesized(cell: &str) -> String {
         .collect()
 }
 
-/// The self-telemetry metrics of the README table "Self-telemetry": a row may name two
+/// The self-telemetry metrics of the docs/operations.md table "Self-telemetry": a row may name two
 /// metrics (`a` / `b`), with one type for both or one each (`gauge / counter`); `same`
 /// in the labels column means the previous row's labels.
 pub fn telemetry_rows(readme: &str) -> Result<Vec<Row>, String> {
@@ -246,7 +246,7 @@ pub fn telemetry_rows(readme: &str) -> Result<Vec<Row>, String> {
     Ok(out)
 }
 
-/// The exporter's family kind for a README instrument.
+/// The exporter's family kind for a reference instrument.
 pub fn family_kind(instrument: &str) -> Result<FamilyKind, String> {
     let instrument = instrument.trim().to_lowercase();
     if instrument.starts_with("up-down counter") || instrument == "gauge" {
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn tables_and_rows() {
-        let readme = "intro\n## Metrics (`aggregate`)\n\n| name | instrument | unit | attributes |\n|---|---|---|---|\n\
+        let readme = "intro\n# Metrics (`aggregate`)\n\n| name | instrument | unit | attributes |\n|---|---|---|---|\n\
             | `a.b` | counter | `{x}` | workload, `d` (`v`) |\n| `a.h` | histogram (explicit; 1 \\| 2) | `s` | peer |\n\ntext\n\
             ## Self-telemetry\n\n| name | type | labels | meaning |\n|---|---|---|---|\n\
             | `k.c` / `.d` | gauge / counter | `id` (+ `o`: `ok`) | m |\n| `k.e` | counter | same + `r` | m |\n";

@@ -1,5 +1,5 @@
 //! The metrics `aggregate` produces: names, units, kinds and descriptions, in one table
-//! (the README lists the same).
+//! (docs/metrics.md lists the same; a test compares them).
 
 /// What kind of OTLP data an instrument produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

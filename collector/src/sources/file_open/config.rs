@@ -22,7 +22,7 @@ pub struct FileOpenSourceConfig {
     /// watched by its inode (any name, hard link, symlink, relative path or mount that
     /// reaches it), a directory with everything below it, in the host and in every
     /// container's filesystem (each mount namespace resolves the path in its own root). A
-    /// trailing `/` is optional. See README "The `file_open` source" for what is caught.
+    /// trailing `/` is optional. See docs/sources/file_open.md for what is caught.
     pub paths: Vec<String>,
     /// Where the host's filesystem is mounted, for a DaemonSet that mounts `/proc` at
     /// `<host_root>/proc`: mount namespaces are found there. Empty: this process's own
@@ -45,8 +45,8 @@ pub struct FileOpenSourceConfig {
     /// wait unread, and the reader otherwise polls every `batch_timeout / 4` (5 to 50 ms).
     /// Must be below `ring_buffer_bytes`.
     pub wakeup_bytes: u32,
-    /// Which processes the kernel reports (cgroup ids, comms; no ports); see README
-    /// "Kernel filters". Changing it at runtime needs no reload.
+    /// Which processes the kernel reports (cgroup ids, comms; no ports); see
+    /// docs/configuration.md "Kernel filters". Changing it at runtime needs no reload.
     pub filter: KernelFilterConfig,
 }
 

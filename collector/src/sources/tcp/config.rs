@@ -51,7 +51,7 @@ pub struct TcpSourceConfig {
     /// traffic. Per-cgroup counters get the same number of entries.
     pub histogram_rows: u32,
     /// Which processes and ports the kernel reports (cgroup ids, comms, ports); see
-    /// README "Kernel filters". Changing it at runtime needs no reload. Applies to the
+    /// docs/configuration.md "Kernel filters". Changing it at runtime needs no reload. Applies to the
     /// histograms and counters too.
     pub filter: KernelFilterConfig,
     /// Where the host's cgroup2 hierarchy is mounted: the filter's `cgroup_paths` are

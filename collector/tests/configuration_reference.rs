@@ -1,7 +1,7 @@
-//! The README's configuration reference names every setting kotel has: every field of
-//! every component type (nested ones too) and every `runtime`/`telemetry` key, as
-//! `kotel print-config` writes them with their defaults. A field added to the code
-//! without a line in the README fails here.
+//! The configuration reference (`docs/configuration.md`) names every setting kotel has:
+//! every field of every component type (nested ones too) and every `runtime`/`telemetry`
+//! key, as `kotel print-config` writes them with their defaults. A field added to the
+//! code without a line in the reference fails here.
 
 use std::path::Path;
 
@@ -47,12 +47,13 @@ fn key_paths(node: &Value, prefix: &str, out: &mut Vec<String>) {
 }
 
 #[test]
-fn the_readme_names_every_configuration_field() {
+fn the_reference_names_every_configuration_field() {
     let config = kotel::config::parse_str(EVERY_COMPONENT, &|_| None).expect("a valid config");
     let printed: Value = yaml_serde::from_str(&config.to_yaml()).unwrap();
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .unwrap();
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md"),
+    )
+    .unwrap();
     let mut missing = Vec::new();
     let mut checked = 0;
     for section in ["sources", "processors", "exporters"] {
@@ -82,6 +83,6 @@ fn the_readme_names_every_configuration_field() {
     );
     assert!(
         missing.is_empty(),
-        "not in the README's reference: {missing:#?}"
+        "not in docs/configuration.md: {missing:#?}"
     );
 }
