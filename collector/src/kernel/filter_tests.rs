@@ -1,0 +1,45 @@
+use super::*;
+
+fn problems(yaml: &str, ports_apply: bool) -> Vec<ConfigError> {
+    let config: KernelFilterConfig = yaml_serde::from_str(yaml).unwrap();
+    config.validate(ports_apply)
+}
+
+#[test]
+fn an_empty_filter_is_valid() {
+    assert!(problems("{}", true).is_empty());
+}
+
+#[test]
+fn a_dimension_is_included_or_excluded_not_both() {
+    let p = problems(
+        "include: { comms: [a], cgroup_ids: [1] }\nexclude: { comms: [b], cgroup_paths: [/x] }",
+        true,
+    );
+    let fields: Vec<&str> = p.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(fields, ["filter::exclude", "filter::exclude::comms"]);
+}
+
+#[test]
+fn bad_values_are_named() {
+    let p = problems(
+        "exclude: { comms: [\"\", abcdefghijklmnopq], cgroup_paths: [relative], ports: [80] }",
+        false,
+    );
+    let fields: Vec<&str> = p.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "filter::exclude::ports",
+            "filter::exclude::comms",
+            "filter::exclude::comms",
+            "filter::exclude::cgroup_paths"
+        ]
+    );
+}
+
+#[test]
+fn comms_are_nul_padded_and_cut_like_the_kernel() {
+    assert_eq!(&comm_key("curl")[..5], b"curl\0");
+    assert_eq!(comm_key("abcdefghijklmnopq")[15], 0);
+}
