@@ -176,59 +176,10 @@ impl Graph {
             stop_ticker(ticker).await;
         }
 
-        // Sources that change stop first: nothing new enters what is replaced.
-        let mut stopping = Vec::new();
-        for id in &plan.sources {
-            if let Some(source) = self.sources.remove(id) {
-                let _ = source.stop.send(true);
-                self.ended.remove(id);
-                stopping.push((id.clone(), source.generation));
-            }
-        }
-        self.await_sources(&stopping, timeout).await;
-
-        // Exporters: a replaced one flushes by the deadline once nothing sends to it; its
-        // successor's channel takes batches at once, and the successor itself starts when
-        // the old one is done (so it can bind the same port).
-        let flush_by = tokio::time::Instant::now() + flush_budget(timeout);
-        self.retiring.retain(|task| !task.is_finished());
-        for id in &plan.exporters {
-            let previous = self.exporters.remove(id).map(|old| {
-                old.deadline.set(flush_by);
-                old.task
-            });
-            match (new.exporters.get(id), previous) {
-                (Some(config), previous) => self.start_exporter(id, &config.clone(), previous),
-                (None, Some(task)) => self.retiring.push(task),
-                (None, None) => {}
-            }
-        }
-
-        // Pipelines: new ones start (processors of an unchanged id and config share what
-        // they share, e.g. the CRI service, with the instances they replace), kept ones
-        // take their new exporter lists.
-        let mut replaced_pipelines = Vec::new();
-        for id in &plan.pipelines {
-            if let Some(old) = self.pipelines.remove(id) {
-                replaced_pipelines.push(old);
-            }
-            if new.pipelines.contains_key(id) {
-                self.start_pipeline(id);
-            }
-        }
-        self.route_pipelines();
-
-        // Sources: kept ones feed the new set of pipelines, replaced ones start.
-        for id in self.sources.keys().cloned().collect::<Vec<_>>() {
-            let edges = self.source_edges(&id);
-            self.sources[&id].route.set(edges);
-        }
-        for id in &plan.sources {
-            if new.sources.contains_key(id) {
-                self.start_source(id);
-            }
-        }
-
+        self.stop_sources(&plan.sources, timeout).await;
+        self.replace_exporters(&plan.exporters, new, flush_budget(timeout));
+        let replaced_pipelines = self.replace_pipelines(&plan.pipelines, new);
+        self.route_and_start_sources(&plan.sources, new);
         // Replaced pipelines drain into the exporters they had, which then flush.
         for pipeline in replaced_pipelines {
             let RunningPipeline {
@@ -245,6 +196,73 @@ impl Graph {
             "new configuration applied; only changed components restarted"
         );
         Ok((self, plan))
+    }
+
+    /// Stops the sources in `ids` first (nothing new enters what is replaced) and waits
+    /// for them up to `timeout`.
+    async fn stop_sources(&mut self, ids: &BTreeSet<ComponentId>, timeout: Duration) {
+        let mut stopping = Vec::new();
+        for id in ids {
+            if let Some(source) = self.sources.remove(id) {
+                let _ = source.stop.send(true);
+                self.ended.remove(id);
+                stopping.push((id.clone(), source.generation));
+            }
+        }
+        self.await_sources(&stopping, timeout).await;
+    }
+
+    /// Replaces the exporters in `ids`: a replaced one flushes within `budget` once
+    /// nothing sends to it; its successor's channel takes batches at once, and the
+    /// successor itself starts when the old one is done (so it can bind the same port).
+    fn replace_exporters(&mut self, ids: &BTreeSet<ComponentId>, new: &Config, budget: Duration) {
+        let flush_by = tokio::time::Instant::now() + budget;
+        self.retiring.retain(|task| !task.is_finished());
+        for id in ids {
+            let previous = self.exporters.remove(id).map(|old| {
+                old.deadline.set(flush_by);
+                old.task
+            });
+            match (new.exporters.get(id), previous) {
+                (Some(config), previous) => self.start_exporter(id, &config.clone(), previous),
+                (None, Some(task)) => self.retiring.push(task),
+                (None, None) => {}
+            }
+        }
+    }
+
+    /// Starts the new pipelines in `ids` (processors of an unchanged id and config share
+    /// what they share, e.g. the CRI service, with the instances they replace) and routes
+    /// every pipeline to its exporters; returns the replaced ones, still draining.
+    fn replace_pipelines(
+        &mut self,
+        ids: &BTreeSet<PipelineId>,
+        new: &Config,
+    ) -> Vec<RunningPipeline> {
+        let mut replaced = Vec::new();
+        for id in ids {
+            if let Some(old) = self.pipelines.remove(id) {
+                replaced.push(old);
+            }
+            if new.pipelines.contains_key(id) {
+                self.start_pipeline(id);
+            }
+        }
+        self.route_pipelines();
+        replaced
+    }
+
+    /// Kept sources feed the new set of pipelines; the ones in `ids` start anew.
+    fn route_and_start_sources(&mut self, ids: &BTreeSet<ComponentId>, new: &Config) {
+        for id in self.sources.keys().cloned().collect::<Vec<_>>() {
+            let edges = self.source_edges(&id);
+            self.sources[&id].route.set(edges);
+        }
+        for id in ids {
+            if new.sources.contains_key(id) {
+                self.start_source(id);
+            }
+        }
     }
 
     /// Waits for the next source task to end; never completes while none runs. Ends of
