@@ -72,31 +72,6 @@ pub trait ExporterType: Declared {
     fn build(&self, id: &ComponentId, shared: &Shared) -> Box<dyn Exporter>;
 }
 
-impl<T: Declared + ?Sized> Declared for Box<T> {
-    fn signals(&self) -> &'static [Signal] {
-        (**self).signals()
-    }
-    fn validate(&self) -> Vec<ConfigError> {
-        (**self).validate()
-    }
-    fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
-        (**self).checkup(id, report, shared)
-    }
-}
-
-impl<T: ExporterType + ?Sized> ExporterType for Box<T> {
-    fn takes_telemetry_outside_metrics_pipelines(&self) -> bool {
-        (**self).takes_telemetry_outside_metrics_pipelines()
-    }
-    fn build(&self, id: &ComponentId, shared: &Shared) -> Box<dyn Exporter> {
-        (**self).build(id, shared)
-    }
-}
-
-impl<T: Kind> Kind for Box<T> {
-    const KIND: &'static str = T::KIND;
-}
-
 /// State that instances of a component type share across builds for as long as the
 /// factory that builds them lives (e.g. one CRI connection for every pipeline, and every
 /// reload, that keeps a `k8s_cri` processor's config). Each type keeps its own value,

@@ -100,12 +100,14 @@ registry! {
 }
 
 registry! {
-    /// Configuration of one exporter, by type.
+    /// Configuration of one exporter, by type. (The `otlp` variant is larger than the
+    /// others; there are a handful of these per agent, so it is not boxed.)
+    #[allow(clippy::large_enum_variant)]
     ExporterConfig: ExporterType => Exporter {
         /// Readable lines on stdout, like the Collector's debug exporter.
         Debug(DebugExporterConfig),
         /// OTLP metrics and logs over gRPC or HTTP.
-        Otlp(Box<OtlpExporterConfig>),
+        Otlp(OtlpExporterConfig),
         /// A Prometheus scrape endpoint.
         Prometheus(PrometheusExporterConfig),
     }

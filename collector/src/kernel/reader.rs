@@ -25,7 +25,7 @@ use crate::event::Event;
 use crate::kernel::batcher::{Batcher, DecodeFailure, ReadSettings};
 use crate::kernel::clock::ClockOffset;
 use crate::kernel::filter::{FilterUpdates, KernelFilter};
-use crate::kernel::source::{KernelProgram, Periodic, RecordDecoder, RingMaps};
+use crate::kernel::source::{KernelProgram, KernelSourceConfig, Periodic, RecordDecoder, RingMaps};
 use crate::kernel::stats::KernelStats;
 
 fn input(msg: String) -> ComponentError {
@@ -49,7 +49,7 @@ pub async fn run<K: KernelProgram>(
     let clock = ClockOffset::now();
     let settings = ReadSettings {
         source: source.clone(),
-        batching: K::batching(&config),
+        batching: config.batching(),
     };
     let batcher = Batcher::new(settings, move |record: &[u8]| {
         decoder.decode(record, &clock)

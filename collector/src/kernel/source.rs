@@ -14,12 +14,15 @@ use std::time::Duration;
 use aya::Ebpf;
 use tokio::sync::watch;
 
+use crate::component::checkup::Report;
+use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
-use crate::config::ComponentId;
+use crate::config::{ComponentId, ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
 use crate::kernel::filter::{FilterUpdates, KernelFilter, KernelFilterConfig};
+use crate::kernel::spec::LoadPlan;
 
 /// A kernel source's maps and counters, named once by the source.
 #[derive(Clone, Debug)]
@@ -91,7 +94,7 @@ impl Periodic for NoPeriodic {
 /// shared kernel layer.
 pub trait KernelProgram: Send + 'static {
     /// Its configuration.
-    type Config: Clone + Send + Sync + 'static;
+    type Config: KernelSourceConfig<Program = Self>;
     /// What it keeps alive beside the object while it reads.
     type Held: Send + 'static;
     /// Its record decoder.
@@ -101,12 +104,6 @@ pub trait KernelProgram: Send + 'static {
 
     /// Its ring buffer, stats map and their counters.
     fn ring() -> RingMaps;
-
-    /// The kernel filter the source starts with.
-    fn filter(config: &Self::Config) -> &KernelFilterConfig;
-
-    /// Its batching settings.
-    fn batching(config: &Self::Config) -> Batching;
 
     /// Validates `config`, loads the object, fills the filter and its own maps, and
     /// attaches. Errors: [`ComponentError::Rejected`] when the verifier refuses a program
@@ -119,6 +116,51 @@ pub trait KernelProgram: Send + 'static {
         config: &Self::Config,
         attached: &mut Attached<Self::Held>,
     ) -> Result<(Self::Decoder, Self::Periodic), ComponentError>;
+}
+
+/// What a kernel source's config states; its registration as a component type (`Kind`,
+/// `Declared` with the doctor's checks of its plan, `SourceType` building a
+/// [`KernelSource`]) follows from this, so a kernel source writes none of it.
+pub trait KernelSourceConfig: Clone + Send + Sync + 'static {
+    /// The program this configures.
+    type Program: KernelProgram<Config = Self>;
+    /// The type as written in ids (`tcp`).
+    const KIND: &'static str;
+    /// The signals the source can feed.
+    const SIGNALS: &'static [Signal];
+    /// Checks beyond what serde enforces; paths below the source.
+    fn problems(&self) -> Vec<ConfigError>;
+    /// What the source would load on the running kernel (what `kotel doctor` verifies).
+    fn plan(&self) -> LoadPlan;
+    /// The kernel filter the source starts with.
+    fn filter(&self) -> &KernelFilterConfig;
+    /// Its batching settings.
+    fn batching(&self) -> Batching;
+}
+
+impl<C: KernelSourceConfig> Kind for C {
+    const KIND: &'static str = <C as KernelSourceConfig>::KIND;
+}
+
+impl<C: KernelSourceConfig> Declared for C {
+    fn signals(&self) -> &'static [Signal] {
+        C::SIGNALS
+    }
+    fn validate(&self) -> Vec<ConfigError> {
+        self.problems()
+    }
+    fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
+        crate::kernel::checkup::check_source(report, shared, &id.to_string(), &self.plan());
+    }
+}
+
+impl<C: KernelSourceConfig> SourceType for C {
+    fn needs_kernel(&self) -> bool {
+        true
+    }
+    fn build(&self, id: &ComponentId, _: &Shared) -> Box<dyn Source> {
+        Box::new(KernelSource::<C::Program>::new(id, self))
+    }
 }
 
 /// A kernel source, built from its config; attaches to the kernel only in `run`.
@@ -141,7 +183,7 @@ impl<K: KernelProgram> KernelSource<K> {
     /// A handle that replaces the kernel filter while the source runs (no reload); the
     /// source starts with the filter of its config.
     pub fn filter_control(&mut self) -> watch::Sender<KernelFilterConfig> {
-        let (tx, updates) = FilterUpdates::channel(K::filter(&self.config).clone());
+        let (tx, updates) = FilterUpdates::channel(self.config.filter().clone());
         self.filter_updates = updates;
         tx
     }

@@ -24,17 +24,17 @@ pub use plan::{task_offsets_from, wakeup_policy};
 
 use kotel_common::exec::{names, ExecStat};
 
-use crate::component::checkup::Report;
-use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::ComponentError;
-use crate::config::{ComponentId, ConfigError, Signal};
+use crate::config::{ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
 use crate::kernel::filter::KernelFilterConfig;
 use crate::kernel::source::{
-    Attached, Batching, KernelProgram, KernelSource, NoPeriodic, RecordDecoder, RingMaps,
+    Attached, Batching, KernelProgram, KernelSource, KernelSourceConfig, NoPeriodic, RecordDecoder,
+    RingMaps,
 };
+use crate::kernel::spec::LoadPlan;
 
 /// Counter: the `exec` kernel program's own stats. Labels: `stat` (an `ExecStat` name:
 /// `emitted`, `ringbuf_full`, `filtered`, `args_unread`, `args_truncated`,
@@ -74,17 +74,6 @@ impl KernelProgram for Exec {
         }
     }
 
-    fn filter(config: &ExecSourceConfig) -> &KernelFilterConfig {
-        &config.filter
-    }
-
-    fn batching(config: &ExecSourceConfig) -> Batching {
-        Batching {
-            max_events: config.batch_max_events,
-            timeout: config.batch_timeout,
-        }
-    }
-
     fn attach(source: &str, config: &ExecSourceConfig) -> Result<Attached<Hook>, ComponentError> {
         loader::attach(source, config)
     }
@@ -97,30 +86,28 @@ impl KernelProgram for Exec {
     }
 }
 
-impl Kind for ExecSourceConfig {
+impl KernelSourceConfig for ExecSourceConfig {
+    type Program = Exec;
     const KIND: &'static str = "exec";
-}
+    const SIGNALS: &'static [Signal] = &[Signal::Logs];
 
-impl Declared for ExecSourceConfig {
-    fn signals(&self) -> &'static [Signal] {
-        &[Signal::Logs]
-    }
-    fn validate(&self) -> Vec<ConfigError> {
-        ExecSourceConfig::validate(self)
-    }
-    fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
-        let plan = plan::plan(self, &plan::KernelFacts::of_running_kernel());
-        crate::kernel::checkup::check_source(report, shared, &id.to_string(), &plan);
-    }
-}
-
-impl SourceType for ExecSourceConfig {
-    fn needs_kernel(&self) -> bool {
-        true
+    fn problems(&self) -> Vec<ConfigError> {
+        self.validate()
     }
 
-    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn crate::component::Source> {
-        Box::new(ExecSource::new(id, self))
+    fn plan(&self) -> LoadPlan {
+        plan::plan(self, &plan::KernelFacts::of_running_kernel())
+    }
+
+    fn filter(&self) -> &KernelFilterConfig {
+        &self.filter
+    }
+
+    fn batching(&self) -> Batching {
+        Batching {
+            max_events: self.batch_max_events,
+            timeout: self.batch_timeout,
+        }
     }
 }
 

@@ -38,17 +38,17 @@ use std::sync::Arc;
 
 use kotel_common::file_open::{names, FileOpenStat};
 
-use crate::component::checkup::Report;
-use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::ComponentError;
-use crate::config::{ComponentId, ConfigError, Signal};
+use crate::config::{ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
 use crate::kernel::filter::KernelFilterConfig;
 use crate::kernel::source::{
-    Attached, Batching, KernelProgram, KernelSource, NoPeriodic, RecordDecoder, RingMaps,
+    Attached, Batching, KernelProgram, KernelSource, KernelSourceConfig, NoPeriodic, RecordDecoder,
+    RingMaps,
 };
+use crate::kernel::spec::LoadPlan;
 
 /// Counter: the `file_open` kernel programs' own stats. Labels: `stat` (a `FileOpenStat`
 /// name: `emitted`, `ringbuf_full`, `read_error`, `args_lost`, `filtered`, `wakeup`,
@@ -91,17 +91,6 @@ impl KernelProgram for FileOpen {
         }
     }
 
-    fn filter(config: &FileOpenSourceConfig) -> &KernelFilterConfig {
-        &config.filter
-    }
-
-    fn batching(config: &FileOpenSourceConfig) -> Batching {
-        Batching {
-            max_events: config.batch_max_events,
-            timeout: config.batch_timeout,
-        }
-    }
-
     fn attach(
         source: &str,
         config: &FileOpenSourceConfig,
@@ -118,33 +107,31 @@ impl KernelProgram for FileOpen {
     }
 }
 
-impl Kind for FileOpenSourceConfig {
+impl KernelSourceConfig for FileOpenSourceConfig {
+    type Program = FileOpen;
     const KIND: &'static str = "file_open";
-}
+    const SIGNALS: &'static [Signal] = &[Signal::Logs];
 
-impl Declared for FileOpenSourceConfig {
-    fn signals(&self) -> &'static [Signal] {
-        &[Signal::Logs]
+    fn problems(&self) -> Vec<ConfigError> {
+        self.validate()
     }
-    fn validate(&self) -> Vec<ConfigError> {
-        FileOpenSourceConfig::validate(self)
-    }
-    fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
-        let plan = plan::plan(
+
+    fn plan(&self) -> LoadPlan {
+        plan::plan(
             self,
             &plan::KernelFacts::of_running_kernel(&self.proc_dir()),
-        );
-        crate::kernel::checkup::check_source(report, shared, &id.to_string(), &plan);
-    }
-}
-
-impl SourceType for FileOpenSourceConfig {
-    fn needs_kernel(&self) -> bool {
-        true
+        )
     }
 
-    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn crate::component::Source> {
-        Box::new(FileOpenSource::new(id, self))
+    fn filter(&self) -> &KernelFilterConfig {
+        &self.filter
+    }
+
+    fn batching(&self) -> Batching {
+        Batching {
+            max_events: self.batch_max_events,
+            timeout: self.batch_timeout,
+        }
     }
 }
 

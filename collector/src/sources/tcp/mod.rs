@@ -34,16 +34,15 @@ pub use offsets::TcpSockFields;
 use kotel_common::maps;
 use kotel_common::tcp::TcpStat;
 
-use crate::component::checkup::Report;
-use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::ComponentError;
-use crate::config::{ComponentId, ConfigError, Signal};
+use crate::config::{ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::filter::KernelFilterConfig;
 use crate::kernel::source::{
-    Attached, Batching, KernelProgram, KernelSource, RecordDecoder, RingMaps,
+    Attached, Batching, KernelProgram, KernelSource, KernelSourceConfig, RecordDecoder, RingMaps,
 };
+use crate::kernel::spec::LoadPlan;
 use crate::kernel::task_names::TaskNames;
 use crate::telemetry::names;
 
@@ -82,17 +81,6 @@ impl KernelProgram for Tcp {
         }
     }
 
-    fn filter(config: &TcpSourceConfig) -> &KernelFilterConfig {
-        &config.filter
-    }
-
-    fn batching(config: &TcpSourceConfig) -> Batching {
-        Batching {
-            max_events: config.batch_max_events,
-            timeout: config.batch_timeout,
-        }
-    }
-
     fn attach(source: &str, config: &TcpSourceConfig) -> Result<Attached<()>, ComponentError> {
         loader::attach(source, config)
     }
@@ -113,30 +101,28 @@ impl KernelProgram for Tcp {
     }
 }
 
-impl Kind for TcpSourceConfig {
+impl KernelSourceConfig for TcpSourceConfig {
+    type Program = Tcp;
     const KIND: &'static str = "tcp";
-}
+    const SIGNALS: &'static [Signal] = &[Signal::Metrics, Signal::Logs];
 
-impl Declared for TcpSourceConfig {
-    fn signals(&self) -> &'static [Signal] {
-        &[Signal::Metrics, Signal::Logs]
-    }
-    fn validate(&self) -> Vec<ConfigError> {
-        TcpSourceConfig::validate(self)
-    }
-    fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
-        let plan = plan::plan(self, &plan::KernelFacts::of_running_kernel());
-        crate::kernel::checkup::check_source(report, shared, &id.to_string(), &plan);
-    }
-}
-
-impl SourceType for TcpSourceConfig {
-    fn needs_kernel(&self) -> bool {
-        true
+    fn problems(&self) -> Vec<ConfigError> {
+        self.validate()
     }
 
-    fn build(&self, id: &ComponentId, _shared: &Shared) -> Box<dyn crate::component::Source> {
-        Box::new(TcpSource::new(id, self))
+    fn plan(&self) -> LoadPlan {
+        plan::plan(self, &plan::KernelFacts::of_running_kernel())
+    }
+
+    fn filter(&self) -> &KernelFilterConfig {
+        &self.filter
+    }
+
+    fn batching(&self) -> Batching {
+        Batching {
+            max_events: self.batch_max_events,
+            timeout: self.batch_timeout,
+        }
     }
 }
 
