@@ -138,6 +138,25 @@ pub trait KernelSourceConfig: Clone + Send + Sync + 'static {
     fn batching(&self) -> Batching;
 }
 
+/// The [`KernelSourceConfig::filter`] and [`KernelSourceConfig::batching`] of a config
+/// with the fields every kernel source has (`filter`, `batch_max_events`,
+/// `batch_timeout`); written inside the `impl KernelSourceConfig` block.
+macro_rules! ring_settings {
+    () => {
+        fn filter(&self) -> &$crate::kernel::filter::KernelFilterConfig {
+            &self.filter
+        }
+
+        fn batching(&self) -> $crate::kernel::source::Batching {
+            $crate::kernel::source::Batching {
+                max_events: self.batch_max_events,
+                timeout: self.batch_timeout,
+            }
+        }
+    };
+}
+pub(crate) use ring_settings;
+
 impl<C: KernelSourceConfig> Kind for C {
     const KIND: &'static str = <C as KernelSourceConfig>::KIND;
 }

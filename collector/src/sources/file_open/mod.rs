@@ -43,10 +43,9 @@ use crate::config::{ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
-use crate::kernel::filter::KernelFilterConfig;
 use crate::kernel::source::{
-    Attached, Batching, KernelProgram, KernelSource, KernelSourceConfig, NoPeriodic, RecordDecoder,
-    RingMaps,
+    ring_settings, Attached, KernelProgram, KernelSource, KernelSourceConfig, NoPeriodic,
+    RecordDecoder, RingMaps,
 };
 use crate::kernel::spec::LoadPlan;
 
@@ -123,16 +122,7 @@ impl KernelSourceConfig for FileOpenSourceConfig {
         )
     }
 
-    fn filter(&self) -> &KernelFilterConfig {
-        &self.filter
-    }
-
-    fn batching(&self) -> Batching {
-        Batching {
-            max_events: self.batch_max_events,
-            timeout: self.batch_timeout,
-        }
-    }
+    ring_settings!();
 }
 
 #[cfg(test)]

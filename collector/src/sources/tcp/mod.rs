@@ -38,9 +38,9 @@ use crate::component::ComponentError;
 use crate::config::{ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
-use crate::kernel::filter::KernelFilterConfig;
 use crate::kernel::source::{
-    Attached, Batching, KernelProgram, KernelSource, KernelSourceConfig, RecordDecoder, RingMaps,
+    ring_settings, Attached, KernelProgram, KernelSource, KernelSourceConfig, RecordDecoder,
+    RingMaps,
 };
 use crate::kernel::spec::LoadPlan;
 use crate::kernel::task_names::TaskNames;
@@ -114,16 +114,7 @@ impl KernelSourceConfig for TcpSourceConfig {
         plan::plan(self, &plan::KernelFacts::of_running_kernel())
     }
 
-    fn filter(&self) -> &KernelFilterConfig {
-        &self.filter
-    }
-
-    fn batching(&self) -> Batching {
-        Batching {
-            max_events: self.batch_max_events,
-            timeout: self.batch_timeout,
-        }
-    }
+    ring_settings!();
 }
 
 #[cfg(test)]
