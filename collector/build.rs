@@ -12,8 +12,17 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Context as _};
 use aya_build::{build_ebpf, Package, Toolchain};
 
-/// The binaries of `kotel-probes`: one program object per source.
-const OBJECTS: [&str; 3] = ["kotel-tcp", "kotel-exec", "kotel-file-open"];
+/// The binaries of `kotel-probes` (one program object per source): every entry of
+/// `ebpf/probes/src/bin/`, a folder or a `.rs` file, so a new source adds none here.
+fn objects(probes: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let bin = probes.join("src/bin");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&bin).with_context(|| format!("reading {}", bin.display()))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        names.push(name.strip_suffix(".rs").unwrap_or(&name).to_string());
+    }
+    Ok(names)
+}
 
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
@@ -33,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     {
         // Keep `include_bytes_aligned!` compiling; loading these objects fails cleanly.
         let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-        for object in OBJECTS {
+        for object in objects(&probes)? {
             let out = out_dir.join(object);
             std::fs::write(&out, b"").with_context(|| format!("writing {}", out.display()))?;
         }

@@ -131,7 +131,7 @@ pub struct KernelFilter {
     ports: HashMap<MapData, PortKey, u8>,
     generation: u32,
     /// Where `cgroup_paths` are resolved: the configured cgroup2 root (empty: found in
-    /// `/proc/self/mounts`, see [`cgroup2_root`]).
+    /// `/proc/self/mountinfo`, see [`cgroup2_root`]).
     cgroup_root: PathBuf,
 }
 
@@ -142,7 +142,7 @@ fn filter_error(what: &str, e: impl std::fmt::Display) -> ComponentError {
 impl KernelFilter {
     /// Takes the filter maps out of a loaded object (before or after attaching);
     /// `cgroup_paths` will be resolved below `cgroup_root` (empty: the cgroup2 root found
-    /// in `/proc/self/mounts`).
+    /// in `/proc/self/mountinfo`).
     pub fn take(ebpf: &mut Ebpf, cgroup_root: &Path) -> Result<Self, ComponentError> {
         let mut take = |name: &str| {
             ebpf.take_map(name)
@@ -302,7 +302,7 @@ fn resolve_cgroups(m: &KernelMatch, cgroup_root: &Path) -> Result<Vec<u64>, Comp
         return Ok(ids);
     }
     let root = cgroup2_root(cgroup_root)
-        .ok_or_else(|| filter_error("cgroup_paths", "no cgroup2 mount in /proc/self/mounts"))?;
+        .ok_or_else(|| filter_error("cgroup_paths", "no cgroup2 mount in /proc/self/mountinfo"))?;
     for path in &m.cgroup_paths {
         let dir = root.join(path.strip_prefix("/").unwrap_or(path));
         let meta = std::fs::metadata(&dir)

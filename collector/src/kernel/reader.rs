@@ -54,7 +54,7 @@ pub async fn run<K: KernelProgram>(
     let batcher = Batcher::new(settings, move |record: &[u8]| {
         decoder.decode(record, &clock)
     });
-    tracing::debug!(source = %source, "kernel source running");
+    tracing::debug!(source = %source, "{} source running", <K::Config as KernelSourceConfig>::KIND);
     let reading = ReadLoop {
         source,
         stats,

@@ -154,3 +154,25 @@ fn a_directory_with_cgroup_type_is_not_the_root() {
     std::fs::write(dir.path().join("cgroup.type"), "domain\n").unwrap();
     assert!(!is_hierarchy_root(dir.path()));
 }
+
+#[test]
+fn without_a_mount_that_shows_the_root_a_whole_hierarchy_mount_wins_then_the_first() {
+    // A pod's namespaced view and a subtree mount listed before it; neither shows the
+    // hierarchy's root, so the whole-hierarchy (root `/`) one is taken.
+    let mounts = "\
+39 30 0:26 /kubepods /mnt/sub ro - cgroup2 cgroup rw
+40 30 0:26 / /sys/fs/cgroup ro - cgroup2 cgroup rw
+";
+    let roots = CgroupRoots::from_mountinfo_preferring(mounts, |_| false);
+    assert_eq!(roots.unified, Some(mount("/sys/fs/cgroup", "/", &[])));
+    // Two whole-hierarchy mounts: the first listed.
+    let two = "\
+40 30 0:26 / /sys/fs/cgroup ro - cgroup2 cgroup rw
+41 30 0:26 / /host/sys/fs/cgroup ro - cgroup2 cgroup rw
+";
+    let roots = CgroupRoots::from_mountinfo_preferring(two, |_| false);
+    assert_eq!(roots.unified, Some(mount("/sys/fs/cgroup", "/", &[])));
+    let shown =
+        CgroupRoots::from_mountinfo_preferring(two, |p| p == Path::new("/host/sys/fs/cgroup"));
+    assert_eq!(shown.unified, Some(mount("/host/sys/fs/cgroup", "/", &[])));
+}

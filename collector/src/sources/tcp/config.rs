@@ -56,7 +56,7 @@ pub struct TcpSourceConfig {
     pub filter: KernelFilterConfig,
     /// Where the host's cgroup2 hierarchy is mounted: the filter's `cgroup_paths` are
     /// resolved below it. Empty: the cgroup2
-    /// mount in `/proc/self/mounts` that shows the hierarchy's root (in a container with
+    /// mount in `/proc/self/mountinfo` that shows the hierarchy's root (in a container with
     /// a cgroup namespace, the host's hierarchy mounted e.g. at `/host/sys/fs/cgroup`).
     pub cgroup_root: PathBuf,
 }
