@@ -13,5 +13,6 @@ pub mod node;
 pub mod pipeline;
 pub mod preflight;
 pub mod processors;
+pub mod settings;
 pub mod sources;
 pub mod telemetry;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::component::checkup::Report;
 use crate::component::{Exporter, Processor, Source};
-use crate::config::{ComponentId, ConfigError, Signal};
+use crate::settings::{ComponentId, ConfigError, Signal};
 
 /// The type as written in ids and as the config enum's serde tag (`tcp` in `tcp/fast`).
 /// A test keeps each equal to the tag serde derives from the variant name.

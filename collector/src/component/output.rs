@@ -8,8 +8,8 @@ use std::time::Duration;
 use metrics::Counter;
 use tokio::sync::mpsc;
 
-use crate::config::{ComponentId, RuntimeConfig, WhenFull};
 use crate::event::Batch;
+use crate::settings::{ComponentId, RuntimeConfig, WhenFull};
 use crate::telemetry::names;
 
 /// How a sender behaves when the channel is full.

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::component::kind::{ExporterType, Kind, ProcessorType, Shared, SourceType};
 use crate::component::{Exporter, Processor, Source};
-use crate::config::{ComponentId, ConfigError, Signal};
 use crate::exporters::debug::DebugExporterConfig;
 use crate::exporters::otlp::OtlpExporterConfig;
 use crate::exporters::prometheus::PrometheusExporterConfig;
 use crate::processors::aggregate::AggregateConfig;
 use crate::processors::filter::FilterProcessorConfig;
 use crate::processors::k8s_cri::K8sCriConfig;
+use crate::settings::{ComponentId, ConfigError, Signal};
 use crate::sources::exec::ExecSourceConfig;
 use crate::sources::file_open::FileOpenSourceConfig;
 use crate::sources::replay::ReplaySourceConfig;

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use yaml_serde::value::{Tag, TaggedValue};
 use yaml_serde::{Mapping, Value};
 
-use crate::config::ConfigError;
+use crate::settings::ConfigError;
 
 /// Deserializes `value` as `T`. With `tag`, `T` is an enum and `value` is the content of its
 /// variant `tag` (yaml_serde reads enums from YAML tags, as in `!tcp {...}`). A null value

@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::id::{ComponentId, PipelineId};
-use crate::config::schema::{Config, PipelineConfig, RuntimeConfig, TelemetryConfig};
+use crate::config::schema::{Config, PipelineConfig};
 use crate::config::{ExporterConfig, ProcessorConfig, SourceConfig};
+use crate::settings::id::{ComponentId, PipelineId};
+use crate::settings::{RuntimeConfig, TelemetryConfig};
 
 /// Everything that could be read; parts that could not are missing (and reported already).
 #[derive(Debug, Default)]

@@ -22,7 +22,7 @@
 //!   inject structure beyond that scalar.) A value holding a newline shifts the line
 //!   numbers of later YAML errors.
 
-use crate::config::error::ConfigError;
+use crate::settings::error::ConfigError;
 
 /// Substitutes every reference in `text`, looking variables up with `env`.
 pub(crate) fn substitute(

@@ -9,10 +9,10 @@ use yaml_serde::{Mapping, Value};
 
 use crate::config::decode::{decode, describe};
 use crate::config::draft::{Draft, DraftPipeline, Section};
-use crate::config::error::{join, ConfigError, ConfigErrors};
-use crate::config::id::{ComponentId, PipelineId};
 use crate::config::schema::Config;
 use crate::config::{env, validate, ExporterConfig, ProcessorConfig, SourceConfig};
+use crate::settings::error::{join, ConfigError, ConfigErrors};
+use crate::settings::id::{ComponentId, PipelineId};
 
 /// The keys a pipeline file may have at the top.
 pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[

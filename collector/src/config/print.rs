@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use yaml_serde::Value;
 
-use crate::config::id::{ComponentId, PipelineId};
-use crate::config::schema::{Config, PipelineConfig, RuntimeConfig, TelemetryConfig};
+use crate::config::schema::{Config, PipelineConfig};
+use crate::settings::id::{ComponentId, PipelineId};
+use crate::settings::{RuntimeConfig, TelemetryConfig};
 
 /// The file's shape: component maps keyed by id, each value the type's own settings.
 #[derive(Serialize)]

@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::config::draft::{Draft, DraftPipeline, Section};
-use crate::config::duration;
-use crate::config::error::{join, ConfigError};
-use crate::config::id::ComponentId;
-use crate::config::schema::RuntimeConfig;
-use crate::config::Signal;
+use crate::settings::duration;
+use crate::settings::error::{join, ConfigError};
+use crate::settings::id::ComponentId;
+use crate::settings::RuntimeConfig;
+use crate::settings::Signal;
 
 /// Every cross-section problem in `draft`, in a stable order: pipelines, unused
 /// components, the components' own checks, runtime.

@@ -49,7 +49,7 @@ fn without_config() -> Examined {
     (sources, processors)
 }
 
-/// Examines this machine for `config` (see [`without_config`] when `None`): the kernel's
+/// Examines this machine for `config` (see `without_config` when `None`): the kernel's
 /// features, then each source's checks (a kernel source: its hooks and the verifier's
 /// verdict on each of its programs), then each processor's (`k8s_cri`: the container
 /// runtime).

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::component::ComponentError;
-use crate::config::ConfigError;
 use crate::node::cgroups::cgroup2_root;
+use crate::settings::ConfigError;
 
 /// Longest comm the kernel keeps (TASK_COMM_LEN - 1).
 const COMM_MAX: usize = 15;

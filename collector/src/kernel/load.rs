@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::component::ComponentError;
-use crate::config::ConfigError;
+use crate::settings::ConfigError;
 
 const TRACEFS: &str = "/sys/kernel/tracing";
 /// Longest start-up error message (the tail of a verifier log is kept).

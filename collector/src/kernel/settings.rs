@@ -1,7 +1,7 @@
 //! Checks of the settings every ring-buffer source has (`ring_buffer_bytes`,
 //! `batch_max_events`, `batch_timeout`), so the sources word them alike.
 
-use crate::config::ConfigError;
+use crate::settings::ConfigError;
 use std::time::Duration;
 
 /// Largest batch a kernel source may be configured to build.

@@ -17,12 +17,12 @@ use tokio::sync::watch;
 use crate::component::checkup::Report;
 use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
-use crate::config::{ComponentId, ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
 use crate::kernel::filter::{FilterUpdates, KernelFilter, KernelFilterConfig};
 use crate::kernel::spec::LoadPlan;
+use crate::settings::{ComponentId, ConfigError, Signal};
 
 /// A kernel source's maps and counters, named once by the source.
 #[derive(Clone, Debug)]

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
 use crate::component::Processor;
-use crate::config::{ComponentId, Signal};
 use crate::event::{keys, Batch, Event, TcpConnEvent, TcpEventKind, Workload};
+use crate::settings::{ComponentId, Signal};
 
 /// `processors.filter`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

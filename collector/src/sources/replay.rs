@@ -16,10 +16,10 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use crate::component::kind::{Declared, Kind, Shared, SourceType};
 use crate::component::{BoxFuture, ComponentError, Shutdown, Source, SourceOutput};
-use crate::config::ComponentId;
-use crate::config::ConfigError;
-use crate::config::Signal;
 use crate::event::{Batch, Event};
+use crate::settings::ComponentId;
+use crate::settings::ConfigError;
+use crate::settings::Signal;
 use crate::telemetry::names;
 
 /// Longest line read as an event; longer lines are skipped (`reason="line_too_long"`).

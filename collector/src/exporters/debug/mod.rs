@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::component::kind::{Declared, ExporterType, Kind, Shared};
 use crate::component::{BoxFuture, ComponentError, Exporter};
-use crate::config::{ComponentId, Signal};
 use crate::event::Batch;
+use crate::settings::{ComponentId, Signal};
 
 /// How much the debug exporter prints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::duration;
-use crate::config::ConfigError;
+use crate::settings::duration;
+use crate::settings::ConfigError;
 
 /// `exporters.otlp`: metrics and logs to any OpenTelemetry backend.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -210,6 +210,6 @@ impl OtlpExporterConfig {
 
     /// The node name for the resource (configured, else from the environment).
     pub fn resolved_node_name(&self) -> String {
-        crate::config::node::node_name(&self.node_name).unwrap_or_default()
+        crate::settings::node::node_name(&self.node_name).unwrap_or_default()
     }
 }

@@ -27,8 +27,8 @@ use tokio::sync::watch;
 use crate::component::backoff::jittered;
 use crate::component::kind::{Declared, ExporterType, Kind, Shared};
 use crate::component::{BoxFuture, ComponentError, Exporter};
-use crate::config::{ComponentId, ConfigError, Signal};
 use crate::event::{Batch, Event, MetricBatch, TelemetrySnapshot};
+use crate::settings::{ComponentId, ConfigError, Signal};
 use crate::telemetry::names;
 
 pub use config::OtlpExporterConfig;

@@ -12,7 +12,7 @@ pub const SERVICE_NAME: &str = "kotel";
 
 /// The resource: the agent's identity, the node, then `extra` (which may override).
 pub fn resource(node_name: &str, extra: &BTreeMap<String, String>) -> Resource {
-    let host = crate::config::node::host_name();
+    let host = crate::settings::node::host_name();
     let mut attributes: BTreeMap<&str, &str> = BTreeMap::from([
         ("service.name", SERVICE_NAME),
         ("service.version", env!("CARGO_PKG_VERSION")),

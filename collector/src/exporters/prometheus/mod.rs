@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::component::kind::{Declared, ExporterType, Kind, Shared};
 use crate::component::{BoxFuture, ComponentError, Exporter};
-use crate::config::ConfigError;
-use crate::config::{ComponentId, Signal};
 use crate::event::{Batch, Event};
+use crate::settings::ConfigError;
+use crate::settings::{ComponentId, Signal};
 use exposition::Exposition;
 use state::ScrapeState;
 

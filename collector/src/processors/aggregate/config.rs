@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::duration;
-use crate::config::ConfigError;
 use crate::event::{keys, Temporality};
 use crate::processors::aggregate::instruments::Instrument;
+use crate::settings::duration;
+use crate::settings::ConfigError;
 
 /// `processors.aggregate`: turns events into metrics per attribute set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
 use crate::component::{Processor, Release};
-use crate::config::{ComponentId, ConfigError, Signal};
 use crate::event::{unix_now, Batch, CgroupHistogram, Event, Workload};
+use crate::settings::{ComponentId, ConfigError, Signal};
 use crate::telemetry::names;
 
 use attribute_sets::{AttributeSets, Extra, PeerKey};

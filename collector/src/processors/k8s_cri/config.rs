@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::duration;
-use crate::config::node::relative_path_problems;
-use crate::config::ConfigError;
+use crate::settings::duration;
+use crate::settings::node::relative_path_problems;
+use crate::settings::ConfigError;
 
 /// `processors.k8s_cri`: attributes events to containers, pods and namespaces through the
 /// node's container runtime.
@@ -185,7 +185,7 @@ impl K8sCriConfig {
     /// The node name: the configured one, else `$K8S_NODE_NAME`, `$NODE_NAME`, else the
     /// kernel's host name.
     pub fn resolved_node_name(&self) -> String {
-        crate::config::node::node_name(&self.node_name)
-            .unwrap_or_else(crate::config::node::host_name)
+        crate::settings::node::node_name(&self.node_name)
+            .unwrap_or_else(crate::settings::node::host_name)
     }
 }

@@ -1,13 +1,13 @@
 //! The `k8s_cri` processor: attributes every event to its container, pod and namespace
 //! through the node's container runtime (CRI v1 over gRPC on a unix socket).
 //!
-//! Two halves, one folder each: the CRI task ([`cri`]) finds the runtime, keeps a catalog
+//! Two halves, one folder each: the CRI task (`cri/`) finds the runtime, keeps a catalog
 //! of containers (cgroup id, attributes) current and publishes snapshots; the event path
-//! ([`events`]) reads the newest snapshot per batch and never waits on the runtime. What
-//! they share sits here: the [`service`] that binds them (one per processor id and
-//! config), the snapshot they exchange ([`catalog`]), the one message the event path
-//! sends ([`request`]), container cgroup paths ([`cgroup`]), the cgroup birth watch
-//! ([`births`]) and their metrics.
+//! (`events/`) reads the newest snapshot per batch and never waits on the runtime. What
+//! they share sits here: the `service.rs` that binds them (one per processor id and
+//! config), the snapshot they exchange (`catalog.rs`), the one message the event path
+//! sends (`request.rs`), container cgroup paths (`cgroup.rs`), the cgroup birth watch
+//! (`births.rs`) and their metrics.
 
 pub(crate) mod births;
 pub(crate) mod catalog;
@@ -28,7 +28,7 @@ pub use service::CriService;
 use crate::component::checkup::Report;
 use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
 use crate::component::Processor;
-use crate::config::{ComponentId, ConfigError, Signal};
+use crate::settings::{ComponentId, ConfigError, Signal};
 
 impl Kind for K8sCriConfig {
     const KIND: &'static str = "k8s_cri";

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::mpsc;
 
-use crate::config::ComponentId;
 use crate::event::{keys, Workload};
 use crate::node::cgroups::CgroupRoots;
 use crate::processors::k8s_cri::births::{Birth, BirthWatch, BornCgroups};
@@ -16,6 +15,7 @@ use crate::processors::k8s_cri::config::K8sCriConfig;
 use crate::processors::k8s_cri::cri::watcher::Watcher;
 use crate::processors::k8s_cri::metrics::CriMetrics;
 use crate::processors::k8s_cri::request::Request;
+use crate::settings::ComponentId;
 
 /// Room in the request queue from the event path to the CRI task.
 const REQUEST_QUEUE: usize = 1024;

@@ -5,11 +5,11 @@ use std::time::Duration;
 use kotel_common::exec::EXEC_RECORD_SIZE;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
 use crate::kernel::settings::validate_ring;
+use crate::settings::ConfigError;
 
-use crate::config::duration;
 use crate::kernel::filter::KernelFilterConfig;
+use crate::settings::duration;
 
 /// Smallest ring buffer accepted: room for a handful of records.
 pub const MIN_RING_BUFFER_BYTES: u32 = 16 * 1024;

@@ -25,7 +25,6 @@ pub use plan::{task_offsets_from, wakeup_policy};
 use kotel_common::exec::{names, ExecStat};
 
 use crate::component::ComponentError;
-use crate::config::{ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
@@ -34,6 +33,7 @@ use crate::kernel::source::{
     RecordDecoder, RingMaps,
 };
 use crate::kernel::spec::LoadPlan;
+use crate::settings::{ConfigError, Signal};
 
 /// Counter: the `exec` kernel program's own stats. Labels: `stat` (an `ExecStat` name:
 /// `emitted`, `ringbuf_full`, `filtered`, `args_unread`, `args_truncated`,

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::{task_offsets_from, wakeup_policy, ExecSource, ExecSourceConfig};
 use crate::component::{ComponentError, Shutdown, Source, SourceOutput};
-use crate::config::ComponentId;
 use crate::kernel::btf::{Btf, BtfError, VMLINUX};
+use crate::settings::ComponentId;
 
 #[test]
 fn new_touches_nothing_and_keeps_the_id() {

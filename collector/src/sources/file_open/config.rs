@@ -6,11 +6,11 @@ use std::time::Duration;
 use kotel_common::file_open::{MAX_PREFIXES, MAX_PREFIX_LEN};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
 use crate::kernel::settings::{validate_ring, validate_wakeup_bytes};
+use crate::settings::ConfigError;
 
-use crate::config::duration;
 use crate::kernel::filter::KernelFilterConfig;
+use crate::settings::duration;
 
 /// `sources.file_open`: opens (open, openat, openat2, creat) of watched files and
 /// directories, matched in the kernel by what is opened; every other open is discarded

@@ -39,7 +39,6 @@ use std::sync::Arc;
 use kotel_common::file_open::{names, FileOpenStat};
 
 use crate::component::ComponentError;
-use crate::config::{ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
@@ -48,6 +47,7 @@ use crate::kernel::source::{
     RecordDecoder, RingMaps,
 };
 use crate::kernel::spec::LoadPlan;
+use crate::settings::{ConfigError, Signal};
 
 /// Counter: the `file_open` kernel programs' own stats. Labels: `stat` (a `FileOpenStat`
 /// name: `emitted`, `ringbuf_full`, `read_error`, `args_lost`, `filtered`, `wakeup`,

@@ -7,7 +7,7 @@ use kotel_common::file_open::{MAX_PREFIXES, MAX_PREFIX_LEN, PATH_MAX_BYTES};
 
 use super::{prefix_key, FileOpenSource, FileOpenSourceConfig};
 use crate::component::{ComponentError, Shutdown, Source, SourceOutput};
-use crate::config::ComponentId;
+use crate::settings::ComponentId;
 
 fn with_paths(paths: &[&str]) -> FileOpenSourceConfig {
     FileOpenSourceConfig {
@@ -30,7 +30,10 @@ fn new_touches_nothing_and_keeps_the_id() {
 #[test]
 fn watched_paths_are_valid() {
     let config = with_paths(&["/etc/shadow", "/var/run/secrets/", "/root/.ssh", "/a"]);
-    assert_eq!(config.validate(), Vec::<crate::config::ConfigError>::new());
+    assert_eq!(
+        config.validate(),
+        Vec::<crate::settings::ConfigError>::new()
+    );
     let longest = format!("/{}", "a".repeat(MAX_PREFIX_LEN - 1));
     assert!(with_paths(&[&longest]).validate().is_empty());
 }

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::duration;
-use crate::config::node::relative_path_problems;
-use crate::config::ConfigError;
 use crate::kernel::filter::KernelFilterConfig;
 use crate::kernel::settings::{validate_ring, validate_wakeup_bytes};
+use crate::settings::duration;
+use crate::settings::node::relative_path_problems;
+use crate::settings::ConfigError;
 
 /// `sources.tcp`: TCP connect, accept, failed connect and close events from the kernel, and
 /// per-cgroup RTT and connect-latency histograms and retransmit/reset counters aggregated

@@ -35,7 +35,6 @@ use kotel_common::maps;
 use kotel_common::tcp::TcpStat;
 
 use crate::component::ComponentError;
-use crate::config::{ConfigError, Signal};
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::source::{
@@ -44,6 +43,7 @@ use crate::kernel::source::{
 };
 use crate::kernel::spec::LoadPlan;
 use crate::kernel::task_names::TaskNames;
+use crate::settings::{ConfigError, Signal};
 use crate::telemetry::names;
 
 /// The `tcp` kernel program: connection lifecycle, RTT and counters.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{TcpSource, TcpSourceConfig};
 use crate::component::{ComponentError, Shutdown, Source, SourceOutput};
-use crate::config::ComponentId;
+use crate::settings::ComponentId;
 
 #[test]
 fn new_touches_nothing_and_keeps_the_id() {
@@ -18,7 +18,7 @@ fn new_touches_nothing_and_keeps_the_id() {
 fn default_config_is_valid() {
     assert_eq!(
         TcpSourceConfig::default().validate(),
-        Vec::<crate::config::ConfigError>::new()
+        Vec::<crate::settings::ConfigError>::new()
     );
 }
 
@@ -76,7 +76,7 @@ fn metrics_interval_parses_as_a_duration_and_defaults_to_15s() {
     let too_short: TcpSourceConfig = yaml_serde::from_str("metrics_interval: 50ms").unwrap();
     assert_eq!(
         too_short.validate(),
-        vec![crate::config::ConfigError::new(
+        vec![crate::settings::ConfigError::new(
             "metrics_interval",
             "50ms is outside 100ms..=300s"
         )]

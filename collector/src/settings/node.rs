@@ -1,7 +1,7 @@
 //! The node as kotel sees it: its name as Kubernetes knows it (for `k8s.node.name`), and
 //! configured paths to the host's files.
 
-use crate::config::ConfigError;
+use crate::settings::ConfigError;
 use std::path::Path;
 
 /// Environment variables that may carry the node name, in order (a DaemonSet sets one

@@ -1,5 +1,5 @@
 //! Durations written the way operators write them: `250ms`, `15s`, `5m`, `1h`, `0s`.
-//! Use as `#[serde(with = "crate::config::duration")]`.
+//! Use as `#[serde(with = "crate::settings::duration")]`.
 
 use std::fmt;
 use std::time::Duration;

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::config::Signal;
+use crate::settings::Signal;
 
 /// `type[/name]`, e.g. `tcp`, `otlp/backup`. The type selects the implementation; the
 /// name tells two instances of one type apart.
