@@ -86,3 +86,29 @@ fn the_reference_names_every_configuration_field() {
         "not in docs/configuration.md: {missing:#?}"
     );
 }
+
+/// The README's "Configuration" shows the shipped `pipeline.yaml` (its comments and blank
+/// lines left out), so the landing page cannot drift from what `kotel run` runs.
+#[test]
+fn the_readme_shows_the_shipped_pipeline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let shipped = std::fs::read_to_string(root.join("pipeline.yaml")).unwrap();
+    let significant: Vec<&str> = shipped
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect();
+    let section = &readme[readme
+        .find("## Configuration")
+        .expect("a Configuration section")..];
+    let block = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a yaml block under Configuration");
+    assert_eq!(
+        block.lines().collect::<Vec<_>>(),
+        significant,
+        "README.md's pipeline differs from pipeline.yaml"
+    );
+}
