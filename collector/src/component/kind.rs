@@ -39,6 +39,16 @@ pub trait Declared: Send + Sync {
     fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
         let _ = (id, report, shared);
     }
+
+    /// A config of this type for examining a node without a pipeline file (`kotel doctor`
+    /// with no `--config`): the defaults, unless the type needs more to run (a watched
+    /// path).
+    fn example() -> Self
+    where
+        Self: Sized + Default,
+    {
+        Self::default()
+    }
 }
 
 /// A source type.

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::component::kind::{ExporterType, Kind, ProcessorType, Shared, SourceType};
+use crate::component::kind::{Declared, ExporterType, Kind, ProcessorType, Shared, SourceType};
 use crate::component::{Exporter, Processor, Source};
 use crate::exporters::debug::DebugExporterConfig;
 use crate::exporters::otlp::OtlpExporterConfig;
@@ -40,6 +40,11 @@ macro_rules! registry {
         impl $name {
             /// Every type as written in ids, in variant order.
             pub const KINDS: &'static [&'static str] = &[$(<$config as Kind>::KIND),+];
+
+            /// One example of every type, in variant order ([`Declared::example`]).
+            pub fn examples() -> Vec<Self> {
+                vec![$( Self::$variant(<$config as Declared>::example()), )+]
+            }
 
             /// This component's type as written in ids.
             pub fn kind(&self) -> &'static str {

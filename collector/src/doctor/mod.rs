@@ -16,10 +16,6 @@ pub use crate::kernel::checkup::programs::check as check_programs;
 
 use crate::component::kind::Shared;
 use crate::config::{ComponentId, Config, ProcessorConfig, SourceConfig};
-use crate::processors::k8s_cri::K8sCriConfig;
-use crate::sources::{
-    exec::ExecSourceConfig, file_open::FileOpenSourceConfig, tcp::TcpSourceConfig,
-};
 
 /// The components `kotel doctor` examines.
 type Examined = (
@@ -27,25 +23,18 @@ type Examined = (
     Vec<(ComponentId, ProcessorConfig)>,
 );
 
-/// What to examine without a config: one of each kernel source with its defaults
-/// (`file_open` watching `/etc/shadow`) and a `k8s_cri` processor with its defaults.
+/// What to examine without a config: an example of every source and processor type
+/// (`file_open` watching `/etc/shadow`), each under its type's name.
 fn without_config() -> Examined {
-    let id = |s: &str| s.parse::<ComponentId>().expect("a valid id");
-    let sources = vec![
-        (id("tcp"), SourceConfig::Tcp(TcpSourceConfig::default())),
-        (id("exec"), SourceConfig::Exec(ExecSourceConfig::default())),
-        (
-            id("file_open"),
-            SourceConfig::FileOpen(FileOpenSourceConfig {
-                paths: vec!["/etc/shadow".into()],
-                ..FileOpenSourceConfig::default()
-            }),
-        ),
-    ];
-    let processors = vec![(
-        id("k8s_cri"),
-        ProcessorConfig::K8sCri(K8sCriConfig::default()),
-    )];
+    let id = |kind: &str| kind.parse::<ComponentId>().expect("a type is a valid id");
+    let sources = SourceConfig::examples()
+        .into_iter()
+        .map(|s| (id(s.kind()), s))
+        .collect();
+    let processors = ProcessorConfig::examples()
+        .into_iter()
+        .map(|p| (id(p.kind()), p))
+        .collect();
     (sources, processors)
 }
 

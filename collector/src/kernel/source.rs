@@ -121,7 +121,7 @@ pub trait KernelProgram: Send + 'static {
 /// What a kernel source's config states; its registration as a component type (`Kind`,
 /// `Declared` with the doctor's checks of its plan, `SourceType` building a
 /// [`KernelSource`]) follows from this, so a kernel source writes none of it.
-pub trait KernelSourceConfig: Clone + Send + Sync + 'static {
+pub trait KernelSourceConfig: Clone + Default + Send + Sync + 'static {
     /// The program this configures.
     type Program: KernelProgram<Config = Self>;
     /// The type as written in ids (`tcp`).
@@ -136,6 +136,10 @@ pub trait KernelSourceConfig: Clone + Send + Sync + 'static {
     fn filter(&self) -> &KernelFilterConfig;
     /// Its batching settings.
     fn batching(&self) -> Batching;
+    /// See [`Declared::example`]: the defaults unless overridden.
+    fn example() -> Self {
+        Self::default()
+    }
 }
 
 /// The [`KernelSourceConfig::filter`] and [`KernelSourceConfig::batching`] of a config
@@ -170,6 +174,9 @@ impl<C: KernelSourceConfig> Declared for C {
     }
     fn checkup(&self, id: &ComponentId, report: &mut Report, shared: &Shared) {
         crate::kernel::checkup::check_source(report, shared, &id.to_string(), &self.plan());
+    }
+    fn example() -> Self {
+        <C as KernelSourceConfig>::example()
     }
 }
 

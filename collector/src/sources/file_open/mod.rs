@@ -123,6 +123,14 @@ impl KernelSourceConfig for FileOpenSourceConfig {
     }
 
     ring_settings!();
+
+    /// Watching `/etc/shadow`: the source needs a path to run.
+    fn example() -> Self {
+        Self {
+            paths: vec!["/etc/shadow".into()],
+            ..Self::default()
+        }
+    }
 }
 
 #[cfg(test)]
