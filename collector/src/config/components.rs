@@ -18,6 +18,7 @@ use crate::processors::k8s_cri::K8sCriConfig;
 use crate::settings::{ComponentId, ConfigError, Signal};
 use crate::sources::exec::ExecSourceConfig;
 use crate::sources::file_open::FileOpenSourceConfig;
+use crate::sources::l7::L7SourceConfig;
 use crate::sources::replay::ReplaySourceConfig;
 use crate::sources::tcp::TcpSourceConfig;
 
@@ -87,6 +88,8 @@ registry! {
         Exec(ExecSourceConfig),
         /// Opens of watched paths, matched in the kernel.
         FileOpen(FileOpenSourceConfig),
+        /// HTTP/1.x requests and responses from the socket syscalls.
+        L7(L7SourceConfig),
         /// Events read back from a JSON-lines file (`kotel run --record` writes those).
         Replay(ReplaySourceConfig),
     }

@@ -6,6 +6,7 @@ mod exec;
 pub mod exponential;
 mod file;
 mod histogram;
+mod http;
 mod metric;
 #[cfg(test)]
 pub(crate) mod samples;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use exec::ExecEvent;
 pub use file::FileOpenEvent;
 pub use histogram::{CgroupHistogram, HistogramMetric};
+pub use http::{HttpEvent, HttpFailure, HttpSide};
 pub use metric::{
     Attributes, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint,
     PointHeader, Temporality,
@@ -87,6 +89,8 @@ events! {
         Exec(ExecEvent) = "exec",
         /// An open of a watched path, from the `file_open` source.
         FileOpen(FileOpenEvent) = "file_open",
+        /// An HTTP request and its response, from the `l7` source.
+        Http(HttpEvent) = "http",
     }
     other {
         /// The agent's own counters and gauges, injected by the runtime into every
@@ -141,6 +145,7 @@ workload_event!(TcpCounters);
 workload_event!(CgroupHistogram);
 workload_event!(ExecEvent, pid);
 workload_event!(FileOpenEvent, pid);
+workload_event!(HttpEvent, pid);
 
 impl Event {
     /// Where in the kernel the event came from: its cgroup id and, for per-process events,

@@ -41,7 +41,7 @@ pub struct Batcher<D> {
     bad_records: u64,
 }
 
-impl<D: FnMut(&[u8]) -> Result<Event, DecodeFailure>> Batcher<D> {
+impl<D: FnMut(&[u8], &mut Vec<Event>) -> Result<(), DecodeFailure>> Batcher<D> {
     /// A batcher that turns records into events with `decode`.
     pub fn new(settings: ReadSettings, decode: D) -> Self {
         Self {
@@ -60,10 +60,12 @@ impl<D: FnMut(&[u8]) -> Result<Event, DecodeFailure>> Batcher<D> {
 
     /// Decodes one record into the batch (sending it when full), or counts it as bad.
     pub async fn push(&mut self, record: &[u8], out: &SourceOutput) {
-        match (self.decode)(record) {
-            Ok(ev) => {
-                self.oldest.get_or_insert_with(Instant::now);
-                self.batch.push(ev);
+        let before = self.batch.len();
+        match (self.decode)(record, &mut self.batch) {
+            Ok(()) => {
+                if self.batch.len() > before {
+                    self.oldest.get_or_insert_with(Instant::now);
+                }
                 if self.batch.len() >= self.settings.batching.max_events.max(1) {
                     self.flush(out).await;
                 }

@@ -11,9 +11,12 @@ fn decode_errors(reason: &str) -> f64 {
 }
 
 /// Records of exactly 3 bytes decode; shorter ones are "truncated", longer "oversized".
-fn decode(record: &[u8]) -> Result<Event, DecodeFailure> {
+fn decode(record: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeFailure> {
     match record.len() {
-        3 => Ok(Event::Telemetry(Default::default())),
+        3 => {
+            out.push(Event::Telemetry(Default::default()));
+            Ok(())
+        }
         n if n < 3 => Err(("truncated", format!("{n} bytes"))),
         n => Err(("oversized", format!("{n} bytes"))),
     }

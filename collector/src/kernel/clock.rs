@@ -8,18 +8,25 @@ pub struct ClockOffset {
     realtime_minus_monotonic: i128,
 }
 
+/// `clock` now, in ns.
+fn ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid clock id and a valid out-pointer.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+/// CLOCK_MONOTONIC now (the kernel programs' `bpf_ktime_get_ns`), in ns.
+pub fn monotonic_now_ns() -> u64 {
+    ns(libc::CLOCK_MONOTONIC).clamp(0, u64::MAX.into()) as u64
+}
+
 impl ClockOffset {
     /// The offset now.
     pub fn now() -> Self {
-        let ns = |clock| {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: valid clock id and a valid out-pointer.
-            unsafe { libc::clock_gettime(clock, &mut ts) };
-            i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
-        };
         let mono = ns(libc::CLOCK_MONOTONIC);
         let real = ns(libc::CLOCK_REALTIME);
         Self {

@@ -51,8 +51,8 @@ pub async fn run<K: KernelProgram>(
         source: source.clone(),
         batching: config.batching(),
     };
-    let batcher = Batcher::new(settings, move |record: &[u8]| {
-        decoder.decode(record, &clock)
+    let batcher = Batcher::new(settings, move |record: &[u8], out: &mut Vec<Event>| {
+        decoder.decode(record, &clock, out)
     });
     tracing::debug!(source = %source, "{} source running", <K::Config as KernelSourceConfig>::KIND);
     let reading = ReadLoop {
@@ -117,7 +117,7 @@ struct ReadLoop<'a, D, P> {
 
 impl<D, P> ReadLoop<'_, D, P>
 where
-    D: FnMut(&[u8]) -> Result<Event, DecodeFailure>,
+    D: FnMut(&[u8], &mut Vec<Event>) -> Result<(), DecodeFailure>,
     P: Periodic,
 {
     /// Runs until shutdown; see the module contract.

@@ -59,11 +59,18 @@ pub struct Attached<H> {
     pub ebpf: Ebpf,
 }
 
-/// Turns one ring-buffer record into an event.
+/// Turns ring-buffer records into events.
 pub trait RecordDecoder: Send + 'static {
-    /// The event of `record`, with kernel times moved to wall-clock by `clock`; a record
-    /// that does not decode is a failure (`reason` label, log message), never a panic.
-    fn decode(&mut self, record: &[u8], clock: &ClockOffset) -> Result<Event, DecodeFailure>;
+    /// Appends the events of `record` to `out` (one for most sources; none or several
+    /// where records are pieces of a larger event), with kernel times moved to wall-clock
+    /// by `clock`; a record that does not decode is a failure (`reason` label, log
+    /// message), never a panic.
+    fn decode(
+        &mut self,
+        record: &[u8],
+        clock: &ClockOffset,
+        out: &mut Vec<Event>,
+    ) -> Result<(), DecodeFailure>;
 }
 
 /// Source-specific work the shared loop does besides reading records: events gathered

@@ -3,3 +3,4 @@
 
 pub mod cgroups;
 pub mod mounts;
+pub mod process;

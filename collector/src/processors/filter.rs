@@ -152,7 +152,7 @@ impl Kind for FilterProcessorConfig {
 
 impl Declared for FilterProcessorConfig {
     fn signals(&self) -> &'static [Signal] {
-        &[Signal::Metrics, Signal::Logs]
+        &[Signal::Metrics, Signal::Logs, Signal::Traces]
     }
 }
 

@@ -25,7 +25,7 @@ pub enum IdError {
     #[error("\"{0}\" is not a valid id: the type may hold a-z, 0-9 and _, the name also A-Z, '.', and '-'")]
     BadCharacter(String),
     /// The pipeline type is not a signal.
-    #[error("\"{0}\" is not a valid pipeline id: the type must be `metrics` or `logs`")]
+    #[error("\"{0}\" is not a valid pipeline id: the type must be `metrics`, `logs` or `traces`")]
     UnknownSignal(String),
 }
 
@@ -100,6 +100,7 @@ impl FromStr for PipelineId {
         let signal = match id.kind() {
             "metrics" => Signal::Metrics,
             "logs" => Signal::Logs,
+            "traces" => Signal::Traces,
             _ => return Err(IdError::UnknownSignal(s.to_string())),
         };
         Ok(Self {

@@ -26,6 +26,8 @@ pub enum Signal {
     Metrics,
     /// Log records (security and lifecycle events).
     Logs,
+    /// Spans (requests).
+    Traces,
 }
 
 impl fmt::Display for Signal {
@@ -33,6 +35,7 @@ impl fmt::Display for Signal {
         f.write_str(match self {
             Signal::Metrics => "metrics",
             Signal::Logs => "logs",
+            Signal::Traces => "traces",
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod file_open;
 pub mod filter;
 pub mod kfunc;
+pub mod l7;
 pub mod tcp;
 pub mod tcp_quality;
 pub mod vfs;

@@ -4,8 +4,8 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 
 use crate::event::{
-    CgroupHistogram, Event, ExecEvent, FileOpenEvent, MetricBatch, MetricData, TcpConnEvent,
-    TcpCounters, TelemetrySnapshot, Workload,
+    CgroupHistogram, Event, ExecEvent, FileOpenEvent, HttpEvent, MetricBatch, MetricData,
+    TcpConnEvent, TcpCounters, TelemetrySnapshot, Workload,
 };
 use crate::exporters::debug::Verbosity;
 use crate::telemetry::names;
@@ -36,6 +36,7 @@ pub fn line(out: &mut String, event: &Event) {
         Event::Histogram(h) => histogram_line(out, h),
         Event::Exec(e) => exec_line(out, e),
         Event::FileOpen(e) => file_open_line(out, e),
+        Event::Http(e) => http_line(out, e),
         Event::Telemetry(t) => telemetry_line(out, t),
         Event::Metrics(m) => metrics_lines(out, m),
     }
@@ -73,6 +74,38 @@ fn tcp_line(out: &mut String, e: &TcpConnEvent) {
     }
     if let Some(state) = &e.failed_state {
         let _ = write!(out, " failed_in={state}");
+    }
+    out.push('\n');
+}
+
+fn http_line(out: &mut String, e: &HttpEvent) {
+    let side = match e.side {
+        crate::event::HttpSide::Server => "server",
+        crate::event::HttpSide::Client => "client",
+    };
+    let _ = write!(
+        out,
+        "{} http {side} pid={} comm={} cgroup={} {} {} HTTP/{} -> {} route={} duration={:.3}ms peer={}:{} trace={} span={}",
+        rfc3339(e.start_time_unix_nano),
+        e.pid,
+        e.comm,
+        e.cgroup_id,
+        e.method,
+        e.path,
+        e.version,
+        e.status,
+        e.route,
+        e.duration_seconds() * 1e3,
+        e.peer_address,
+        e.peer_port,
+        e.trace_id,
+        e.span_id,
+    );
+    if !e.parent_span_id.is_empty() {
+        let _ = write!(out, " parent={}", e.parent_span_id);
+    }
+    if let Some(f) = e.failure {
+        let _ = write!(out, " failure={}", f.as_str());
     }
     out.push('\n');
 }

@@ -93,7 +93,7 @@ impl Kind for DebugExporterConfig {
 
 impl Declared for DebugExporterConfig {
     fn signals(&self) -> &'static [Signal] {
-        &[Signal::Metrics, Signal::Logs]
+        &[Signal::Metrics, Signal::Logs, Signal::Traces]
     }
 }
 

@@ -36,7 +36,7 @@ impl Kind for K8sCriConfig {
 
 impl Declared for K8sCriConfig {
     fn signals(&self) -> &'static [Signal] {
-        &[Signal::Metrics, Signal::Logs]
+        &[Signal::Metrics, Signal::Logs, Signal::Traces]
     }
     fn validate(&self) -> Vec<ConfigError> {
         K8sCriConfig::validate(self)

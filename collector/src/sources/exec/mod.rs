@@ -50,10 +50,15 @@ pub type ExecSource = KernelSource<Exec>;
 pub struct ExecDecoder;
 
 impl RecordDecoder for ExecDecoder {
-    fn decode(&mut self, record: &[u8], clock: &ClockOffset) -> Result<Event, DecodeFailure> {
-        decode(record, clock)
-            .map(Event::Exec)
-            .map_err(|e| (e.reason(), e.to_string()))
+    fn decode(
+        &mut self,
+        record: &[u8],
+        clock: &ClockOffset,
+        out: &mut Vec<Event>,
+    ) -> Result<(), DecodeFailure> {
+        let event = decode(record, clock).map_err(|e| (e.reason(), e.to_string()))?;
+        out.push(Event::Exec(event));
+        Ok(())
     }
 }
 

@@ -66,10 +66,16 @@ pub struct FileOpenDecoder {
 }
 
 impl RecordDecoder for FileOpenDecoder {
-    fn decode(&mut self, record: &[u8], clock: &ClockOffset) -> Result<Event, DecodeFailure> {
-        decode::decode(record, clock, &self.watched)
-            .map(Event::FileOpen)
-            .map_err(|e| (e.reason(), e.to_string()))
+    fn decode(
+        &mut self,
+        record: &[u8],
+        clock: &ClockOffset,
+        out: &mut Vec<Event>,
+    ) -> Result<(), DecodeFailure> {
+        let event = decode::decode(record, clock, &self.watched)
+            .map_err(|e| (e.reason(), e.to_string()))?;
+        out.push(Event::FileOpen(event));
+        Ok(())
     }
 }
 

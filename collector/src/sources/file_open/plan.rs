@@ -120,20 +120,11 @@ impl KernelFacts {
         let cast = btf.as_deref().ok().and_then(FileCast::in_btf);
         Self {
             vfs,
-            own_tgid: own_tgid(proc),
+            own_tgid: crate::node::process::own_tgid(proc),
             regs,
             cast,
         }
     }
-}
-
-/// This process's id in the pid namespace of `proc` (the host's, for a DaemonSet that
-/// mounts it), else as this process sees it.
-fn own_tgid(proc: &std::path::Path) -> u32 {
-    std::fs::read_link(proc.join("self"))
-        .ok()
-        .and_then(|p| p.to_str()?.parse().ok())
-        .unwrap_or_else(std::process::id)
 }
 
 /// The plan for `config` on a kernel with `facts`.

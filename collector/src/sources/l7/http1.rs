@@ -477,6 +477,23 @@ enum ChunkState {
 }
 
 impl ChunkedBody {
+    /// Passes over up to `n` bytes of chunk data not seen (beyond what the kernel
+    /// captured); returns how many it passed. 0 when the body is not inside chunk data:
+    /// the next bytes are framing, which must be seen.
+    pub fn skip_data(&mut self, n: u64) -> u64 {
+        let ChunkState::Data(left) = self.state else {
+            return 0;
+        };
+        let take = left.min(n);
+        self.data_bytes += take;
+        self.state = if take == left {
+            ChunkState::DataEnd
+        } else {
+            ChunkState::Data(left - take)
+        };
+        take
+    }
+
     /// Consumes what of `data` belongs to the body; returns how many bytes that was and
     /// whether the body ended there.
     pub fn feed(&mut self, data: &[u8]) -> Result<(usize, bool), Invalid> {

@@ -58,10 +58,16 @@ pub struct TcpDecoder {
 }
 
 impl RecordDecoder for TcpDecoder {
-    fn decode(&mut self, record: &[u8], clock: &ClockOffset) -> Result<Event, DecodeFailure> {
-        decode::decode_with(record, clock, &mut self.names)
-            .map(Event::Tcp)
-            .map_err(|e| (e.reason(), e.to_string()))
+    fn decode(
+        &mut self,
+        record: &[u8],
+        clock: &ClockOffset,
+        out: &mut Vec<Event>,
+    ) -> Result<(), DecodeFailure> {
+        let event = decode::decode_with(record, clock, &mut self.names)
+            .map_err(|e| (e.reason(), e.to_string()))?;
+        out.push(Event::Tcp(event));
+        Ok(())
     }
 }
 

@@ -1,0 +1,504 @@
+//! Followed connections and the requests on them: records in, one [`HttpEvent`] per
+//! request out.
+//!
+//! Contract:
+//! - Requests are answered in order (HTTP/1.1 pipelining): the n-th final response on a
+//!   connection answers its n-th request; 1xx responses answer none.
+//! - An exchange ends when its response body ends (by its framing), when the response
+//!   head is all that can be followed (a head longer than the capture), or when the
+//!   connection closes (a body framed by the close ends there; a request without a
+//!   response ends with [`HttpFailure::ConnectionClosed`]). A request still unanswered
+//!   `request_timeout` after it started ends with [`HttpFailure::Timeout`] at
+//!   [`Tracker::sweep`].
+//! - A connection opened again under the same descriptor (its close was not seen) ends
+//!   the old one first, as a close: no state outlives its descriptor. Connections idle
+//!   for `idle_timeout` with nothing pending are forgotten (processes that exit without
+//!   closing).
+//! - Ids: a request with a `traceparent` joins its trace (a server span under the
+//!   caller's span; a client span is the caller's span itself). Otherwise a server span
+//!   whose client is on this node (the client's local address is the server's peer) joins
+//!   the client span of the same request on that connection; else a new trace.
+//! - Whatever is dropped is counted in [`SKIPPED`]`{source,reason}`; each exchange in
+//!   [`EXCHANGES`]`{source,outcome}`.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::event::{Event, HttpEvent, HttpFailure, HttpSide};
+use crate::kernel::clock::ClockOffset;
+
+use super::http1::{Framing, RequestHead, ResponseHead};
+use super::ids::{hex, Ids};
+use super::records::{ConnKey, Header, Opened, Record};
+use super::route::Routes;
+use super::stream::{At, Chunk, Step, Stream};
+
+/// Counter: what the `l7` source dropped in user space. Labels: `source`, `reason`
+/// (`start_line`, `header`, `content_length`, `head_too_long`, `chunk`: bytes that are
+/// not HTTP/1.x; `framing_lost`: a body or head beyond the capture; `unknown_connection`:
+/// data of a connection not followed here; `response_without_request`;
+/// `pending_overflow`; `connections_full`; `idle_expired`; `tls`, `other_protocol`:
+/// connections the kernel stopped following).
+pub const SKIPPED: &str = "kotel.source.l7.skipped";
+/// Counter: HTTP exchanges ended. Labels: `source`, `outcome` (`answered`, `timeout`,
+/// `connection_closed`).
+pub const EXCHANGES: &str = "kotel.source.l7.exchanges";
+
+/// Requests waiting for their responses on one connection, at most; an older one is
+/// dropped (counted `pending_overflow`).
+pub const MAX_PENDING: usize = 64;
+/// Client requests remembered after they end, per connection, for a server span on this
+/// node to join.
+const RECENT: usize = 16;
+
+/// Limits of the tracker.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// How long a request waits for its response.
+    pub request_timeout: Duration,
+    /// How long a connection with nothing pending stays followed without a record.
+    pub idle_timeout: Duration,
+    /// Connections followed at once; more are not followed (counted).
+    pub max_connections: usize,
+}
+
+/// A request waiting for (the end of) its response.
+struct Pending {
+    head: RequestHead,
+    /// Its index on the connection (0 for the first request).
+    index: u64,
+    start_ns: u64,
+    trace: [u8; 16],
+    span: [u8; 8],
+    parent: Option<[u8; 8]>,
+    /// Whether its ids came from a `traceparent`.
+    propagated: bool,
+    response: Option<ResponseHead>,
+}
+
+/// A client request's ids, kept for the server span of the same request.
+#[derive(Clone, Copy)]
+struct Sent {
+    index: u64,
+    trace: [u8; 16],
+    span: [u8; 8],
+}
+
+struct Conn {
+    opened_ns: u64,
+    meta: Arc<Opened>,
+    last_ns: u64,
+    requests: Stream<RequestHead>,
+    responses: Stream<ResponseHead>,
+    pending: VecDeque<Pending>,
+    next_index: u64,
+    /// Client connections: the ids of requests already ended.
+    recent: VecDeque<Sent>,
+}
+
+/// The connections of one source.
+pub struct Tracker {
+    source: String,
+    limits: Limits,
+    routes: Routes,
+    ids: Ids,
+    clock: ClockOffset,
+    conns: HashMap<ConnKey, Conn>,
+    /// Client connections by their local address.
+    clients: HashMap<SocketAddr, ConnKey>,
+    request_steps: Vec<Step<RequestHead>>,
+    response_steps: Vec<Step<ResponseHead>>,
+    answered: metrics::Counter,
+    timed_out: metrics::Counter,
+    closed: metrics::Counter,
+}
+
+impl Tracker {
+    /// A tracker for source `source` (the `source` label).
+    pub fn new(source: &str, limits: Limits, routes: Routes, clock: ClockOffset) -> Self {
+        let outcome = |o: &'static str| metrics::counter!(EXCHANGES, "source" => source.to_string(), "outcome" => o);
+        Self {
+            source: source.to_string(),
+            limits,
+            routes,
+            ids: Ids::default(),
+            clock,
+            conns: HashMap::new(),
+            clients: HashMap::new(),
+            request_steps: Vec::new(),
+            response_steps: Vec::new(),
+            answered: outcome("answered"),
+            timed_out: outcome("timeout"),
+            closed: outcome("connection_closed"),
+        }
+    }
+
+    /// Connections followed now.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Takes one record; appends the exchanges it ended to `out`.
+    pub fn record(&mut self, record: Record, out: &mut Vec<Event>) {
+        match record {
+            Record::Open(header, opened) => self.open(header, opened, out),
+            Record::Data {
+                header,
+                send,
+                bytes,
+            } => self.data(&header, send, bytes, out),
+            Record::Close(header) => {
+                if self.is_current(&header) {
+                    self.end(header.key, header.start_ns, out);
+                }
+            }
+            Record::Ignored { header, tls } => {
+                if self.is_current(&header) {
+                    skip(&self.source, if tls { "tls" } else { "other_protocol" });
+                    self.forget(header.key);
+                }
+            }
+        }
+    }
+
+    fn is_current(&self, header: &Header) -> bool {
+        self.conns
+            .get(&header.key)
+            .is_some_and(|c| c.opened_ns == header.opened_ns)
+    }
+
+    fn open(&mut self, header: Header, opened: Opened, out: &mut Vec<Event>) {
+        if self.conns.contains_key(&header.key) {
+            self.end(header.key, header.start_ns, out);
+        }
+        if self.conns.len() >= self.limits.max_connections {
+            skip(&self.source, "connections_full");
+            return;
+        }
+        if !opened.server {
+            self.clients.insert(opened.local, header.key);
+        }
+        self.conns.insert(
+            header.key,
+            Conn {
+                opened_ns: header.opened_ns,
+                meta: Arc::new(opened),
+                last_ns: header.end_ns,
+                requests: Stream::default(),
+                responses: Stream::default(),
+                pending: VecDeque::new(),
+                next_index: 0,
+                recent: VecDeque::new(),
+            },
+        );
+    }
+
+    fn data(&mut self, header: &Header, send: bool, bytes: &[u8], out: &mut Vec<Event>) {
+        let Some(conn) = self
+            .conns
+            .get_mut(&header.key)
+            .filter(|c| c.opened_ns == header.opened_ns)
+        else {
+            skip(&self.source, "unknown_connection");
+            return;
+        };
+        conn.last_ns = header.end_ns;
+        let chunk = Chunk {
+            bytes,
+            size: header.size,
+            at: At {
+                start_ns: header.start_ns,
+                end_ns: header.end_ns,
+            },
+        };
+        // Requests are what the client writes and the server reads.
+        if send != conn.meta.server {
+            let mut steps = std::mem::take(&mut self.request_steps);
+            conn.requests.feed(&chunk, &[], &mut steps);
+            for step in steps.drain(..) {
+                self.request_step(header.key, step);
+            }
+            self.request_steps = steps;
+        } else {
+            let methods: Vec<&'static str> = conn
+                .pending
+                .iter()
+                .filter(|p| p.response.is_none())
+                .map(|p| p.head.method)
+                .collect();
+            let mut steps = std::mem::take(&mut self.response_steps);
+            conn.responses.feed(&chunk, &methods, &mut steps);
+            for step in steps.drain(..) {
+                self.response_step(header.key, step, out);
+            }
+            self.response_steps = steps;
+        }
+    }
+
+    fn request_step(&mut self, key: ConnKey, step: Step<RequestHead>) {
+        match step {
+            Step::Head { head, at, .. } => {
+                let Some(conn) = self.conns.get_mut(&key) else {
+                    return;
+                };
+                let server = conn.meta.server;
+                // A server's request starts when its bytes arrive, a client's when it
+                // starts writing them.
+                let start_ns = if server { at.end_ns } else { at.start_ns };
+                let (trace, span, parent, propagated) = match head.traceparent {
+                    Some(tp) if server => {
+                        (tp.trace_id, self.ids.span_id(), Some(tp.parent_id), true)
+                    }
+                    Some(tp) => (tp.trace_id, tp.parent_id, None, true),
+                    None => (self.ids.trace_id(), self.ids.span_id(), None, false),
+                };
+                let index = conn.next_index;
+                conn.next_index += 1;
+                if conn.pending.len() >= MAX_PENDING {
+                    conn.pending.pop_front();
+                    skip(&self.source, "pending_overflow");
+                }
+                conn.pending.push_back(Pending {
+                    head,
+                    index,
+                    start_ns,
+                    trace,
+                    span,
+                    parent,
+                    propagated,
+                    response: None,
+                });
+            }
+            Step::End(_) => {}
+            Step::Invalid(e) => skip(&self.source, e.reason()),
+            Step::Lost(_) => skip(&self.source, "framing_lost"),
+        }
+    }
+
+    fn response_step(&mut self, key: ConnKey, step: Step<ResponseHead>, out: &mut Vec<Event>) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        match step {
+            Step::Head { head, at, framed } => {
+                if head.is_interim() {
+                    return;
+                }
+                let Some(p) = conn.pending.iter_mut().find(|p| p.response.is_none()) else {
+                    skip(&self.source, "response_without_request");
+                    return;
+                };
+                p.response = Some(head);
+                if !framed {
+                    self.finish_front(key, at.end_ns, None, out);
+                }
+            }
+            Step::End(at) => {
+                if conn.pending.front().is_some_and(|p| p.response.is_some()) {
+                    self.finish_front(key, at.end_ns, None, out);
+                }
+            }
+            Step::Invalid(e) => skip(&self.source, e.reason()),
+            Step::Lost(at) => {
+                skip(&self.source, "framing_lost");
+                if conn.pending.front().is_some_and(|p| p.response.is_some()) {
+                    self.finish_front(key, at.end_ns, None, out);
+                }
+            }
+        }
+    }
+
+    /// Ends the oldest request of `key` at `end_ns`.
+    fn finish_front(
+        &mut self,
+        key: ConnKey,
+        end_ns: u64,
+        failure: Option<HttpFailure>,
+        out: &mut Vec<Event>,
+    ) {
+        let Some(p) = self.conns.get_mut(&key).and_then(|c| c.pending.pop_front()) else {
+            return;
+        };
+        self.emit(key, p, end_ns, failure, out);
+    }
+
+    /// Ends `key`'s connection at `at_ns`: bodies framed by the close end, requests
+    /// without a response fail.
+    fn end(&mut self, key: ConnKey, at_ns: u64, out: &mut Vec<Event>) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let pending = std::mem::take(&mut conn.pending);
+        let until_close = conn.responses.until_close();
+        for p in pending {
+            let failure = match &p.response {
+                Some(r) if until_close || r.framing == Framing::None => None,
+                Some(_) | None => Some(HttpFailure::ConnectionClosed),
+            };
+            self.emit(key, p, at_ns, failure, out);
+        }
+        self.forget(key);
+    }
+
+    fn forget(&mut self, key: ConnKey) {
+        if let Some(conn) = self.conns.remove(&key) {
+            if !conn.meta.server && self.clients.get(&conn.meta.local) == Some(&key) {
+                self.clients.remove(&conn.meta.local);
+            }
+        }
+    }
+
+    /// Ends requests unanswered past `request_timeout` and forgets connections idle past
+    /// `idle_timeout`, as of kernel monotonic time `now_ns`.
+    pub fn sweep(&mut self, now_ns: u64, out: &mut Vec<Event>) {
+        let timeout = self.limits.request_timeout.as_nanos() as u64;
+        let idle = self.limits.idle_timeout.as_nanos() as u64;
+        let mut expired = Vec::new();
+        let mut idle_keys = Vec::new();
+        for (key, conn) in &self.conns {
+            if conn
+                .pending
+                .front()
+                .is_some_and(|p| now_ns.saturating_sub(p.start_ns) >= timeout)
+            {
+                expired.push(*key);
+            } else if conn.pending.is_empty() && now_ns.saturating_sub(conn.last_ns) >= idle {
+                idle_keys.push(*key);
+            }
+        }
+        for key in expired {
+            while self.conns.get(&key).is_some_and(|c| {
+                c.pending
+                    .front()
+                    .is_some_and(|p| now_ns.saturating_sub(p.start_ns) >= timeout)
+            }) {
+                self.finish_front(key, now_ns, Some(HttpFailure::Timeout), out);
+            }
+        }
+        for key in idle_keys {
+            skip(&self.source, "idle_expired");
+            self.forget(key);
+        }
+    }
+
+    /// The event of request `p` on `key`, ended at `end_ns`.
+    fn emit(
+        &mut self,
+        key: ConnKey,
+        p: Pending,
+        end_ns: u64,
+        failure: Option<HttpFailure>,
+        out: &mut Vec<Event>,
+    ) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let meta = Arc::clone(&conn.meta);
+        let (mut trace, mut parent) = (p.trace, p.parent);
+        if meta.server {
+            if !p.propagated {
+                if let Some(sent) = self.client_of(&meta, p.index) {
+                    trace = sent.trace;
+                    parent = Some(sent.span);
+                }
+            }
+        } else if let Some(conn) = self.conns.get_mut(&key) {
+            if conn.recent.len() >= RECENT {
+                conn.recent.pop_front();
+            }
+            conn.recent.push_back(Sent {
+                index: p.index,
+                trace: p.trace,
+                span: p.span,
+            });
+        }
+        let outcome = match failure {
+            None => &self.answered,
+            Some(HttpFailure::Timeout) => &self.timed_out,
+            Some(HttpFailure::ConnectionClosed) => &self.closed,
+        };
+        outcome.increment(1);
+        let path = p.head.path().to_string();
+        let response = p.response.as_ref();
+        out.push(Event::Http(HttpEvent {
+            side: if meta.server {
+                HttpSide::Server
+            } else {
+                HttpSide::Client
+            },
+            start_time_unix_nano: self.clock.unix_nanos(p.start_ns),
+            end_time_unix_nano: self.clock.unix_nanos(end_ns.max(p.start_ns)),
+            pid: key.tgid,
+            comm: meta.comm.clone(),
+            cgroup_id: meta.cgroup_id,
+            method: p.head.method.to_string(),
+            route: self.routes.route(&path),
+            path,
+            version: p.head.version.as_str().to_string(),
+            status: response.map_or(0, |r| r.status),
+            host: p
+                .head
+                .host
+                .as_deref()
+                .map(strip_port)
+                .unwrap_or_default()
+                .to_string(),
+            local_address: meta.local.ip().to_string(),
+            local_port: meta.local.port(),
+            peer_address: meta.peer.ip().to_string(),
+            peer_port: meta.peer.port(),
+            request_body_bytes: body_bytes(p.head.framing),
+            response_body_bytes: response.and_then(|r| body_bytes(r.framing)),
+            trace_id: hex(&trace),
+            span_id: hex(&p.span),
+            parent_span_id: parent.map(|id| hex(&id)).unwrap_or_default(),
+            failure,
+            workload: None,
+        }));
+    }
+
+    /// The ids of request `index` of the client on this node whose connection a server
+    /// connection `server` accepted.
+    fn client_of(&self, server: &Opened, index: u64) -> Option<Sent> {
+        let key = self.clients.get(&server.peer)?;
+        let client = self.conns.get(key)?;
+        // Loopback addresses repeat in every network namespace: both ends must agree.
+        if server.peer.ip().is_loopback() && client.meta.peer != server.local {
+            return None;
+        }
+        client
+            .pending
+            .iter()
+            .find(|p| p.index == index)
+            .map(|p| Sent {
+                index,
+                trace: p.trace,
+                span: p.span,
+            })
+            .or_else(|| client.recent.iter().find(|s| s.index == index).copied())
+    }
+}
+
+/// Counts one thing source `source` dropped.
+fn skip(source: &str, reason: &'static str) {
+    metrics::counter!(SKIPPED, "source" => source.to_string(), "reason" => reason).increment(1);
+}
+
+fn body_bytes(framing: Framing) -> Option<u64> {
+    match framing {
+        Framing::Length(n) => Some(n),
+        _ => None,
+    }
+}
+
+/// A `Host` value without its port (`[v6]:port` keeps the brackets' content).
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(name, _)| name)
+}
