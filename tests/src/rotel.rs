@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 pub use debug_output::{
     parse, AttributeKinds, Attributes, Exemplar, ExponentialBucket, ExponentialHistogramValue,
     HistogramValue, MetricKind, PointValue, Received, ReceivedLog, ReceivedMetric, ReceivedPoint,
-    Scope, Temporality, ValueKind,
+    ReceivedSpan, Scope, Temporality, ValueKind,
 };
 
 use crate::local_server::{self, POLL};
@@ -179,6 +179,11 @@ impl Rotel {
         self.received().logs
     }
 
+    /// Every span received since the first start.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.received().spans
+    }
+
     /// Polls the output until `done` holds for what was received (after `mark`, 0 for
     /// all), returning it; on timeout the error names the metrics seen and the output's tail.
     pub fn wait_until(
@@ -237,7 +242,14 @@ impl Rotel {
             .arg("--otlp-http-endpoint")
             .arg(format!("127.0.0.1:{}", self.http_port))
             .args(["--exporter", "blackhole"])
-            .args(["--debug-log", "metrics", "--debug-log", "logs"])
+            .args([
+                "--debug-log",
+                "metrics",
+                "--debug-log",
+                "logs",
+                "--debug-log",
+                "traces",
+            ])
             .args(["--debug-log-verbosity", "detailed"])
             // Only used with --daemon, but their defaults are shared paths in /tmp.
             .arg("--pid-file")

@@ -17,6 +17,7 @@ use kotel::kernel::spec::{Attach, Combination, ProgramSpec};
 use kotel::kernel::verify::{verify, Verdict, Verified, Verifier, STACK_BUDGET};
 use kotel::sources::exec::{plan as exec_plan, ExecSourceConfig};
 use kotel::sources::file_open::{plan as file_open_plan, FileOpenSourceConfig};
+use kotel::sources::l7::{plan as l7_plan, L7SourceConfig};
 use kotel::sources::tcp::{plan as tcp_plan, TcpSourceConfig};
 use kotel_integration_tests::{is_root, skip};
 
@@ -46,6 +47,13 @@ fn every_combination() -> Vec<(&'static str, Vec<Combination>)> {
             file_open_plan::every_switch(
                 &file_open,
                 &file_open_plan::KernelFacts::of_running_kernel(std::path::Path::new("/proc")),
+            ),
+        ),
+        (
+            "l7",
+            l7_plan::every_switch(
+                &L7SourceConfig::default(),
+                &l7_plan::KernelFacts::of_running_kernel(std::path::Path::new("/proc")),
             ),
         ),
     ]
@@ -193,6 +201,17 @@ fn every_program_loads_under_every_switch_combination_within_the_stack_budget() 
         ("file_open", "kotel_openat2"),
         ("file_open", "kotel_open"),
         ("file_open", "kotel_creat"),
+        ("l7", "kotel_l7_exit"),
+        ("l7", "kotel_l7_exit_accept"),
+        ("l7", "kotel_l7_enter_close"),
+        ("l7", "kotel_l7_enter_recv"),
+        ("l7", "kotel_l7_enter_send"),
+        ("l7", "kotel_l7_enter_readv"),
+        ("l7", "kotel_l7_enter_writev"),
+        ("l7", "kotel_l7_enter_recvmsg"),
+        ("l7", "kotel_l7_enter_sendmsg"),
+        ("l7", "kotel_l7_enter_sendfile"),
+        ("l7", "kotel_l7_enter_connect"),
     ] {
         assert!(
             figures

@@ -187,11 +187,34 @@ pub struct ReceivedLog {
     pub flags: u32,
 }
 
+/// One received span, with the resource and scope it came under.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReceivedSpan {
+    pub resource: Attributes,
+    pub scope: Scope,
+    /// Lowercase hex.
+    pub trace_id: String,
+    pub span_id: String,
+    /// Empty for a root span.
+    pub parent_span_id: String,
+    pub name: String,
+    /// As printed: `SPAN_KIND_SERVER`, `SPAN_KIND_CLIENT`, ...
+    pub kind: String,
+    pub start_time_unix_nano: u64,
+    pub end_time_unix_nano: u64,
+    /// As printed: `STATUS_CODE_UNSET`, `STATUS_CODE_ERROR`, ...
+    pub status_code: String,
+    pub status_message: String,
+    pub attributes: Attributes,
+    pub attribute_kinds: AttributeKinds,
+}
+
 /// Everything parsed from one stretch of output, in the order it was printed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Received {
     pub metrics: Vec<ReceivedMetric>,
     pub logs: Vec<ReceivedLog>,
+    pub spans: Vec<ReceivedSpan>,
 }
 
 impl Received {
@@ -405,6 +428,7 @@ enum Section {
     PointAttributes,
     Exemplar,
     LogAttributes,
+    SpanAttributes,
 }
 
 /// Which record the unprefixed `Timestamp:` line belongs to.
@@ -414,6 +438,7 @@ enum Record {
     None,
     Metric,
     Log,
+    Span,
 }
 
 #[derive(Default)]
@@ -433,14 +458,20 @@ impl Parser {
             }
             return;
         }
-        if line.starts_with("ResourceMetrics #") || line.starts_with("ResourceLog") {
+        if line.starts_with("ResourceMetrics #")
+            || line.starts_with("ResourceLog")
+            || line.starts_with("ResourceSpans #")
+        {
             self.resource.clear();
             self.scope = Scope::default();
             self.section = Section::None;
             self.record = Record::None;
         } else if line == "Resource attributes:" {
             self.section = Section::Resource;
-        } else if line.starts_with("ScopeMetrics #") || line.starts_with("ScopeLogs #") {
+        } else if line.starts_with("ScopeMetrics #")
+            || line.starts_with("ScopeLogs #")
+            || line.starts_with("ScopeSpans #")
+        {
             self.scope = Scope::default();
             self.section = Section::None;
             self.record = Record::None;
@@ -475,8 +506,22 @@ impl Parser {
             }
         } else if line.starts_with("LogRecord #") {
             self.start_log();
+        } else if line.starts_with("Span #") {
+            self.section = Section::None;
+            self.record = Record::Span;
+            self.out.spans.push(ReceivedSpan {
+                resource: self.resource.clone(),
+                scope: self.scope.clone(),
+                ..ReceivedSpan::default()
+            });
         } else if line == "Attributes:" {
-            self.section = Section::LogAttributes;
+            self.section = if self.record == Record::Span {
+                Section::SpanAttributes
+            } else {
+                Section::LogAttributes
+            };
+        } else if self.record == Record::Span {
+            self.span_line(line);
         } else if self.record == Record::Log {
             self.log_line(line);
         } else if self.record == Record::Metric {
@@ -578,7 +623,44 @@ impl Parser {
                     log.attribute_kinds.insert(key.into(), kind);
                 }
             }
+            Section::SpanAttributes => {
+                if let Some(span) = self.span() {
+                    let (kind, text) = typed_value(printed);
+                    span.attributes.insert(key.into(), text);
+                    span.attribute_kinds.insert(key.into(), kind);
+                }
+            }
             Section::None => {}
+        }
+    }
+
+    fn span(&mut self) -> Option<&mut ReceivedSpan> {
+        match self.record {
+            Record::Span => self.out.spans.last_mut(),
+            _ => None,
+        }
+    }
+
+    /// `Trace ID       : ...`, `Start time: ...` and the like.
+    fn span_line(&mut self, line: &str) {
+        let Some(span) = self.span() else {
+            return;
+        };
+        let Some((key, value)) = line.trim().split_once(':') else {
+            return;
+        };
+        let value = value.trim().to_string();
+        match key.trim() {
+            "Trace ID" => span.trace_id = value,
+            "Parent ID" => span.parent_span_id = value,
+            "ID" => span.span_id = value,
+            "Name" => span.name = value,
+            "Kind" => span.kind = value,
+            "Start time" => span.start_time_unix_nano = value.parse().unwrap_or(0),
+            "End time" => span.end_time_unix_nano = value.parse().unwrap_or(0),
+            "Status code" => span.status_code = value,
+            "Status message" => span.status_message = value,
+            _ => {}
         }
     }
 

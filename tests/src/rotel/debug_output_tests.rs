@@ -366,3 +366,45 @@ fn a_block_cut_short_yields_what_was_printed() {
     assert!(received.logs.is_empty());
     assert_eq!(parse(""), Received::default());
 }
+
+/// Spans as rotel printed two of kotel's (`testdata/rotel/spans.txt`: a server span and
+/// the client span it hangs under, over OTLP/gRPC).
+#[test]
+fn spans_with_ids_times_status_and_attributes() {
+    let received = parse(include_str!("../../testdata/rotel/spans.txt"));
+    let [server, client] = &received.spans[..] else {
+        panic!("two spans: {:?}", received.spans);
+    };
+    assert_eq!(
+        server.resource.get("service.name").map(String::as_str),
+        Some("python3")
+    );
+    assert_eq!(server.scope.name, "kotel");
+    assert_eq!(
+        (server.name.as_str(), server.kind.as_str()),
+        ("GET /a", "SPAN_KIND_SERVER")
+    );
+    assert_eq!(server.trace_id, "6d9542770798b81a60bd4c3c32f83750");
+    assert_eq!(server.parent_span_id, client.span_id);
+    assert_eq!(server.span_id, "b32b2c836599394a");
+    assert_eq!(server.status_code, "STATUS_CODE_UNSET");
+    assert_eq!(
+        (server.start_time_unix_nano, server.end_time_unix_nano),
+        (1796654410541883250, 1796654410542915737)
+    );
+    assert_eq!(
+        server.attributes.get("http.route").map(String::as_str),
+        Some("/a")
+    );
+    assert_eq!(
+        server.attribute_kinds.get("server.port"),
+        Some(&ValueKind::Int)
+    );
+    assert_eq!(client.kind, "SPAN_KIND_CLIENT");
+    assert!(client.parent_span_id.is_empty());
+    assert_eq!(
+        client.attributes.get("url.full").map(String::as_str),
+        Some("http://127.0.0.1:18080/a")
+    );
+    assert!(received.metrics.is_empty() && received.logs.is_empty());
+}

@@ -1,5 +1,5 @@
-//! The `otlp` exporter: metrics (from `aggregate`) and logs (execs, file opens, TCP
-//! events) as OTLP over gRPC or HTTP/protobuf.
+//! The `otlp` exporter: metrics (from `aggregate`), logs (execs, file opens, TCP
+//! events) and traces (HTTP exchanges) as OTLP over gRPC or HTTP/protobuf.
 //!
 //! `export` only encodes and queues, so a slow or absent backend never stalls the
 //! pipeline; a sender task of its own sends the queue in order, retrying retryable
@@ -11,6 +11,7 @@ pub mod config;
 pub mod encode_logs;
 pub mod encode_metrics;
 pub mod encode_telemetry;
+pub mod encode_traces;
 pub mod queue;
 pub mod resource;
 pub mod tls;
@@ -27,7 +28,7 @@ use tokio::sync::watch;
 use crate::component::backoff::jittered;
 use crate::component::kind::{Declared, ExporterType, Kind, Shared};
 use crate::component::{BoxFuture, ComponentError, Exporter};
-use crate::event::{Batch, Event, MetricBatch, TelemetrySnapshot};
+use crate::event::{Batch, Event, HttpEvent, MetricBatch, TelemetrySnapshot};
 use crate::settings::{ComponentId, ConfigError, Signal};
 use crate::telemetry::names;
 
@@ -128,6 +129,16 @@ impl OtlpExporter {
         let logs: Vec<&Event> = batch.iter().filter(|e| encode_logs::is_log(e)).collect();
         if let Some(request) = encode_logs::logs_request(&self.resource, &logs) {
             out.push(queued(Request::Logs(request), logs.len() as u64));
+        }
+        let spans: Vec<&HttpEvent> = batch
+            .iter()
+            .filter_map(|e| match e {
+                Event::Http(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        if let Some(request) = encode_traces::traces_request(&self.resource, &spans) {
+            out.push(queued(Request::Traces(request), spans.len() as u64));
         }
         out
     }
@@ -379,7 +390,7 @@ impl Kind for OtlpExporterConfig {
 
 impl Declared for OtlpExporterConfig {
     fn signals(&self) -> &'static [Signal] {
-        &[Signal::Metrics, Signal::Logs]
+        &[Signal::Metrics, Signal::Logs, Signal::Traces]
     }
     fn validate(&self) -> Vec<ConfigError> {
         OtlpExporterConfig::validate(self)

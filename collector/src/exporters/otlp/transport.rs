@@ -20,6 +20,10 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataValue};
@@ -36,14 +40,17 @@ pub enum Request {
     Metrics(ExportMetricsServiceRequest),
     /// Logs.
     Logs(ExportLogsServiceRequest),
+    /// Spans.
+    Traces(ExportTraceServiceRequest),
 }
 
 impl Request {
-    /// `metrics` or `logs`.
+    /// `metrics`, `logs` or `traces`.
     pub fn signal(&self) -> &'static str {
         match self {
             Request::Metrics(_) => "metrics",
             Request::Logs(_) => "logs",
+            Request::Traces(_) => "traces",
         }
     }
 
@@ -52,6 +59,7 @@ impl Request {
         match self {
             Request::Metrics(r) => r.encoded_len(),
             Request::Logs(r) => r.encoded_len(),
+            Request::Traces(r) => r.encoded_len(),
         }
     }
 }
@@ -242,6 +250,16 @@ async fn grpc_send(
                 .await
                 .map(|r| partial_logs(r.into_inner()))
         }
+        Request::Traces(t) => {
+            let mut client = TraceServiceClient::new(channel);
+            if gzip {
+                client = client.send_compressed(CompressionEncoding::Gzip);
+            }
+            client
+                .export(with_headers(t.clone(), headers))
+                .await
+                .map(|r| partial_traces(r.into_inner()))
+        }
     };
     outcome.map_err(|status| {
         use tonic::Code::*;
@@ -290,6 +308,7 @@ async fn http_send(
     let (path, body) = match request {
         Request::Metrics(m) => ("/v1/metrics", m.encode_to_vec()),
         Request::Logs(l) => ("/v1/logs", l.encode_to_vec()),
+        Request::Traces(t) => ("/v1/traces", t.encode_to_vec()),
     };
     let body = if gzip { gzipped(&body) } else { body };
     let mut builder = hyper::Request::post(format!("{base}{path}"))
@@ -329,6 +348,9 @@ async fn http_send(
             Request::Logs(_) => ExportLogsServiceResponse::decode(bytes)
                 .map(partial_logs)
                 .unwrap_or_default(),
+            Request::Traces(_) => ExportTraceServiceResponse::decode(bytes)
+                .map(partial_traces)
+                .unwrap_or_default(),
         };
         return Ok(accepted);
     }
@@ -350,6 +372,15 @@ fn partial_metrics(r: ExportMetricsServiceResponse) -> Accepted {
     r.partial_success
         .map(|p| Accepted {
             rejected: p.rejected_data_points,
+            message: p.error_message,
+        })
+        .unwrap_or_default()
+}
+
+fn partial_traces(r: ExportTraceServiceResponse) -> Accepted {
+    r.partial_success
+        .map(|p| Accepted {
+            rejected: p.rejected_spans,
             message: p.error_message,
         })
         .unwrap_or_default()

@@ -179,3 +179,7 @@ fn opened(info: &ConnInfo) -> Result<Opened, RecordError> {
         peer: SocketAddr::new(addr(&info.remote_addr)?, info.remote_port),
     })
 }
+
+#[cfg(test)]
+#[path = "records_tests.rs"]
+mod tests;

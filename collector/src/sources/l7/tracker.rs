@@ -502,3 +502,7 @@ fn strip_port(host: &str) -> &str {
         .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
         .map_or(host, |(name, _)| name)
 }
+
+#[cfg(test)]
+#[path = "tracker_tests.rs"]
+mod tests;

@@ -1,0 +1,159 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::event::{HttpFailure, Workload};
+
+fn exchange(side: HttpSide, status: u16) -> HttpEvent {
+    HttpEvent {
+        side,
+        start_time_unix_nano: 1_000,
+        end_time_unix_nano: 5_000,
+        pid: 7,
+        comm: "python3".into(),
+        cgroup_id: 1,
+        method: "GET".into(),
+        path: "/users/42".into(),
+        route: "/users/{id}".into(),
+        version: "1.1".into(),
+        status,
+        host: "api".into(),
+        local_address: "10.0.0.1".into(),
+        local_port: 8080,
+        peer_address: "10.0.0.2".into(),
+        peer_port: 40000,
+        request_body_bytes: None,
+        response_body_bytes: Some(5),
+        trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+        span_id: "b7ad6b7169203331".into(),
+        parent_span_id: String::new(),
+        failure: None,
+        workload: None,
+    }
+}
+
+fn attribute<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+}
+
+#[test]
+fn a_server_span_follows_the_http_conventions() {
+    let s = span(&exchange(HttpSide::Server, 200));
+    assert_eq!(
+        (s.name.as_str(), s.kind),
+        ("GET /users/{id}", SpanKind::Server as i32)
+    );
+    assert_eq!(s.trace_id, id_bytes("0af7651916cd43dd8448eb211c80319c"));
+    assert_eq!((s.span_id.len(), s.parent_span_id.len()), (8, 0));
+    assert_eq!(
+        (s.start_time_unix_nano, s.end_time_unix_nano),
+        (1_000, 5_000)
+    );
+    let get = |k| attribute(&s, k).cloned();
+    assert_eq!(
+        get("http.request.method"),
+        Some(Value::StringValue("GET".into()))
+    );
+    assert_eq!(
+        get("url.path"),
+        Some(Value::StringValue("/users/42".into()))
+    );
+    assert_eq!(
+        get("http.route"),
+        Some(Value::StringValue("/users/{id}".into()))
+    );
+    assert_eq!(get("http.response.status_code"), Some(Value::IntValue(200)));
+    assert_eq!(
+        get("server.address"),
+        Some(Value::StringValue("api".into()))
+    );
+    assert_eq!(get("server.port"), Some(Value::IntValue(8080)));
+    assert_eq!(
+        get("client.address"),
+        Some(Value::StringValue("10.0.0.2".into()))
+    );
+    assert_eq!(
+        get("network.protocol.version"),
+        Some(Value::StringValue("1.1".into()))
+    );
+    assert_eq!(get("http.response.body.size"), Some(Value::IntValue(5)));
+    assert_eq!(get("error.type"), None);
+    assert_eq!(s.status.as_ref().unwrap().code, StatusCode::Unset as i32);
+    // A 4xx is not a server error, a 5xx is.
+    let s = span(&exchange(HttpSide::Server, 404));
+    assert_eq!(s.status.as_ref().unwrap().code, StatusCode::Unset as i32);
+    let s = span(&exchange(HttpSide::Server, 503));
+    assert_eq!(s.status.as_ref().unwrap().code, StatusCode::Error as i32);
+    assert_eq!(
+        attribute(&s, "error.type").cloned(),
+        Some(Value::StringValue("503".into()))
+    );
+}
+
+#[test]
+fn a_client_span_names_the_server_and_marks_4xx_and_no_response_as_errors() {
+    let s = span(&exchange(HttpSide::Client, 404));
+    assert_eq!((s.name.as_str(), s.kind), ("GET", SpanKind::Client as i32));
+    assert_eq!(
+        attribute(&s, "url.full").cloned(),
+        Some(Value::StringValue("http://api:40000/users/42".into()))
+    );
+    assert_eq!(s.status.as_ref().unwrap().code, StatusCode::Error as i32);
+    let mut e = exchange(HttpSide::Client, 0);
+    e.failure = Some(HttpFailure::Timeout);
+    let s = span(&e);
+    assert_eq!(
+        attribute(&s, "error.type").cloned(),
+        Some(Value::StringValue("timeout".into()))
+    );
+    assert_eq!(attribute(&s, "http.response.status_code"), None);
+    assert_eq!(s.status.as_ref().unwrap().message, "timeout");
+}
+
+#[test]
+fn spans_are_grouped_under_their_workloads_service() {
+    let resource = crate::exporters::otlp::resource::resource("node-1", &Default::default());
+    let mut in_pod = exchange(HttpSide::Server, 200);
+    in_pod.workload = Some(Arc::new(Workload::from_pairs([
+        (keys::NAMESPACE, "shop"),
+        (keys::POD_NAME, "cart-7d9"),
+        (keys::CONTAINER_NAME, "cart"),
+    ])));
+    let on_host = exchange(HttpSide::Client, 200);
+    let request = traces_request(&resource, &[&in_pod, &on_host, &in_pod]).unwrap();
+    assert_eq!(request.resource_spans.len(), 2);
+    let service = |rs: &ResourceSpans| {
+        let attrs = &rs.resource.as_ref().unwrap().attributes;
+        let get = |k: &str| {
+            attrs.iter().find(|kv| kv.key == k).and_then(|kv| {
+                match kv.value.as_ref()?.value.as_ref()? {
+                    Value::StringValue(s) => Some(s.clone()),
+                    _ => None,
+                }
+            })
+        };
+        (
+            get("service.name"),
+            get("service.namespace"),
+            get("k8s.node.name"),
+            rs.scope_spans[0].spans.len(),
+        )
+    };
+    let mut got: Vec<_> = request.resource_spans.iter().map(service).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                Some("cart".into()),
+                Some("shop".into()),
+                Some("node-1".into()),
+                2
+            ),
+            (Some("python3".into()), None, Some("node-1".into()), 1),
+        ]
+    );
+    assert!(traces_request(&resource, &[]).is_none());
+}
