@@ -28,13 +28,15 @@ KERNEL_TESTS=(
   exec_names
   file_open_kernel
   file_open_resolution
+  l7_kernel
 )
 
 guest_env RUST_BACKTRACE=1
 # Tests that start the agent take it from KOTEL_BIN (tests/src/lib.rs, kotel_binary).
 guest_env KOTEL_BIN="$kotel"
 # Helper binaries the tests run by their build-time path (env!("CARGO_BIN_EXE_...")).
-copy "$ROOT/target/release/kotel-test-listener" "$ROOT/target/release/kotel-test-thread-exec"
+copy "$ROOT/target/release/kotel-test-listener" "$ROOT/target/release/kotel-test-thread-exec" \
+  "$ROOT/target/release/kotel-test-http"
 # exec tests run /bin/true by name (busybox's applet would not take a long argv[0]), and
 # exec_names copies /usr/bin/true's bytes.
 copy /usr/bin/true

@@ -212,6 +212,8 @@ fn every_program_loads_under_every_switch_combination_within_the_stack_budget() 
         ("l7", "kotel_l7_enter_sendmsg"),
         ("l7", "kotel_l7_enter_sendfile"),
         ("l7", "kotel_l7_enter_connect"),
+        ("l7", "kotel_l7_enter_dup"),
+        ("l7", "kotel_l7_enter_fcntl"),
     ] {
         assert!(
             figures

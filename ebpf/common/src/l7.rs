@@ -1,8 +1,9 @@
 //! `l7` source records, shared by the kernel programs (`kotel-l7`) and the agent.
 //!
 //! The programs follow TCP sockets from the syscalls that open them (`connect`, `accept`,
-//! `accept4`) to `close`, keyed by process and descriptor, and copy the first bytes of
-//! every read and write on them. One ring record per event:
+//! `accept4`) to `close`, keyed by process and descriptor (copies made with `dup`,
+//! `dup2`, `dup3` or `fcntl(F_DUPFD)` included), and copy the first bytes of every read
+//! and write on them. One ring record per event:
 //! - [`RECORD_OPEN`]: a socket starts being followed ([`L7Header`] + [`ConnInfo`]);
 //! - [`RECORD_DATA`]: one read or write ([`L7Header`] + `captured` payload bytes);
 //! - [`RECORD_CLOSE`]: the descriptor was closed ([`L7Header`]);
@@ -116,16 +117,28 @@ pub struct ConnInfo {
 pub const OPEN_RECORD_BYTES: usize = HEADER_BYTES + core::mem::size_of::<ConnInfo>();
 const _: () = assert!(core::mem::size_of::<ConnInfo>() == 72);
 
+/// Bytes of a connection's start the kernel classifies it by ([`classify`]).
+pub const CLASSIFY_BYTES: u32 = 4;
+
 /// A followed socket (kernel map value).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct L7State {
     /// The connection's `opened_ns`.
     pub opened_ns: u64,
+    /// While the protocol is unknown: the connection's first bytes (either direction),
+    /// little endian, `head_len` of them. A start written or read a few bytes at a time
+    /// (slowloris) is gathered here until [`CLASSIFY_BYTES`] decide.
+    pub head: u64,
     /// One of `PROTOCOL_*`.
     pub protocol: u32,
     /// [`ROLE_CLIENT`] or [`ROLE_SERVER`].
     pub role: u32,
+    /// Bytes in `head` (at most 8).
+    pub head_len: u32,
+    /// The descriptor the connection was opened as: records name it whichever copy of
+    /// it (`dup`, `dup2`, `dup3`, `fcntl(F_DUPFD)`) a read or write went through.
+    pub fd: u32,
 }
 
 /// The key of a followed socket.
@@ -197,13 +210,15 @@ pub enum L7Stat {
     CaptureFailed = 10,
     /// Bytes sent with `sendfile` on a followed socket (counted, not captured).
     Sendfile = 11,
+    /// Copies of a followed descriptor that are followed too.
+    Duplicated = 12,
 }
 
 impl L7Stat {
     /// Number of counters (size of the stats map).
-    pub const COUNT: u32 = 12;
+    pub const COUNT: u32 = 13;
     /// Every counter, in index order.
-    pub const ALL: [L7Stat; 12] = [
+    pub const ALL: [L7Stat; 13] = [
         L7Stat::Opened,
         L7Stat::Closed,
         L7Stat::Data,
@@ -216,6 +231,7 @@ impl L7Stat {
         L7Stat::SlotLost,
         L7Stat::CaptureFailed,
         L7Stat::Sendfile,
+        L7Stat::Duplicated,
     ];
     /// Stable snake_case name, the `stat` attribute in self-telemetry.
     pub const fn name(self) -> &'static str {
@@ -232,6 +248,7 @@ impl L7Stat {
             L7Stat::SlotLost => "slot_lost",
             L7Stat::CaptureFailed => "capture_failed",
             L7Stat::Sendfile => "sendfile",
+            L7Stat::Duplicated => "duplicated",
         }
     }
 }
@@ -287,6 +304,10 @@ pub mod names {
     pub const ENTER_SENDFILE: &str = "kotel_l7_enter_sendfile";
     /// Enter of `connect`.
     pub const ENTER_CONNECT: &str = "kotel_l7_enter_connect";
+    /// Enter of `dup`, `dup2` and `dup3` (the old descriptor first).
+    pub const ENTER_DUP: &str = "kotel_l7_enter_dup";
+    /// Enter of `fcntl` (only `F_DUPFD` and `F_DUPFD_CLOEXEC` matter).
+    pub const ENTER_FCNTL: &str = "kotel_l7_enter_fcntl";
     /// Exit of every syscall above.
     pub const EXIT: &str = "kotel_l7_exit";
     /// Exit of `accept` and `accept4`.

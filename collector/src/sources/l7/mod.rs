@@ -47,7 +47,7 @@ use tracker::{Limits, Tracker};
 
 /// Counter: the `l7` kernel programs' own stats. Labels: `stat` (an `L7Stat` name:
 /// `opened`, `closed`, `data`, `ringbuf_full`, `filtered`, `not_tcp`, `socket_unread`,
-/// `tls`, `other_protocol`, `slot_lost`, `capture_failed`, `sendfile`).
+/// `tls`, `other_protocol`, `slot_lost`, `capture_failed`, `sendfile`, `duplicated`).
 pub const KERNEL_EVENTS: &str = "kotel.source.l7.kernel_events";
 
 /// The `l7` kernel programs.

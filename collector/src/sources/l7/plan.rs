@@ -40,7 +40,7 @@ const fn hook(program: &'static str, tracepoint: &'static str, required: bool) -
 }
 
 /// Every hook, in attach order: exits, then close, then enters.
-const HOOKS: [Hook; 23] = [
+const HOOKS: [Hook; 31] = [
     hook(names::EXIT, "sys_exit_read", true),
     hook(names::EXIT, "sys_exit_write", true),
     hook(names::EXIT, "sys_exit_recvfrom", true),
@@ -51,6 +51,10 @@ const HOOKS: [Hook; 23] = [
     hook(names::EXIT, "sys_exit_sendmsg", false),
     hook(names::EXIT, "sys_exit_sendfile64", false),
     hook(names::EXIT, "sys_exit_connect", true),
+    hook(names::EXIT, "sys_exit_dup", false),
+    hook(names::EXIT, "sys_exit_dup2", false),
+    hook(names::EXIT, "sys_exit_dup3", false),
+    hook(names::EXIT, "sys_exit_fcntl", false),
     hook(names::EXIT_ACCEPT, "sys_exit_accept4", true),
     hook(names::EXIT_ACCEPT, "sys_exit_accept", false),
     hook(names::ENTER_CLOSE, "sys_enter_close", true),
@@ -64,6 +68,10 @@ const HOOKS: [Hook; 23] = [
     hook(names::ENTER_SENDMSG, "sys_enter_sendmsg", false),
     hook(names::ENTER_SENDFILE, "sys_enter_sendfile64", false),
     hook(names::ENTER_CONNECT, "sys_enter_connect", true),
+    hook(names::ENTER_DUP, "sys_enter_dup", false),
+    hook(names::ENTER_DUP, "sys_enter_dup2", false),
+    hook(names::ENTER_DUP, "sys_enter_dup3", false),
+    hook(names::ENTER_FCNTL, "sys_enter_fcntl", false),
 ];
 
 /// What the running kernel decides about the programs before they load.

@@ -37,7 +37,9 @@ use super::stream::{At, Chunk, Step, Stream};
 
 /// Counter: what the `l7` source dropped in user space. Labels: `source`, `reason`
 /// (`start_line`, `header`, `content_length`, `head_too_long`, `chunk`: bytes that are
-/// not HTTP/1.x; `framing_lost`: a body or head beyond the capture; `unknown_connection`:
+/// not HTTP/1.x; `head_cut`: a head longer than the capture (what its captured lines say
+/// is kept, its body not followed); `framing_lost`: body framing beyond the capture;
+/// `unknown_connection`:
 /// data of a connection not followed here; `response_without_request`;
 /// `pending_overflow`; `connections_full`; `idle_expired`; `tls`, `other_protocol`:
 /// connections the kernel stopped following).
@@ -239,7 +241,10 @@ impl Tracker {
 
     fn request_step(&mut self, key: ConnKey, step: Step<RequestHead>) {
         match step {
-            Step::Head { head, at, .. } => {
+            Step::Head { head, at, framed } => {
+                if !framed {
+                    skip(&self.source, "head_cut");
+                }
                 let Some(conn) = self.conns.get_mut(&key) else {
                     return;
                 };
@@ -292,6 +297,7 @@ impl Tracker {
                 };
                 p.response = Some(head);
                 if !framed {
+                    skip(&self.source, "head_cut");
                     self.finish_front(key, at.end_ns, None, out);
                 }
             }

@@ -81,8 +81,11 @@ pub(super) fn follow(fd: u32, role: u32, start_ns: u64) {
         let key = L7Key { tgid, fd };
         let state = L7State {
             opened_ns: now,
+            head: 0,
             protocol: PROTOCOL_UNKNOWN,
             role,
+            head_len: 0,
+            fd,
         };
         if KOTEL_L7_SOCKETS.insert(&key, &state, 0).is_err() {
             return;
@@ -103,7 +106,9 @@ pub(super) fn follow(fd: u32, role: u32, start_ns: u64) {
     }
 }
 
-/// Enter of `close`: a followed descriptor is forgotten and its close record sent.
+/// Enter of `close`: a followed descriptor is forgotten; closing the descriptor the
+/// connection was opened as sends its close record (copies still open then are
+/// forgotten as they close, or by the LRU).
 #[inline(always)]
 pub(super) fn closing(ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
@@ -111,11 +116,16 @@ pub(super) fn closing(ctx: &TracePointContext) {
         tgid: (pid_tgid >> 32) as u32,
         fd: field::<u64>(ctx, OFF_16) as u32,
     };
-    // SAFETY: a lookup; the value is copied.
-    let Some(opened_ns) = (unsafe { KOTEL_L7_SOCKETS.get(&key) }).map(|st| st.opened_ns) else {
+    // SAFETY: a lookup; the values are copied.
+    let Some((opened_ns, fd)) =
+        (unsafe { KOTEL_L7_SOCKETS.get(&key) }).map(|st| (st.opened_ns, st.fd))
+    else {
         return;
     };
     let _ = KOTEL_L7_SOCKETS.remove(&key);
+    if fd != key.fd {
+        return; // a copy: the connection lives on under its own descriptor
+    }
     let Some(s) = scratch() else {
         return;
     };
@@ -188,4 +198,21 @@ unsafe fn read_socket(fd: u32, info: &mut ConnInfo, span: &mut Span) -> Result<(
         core::ptr::write_volatile(r.add(1), remote[1]);
     }
     Ok(())
+}
+
+/// Exit of a `dup`, `dup2`, `dup3` or `fcntl(F_DUPFD)` of followed descriptor `old` that
+/// returned `new`: `new` is followed as the same connection.
+#[inline(always)]
+pub(super) fn duplicated(tgid: u32, old: u32, new: u32) {
+    let key = L7Key { tgid, fd: old };
+    // SAFETY: a lookup; the value is copied.
+    let Some(state) = (unsafe { KOTEL_L7_SOCKETS.get(&key) }).copied() else {
+        return;
+    };
+    if KOTEL_L7_SOCKETS
+        .insert(&L7Key { tgid, fd: new }, &state, 0)
+        .is_ok()
+    {
+        count(L7Stat::Duplicated);
+    }
 }

@@ -6,15 +6,14 @@
 //! slot per argument from 16 (`fd` first for every syscall here); `ret` at 16 on exit.
 
 use core::ffi::c_void;
-use core::ptr::read_volatile;
 
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user, generated},
     programs::TracePointContext,
 };
 use kotel_common::l7::{
-    classify, L7Key, L7Stat, CAPTURE_MAX, DATA_SEND, DATA_UNSEEN, IGNORED_TLS, IOV_SEGMENTS,
-    PROTOCOL_UNKNOWN, RECORD_DATA, RECORD_IGNORED, ROLE_CLIENT, SLOTS,
+    classify, L7Key, L7Stat, L7State, CAPTURE_MAX, CLASSIFY_BYTES, DATA_SEND, DATA_UNSEEN,
+    IGNORED_TLS, IOV_SEGMENTS, PROTOCOL_UNKNOWN, RECORD_DATA, RECORD_IGNORED, ROLE_CLIENT, SLOTS,
 };
 use kotel_probes::read::field;
 
@@ -50,6 +49,9 @@ pub(super) enum Op {
     Sendfile = 7,
     /// `connect(fd, uservaddr, addrlen)`.
     Connect = 8,
+    /// `dup(fildes)`, `dup2(oldfd, newfd)`, `dup3(oldfd, newfd, flags)`,
+    /// `fcntl(fd, F_DUPFD[_CLOEXEC], arg)`: the new descriptor is the return value.
+    Dup = 9,
 }
 
 /// One syscall between its enter and its exit.
@@ -109,6 +111,25 @@ pub(super) fn enter(ctx: &TracePointContext, op: Op) {
     keep(ctx, pid_tgid, op, fd);
 }
 
+/// `F_DUPFD` and `F_DUPFD_CLOEXEC`.
+const F_DUPFD: u64 = 0;
+const F_DUPFD_CLOEXEC: u64 = 1030;
+
+/// Enter of `dup`/`dup2`/`dup3`: the slot only when the old descriptor is followed.
+#[inline(always)]
+pub(super) fn enter_dup(ctx: &TracePointContext) {
+    enter(ctx, Op::Dup);
+}
+
+/// Enter of `fcntl`: only a duplication of a followed descriptor keeps the slot.
+#[inline(always)]
+pub(super) fn enter_fcntl(ctx: &TracePointContext) {
+    let cmd = field::<u64>(ctx, OFF_ARG0 + 8);
+    if cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC {
+        enter(ctx, Op::Dup);
+    }
+}
+
 /// Enter of `connect`: every connect keeps its descriptor for the exit.
 #[inline(always)]
 pub(super) fn enter_connect(ctx: &TracePointContext) {
@@ -143,6 +164,12 @@ pub(super) fn exit(ctx: &TracePointContext) {
     if s.op == Op::Connect as u32 {
         if ret == 0 || ret == EINPROGRESS {
             follow::follow(s.fd, ROLE_CLIENT, s.start_ns);
+        }
+        return;
+    }
+    if s.op == Op::Dup as u32 {
+        if ret >= 0 {
+            follow::duplicated((pid_tgid >> 32) as u32, s.fd, ret as u32);
         }
         return;
     }
@@ -194,7 +221,7 @@ fn data(slot: &Slot, moved: u64) {
         let sendfile = op == Op::Sendfile as u32;
         let h = &mut (*s).header;
         h.tgid = key.tgid;
-        h.fd = key.fd;
+        h.fd = (*state).fd;
         h.opened_ns = (*state).opened_ns;
         h.start_ns = slot.start_ns;
         h.end_ns = bpf_ktime_get_ns();
@@ -204,8 +231,10 @@ fn data(slot: &Slot, moved: u64) {
             if sendfile {
                 return; // nothing to classify by
             }
-            let head = read_volatile((*s).payload.0.as_ptr().cast::<u64>());
-            let (protocol, why) = classify(head, captured);
+            gather(&mut *state, s, captured);
+        }
+        if (*state).protocol == PROTOCOL_UNKNOWN && (*state).head_len >= CLASSIFY_BYTES {
+            let (protocol, why) = classify((*state).head, u64::from((*state).head_len));
             if protocol == PROTOCOL_UNKNOWN {
                 let _ = KOTEL_L7_SOCKETS.remove(&key);
                 count(if why == IGNORED_TLS {
@@ -235,6 +264,24 @@ fn data(slot: &Slot, moved: u64) {
         h.captured = captured as u32;
         send(s, captured as u32);
         count(L7Stat::Data);
+    }
+}
+
+/// Appends the first captured bytes to a connection's gathered start (at most 8).
+///
+/// # Safety
+/// `s` is this CPU's scratch, `captured` bytes of its payload written.
+#[inline(always)]
+unsafe fn gather(state: &mut L7State, s: *mut Scratch, captured: u64) {
+    for i in 0..8u32 {
+        let at = state.head_len;
+        if u64::from(i) >= captured || at >= 8 {
+            return;
+        }
+        // SAFETY: `i` < 8, inside the payload.
+        let byte = unsafe { (*s).payload.0[(i & 7) as usize] };
+        state.head |= u64::from(byte) << (8 * (at & 7));
+        state.head_len = at + 1;
     }
 }
 

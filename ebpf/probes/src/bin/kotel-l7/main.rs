@@ -11,9 +11,12 @@
 //! - [`io`]: the enter of a read or write on a descriptor that is not followed costs one
 //!   hash lookup, its exit one array slot check. On a followed socket the enter keeps
 //!   its arguments in the thread's slot and the exit copies the first `capture_bytes` of
-//!   what moved. The first payload classifies the connection: HTTP/1.x is followed on,
-//!   anything else is forgotten (an ignored record says why).
-//! - `close` of a followed descriptor forgets it and sends a close record.
+//!   what moved. The connection's first 4 bytes (gathered over reads and writes if they
+//!   come a few at a time) classify it: HTTP/1.x is followed on, anything else is
+//!   forgotten (an ignored record says why).
+//! - A copy of a followed descriptor (`dup`, `dup2`, `dup3`, `fcntl(F_DUPFD)`) is followed
+//!   as the same connection. `close` of a followed descriptor forgets it; the close of
+//!   the descriptor the connection was opened as sends a close record.
 //! - Nothing aborts: failures increment an `L7Stat` counter.
 #![no_std]
 #![no_main]
@@ -106,6 +109,8 @@ same_name!(kotel_l7_enter_recvmsg, names::ENTER_RECVMSG);
 same_name!(kotel_l7_enter_sendmsg, names::ENTER_SENDMSG);
 same_name!(kotel_l7_enter_sendfile, names::ENTER_SENDFILE);
 same_name!(kotel_l7_enter_connect, names::ENTER_CONNECT);
+same_name!(kotel_l7_enter_dup, names::ENTER_DUP);
+same_name!(kotel_l7_enter_fcntl, names::ENTER_FCNTL);
 same_name!(kotel_l7_exit, names::EXIT);
 same_name!(kotel_l7_exit_accept, names::EXIT_ACCEPT);
 same_name!(kotel_l7_enter_close, names::ENTER_CLOSE);
@@ -155,6 +160,18 @@ pub fn kotel_l7_enter_sendfile(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn kotel_l7_enter_connect(ctx: TracePointContext) -> u32 {
     io::enter_connect(&ctx);
+    0
+}
+
+#[tracepoint]
+pub fn kotel_l7_enter_dup(ctx: TracePointContext) -> u32 {
+    io::enter_dup(&ctx);
+    0
+}
+
+#[tracepoint]
+pub fn kotel_l7_enter_fcntl(ctx: TracePointContext) -> u32 {
+    io::enter_fcntl(&ctx);
     0
 }
 
