@@ -7,7 +7,9 @@
 #    exporters (`opentelemetry-sdk`, `opentelemetry-exporter-otlp`), a real OTLP client;
 #  - Debian's `socat` and `openssl` (a mutual-TLS terminator and its test certificates);
 #  - Debian's `prometheus` (2.42), with the packaged service stopped and disabled: tests
-#    run their own instance on a free port with their own config and storage directory.
+#    run their own instance on a free port with their own config and storage directory;
+#  - Debian's `nginx-light` and `curl`: a real HTTP server and client the `l7` source is
+#    tested against (the packaged service is not started: tests run their own nginx).
 # It starts nothing: tests/src/rotel.rs and tests/src/prometheus.rs do, per test.
 set -euo pipefail
 # shellcheck source=scripts/lib/apt.sh
@@ -17,7 +19,7 @@ VENV=${KOTEL_TEST_VENV:-/opt/kotel-test/venv}
 # Pinned: tests/src/rotel/debug_output.rs parses this rotel's print-out format, and the
 # tests' expectations of what the SDK sends were checked with this SDK.
 PIP_PACKAGES=(rotel==0.0.1a15 opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp==1.45.2)
-APT_PACKAGES=(python3-venv prometheus socat openssl)
+APT_PACKAGES=(python3-venv prometheus socat openssl nginx-light curl)
 PROMETHEUS_DEFAULT_PORT=9090
 
 log() { printf 'setup-receivers: %s\n' "$*" >&2; }

@@ -42,7 +42,7 @@ pub async fn run<K: KernelProgram>(
     filter_updates: FilterUpdates,
 ) -> Result<(), ComponentError> {
     let mut attached = K::attach(&source, &config)?;
-    let (mut decoder, periodic) = K::reader(&config, &mut attached)?;
+    let (mut decoder, periodic) = K::reader(&source, &config, &mut attached)?;
     let maps = K::ring();
     let (ring, stats) = take_ring_and_stats(&mut attached.ebpf, &maps)?;
     let stats = KernelStats::new(stats, source.clone(), maps);

@@ -119,7 +119,9 @@ pub trait KernelProgram: Send + 'static {
     fn attach(source: &str, config: &Self::Config) -> Result<Attached<Self::Held>, ComponentError>;
 
     /// The decoder and periodic work for an attached object; may take maps out of it.
+    /// `source` is the component id (the `source` label of its metrics).
     fn reader(
+        source: &str,
         config: &Self::Config,
         attached: &mut Attached<Self::Held>,
     ) -> Result<(Self::Decoder, Self::Periodic), ComponentError>;

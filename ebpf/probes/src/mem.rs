@@ -75,3 +75,21 @@ pub unsafe fn atomic_add(target: *mut u64, delta: u64) {
         );
     }
 }
+
+/// `value & mask`, as one BPF `and` the compiler cannot drop or move: where LLVM can prove
+/// a bound the verifier cannot (from comparisons it folded away), this is the bound the
+/// verifier sees, unsigned and signed, on every kernel.
+#[inline(always)]
+pub fn masked(value: u64, mask: u64) -> u64 {
+    let mut v = value;
+    // SAFETY: arithmetic on a register only.
+    unsafe {
+        core::arch::asm!(
+            "{v} &= {m}",
+            v = inout(reg) v,
+            m = in(reg) mask,
+            options(pure, nomem, nostack),
+        );
+    }
+    v
+}

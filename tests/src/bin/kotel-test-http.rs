@@ -21,7 +21,24 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
+/// Raises the soft limit on open descriptors to the hard one (a thousand connections
+/// take two descriptors each: the socket and its `try_clone`).
+fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid resource id and out-pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 fn main() {
+    raise_descriptor_limit();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let port = || -> u16 { args[1].parse().expect("PORT") };
     match args.first().map(String::as_str) {

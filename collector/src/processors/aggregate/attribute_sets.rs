@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::event::{Direction, Workload};
+use crate::event::{Direction, HttpEvent, Workload};
+use crate::processors::aggregate::http_sets::HttpSets;
 use crate::processors::aggregate::series_key::SeriesKey;
 
 /// Most (workload, peer) entries cached.
@@ -79,6 +80,8 @@ pub struct Entry {
     /// Workload and peer pairs, unsorted.
     base: Vec<(String, String)>,
     sets: [Option<SeriesKey>; EXTRAS],
+    /// The sets of its HTTP request-duration series.
+    http: HttpSets,
     used: bool,
 }
 
@@ -86,6 +89,11 @@ impl Entry {
     /// The set with `extra`, made on first use.
     pub fn set(&mut self, extra: Extra) -> SeriesKey {
         self.key(extra).clone()
+    }
+
+    /// The set of HTTP exchange `e`'s duration series, made on first use.
+    pub fn http_key(&mut self, e: &HttpEvent) -> &SeriesKey {
+        self.http.key(&self.base, e)
     }
 
     /// [`Entry::set`] without the clone: the set with `extra`, made on first use.
@@ -166,6 +174,7 @@ fn new_entry(keys: &[String], workload: Option<&Arc<Workload>>, peer: Option<Pee
         _workload: workload.cloned(),
         base,
         sets: Default::default(),
+        http: HttpSets::default(),
         used: true,
     }
 }

@@ -64,6 +64,12 @@ pub const DEFAULT_SECONDS_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Bucket bounds of the HTTP request-duration histograms when none are configured (the
+/// HTTP semantic conventions' advice).
+pub const HTTP_SECONDS_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
 impl Default for AggregateConfig {
     fn default() -> Self {
         Self {

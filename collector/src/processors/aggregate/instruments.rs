@@ -38,11 +38,15 @@ pub enum Instrument {
     Retransmits,
     /// Resets sent and received (`direction`).
     Resets,
+    /// Duration of HTTP requests a local process answered.
+    HttpServerDuration,
+    /// Duration of HTTP requests a local process made.
+    HttpClientDuration,
 }
 
 impl Instrument {
     /// Every instrument, in output order.
-    pub const ALL: [Instrument; 10] = [
+    pub const ALL: [Instrument; 12] = [
         Instrument::Opened,
         Instrument::Failed,
         Instrument::Closed,
@@ -53,6 +57,8 @@ impl Instrument {
         Instrument::Rtt,
         Instrument::Retransmits,
         Instrument::Resets,
+        Instrument::HttpServerDuration,
+        Instrument::HttpClientDuration,
     ];
 
     /// `(name, unit, kind, description)`.
@@ -68,6 +74,8 @@ impl Instrument {
             Instrument::Rtt => ("tcp.rtt", "s", Kind::KernelHistogram, "Smoothed round-trip time samples, measured in the kernel"),
             Instrument::Retransmits => ("tcp.retransmits", "{segment}", Kind::Counter, "TCP segments retransmitted"),
             Instrument::Resets => ("tcp.resets", "{segment}", Kind::Counter, "TCP resets, by direction (sent, received)"),
+            Instrument::HttpServerDuration => ("http.server.request.duration", "s", Kind::Histogram, "Duration of HTTP server requests, from the kernel's syscall times"),
+            Instrument::HttpClientDuration => ("http.client.request.duration", "s", Kind::Histogram, "Duration of HTTP client requests, from the kernel's syscall times"),
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod attribute_sets;
 pub mod config;
+pub mod http_sets;
 pub mod instruments;
 pub mod measures;
 pub mod series_key;
@@ -18,13 +19,13 @@ use std::time::{Duration, Instant};
 
 use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
 use crate::component::{Processor, Release};
-use crate::event::{unix_now, Batch, CgroupHistogram, Event, Workload};
+use crate::event::{unix_now, Batch, CgroupHistogram, Event, HttpEvent, HttpSide, Workload};
 use crate::settings::{ComponentId, ConfigError, Signal};
 use crate::telemetry::names;
 
 use attribute_sets::{AttributeSets, Extra, PeerKey};
-use config::DEFAULT_SECONDS_BUCKETS;
 pub use config::{AggregateConfig, Peer};
+use config::{DEFAULT_SECONDS_BUCKETS, HTTP_SECONDS_BUCKETS};
 use instruments::Instrument;
 use measures::{Measure, Sample};
 use series_key::SeriesKey;
@@ -89,6 +90,7 @@ impl AggregateProcessor {
                 self.measure(measures::COUNTERS, c, c.workload.as_ref(), None, now)
             }
             Event::Histogram(h) => self.histogram(h, now),
+            Event::Http(e) => self.http(e, now),
             _ => return false,
         }
         true
@@ -123,6 +125,24 @@ impl AggregateProcessor {
                 }
             }
         }
+    }
+
+    /// One HTTP exchange into its side's request-duration histogram.
+    fn http(&mut self, e: &HttpEvent, now: (Instant, u64)) {
+        let instrument = match e.side {
+            HttpSide::Server => Instrument::HttpServerDuration,
+            HttpSide::Client => Instrument::HttpClientDuration,
+        };
+        let bounds = self
+            .bounds
+            .get(&instrument)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(HTTP_SECONDS_BUCKETS));
+        let key = self.sets.entry(e.workload.as_ref(), None).http_key(e);
+        let seconds = e.duration_seconds();
+        explicit(&mut self.store, instrument, key, now, bounds, |h| {
+            h.record(seconds, 1)
+        });
     }
 
     fn histogram(&mut self, h: &CgroupHistogram, now: (Instant, u64)) {

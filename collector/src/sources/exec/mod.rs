@@ -83,6 +83,7 @@ impl KernelProgram for Exec {
     }
 
     fn reader(
+        _: &str,
         _: &ExecSourceConfig,
         _: &mut Attached<Hook>,
     ) -> Result<(ExecDecoder, NoPeriodic), ComponentError> {

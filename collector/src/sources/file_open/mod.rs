@@ -104,6 +104,7 @@ impl KernelProgram for FileOpen {
     }
 
     fn reader(
+        _: &str,
         config: &FileOpenSourceConfig,
         _: &mut Attached<follow::Running>,
     ) -> Result<(FileOpenDecoder, NoPeriodic), ComponentError> {

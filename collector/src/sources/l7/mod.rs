@@ -117,6 +117,7 @@ impl KernelProgram for L7 {
     }
 
     fn reader(
+        source: &str,
         config: &L7SourceConfig,
         _: &mut Attached<()>,
     ) -> Result<(L7Decoder, Sweep), ComponentError> {
@@ -126,8 +127,7 @@ impl KernelProgram for L7 {
             max_connections: config.max_connections,
         };
         let (routes, _) = Routes::new(&config.routes);
-        // The source label: the reader runs one tracker per source instance.
-        let tracker = Tracker::new(L7SourceConfig::KIND, limits, routes, ClockOffset::now());
+        let tracker = Tracker::new(source, limits, routes, ClockOffset::now());
         let tracker = Arc::new(Mutex::new(tracker));
         Ok((
             L7Decoder {

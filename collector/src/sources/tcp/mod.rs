@@ -92,6 +92,7 @@ impl KernelProgram for Tcp {
     }
 
     fn reader(
+        _: &str,
         config: &TcpSourceConfig,
         attached: &mut Attached<()>,
     ) -> Result<(TcpDecoder, metrics::Intervals), ComponentError> {

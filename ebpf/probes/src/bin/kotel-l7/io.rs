@@ -15,7 +15,7 @@ use kotel_common::l7::{
     classify, L7Key, L7Stat, L7State, CAPTURE_MAX, CLASSIFY_BYTES, DATA_SEND, DATA_UNSEEN,
     IGNORED_TLS, IOV_SEGMENTS, PROTOCOL_UNKNOWN, RECORD_DATA, RECORD_IGNORED, ROLE_CLIENT, SLOTS,
 };
-use kotel_probes::read::field;
+use kotel_probes::{mem::masked, read::field};
 
 use super::scratch::{scratch, send, Scratch};
 use super::{count, follow, KOTEL_L7_CAPTURE_BYTES, KOTEL_L7_SLOTS, KOTEL_L7_SOCKETS};
@@ -292,11 +292,12 @@ unsafe fn gather(state: &mut L7State, s: *mut Scratch, captured: u64) {
 /// `s` is this CPU's scratch.
 #[inline(always)]
 unsafe fn copy_user(s: *mut Scratch, off: u64, src: u64, n: u64) -> bool {
-    let off = off & (CAPTURE_MAX as u64 - 1);
+    let off = masked(off, CAPTURE_MAX as u64 - 1);
     let mut n = n;
     if n > CAPTURE_MAX as u64 {
         n = CAPTURE_MAX as u64;
     }
+    let n = masked(n, 2 * CAPTURE_MAX as u64 - 1);
     // SAFETY: `off + n` stays inside the payload (twice CAPTURE_MAX); a probing read.
     let ok = unsafe {
         let dst = (*s).payload.0.as_mut_ptr().add(off as usize);

@@ -3,7 +3,7 @@
 //! tracepoint programs never nest on a CPU: one program at a time owns this CPU's value.
 
 use kotel_common::l7::{L7Header, L7Stat, CAPTURE_MAX, HEADER_BYTES};
-use kotel_probes::{vfs::Span, wakeup::threshold_flags};
+use kotel_probes::{mem::masked, vfs::Span, wakeup::threshold_flags};
 
 use super::{count, KOTEL_L7_EVENTS, KOTEL_L7_SCRATCH, KOTEL_L7_WAKEUP_BYTES};
 
@@ -39,6 +39,7 @@ pub(super) unsafe fn send(s: *mut Scratch, payload: u32) {
     if len > (HEADER_BYTES + 2 * CAPTURE_MAX) as u64 {
         len = (HEADER_BYTES + 2 * CAPTURE_MAX) as u64;
     }
+    let len = masked(len, 4 * CAPTURE_MAX as u64 - 1);
     let wake = KOTEL_L7_WAKEUP_BYTES.load();
     let flags = threshold_flags(&KOTEL_L7_EVENTS, wake, len + 8, || {});
     // SAFETY: `len` bytes from the start of the scratch value lie inside it.

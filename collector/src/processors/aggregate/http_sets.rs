@@ -1,0 +1,134 @@
+//! The attribute sets of the HTTP request-duration series of one workload: the
+//! workload's pairs plus `http.request.method`, `http.response.status_code`,
+//! `error.type`, and `http.route` (server) or `server.address`/`server.port` (client),
+//! as the HTTP semantic conventions give them. Made once per distinct combination and
+//! reused, so that a request whose series exists allocates nothing: the lookup hashes the
+//! event's fields in place and compares them with the cached ones.
+//!
+//! At most [`MAX_PER_WORKLOAD`] combinations are cached per workload; beyond it the cache
+//! starts over (the store's cardinality limit bounds the series themselves).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use crate::event::{HttpEvent, HttpFailure, HttpSide};
+use crate::processors::aggregate::series_key::SeriesKey;
+
+/// Most combinations cached per workload.
+pub const MAX_PER_WORKLOAD: usize = 4096;
+
+/// What sets one HTTP series apart within a workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Labels {
+    side: HttpSide,
+    method: String,
+    status: u16,
+    failure: Option<HttpFailure>,
+    /// The route (server) or `host:port` of the server (client).
+    target: String,
+    port: u16,
+}
+
+impl Labels {
+    fn matches(&self, e: &HttpEvent) -> bool {
+        let (target, port) = target(e);
+        self.side == e.side
+            && self.status == e.status
+            && self.failure == e.failure
+            && self.port == port
+            && self.method == e.method
+            && self.target == target
+    }
+}
+
+/// The route of a server exchange; the server's address and port for a client one.
+fn target(e: &HttpEvent) -> (&str, u16) {
+    match e.side {
+        HttpSide::Server => (e.route.as_str(), 0),
+        HttpSide::Client if e.host.is_empty() => (e.peer_address.as_str(), e.peer_port),
+        HttpSide::Client => (e.host.as_str(), e.peer_port),
+    }
+}
+
+/// The cached sets of one workload.
+#[derive(Default)]
+pub struct HttpSets {
+    hasher: std::collections::hash_map::RandomState,
+    by_hash: HashMap<u64, Vec<(Labels, SeriesKey)>>,
+    len: usize,
+}
+
+impl HttpSets {
+    /// The set of `e`'s series, the workload's pairs being `base`.
+    pub fn key(&mut self, base: &[(String, String)], e: &HttpEvent) -> &SeriesKey {
+        let (target_value, port) = target(e);
+        let mut h = self.hasher.build_hasher();
+        (e.side == HttpSide::Server).hash(&mut h);
+        e.method.hash(&mut h);
+        e.status.hash(&mut h);
+        e.failure.map(HttpFailure::as_str).hash(&mut h);
+        target_value.hash(&mut h);
+        port.hash(&mut h);
+        let hash = h.finish();
+        let found = self
+            .by_hash
+            .get(&hash)
+            .and_then(|v| v.iter().position(|(l, _)| l.matches(e)));
+        if found.is_none() && self.len >= MAX_PER_WORKLOAD {
+            self.by_hash.clear();
+            self.len = 0;
+        }
+        let bucket = self.by_hash.entry(hash).or_default();
+        let at = match found.filter(|&i| i < bucket.len()) {
+            Some(i) => i,
+            None => {
+                bucket.push((labels(e), series_key(base, e)));
+                self.len += 1;
+                bucket.len() - 1
+            }
+        };
+        &bucket[at].1
+    }
+}
+
+fn labels(e: &HttpEvent) -> Labels {
+    let (target, port) = target(e);
+    Labels {
+        side: e.side,
+        method: e.method.clone(),
+        status: e.status,
+        failure: e.failure,
+        target: target.to_string(),
+        port,
+    }
+}
+
+fn series_key(base: &[(String, String)], e: &HttpEvent) -> SeriesKey {
+    let mut pairs = base.to_vec();
+    pairs.push(("http.request.method".into(), e.method.clone()));
+    if e.status > 0 {
+        pairs.push(("http.response.status_code".into(), e.status.to_string()));
+    }
+    if let Some(t) = e.error_type() {
+        pairs.push(("error.type".into(), t));
+    }
+    let (target, port) = target(e);
+    match e.side {
+        HttpSide::Server => {
+            if !target.is_empty() {
+                pairs.push(("http.route".into(), target.to_string()));
+            }
+        }
+        HttpSide::Client => {
+            pairs.push(("server.address".into(), target.to_string()));
+            pairs.push(("server.port".into(), port.to_string()));
+        }
+    }
+    pairs.sort();
+    SeriesKey::new(Arc::from(pairs))
+}
+
+#[cfg(test)]
+#[path = "http_sets_tests.rs"]
+mod tests;
