@@ -57,6 +57,18 @@ fn script(name: &str) -> String {
         .into_owned()
 }
 
+/// The nginx master; stopped with SIGTERM on drop, which ends its workers too (a SIGKILL
+/// would leave them running).
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
 /// An nginx serving `dir/www` on 127.0.0.1:NGINX_PORT with `sendfile on`.
 fn nginx_config(dir: &Path) -> std::path::PathBuf {
     let www = dir.join("www");
@@ -127,6 +139,9 @@ fn real_servers_and_clients_give_exact_spans_over_grpc_and_http() {
         return;
     }
     let dir = ScratchDir::new("l7-peers").unwrap();
+    for sub in ["grpc", "http", "tmp"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
     let grpc = Rotel::start(&dir.path().join("grpc")).expect("rotel (gRPC)");
     let http = Rotel::start(&dir.path().join("http")).expect("rotel (HTTP)");
     let yaml = format!(
@@ -141,9 +156,8 @@ fn real_servers_and_clients_give_exact_spans_over_grpc_and_http() {
     let ns = Netns::create();
     let (_python, port) = ns.spawn_reading("python3", &[&script("server.py")]);
     let py: u16 = port.parse().expect("the Python server's port");
-    std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
     let conf = nginx_config(dir.path());
-    let mut nginx = kotel_integration_tests::KillOnDrop(
+    let nginx = Nginx(
         ns.command(
             "nginx",
             &[
@@ -153,6 +167,8 @@ fn real_servers_and_clients_give_exact_spans_over_grpc_and_http() {
                 &dir.path().to_string_lossy(),
             ],
         )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("starting nginx"),
     );
@@ -340,6 +356,6 @@ fn real_servers_and_clients_give_exact_spans_over_grpc_and_http() {
         (sdk_trace, sdk_span)
     );
 
-    let _ = nginx.0.kill();
+    drop(nginx);
     agent.stop();
 }
