@@ -15,6 +15,7 @@ use crate::exporters::prometheus::PrometheusExporterConfig;
 use crate::processors::aggregate::AggregateConfig;
 use crate::processors::filter::FilterProcessorConfig;
 use crate::processors::k8s_cri::K8sCriConfig;
+use crate::processors::sampling::SamplingConfig;
 use crate::settings::{ComponentId, ConfigError, Signal};
 use crate::sources::exec::ExecSourceConfig;
 use crate::sources::file_open::FileOpenSourceConfig;
@@ -104,6 +105,8 @@ registry! {
         K8sCri(K8sCriConfig),
         /// Turns events into metrics per attribute set.
         Aggregate(AggregateConfig),
+        /// Keeps a share of the HTTP spans: errors, slow requests, a ratio of the rest.
+        Sampling(SamplingConfig),
     }
 }
 

@@ -3,3 +3,4 @@
 pub mod aggregate;
 pub mod filter;
 pub mod k8s_cri;
+pub mod sampling;

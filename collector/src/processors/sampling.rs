@@ -1,0 +1,128 @@
+//! The `sampling` processor: keeps a share of the HTTP exchanges of a traces pipeline,
+//! decided once the whole request is seen: every error and every request slower than a
+//! threshold is kept, the rest by a ratio of trace ids (the OpenTelemetry
+//! `TraceIdRatioBased` rule on the id's low 8 bytes, so that every agent keeps or drops
+//! the same traces). Other events pass. What it drops is counted by the runtime in
+//! `kotel.component.events.dropped{reason="sampled"}`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
+use crate::component::Processor;
+use crate::event::{Batch, Event, HttpEvent};
+use crate::settings::{duration, ComponentId, ConfigError, Signal};
+
+/// `processors.sampling`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamplingConfig {
+    /// Share of the other requests kept, 0 to 1 (by trace id).
+    pub ratio: f64,
+    /// Keep every error (5xx of a server, 4xx/5xx of a client, no response).
+    pub keep_errors: bool,
+    /// Keep every request at least this slow; `0s`: no threshold.
+    #[serde(with = "duration")]
+    pub keep_slower_than: Duration,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        Self {
+            ratio: 0.1,
+            keep_errors: true,
+            keep_slower_than: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The processor.
+pub struct SamplingProcessor {
+    config: SamplingConfig,
+    /// Trace ids whose low 8 bytes are below this are kept by the ratio.
+    bound: u64,
+}
+
+impl SamplingProcessor {
+    /// A processor for `config`.
+    pub fn new(config: &SamplingConfig) -> Self {
+        let ratio = config.ratio.clamp(0.0, 1.0);
+        let bound = if ratio >= 1.0 {
+            u64::MAX
+        } else {
+            (ratio * 2f64.powi(64)) as u64
+        };
+        Self {
+            config: config.clone(),
+            bound,
+        }
+    }
+
+    /// Whether `e` is exported.
+    pub fn keeps(&self, e: &HttpEvent) -> bool {
+        if self.config.keep_errors && e.is_error() {
+            return true;
+        }
+        let threshold = self.config.keep_slower_than;
+        if !threshold.is_zero()
+            && e.end_time_unix_nano.saturating_sub(e.start_time_unix_nano)
+                >= threshold.as_nanos() as u64
+        {
+            return true;
+        }
+        self.bound == u64::MAX || low_bytes(&e.trace_id) < self.bound
+    }
+}
+
+/// The trace id's low 8 bytes (its last 16 hex digits) as a number; 0 when malformed.
+fn low_bytes(trace_id: &str) -> u64 {
+    trace_id
+        .get(trace_id.len().saturating_sub(16)..)
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .unwrap_or(0)
+}
+
+impl Processor for SamplingProcessor {
+    fn process(&mut self, mut batch: Batch) -> Batch {
+        batch.retain(|e| match e {
+            Event::Http(h) => self.keeps(h),
+            _ => true,
+        });
+        batch
+    }
+
+    fn drop_reason(&self) -> &'static str {
+        "sampled"
+    }
+}
+
+impl Kind for SamplingConfig {
+    const KIND: &'static str = "sampling";
+}
+
+impl Declared for SamplingConfig {
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Traces]
+    }
+    fn validate(&self) -> Vec<ConfigError> {
+        if (0.0..=1.0).contains(&self.ratio) {
+            Vec::new()
+        } else {
+            vec![ConfigError::new(
+                "ratio",
+                format!("{} is outside 0..=1", self.ratio),
+            )]
+        }
+    }
+}
+
+impl ProcessorType for SamplingConfig {
+    fn build(&self, _: &ComponentId, _shared: &Shared) -> Box<dyn Processor> {
+        Box::new(SamplingProcessor::new(self))
+    }
+}
+
+#[cfg(test)]
+#[path = "sampling_tests.rs"]
+mod tests;
