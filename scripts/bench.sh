@@ -17,6 +17,10 @@
 #          (scripts/bench/rate.py)
 #   loss   the rate at which the tcp ring buffer starts dropping with default sizes, and
 #          made = seen + lost per run, exactly (scripts/bench/loss.py; exits 1 if not)
+#   l7     cost per HTTP request of the l7 source (RED metrics only, and with every span
+#          exported over OTLP to a rotel that discards it) and per read/write on a
+#          descriptor it does not follow (scripts/bench/l7.py; L7_REQUESTS (50000),
+#          L7_CONNECTIONS (16), L7_SYSCALLS (500000); needs scripts/setup-receivers.sh's rotel)
 #   all    the four above
 #
 # Environment: ROUNDS (5), CONNECTIONS (20000), THREADS (4), REQUESTS (50000),
@@ -40,8 +44,8 @@ NETNS=kotel-bench-$$
 log() { printf 'bench: %s\n' "$*" >&2; }
 [[ $(id -u) -eq 0 ]] || { log "run as root (loads eBPF programs)"; exit 1; }
 case $what in
-  cost | scale | rate | loss | all) ;;
-  *) log "unknown benchmark '$what' (known: cost, scale, rate, loss, all)"; exit 2 ;;
+  cost | scale | rate | loss | l7 | all) ;;
+  *) log "unknown benchmark '$what' (known: cost, scale, rate, loss, l7, all)"; exit 2 ;;
 esac
 EXTRA_ROUNDS=${EXTRA_ROUNDS:-3}
 
@@ -56,6 +60,10 @@ if [[ -z ${KOTEL_BIN:-} ]]; then
 fi
 if [[ $what == scale || $what == all ]]; then
   cargo build --release --quiet -p kotel-integration-tests --bin kotel-bench-cri
+fi
+if [[ $what == l7 ]]; then
+  bash scripts/setup-receivers.sh
+  cargo build --release --quiet -p kotel-integration-tests --bin kotel-test-http
 fi
 
 work=$(mktemp -d)
@@ -77,6 +85,11 @@ if [[ $what == cost || $what == all ]]; then
     "storm:$CONNECTIONS:$THREADS" "rr:$REQUESTS:$RR_CONNECTIONS"
 fi
 [[ $what == cost ]] && exit 0
+if [[ $what == l7 ]]; then
+  python3 scripts/bench/l7.py "$KOTEL_BIN" "$PWD/target/release/kotel-test-http" \
+    "${KOTEL_TEST_VENV:-/opt/kotel-test/venv}/bin/rotel-agent" "$NETNS" "$ROUNDS"
+  exit 0
+fi
 # The others make up to a million connections per run: every local port, in this netns only.
 ip netns exec "$NETNS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 status=0

@@ -8,7 +8,12 @@
 //! kotel-test-http reconnect PORT N       N connections in turn, one GET /r each
 //! kotel-test-http concurrent PORT N      N connections open at once, one GET /c each
 //! kotel-test-http raw PORT KIND          garbage | tls | slow | longhead | mute | abandon
+//! kotel-test-http load CONNECTIONS REQUESTS   a server of its own and keep-alive clients
+//! kotel-test-http syscalls N             N one-byte writes and reads on a pipe
 //! ```
+//!
+//! `load` and `syscalls` are benchmark loads (scripts/bench/l7.py): their last line is
+//! `<operations> <wall ns> <process cpu ns>`.
 //!
 //! The server answers `GET /sleep/MS` after sleeping MS ms, `/fail` with 500, `/big/N`
 //! with an N-byte body written 4 KiB at a time, `/mute` never (it holds the connection
@@ -48,6 +53,10 @@ fn main() {
         Some("reconnect") => reconnect(port(), args[2].parse().expect("N")),
         Some("concurrent") => concurrent(port(), args[2].parse().expect("N")),
         Some("raw") => raw(port(), &args[2]),
+        Some("load") => {
+            return load(args[1].parse().expect("CONNECTIONS"), args[2].parse().expect("REQUESTS"))
+        }
+        Some("syscalls") => return syscalls(args[1].parse().expect("N")),
         _ => panic!("usage: see the file's header"),
     }
     println!("done");
@@ -108,6 +117,7 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Head> {
 }
 
 fn serve(conn: TcpStream) {
+    let _ = conn.set_nodelay(true);
     let mut writer = conn.try_clone().expect("clone");
     let mut reader = BufReader::new(conn);
     while let Some(head) = read_head(&mut reader) {
@@ -144,16 +154,21 @@ fn serve(conn: TcpStream) {
         let response_head = format!(
             "HTTP/1.1 {status}\r\nContent-Length: {size}\r\nConnection: {connection}\r\n\r\n"
         );
-        if writer.write_all(response_head.as_bytes()).is_err() {
+        let body = if head.method == "HEAD" {
+            Vec::new()
+        } else {
+            vec![b'x'; size]
+        };
+        // A small response in one write (as servers do); a big body 4 KiB at a time.
+        let written = if body.len() <= 4096 {
+            writer.write_all(&[response_head.as_bytes(), &body].concat())
+        } else {
+            writer
+                .write_all(response_head.as_bytes())
+                .and_then(|()| body.chunks(4096).try_for_each(|piece| writer.write_all(piece)))
+        };
+        if written.is_err() {
             return;
-        }
-        if head.method != "HEAD" {
-            let body = vec![b'x'; size];
-            for piece in body.chunks(4096) {
-                if writer.write_all(piece).is_err() {
-                    return;
-                }
-            }
         }
         if head.close {
             return;
@@ -297,4 +312,71 @@ fn raw(port: u16, kind: &str) {
         }
         other => panic!("unknown raw kind {other}"),
     }
+}
+
+/// CPU time of this process, in ns.
+fn process_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid clock id and out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Prints a benchmark load's last line.
+fn report(ops: usize, started: std::time::Instant, cpu0: u64) {
+    println!(
+        "{ops} {} {}",
+        started.elapsed().as_nanos(),
+        process_cpu_ns() - cpu0
+    );
+}
+
+/// `connections` keep-alive clients share `requests` GETs (64-byte bodies) to a server in
+/// this process.
+fn load(connections: usize, requests: usize) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(conn));
+        }
+    });
+    let (cpu0, started) = (process_cpu_ns(), std::time::Instant::now());
+    let per = requests / connections.max(1);
+    let clients: Vec<_> = (0..connections)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let (mut conn, mut reader) = connect(port);
+                let request = request("/b");
+                for _ in 0..per {
+                    conn.write_all(&request).expect("request");
+                    read_response(&mut reader, "GET");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("client");
+    }
+    report(per * connections, started, cpu0);
+}
+
+/// `n` one-byte write+read pairs on a pipe: descriptors the l7 source never follows.
+fn syscalls(n: usize) {
+    let mut fds = [0i32; 2];
+    // SAFETY: a valid out-array of two descriptors.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    let (cpu0, started) = (process_cpu_ns(), std::time::Instant::now());
+    let mut byte = [7u8; 1];
+    for _ in 0..n {
+        // SAFETY: one byte to and from our own pipe.
+        unsafe {
+            libc::write(fds[1], byte.as_ptr().cast(), 1);
+            libc::read(fds[0], byte.as_mut_ptr().cast(), 1);
+        }
+    }
+    report(2 * n, started, cpu0);
 }

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Cost of the l7 source per HTTP request and per untraced syscall.
+
+Run by scripts/bench.sh (`bench.sh l7`) as root; the loads run inside the benchmark's
+network namespace and are tests/src/bin/kotel-test-http's `load` (keep-alive clients and
+a server in one process, 64-byte bodies: each request is one exchange on each side) and
+`syscalls` (one-byte writes and reads on a pipe, descriptors the source never follows).
+Tools, alternating per round:
+
+  none           no agent
+  kotel-metrics  l7 -> aggregate -> prometheus (RED metrics only)
+  kotel-spans    the same plus l7 -> otlp (gRPC) to a rotel that discards what it gets:
+                 every span exported
+
+Cost is read from the kernel and /proc, not the clock: the agent's BPF programs'
+run_time_ns (bpf stats) plus the agent's CPU time (schedstat), divided by the requests
+(or syscalls). The wall-clock slowdown of the load is printed too.
+"""
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from benchlib import Tool, measure, spread, stop
+
+CONFIG_METRICS = """sources:
+  l7: {{}}
+processors:
+  aggregate: {{ interval: 15s }}
+exporters:
+  prometheus: {{ listen: 127.0.0.1:{port} }}
+pipelines:
+  metrics: {{ sources: [l7], processors: [aggregate], exporters: [prometheus] }}
+"""
+
+
+def config(work, name, text):
+    path = os.path.join(work, f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def main():
+    kotel, helper, rotel, netns, rounds = sys.argv[1:6]
+    rounds = int(rounds)
+    requests = int(os.environ.get("L7_REQUESTS", "50000"))
+    connections = int(os.environ.get("L7_CONNECTIONS", "16"))
+    syscalls = int(os.environ.get("L7_SYSCALLS", "500000"))
+    port, grpc = 19465, 14327
+    with tempfile.TemporaryDirectory() as work:
+        sink = subprocess.Popen([rotel, "start", "--otlp-grpc-endpoint", f"127.0.0.1:{grpc}",
+                                 "--otlp-http-endpoint", "127.0.0.1:14328", "--exporter", "blackhole",
+                                 "--pid-file", os.path.join(work, "rotel.pid"),
+                                 "--log-file", os.path.join(work, "rotel.log")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        metrics = config(work, "metrics", CONFIG_METRICS.format(port=port))
+        spans_text = CONFIG_METRICS.format(port=port).replace(
+            "exporters:\n", f"exporters:\n  otlp: {{ endpoint: 'http://127.0.0.1:{grpc}', protocol: grpc }}\n"
+        ) + "  traces: { sources: [l7], exporters: [otlp] }\n"
+        spans = config(work, "spans", spans_text)
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": ""}
+        tools = [
+            Tool("none", None, [], "out"),
+            Tool("kotel-metrics", [kotel, "--log", "info", "run", "--config", metrics], ["l7 source attached"], "err", env),
+            Tool("kotel-spans", [kotel, "--log", "info", "run", "--config", spans], ["l7 source attached"], "err", env),
+        ]
+        try:
+            for label, load, unit, names in [
+                (f"keep-alive HTTP/1.1, {requests} requests over {connections} connections, 64-byte bodies",
+                 [helper, "load", str(connections), str(requests)], "request", ["none", "kotel-metrics", "kotel-spans"]),
+                (f"{syscalls} one-byte write+read pairs on a pipe (descriptors kotel does not follow)",
+                 [helper, "syscalls", str(syscalls)], "syscall", ["none", "kotel-metrics"]),
+            ]:
+                chosen = [t for t in tools if t.name in names]
+                results = {t.name: [] for t in chosen}
+                for _ in range(rounds):
+                    for tool in chosen:
+                        results[tool.name].append(measure(tool, work, netns, load))
+                print(f"\n== {label}; {rounds} rounds, tools alternating")
+                print(f"{'tool':16} {'ns/' + unit + ' all-in':>26} {'kernel (BPF)':>26} {'user (agent)':>26}")
+                for name, runs in results.items():
+                    if name == "none":
+                        continue
+                    per = lambda key: [r[key] / r["ops"] for r in runs]
+                    total = [(r["kernel"] + r["user"]) / r["ops"] for r in runs]
+                    print(f"{name:16} {spread(total):>26} {spread(per('kernel')):>26} {spread(per('user')):>26}")
+                print(f"wall-clock per {unit} of the load (ns; slowdown = median of per-round ratios to 'none'):")
+                for name, runs in results.items():
+                    walls = [r["wall"] / r["ops"] for r in runs]
+                    ratios = [r["wall"] / b["wall"] for r, b in zip(runs, results["none"])]
+                    print(f"  {name:16} {spread(walls)}   slowdown {100 * (statistics.median(ratios) - 1):+5.1f}% "
+                          f"[{100 * (min(ratios) - 1):+.1f}%…{100 * (max(ratios) - 1):+.1f}%]")
+                print(f"kernel cost per program (median round; ns per run, runs per {unit}):")
+                for name, runs in results.items():
+                    if name == "none":
+                        continue
+                    mid = sorted(runs, key=lambda r: r["kernel"])[len(runs) // 2]
+                    for prog, (t, c) in sorted(mid["runs"].items()):
+                        if c:
+                            print(f"  {name:16} {prog:28} {t / c:7.0f} ns/run {c / mid['ops']:6.2f} runs/{unit}")
+        finally:
+            stop(sink)
+
+
+if __name__ == "__main__":
+    main()
