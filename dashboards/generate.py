@@ -1308,8 +1308,158 @@ def health_dashboard():
     )
 
 
+SERVER = "http_server_request_duration_seconds"
+ROUTE = "http_route"
+REQUESTS_VARIABLES = [
+    datasource_variable("datasource", "Prometheus", "prometheus"),
+    query_variable(
+        "namespace",
+        "Namespace",
+        "label_values(" + SERVER + "_count, " + NS + ")",
+        "Namespaces of pods that answered HTTP requests in the time range (All also "
+        "includes node processes, which have no namespace).",
+    ),
+    query_variable(
+        "pod",
+        "Pod",
+        "label_values(" + SERVER + "_count{" + NS + '=~"$namespace"}, ' + POD + ")",
+        "Pods of the selected namespaces that answered HTTP requests in the time range.",
+    ),
+]
+
+
+def requests_dashboard():
+    """Rate, errors and duration of the HTTP requests each workload answers (and makes),
+    per route, from the `l7` source through `aggregate`."""
+    count = workload_selector(SERVER + "_count")
+    errors = workload_selector(SERVER + "_count", 'error_type!=""')
+    by_route = [NS, POD, ROUTE]
+    route_legend = POD_LEGEND + " {{" + ROUTE + "}}"
+    layout = Layout()
+    layout.row("Overview")
+    layout.add(
+        stat(
+            "Requests",
+            "HTTP requests per second answered by the selected pods.",
+            sum_by([], rate(count)),
+            "reqps",
+        ),
+        6,
+        4,
+    )
+    layout.add(
+        stat(
+            "Errors",
+            "Share of the answered requests that are errors (5xx, no response, a dropped "
+            "connection).",
+            sum_by([], rate(errors)) + " / " + sum_by([], rate(count)),
+            "percentunit",
+            steps=(("orange", 0.01), ("red", 0.05)),
+        ),
+        6,
+        4,
+    )
+    layout.add(
+        stat(
+            "Duration p99",
+            "99th percentile of the server-side duration of the selected pods' requests, "
+            "from the kernel's syscall times.",
+            quantile("0.99", SERVER, [], native=False),
+            "s",
+            steps=(("orange", 0.5), ("red", 1)),
+        ),
+        6,
+        4,
+    )
+    layout.add(
+        stat(
+            "Outgoing requests",
+            "HTTP requests per second the selected pods made.",
+            sum_by([], rate(workload_selector("http_client_request_duration_seconds_count"))),
+            "reqps",
+        ),
+        6,
+        4,
+    )
+    layout.row("Rate, errors and duration by route")
+    layout.add(
+        timeseries(
+            "Requests by route",
+            "Requests per second each pod answered, by http.route (identifiers folded "
+            "into {id}, or the configured route patterns).",
+            refs([(node_pod(sum_by(by_route, rate(count))), route_legend)]),
+            "reqps",
+            legend_table=True,
+        ),
+        12,
+        9,
+    )
+    layout.add(
+        timeseries(
+            "Errors by route",
+            "Error responses per second, by route and error.type (the status code, "
+            "timeout or connection_closed).",
+            refs([(node_pod(sum_by(by_route + ["error_type"], rate(errors))),
+                   route_legend + " {{error_type}}")]),
+            "reqps",
+            legend_table=True,
+        ),
+        12,
+        9,
+    )
+    layout.add(
+        timeseries(
+            "Duration by route: p50, p99",
+            "Server-side request duration quantiles per pod and route.",
+            [
+                prom_target(ref, node_pod(quantile(q, SERVER, by_route, native=False)),
+                            route_legend + " " + name)
+                for ref, q, name in (("A", "0.5", "p50"), ("B", "0.99", "p99"))
+            ],
+            "s",
+            legend_table=True,
+        ),
+        12,
+        9,
+    )
+    layout.add(
+        heatmap(
+            "Duration distribution",
+            "Requests per second in each duration bucket, all selected pods together.",
+            SERVER,
+            "s",
+            native=False,
+        ),
+        12,
+        9,
+    )
+    layout.row("Outgoing requests")
+    client = workload_selector("http_client_request_duration_seconds_count")
+    layout.add(
+        timeseries(
+            "Outgoing requests by server",
+            "Requests per second the selected pods made, by server.address and status.",
+            refs([(node_pod(sum_by([NS, POD, "server_address", "http_response_status_code"], rate(client))),
+                   POD_LEGEND + " -> {{server_address}} {{http_response_status_code}}")]),
+            "reqps",
+            legend_table=True,
+        ),
+        24,
+        9,
+    )
+    return dashboard(
+        "kotel-requests",
+        "kotel / HTTP requests",
+        "HTTP/1.x requests every pod answers and makes, read by kotel from the socket "
+        "syscalls (no instrumentation): rate, errors and duration per route.",
+        REQUESTS_VARIABLES,
+        layout.panels,
+    )
+
+
 DASHBOARDS = {
     "kotel-network.json": network_dashboard,
+    "kotel-requests.json": requests_dashboard,
     "kotel-security.json": security_dashboard,
     "kotel-health.json": health_dashboard,
 }

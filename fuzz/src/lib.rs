@@ -13,6 +13,7 @@ use kotel::event::Event;
 use kotel::exporters::debug::{format, Verbosity};
 use kotel::exporters::otlp::encode_logs::logs_request;
 use kotel::exporters::otlp::encode_metrics::metrics_request;
+use kotel::exporters::otlp::encode_traces::traces_request;
 use kotel::kernel::clock::ClockOffset;
 use kotel::component::{Processor, Release};
 use kotel::processors::aggregate::{AggregateConfig, AggregateProcessor};
@@ -60,6 +61,10 @@ pub fn follow(event: &Event) {
     format::event(&mut text, event, Verbosity::Detailed);
     let resource = Resource::default();
     if let Some(request) = logs_request(&resource, &[event]) {
+        let _ = request.encode_to_vec();
+    }
+    if let Event::Http(e) = event {
+        let request = traces_request(&resource, &[e]).expect("an exchange is a span");
         let _ = request.encode_to_vec();
     }
     let mut aggregate = AggregateProcessor::new("aggregate", &AggregateConfig::default());
@@ -130,4 +135,35 @@ pub fn check_config(text: &str) -> Result<Config, ConfigErrors> {
         }
     }
     loaded
+}
+
+/// The `l7` target's whole check: `bytes` is a sequence of records, each behind its length
+/// (2 bytes, little endian); each is parsed (a rejection must carry a reason) and fed to
+/// one tracker, which is then swept past every timeout; every exchange it ends goes
+/// onward as [`check_decoded`]'s events do.
+pub fn check_l7(mut bytes: &[u8]) {
+    use kotel::sources::l7::records::Record;
+    use kotel::sources::l7::route::Routes;
+    use kotel::sources::l7::tracker::{Limits, Tracker};
+    let limits = Limits {
+        request_timeout: std::time::Duration::from_secs(1),
+        idle_timeout: std::time::Duration::from_secs(2),
+        max_connections: 64,
+    };
+    let mut tracker = Tracker::new("l7", limits, Routes::new(&[]).0, CLOCK);
+    let mut out = Vec::new();
+    while bytes.len() >= 2 {
+        let n = usize::from(u16::from_le_bytes([bytes[0], bytes[1]]));
+        let (record, rest) = bytes[2..].split_at(n.min(bytes.len() - 2));
+        bytes = rest;
+        match Record::parse(record) {
+            Ok(r) => tracker.record(r, &mut out),
+            Err(e) => check_rejection(e.reason(), &e.to_string()),
+        }
+    }
+    tracker.sweep(u64::MAX, &mut out);
+    for event in &out {
+        assert_record_round_trips(event);
+        follow(event);
+    }
 }

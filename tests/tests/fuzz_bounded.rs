@@ -79,6 +79,11 @@ fn fuzz_file_open_decode() {
 }
 
 #[test]
+fn fuzz_l7_records() {
+    fuzz("l7_records");
+}
+
+#[test]
 fn fuzz_replay_line() {
     fuzz("replay_line");
 }

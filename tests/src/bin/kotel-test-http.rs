@@ -54,7 +54,10 @@ fn main() {
         Some("concurrent") => concurrent(port(), args[2].parse().expect("N")),
         Some("raw") => raw(port(), &args[2]),
         Some("load") => {
-            return load(args[1].parse().expect("CONNECTIONS"), args[2].parse().expect("REQUESTS"))
+            return load(
+                args[1].parse().expect("CONNECTIONS"),
+                args[2].parse().expect("REQUESTS"),
+            )
         }
         Some("syscalls") => return syscalls(args[1].parse().expect("N")),
         _ => panic!("usage: see the file's header"),
@@ -163,9 +166,10 @@ fn serve(conn: TcpStream) {
         let written = if body.len() <= 4096 {
             writer.write_all(&[response_head.as_bytes(), &body].concat())
         } else {
-            writer
-                .write_all(response_head.as_bytes())
-                .and_then(|()| body.chunks(4096).try_for_each(|piece| writer.write_all(piece)))
+            writer.write_all(response_head.as_bytes()).and_then(|()| {
+                body.chunks(4096)
+                    .try_for_each(|piece| writer.write_all(piece))
+            })
         };
         if written.is_err() {
             return;

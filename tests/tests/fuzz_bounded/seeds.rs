@@ -11,6 +11,9 @@ use kotel::kernel::clock::ClockOffset;
 use kotel::processors::aggregate::{AggregateConfig, AggregateProcessor};
 use kotel_common::exec::{ExecRecord, FLAG_ARGS_TRUNCATED, FLAG_ARGS_UNREAD};
 use kotel_common::file_open::{matched, syscall, FileOpenRecord, STATUS_RESOLVED_IS_BASE};
+use kotel_common::l7::{
+    ConnInfo, L7Header, DATA_SEND, RECORD_CLOSE, RECORD_DATA, RECORD_OPEN, ROLE_SERVER,
+};
 use kotel_common::tcp::{
     state, TcpEvent, TcpEventKind, AF_INET, AF_INET6, DIRECTION_INBOUND, DIRECTION_OUTBOUND,
 };
@@ -39,6 +42,10 @@ unsafe impl Record for TcpEvent {}
 unsafe impl Record for ExecRecord {}
 // SAFETY: as above.
 unsafe impl Record for FileOpenRecord {}
+// SAFETY: as above.
+unsafe impl Record for L7Header {}
+// SAFETY: as above.
+unsafe impl Record for ConnInfo {}
 
 /// The record's bytes, exactly as in the ring buffer.
 fn bytes<T: Record>(record: &T) -> Vec<u8> {
@@ -209,6 +216,7 @@ pub fn all() -> Vec<Seed> {
     for (n, r) in file_open_records() {
         seeds.push(("file_open_decode", name(n), bytes(&r)));
     }
+    seeds.push(("l7_records", name("server-keep-alive"), l7_exchange()));
     for (n, event) in replay_events() {
         let mut line = serde_json::to_value(&event).unwrap();
         fix_times(&mut line);
@@ -233,4 +241,57 @@ fn fix_times(value: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(fix_times),
         _ => {}
     }
+}
+
+/// An `l7` record sequence (each behind its 2-byte length): a server connection opened,
+/// two requests and their responses, closed.
+fn l7_exchange() -> Vec<u8> {
+    let header = |kind, flags, start_ns: u64, size: usize| L7Header {
+        kind,
+        tgid: 4242,
+        fd: 5,
+        flags,
+        opened_ns: 1_000,
+        start_ns,
+        end_ns: start_ns + 10,
+        size: size as u64,
+        captured: if kind == RECORD_DATA { size as u32 } else { 0 },
+        _pad: 0,
+    };
+    let mut info = ConnInfo {
+        cgroup_id: 77,
+        role: ROLE_SERVER,
+        family: kotel_common::l7::AF_INET,
+        local_port: 8080,
+        remote_port: 40000,
+        ..ConnInfo::zeroed()
+    };
+    info.local_addr[..4].copy_from_slice(&[10, 0, 0, 1]);
+    info.remote_addr[..4].copy_from_slice(&[10, 0, 0, 2]);
+    info.comm[..5].copy_from_slice(b"nginx");
+    let mut records = vec![[bytes(&header(RECORD_OPEN, 0, 1_000, 0)), bytes(&info)].concat()];
+    let exchange: [(&[u8], u32); 4] = [
+        (b"GET /users/42 HTTP/1.1\r\nHost: api\r\n\r\n", 0),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", DATA_SEND),
+        (
+            b"POST /orders HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            0,
+        ),
+        (b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", DATA_SEND),
+    ];
+    for (i, (payload, flags)) in exchange.iter().enumerate() {
+        let start = 2_000 + 1_000 * i as u64;
+        records.push(
+            [
+                bytes(&header(RECORD_DATA, *flags, start, payload.len())),
+                payload.to_vec(),
+            ]
+            .concat(),
+        );
+    }
+    records.push(bytes(&header(RECORD_CLOSE, 0, 9_000, 0)));
+    records
+        .iter()
+        .flat_map(|r| [(r.len() as u16).to_le_bytes().to_vec(), r.clone()].concat())
+        .collect()
 }
