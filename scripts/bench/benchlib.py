@@ -114,6 +114,33 @@ def spread(values):
     return f"{statistics.median(values):8.0f}  [{min(values):.0f}–{max(values):.0f}]"
 
 
+def report(results, unit, width=20, who="process"):
+    """Prints what `measure` gave per tool (name -> runs, "none" the baseline): the cost
+    per `unit` all-in, in the kernel and in the tool's process; the load's wall-clock
+    slowdown against "none"; and each BPF program's cost in the median round."""
+    print(f"{'tool':{width}} {'ns/' + unit + ' all-in':>26} {'kernel (BPF)':>26} {'user (' + who + ')':>26}")
+    for name, runs in results.items():
+        if name == "none":
+            continue
+        per = lambda key: [r[key] / r["ops"] for r in runs]
+        total = [(r["kernel"] + r["user"]) / r["ops"] for r in runs]
+        print(f"{name:{width}} {spread(total):>26} {spread(per('kernel')):>26} {spread(per('user')):>26}")
+    print(f"\nwall-clock per {unit} of the load (ns; slowdown = median of per-round ratios to 'none'):")
+    for name, runs in results.items():
+        walls = [r["wall"] / r["ops"] for r in runs]
+        ratios = [r["wall"] / b["wall"] for r, b in zip(runs, results["none"])]
+        print(f"  {name:{width}} {spread(walls)}   slowdown {100 * (statistics.median(ratios) - 1):+5.1f}% "
+              f"[{100 * (min(ratios) - 1):+.1f}%…{100 * (max(ratios) - 1):+.1f}%]")
+    print(f"\nkernel cost per program (median round; ns per run, runs per {unit}):")
+    for name, runs in results.items():
+        if name == "none":
+            continue
+        mid = sorted(runs, key=lambda r: r["kernel"])[len(runs) // 2]
+        for prog, (t, c) in sorted(mid["runs"].items()):
+            if c:
+                print(f"  {name:{width}} {prog:28} {t / c:7.0f} ns/run {c / mid['ops']:6.2f} runs/{unit}")
+
+
 
 
 def scrape(port):

@@ -15,11 +15,10 @@ Wall-clock slowdown of the load (median and spread of none/tool pairs) is printe
 for those who ask, with the warning that on shared VMs it is noise at this scale.
 """
 import os
-import statistics
 import sys
 import tempfile
 
-from benchlib import HERE, Tool, kotel_tool, measure, spread
+from benchlib import HERE, Tool, kotel_tool, measure, report
 
 
 def tools(kotel, prometheus_port):
@@ -46,26 +45,7 @@ def main():
                 for tool in tools(kotel, port):
                     results[tool.name].append(measure(tool, work, netns, load))
             print(f"\n== {kind}: {n} {unit}s per run ({'threads' if kind == 'storm' else 'connections'}: {k}), {rounds} rounds, tools alternating")
-            print(f"{'tool':20} {'ns/' + unit + ' all-in':>26} {'kernel (BPF)':>26} {'user (process)':>26}")
-            for name, runs in results.items():
-                if name == "none":
-                    continue
-                per = lambda key: [r[key] / r["ops"] for r in runs]
-                total = [(r["kernel"] + r["user"]) / r["ops"] for r in runs]
-                print(f"{name:20} {spread(total):>26} {spread(per('kernel')):>26} {spread(per('user')):>26}")
-            print(f"\nwall-clock per {unit} of the load (ns; slowdown = median of per-round ratios to 'none'):")
-            for name, runs in results.items():
-                walls = [r["wall"] / r["ops"] for r in runs]
-                ratios = [r["wall"] / b["wall"] for r, b in zip(runs, results["none"])]
-                print(f"  {name:20} {spread(walls)}   slowdown {100 * (statistics.median(ratios) - 1):+5.1f}% [{100 * (min(ratios) - 1):+.1f}%…{100 * (max(ratios) - 1):+.1f}%]")
-            print(f"\nkernel cost per program (median round; ns per run, runs per {unit}):")
-            for name, runs in results.items():
-                if name == "none":
-                    continue
-                mid = sorted(runs, key=lambda r: r["kernel"])[len(runs) // 2]
-                for prog, (t, c) in sorted(mid["runs"].items()):
-                    if c:
-                        print(f"  {name:20} {prog:28} {t / c:7.0f} ns/run {c / mid['ops']:6.2f} runs/{unit}")
+            report(results, unit, width=20, who="process")
 
 
 if __name__ == "__main__":

@@ -17,12 +17,11 @@ run_time_ns (bpf stats) plus the agent's CPU time (schedstat), divided by the re
 (or syscalls). The wall-clock slowdown of the load is printed too.
 """
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 
-from benchlib import Tool, measure, spread, stop
+from benchlib import Tool, measure, report, stop
 
 CONFIG_METRICS = """sources:
   l7: {{}}
@@ -79,27 +78,7 @@ def main():
                     for tool in chosen:
                         results[tool.name].append(measure(tool, work, netns, load))
                 print(f"\n== {label}; {rounds} rounds, tools alternating")
-                print(f"{'tool':16} {'ns/' + unit + ' all-in':>26} {'kernel (BPF)':>26} {'user (agent)':>26}")
-                for name, runs in results.items():
-                    if name == "none":
-                        continue
-                    per = lambda key: [r[key] / r["ops"] for r in runs]
-                    total = [(r["kernel"] + r["user"]) / r["ops"] for r in runs]
-                    print(f"{name:16} {spread(total):>26} {spread(per('kernel')):>26} {spread(per('user')):>26}")
-                print(f"wall-clock per {unit} of the load (ns; slowdown = median of per-round ratios to 'none'):")
-                for name, runs in results.items():
-                    walls = [r["wall"] / r["ops"] for r in runs]
-                    ratios = [r["wall"] / b["wall"] for r, b in zip(runs, results["none"])]
-                    print(f"  {name:16} {spread(walls)}   slowdown {100 * (statistics.median(ratios) - 1):+5.1f}% "
-                          f"[{100 * (min(ratios) - 1):+.1f}%…{100 * (max(ratios) - 1):+.1f}%]")
-                print(f"kernel cost per program (median round; ns per run, runs per {unit}):")
-                for name, runs in results.items():
-                    if name == "none":
-                        continue
-                    mid = sorted(runs, key=lambda r: r["kernel"])[len(runs) // 2]
-                    for prog, (t, c) in sorted(mid["runs"].items()):
-                        if c:
-                            print(f"  {name:16} {prog:28} {t / c:7.0f} ns/run {c / mid['ops']:6.2f} runs/{unit}")
+                report(results, unit, width=16, who="agent")
         finally:
             stop(sink)
 

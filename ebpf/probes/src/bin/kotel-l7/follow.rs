@@ -9,7 +9,7 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use kotel_common::l7::{
-    ConnInfo, L7Key, L7Stat, L7State, SockFields, AF_INET, AF_INET6, PROTOCOL_UNKNOWN,
+    ConnInfo, L7Header, L7Key, L7Stat, L7State, SockFields, AF_INET, AF_INET6, PROTOCOL_UNKNOWN,
     RECORD_CLOSE, RECORD_OPEN, ROLE_SERVER,
 };
 use kotel_probes::{
@@ -90,17 +90,7 @@ pub(super) fn follow(fd: u32, role: u32, start_ns: u64) {
         if KOTEL_L7_SOCKETS.insert(&key, &state, 0).is_err() {
             return;
         }
-        let h = &mut (*s).header;
-        h.kind = RECORD_OPEN;
-        h.tgid = tgid;
-        h.fd = fd;
-        h.flags = 0;
-        h.opened_ns = now;
-        h.start_ns = start_ns;
-        h.end_ns = now;
-        h.size = 0;
-        h.captured = 0;
-        h._pad = 0;
+        header(&mut (*s).header, RECORD_OPEN, key, now, start_ns, now);
         send(s, core::mem::size_of::<ConnInfo>() as u32);
         count(L7Stat::Opened);
     }
@@ -133,20 +123,26 @@ pub(super) fn closing(ctx: &TracePointContext) {
     let now = unsafe { bpf_ktime_get_ns() };
     // SAFETY: this CPU's scratch.
     unsafe {
-        let h = &mut (*s).header;
-        h.kind = RECORD_CLOSE;
-        h.tgid = key.tgid;
-        h.fd = key.fd;
-        h.flags = 0;
-        h.opened_ns = opened_ns;
-        h.start_ns = now;
-        h.end_ns = now;
-        h.size = 0;
-        h.captured = 0;
-        h._pad = 0;
+        header(&mut (*s).header, RECORD_CLOSE, key, opened_ns, now, now);
         send(s, 0);
     }
     count(L7Stat::Closed);
+}
+
+/// Fills `h` for a record of `kind` without payload about connection `key` opened at
+/// `opened_ns`, its syscall running from `start_ns` to `end_ns`.
+#[inline(always)]
+fn header(h: &mut L7Header, kind: u32, key: L7Key, opened_ns: u64, start_ns: u64, end_ns: u64) {
+    h.kind = kind;
+    h.tgid = key.tgid;
+    h.fd = key.fd;
+    h.flags = 0;
+    h.opened_ns = opened_ns;
+    h.start_ns = start_ns;
+    h.end_ns = end_ns;
+    h.size = 0;
+    h.captured = 0;
+    h._pad = 0;
 }
 
 /// Fills `info`'s family, ports and addresses from the socket behind `fd`.
