@@ -256,7 +256,7 @@ fn run_refuses_kernel_sources_without_privilege_before_starting_anything() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(
-            "sources exec, file_open, tcp load eBPF programs, which needs root or CAP_BPF and CAP_PERFMON"
+            "sources exec, file_open, l7, tcp load eBPF programs, which needs root or CAP_BPF and CAP_PERFMON"
         ),
         "{stderr}"
     );

@@ -150,7 +150,7 @@ pub fn check_l7(mut bytes: &[u8]) {
         idle_timeout: std::time::Duration::from_secs(2),
         max_connections: 64,
     };
-    let mut tracker = Tracker::new("l7", limits, Routes::new(&[]).0, CLOCK);
+    let mut tracker = Tracker::new("l7", limits, Routes::new(&[]).0, CLOCK, "/nonexistent".into());
     let mut out = Vec::new();
     while bytes.len() >= 2 {
         let n = usize::from(u16::from_le_bytes([bytes[0], bytes[1]]));

@@ -7,8 +7,8 @@
 //! gateway). The test drives connections, a refused connect, retransmits across a veth
 //! pair, an exec and an open of a watched file, then:
 //!
-//! - every Prometheus query of the network and security dashboards returns data from
-//!   both, with the dashboards' own expressions (variables set to match everything);
+//! - every Prometheus query of the network, requests and security dashboards returns data
+//!   from both (HTTP requests from `kotel-test-http` for the requests dashboard), with the dashboards' own expressions (variables set to match everything);
 //! - each Prometheus stored the histograms in its own form (no `_bucket` series in the
 //!   native one, no native histogram in the classic one);
 //! - two pods with RTTs 2^9 apart, summed across pods, give quantiles inside the right
@@ -77,8 +77,9 @@ fn every_prometheus_panel_shows_the_workload_in_both_histogram_forms() {
 
     let queries = dashboard_queries(|file| !file.contains("health"));
     assert!(queries.len() >= 20, "{} queries", queries.len());
+    let http = HttpServer::start();
     let (empty, round) = until_both_return_data(&queries, [&classic, &native], |round| {
-        drive_workload(&watched, round)
+        drive_workload(&watched, round, http.port)
     });
     let report: Vec<String> = empty
         .iter()
@@ -153,10 +154,11 @@ fn every_prometheus_panel_shows_the_workload_in_both_histogram_forms() {
 fn pipeline(port: u16, watched: &Path, replay: &Path) -> String {
     format!(
         "sources:\n  tcp: {{ batch_timeout: 50ms, metrics_interval: 1s }}\n  exec: {{ batch_timeout: 50ms }}\n  \
-         file_open: {{ paths: [\"{}\"], batch_timeout: 50ms }}\n  replay: {{ path: \"{}\" }}\n\
+         file_open: {{ paths: [\"{}\"], batch_timeout: 50ms }}\n  replay: {{ path: \"{}\" }}\n  \
+         l7: {{ batch_timeout: 50ms }}\n\
          processors:\n  aggregate: {{ interval: 1s }}\n\
          exporters:\n  prometheus: {{ listen: \"127.0.0.1:{port}\" }}\n  debug: {{ verbosity: basic }}\n\
-         pipelines:\n  metrics: {{ sources: [tcp, replay], processors: [aggregate], exporters: [prometheus] }}\n  \
+         pipelines:\n  metrics: {{ sources: [tcp, replay, l7], processors: [aggregate], exporters: [prometheus] }}\n  \
          logs: {{ sources: [exec, file_open], exporters: [debug] }}\n\
          telemetry: {{ interval: 1s }}\n",
         watched.display(),
@@ -220,8 +222,15 @@ fn returns_data(prometheus: &Prometheus, expr: &str) -> bool {
 /// connect (a failed connect and resets), retransmits across a veth pair whose client
 /// end drops everything for a while (first round only), an exec and an open of the
 /// watched file.
-fn drive_workload(watched: &Path, round: usize) {
+fn drive_workload(watched: &Path, round: usize, http_port: u16) {
     traffic::Traffic::run(5, Duration::from_millis(20));
+    // HTTP requests from a process of their own (the agent does not follow its own
+    // sockets): answered, failed (500), and so both sides' durations and an error.
+    let http = std::process::Command::new(env!("CARGO_BIN_EXE_kotel-test-http"))
+        .args(["client", &http_port.to_string(), "/users/1", "/fail"])
+        .status()
+        .unwrap();
+    assert!(http.success());
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let refused_port = closed.local_addr().unwrap().port();
     drop(closed);
@@ -233,6 +242,36 @@ fn drive_workload(watched: &Path, round: usize) {
     assert!(status.success());
     std::fs::read(watched).unwrap();
     thread::sleep(Duration::from_secs(2));
+}
+
+/// `kotel-test-http server` (the requests dashboard's traffic), killed on drop.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kotel-test-http"))
+            .arg("server")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("kotel-test-http server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("its port");
+        let port = line.trim().parse().expect("a port");
+        Self { child, port }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A connection between two namespaces whose segments are dropped for 1.2 s, so the
@@ -359,8 +398,9 @@ fn every_health_panel_shows_a_faulty_agent() {
 
     let queries = dashboard_queries(|file| file.contains("health"));
     assert!(queries.len() >= 40, "{} queries", queries.len());
+    let http = HttpServer::start();
     let (empty, round) = until_both_return_data(&queries, [&classic, &native], |round| {
-        drive_workload(&watched, round);
+        drive_workload(&watched, round, http.port);
         // A burst the 4 KiB ring cannot hold.
         traffic::Traffic::run(200, Duration::ZERO);
     });

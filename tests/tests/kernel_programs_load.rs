@@ -205,6 +205,7 @@ fn every_program_loads_under_every_switch_combination_within_the_stack_budget() 
         ("l7", "kotel_l7_exit_accept"),
         ("l7", "kotel_l7_enter_close"),
         ("l7", "kotel_l7_enter_recv"),
+        ("l7", "kotel_l7_enter_recvfrom"),
         ("l7", "kotel_l7_enter_send"),
         ("l7", "kotel_l7_enter_readv"),
         ("l7", "kotel_l7_enter_writev"),

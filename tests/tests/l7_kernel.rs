@@ -182,6 +182,14 @@ fn no_response_dropped_connections_garbage_tls_slow_and_long_heads() {
             e.side
         );
     }
+    // A response peeked at (MSG_PEEK) before it is read is seen once.
+    let unmatched = skipped("response_without_request");
+    server.run("raw", &["peek"]);
+    let spans = source.spans_until(&server, 2, Duration::from_secs(5));
+    assert!(spans
+        .iter()
+        .all(|e| e.path == "/peek" && e.status == 200 && e.failure.is_none()));
+    assert_eq!(skipped("response_without_request"), unmatched);
     // Not HTTP: no span, counted by the kernel, which stops following the socket.
     server.run("raw", &["garbage"]);
     server.run("raw", &["tls"]);

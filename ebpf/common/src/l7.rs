@@ -288,8 +288,10 @@ pub fn classify(head: u64, len: u64) -> (u32, u32) {
 
 /// Object-file names of the `l7` source's programs, maps and globals.
 pub mod names {
-    /// Enter of `read` and `recvfrom` (descriptor, buffer, length).
+    /// Enter of `read` (descriptor, buffer, length).
     pub const ENTER_RECV: &str = "kotel_l7_enter_recv";
+    /// Enter of `recvfrom` (as `read`, skipped with `MSG_PEEK`: the bytes are read again).
+    pub const ENTER_RECVFROM: &str = "kotel_l7_enter_recvfrom";
     /// Enter of `write` and `sendto`.
     pub const ENTER_SEND: &str = "kotel_l7_enter_send";
     /// Enter of `readv`.

@@ -7,7 +7,7 @@
 //! kotel-test-http pipeline PORT PATH...  one connection, every request in one write
 //! kotel-test-http reconnect PORT N       N connections in turn, one GET /r each
 //! kotel-test-http concurrent PORT N      N connections open at once, one GET /c each
-//! kotel-test-http raw PORT KIND          garbage | tls | slow | longhead | mute | abandon
+//! kotel-test-http raw PORT KIND          garbage | tls | slow | longhead | mute | abandon | peek
 //! kotel-test-http load CONNECTIONS REQUESTS   a server of its own and keep-alive clients
 //! kotel-test-http syscalls N             N one-byte writes and reads on a pipe
 //! ```
@@ -308,6 +308,24 @@ fn raw(port: u16, kind: &str) {
                 .expect("timeout");
             let mut byte = [0u8; 1];
             assert!(reader.read(&mut byte).is_err(), "the mute path answered");
+        }
+        "peek" => {
+            // Peek at the response before reading it (as proxies' inspectors do): the
+            // bytes are read twice, the request answered once.
+            use std::os::fd::AsRawFd;
+            conn.write_all(&request("/peek")).expect("request");
+            let mut buf = [0u8; 64];
+            // SAFETY: a valid buffer of its length on our own socket.
+            let n = unsafe {
+                libc::recv(
+                    conn.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_PEEK,
+                )
+            };
+            assert!(n > 0, "peek");
+            read_response(&mut reader, "GET");
         }
         "abandon" => {
             conn.write_all(&request("/drop")).expect("request");

@@ -176,10 +176,14 @@ pub fn span(e: &HttpEvent) -> Span {
         start_time_unix_nano: e.start_time_unix_nano,
         end_time_unix_nano: e.end_time_unix_nano,
         attributes,
+        // The conventions leave the description empty where the status code says it all.
         status: Some(match error {
-            Some(t) => Status {
+            Some(_) => Status {
                 code: StatusCode::Error as i32,
-                message: t,
+                message: e
+                    .failure
+                    .map(|f| f.as_str().to_string())
+                    .unwrap_or_default(),
             },
             None => Status::default(),
         }),

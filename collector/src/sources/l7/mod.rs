@@ -127,7 +127,13 @@ impl KernelProgram for L7 {
             max_connections: config.max_connections,
         };
         let (routes, _) = Routes::new(&config.routes);
-        let tracker = Tracker::new(source, limits, routes, ClockOffset::now());
+        let tracker = Tracker::new(
+            source,
+            limits,
+            routes,
+            ClockOffset::now(),
+            config.proc_dir(),
+        );
         let tracker = Arc::new(Mutex::new(tracker));
         Ok((
             L7Decoder {

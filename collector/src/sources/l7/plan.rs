@@ -60,7 +60,7 @@ const HOOKS: [Hook; 31] = [
     hook(names::ENTER_CLOSE, "sys_enter_close", true),
     hook(names::ENTER_RECV, "sys_enter_read", true),
     hook(names::ENTER_SEND, "sys_enter_write", true),
-    hook(names::ENTER_RECV, "sys_enter_recvfrom", true),
+    hook(names::ENTER_RECVFROM, "sys_enter_recvfrom", true),
     hook(names::ENTER_SEND, "sys_enter_sendto", true),
     hook(names::ENTER_READV, "sys_enter_readv", false),
     hook(names::ENTER_WRITEV, "sys_enter_writev", false),

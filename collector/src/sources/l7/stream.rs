@@ -178,6 +178,11 @@ impl<H: Head> Stream<H> {
                     if pos >= seen {
                         return self.lose(None, chunk.at, out);
                     }
+                    // Stray line ends between messages (RFC 9112 §2.2) are skipped.
+                    if matches!(chunk.bytes[pos as usize], b'\r' | b'\n') {
+                        pos += 1;
+                        continue;
+                    }
                     let bytes = &chunk.bytes[pos as usize..];
                     match H::parse(bytes, method) {
                         Parsed::Complete(head, len) => {

@@ -9,20 +9,23 @@
 //!   connection closes (a body framed by the close ends there; a request without a
 //!   response ends with [`HttpFailure::ConnectionClosed`]). A request still unanswered
 //!   `request_timeout` after it started ends with [`HttpFailure::Timeout`] at
-//!   [`Tracker::sweep`].
+//!   [`Tracker::sweep`]; a response under way is never cut by it.
 //! - A connection opened again under the same descriptor (its close was not seen) ends
-//!   the old one first, as a close: no state outlives its descriptor. Connections idle
-//!   for `idle_timeout` with nothing pending are forgotten (processes that exit without
-//!   closing).
+//!   the old one first, as a close: no state outlives its descriptor. A connection idle
+//!   for `idle_timeout` with nothing pending is forgotten unless its descriptor is still
+//!   open in `/proc` (a process that exited without closing it).
 //! - Ids: a request with a `traceparent` joins its trace (a server span under the
 //!   caller's span; a client span is the caller's span itself). Otherwise a server span
 //!   whose client is on this node (the client's local address is the server's peer) joins
 //!   the client span of the same request on that connection; else a new trace.
+//! - A `101 Switching Protocols` or a `2xx` to `CONNECT` ends its exchange at the head;
+//!   the connection is a tunnel from then on and is no longer parsed.
 //! - Whatever is dropped is counted in [`SKIPPED`]`{source,reason}`; each exchange in
 //!   [`EXCHANGES`]`{source,outcome}`.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,11 +101,14 @@ struct Conn {
     next_index: u64,
     /// Client connections: the ids of requests already ended.
     recent: VecDeque<Sent>,
+    /// The connection switched protocols (101, CONNECT): its bytes are no longer parsed.
+    tunnel: bool,
 }
 
 /// The connections of one source.
 pub struct Tracker {
-    source: String,
+    skips: Skips,
+    proc_dir: PathBuf,
     limits: Limits,
     routes: Routes,
     ids: Ids,
@@ -112,17 +118,31 @@ pub struct Tracker {
     clients: HashMap<SocketAddr, ConnKey>,
     request_steps: Vec<Step<RequestHead>>,
     response_steps: Vec<Step<ResponseHead>>,
+    /// Scratch: the methods of the requests not answered yet.
+    methods: Vec<&'static str>,
     answered: metrics::Counter,
     timed_out: metrics::Counter,
     closed: metrics::Counter,
 }
 
 impl Tracker {
-    /// A tracker for source `source` (the `source` label).
-    pub fn new(source: &str, limits: Limits, routes: Routes, clock: ClockOffset) -> Self {
+    /// A tracker for source `source` (the `source` label); `proc_dir` is the host's
+    /// `/proc`, where a connection idle past `idle_timeout` is looked for (its descriptor
+    /// still open: kept).
+    pub fn new(
+        source: &str,
+        limits: Limits,
+        routes: Routes,
+        clock: ClockOffset,
+        proc_dir: PathBuf,
+    ) -> Self {
         let outcome = |o: &'static str| metrics::counter!(EXCHANGES, "source" => source.to_string(), "outcome" => o);
         Self {
-            source: source.to_string(),
+            skips: Skips {
+                source: source.to_string(),
+                counters: HashMap::new(),
+            },
+            proc_dir,
             limits,
             routes,
             ids: Ids::default(),
@@ -131,6 +151,7 @@ impl Tracker {
             clients: HashMap::new(),
             request_steps: Vec::new(),
             response_steps: Vec::new(),
+            methods: Vec::new(),
             answered: outcome("answered"),
             timed_out: outcome("timeout"),
             closed: outcome("connection_closed"),
@@ -158,7 +179,7 @@ impl Tracker {
             }
             Record::Ignored { header, tls } => {
                 if self.is_current(&header) {
-                    skip(&self.source, if tls { "tls" } else { "other_protocol" });
+                    self.skips.count(if tls { "tls" } else { "other_protocol" });
                     self.forget(header.key);
                 }
             }
@@ -176,7 +197,7 @@ impl Tracker {
             self.end(header.key, header.start_ns, out);
         }
         if self.conns.len() >= self.limits.max_connections {
-            skip(&self.source, "connections_full");
+            self.skips.count("connections_full");
             return;
         }
         if !opened.server {
@@ -193,6 +214,7 @@ impl Tracker {
                 pending: VecDeque::new(),
                 next_index: 0,
                 recent: VecDeque::new(),
+                tunnel: false,
             },
         );
     }
@@ -203,10 +225,13 @@ impl Tracker {
             .get_mut(&header.key)
             .filter(|c| c.opened_ns == header.opened_ns)
         else {
-            skip(&self.source, "unknown_connection");
+            self.skips.count("unknown_connection");
             return;
         };
         conn.last_ns = header.end_ns;
+        if conn.tunnel {
+            return;
+        }
         let chunk = Chunk {
             bytes,
             size: header.size,
@@ -224,14 +249,17 @@ impl Tracker {
             }
             self.request_steps = steps;
         } else {
-            let methods: Vec<&'static str> = conn
-                .pending
-                .iter()
-                .filter(|p| p.response.is_none())
-                .map(|p| p.head.method)
-                .collect();
+            let mut methods = std::mem::take(&mut self.methods);
+            methods.clear();
+            methods.extend(
+                conn.pending
+                    .iter()
+                    .filter(|p| p.response.is_none())
+                    .map(|p| p.head.method),
+            );
             let mut steps = std::mem::take(&mut self.response_steps);
             conn.responses.feed(&chunk, &methods, &mut steps);
+            self.methods = methods;
             for step in steps.drain(..) {
                 self.response_step(header.key, step, out);
             }
@@ -243,7 +271,7 @@ impl Tracker {
         match step {
             Step::Head { head, at, framed } => {
                 if !framed {
-                    skip(&self.source, "head_cut");
+                    self.skips.count("head_cut");
                 }
                 let Some(conn) = self.conns.get_mut(&key) else {
                     return;
@@ -263,7 +291,7 @@ impl Tracker {
                 conn.next_index += 1;
                 if conn.pending.len() >= MAX_PENDING {
                     conn.pending.pop_front();
-                    skip(&self.source, "pending_overflow");
+                    self.skips.count("pending_overflow");
                 }
                 conn.pending.push_back(Pending {
                     head,
@@ -277,8 +305,8 @@ impl Tracker {
                 });
             }
             Step::End(_) => {}
-            Step::Invalid(e) => skip(&self.source, e.reason()),
-            Step::Lost(_) => skip(&self.source, "framing_lost"),
+            Step::Invalid(e) => self.skips.count(e.reason()),
+            Step::Lost(_) => self.skips.count("framing_lost"),
         }
     }
 
@@ -292,12 +320,19 @@ impl Tracker {
                     return;
                 }
                 let Some(p) = conn.pending.iter_mut().find(|p| p.response.is_none()) else {
-                    skip(&self.source, "response_without_request");
+                    self.skips.count("response_without_request");
                     return;
                 };
+                // A switch of protocols (101) or a CONNECT tunnel: the exchange ends with
+                // the head, and what follows on the connection is not HTTP/1.x.
+                let tunnel = head.status == 101
+                    || (p.head.method == "CONNECT" && (200..300).contains(&head.status));
                 p.response = Some(head);
-                if !framed {
-                    skip(&self.source, "head_cut");
+                if tunnel {
+                    conn.tunnel = true;
+                    self.finish_front(key, at.end_ns, None, out);
+                } else if !framed {
+                    self.skips.count("head_cut");
                     self.finish_front(key, at.end_ns, None, out);
                 }
             }
@@ -306,9 +341,9 @@ impl Tracker {
                     self.finish_front(key, at.end_ns, None, out);
                 }
             }
-            Step::Invalid(e) => skip(&self.source, e.reason()),
+            Step::Invalid(e) => self.skips.count(e.reason()),
             Step::Lost(at) => {
-                skip(&self.source, "framing_lost");
+                self.skips.count("framing_lost");
                 if conn.pending.front().is_some_and(|p| p.response.is_some()) {
                     self.finish_front(key, at.end_ns, None, out);
                 }
@@ -363,28 +398,36 @@ impl Tracker {
         let idle = self.limits.idle_timeout.as_nanos() as u64;
         let mut expired = Vec::new();
         let mut idle_keys = Vec::new();
+        // Only a request with no response yet times out: a response under way (a long
+        // download, a stream) ends with its body or the connection.
+        let unanswered_since =
+            |p: &Pending| p.response.is_none() && now_ns.saturating_sub(p.start_ns) >= timeout;
         for (key, conn) in &self.conns {
-            if conn
-                .pending
-                .front()
-                .is_some_and(|p| now_ns.saturating_sub(p.start_ns) >= timeout)
-            {
+            if conn.pending.front().is_some_and(unanswered_since) {
                 expired.push(*key);
             } else if conn.pending.is_empty() && now_ns.saturating_sub(conn.last_ns) >= idle {
                 idle_keys.push(*key);
             }
         }
         for key in expired {
-            while self.conns.get(&key).is_some_and(|c| {
-                c.pending
-                    .front()
-                    .is_some_and(|p| now_ns.saturating_sub(p.start_ns) >= timeout)
-            }) {
+            while self
+                .conns
+                .get(&key)
+                .is_some_and(|c| c.pending.front().is_some_and(unanswered_since))
+            {
                 self.finish_front(key, now_ns, Some(HttpFailure::Timeout), out);
             }
         }
         for key in idle_keys {
-            skip(&self.source, "idle_expired");
+            // A descriptor still open is a quiet keep-alive connection, not a dead one.
+            let fd = self.proc_dir.join(format!("{}/fd/{}", key.tgid, key.fd));
+            if fd.exists() {
+                if let Some(conn) = self.conns.get_mut(&key) {
+                    conn.last_ns = now_ns;
+                }
+                continue;
+            }
+            self.skips.count("idle_expired");
             self.forget(key);
         }
     }
@@ -440,7 +483,12 @@ impl Tracker {
             comm: meta.comm.clone(),
             cgroup_id: meta.cgroup_id,
             method: p.head.method.to_string(),
-            route: self.routes.route(&path),
+            // A path nothing answers has no route (and scanners' paths no series).
+            route: if response.is_some_and(|r| r.status == 404) {
+                String::new()
+            } else {
+                self.routes.route(&path)
+            },
             path,
             version: p.head.version.as_str().to_string(),
             status: response.map_or(0, |r| r.status),
@@ -487,9 +535,22 @@ impl Tracker {
     }
 }
 
-/// Counts one thing source `source` dropped.
-fn skip(source: &str, reason: &'static str) {
-    metrics::counter!(SKIPPED, "source" => source.to_string(), "reason" => reason).increment(1);
+/// The [`SKIPPED`] counters of one source, made once per reason.
+struct Skips {
+    source: String,
+    counters: HashMap<&'static str, metrics::Counter>,
+}
+
+impl Skips {
+    fn count(&mut self, reason: &'static str) {
+        let source = &self.source;
+        self.counters
+            .entry(reason)
+            .or_insert_with(
+                || metrics::counter!(SKIPPED, "source" => source.clone(), "reason" => reason),
+            )
+            .increment(1);
+    }
 }
 
 fn body_bytes(framing: Framing) -> Option<u64> {

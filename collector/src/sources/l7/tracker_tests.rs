@@ -13,7 +13,13 @@ fn tracker() -> Tracker {
         idle_timeout: Duration::from_secs(60),
         max_connections: 16,
     };
-    Tracker::new("l7", limits, Routes::new(&[]).0, ClockOffset::fixed(0))
+    Tracker::new(
+        "l7",
+        limits,
+        Routes::new(&[]).0,
+        ClockOffset::fixed(0),
+        "/nonexistent-proc".into(),
+    )
 }
 
 fn header(key: ConnKey, opened_ns: u64, start_ns: u64, end_ns: u64, size: u64) -> Header {
@@ -510,4 +516,132 @@ fn idle_connections_are_forgotten() {
     assert_eq!(t.connections(), 1);
     t.sweep(OPENED + 60_000_000_000, &mut out);
     assert_eq!((t.connections(), out.len()), (0, 0));
+}
+
+#[test]
+fn a_response_under_way_is_never_cut_by_the_request_timeout() {
+    let mut t = tracker();
+    open(&mut t, KEY, OPENED, false);
+    io(
+        &mut t,
+        SEND,
+        1_000,
+        1_001,
+        b"GET /download HTTP/1.1\r\n\r\n",
+    );
+    io(
+        &mut t,
+        RECV,
+        2_000,
+        2_001,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+    );
+    let mut out = Vec::new();
+    t.sweep(60_000_000_000, &mut out);
+    assert!(out.is_empty(), "the body is still coming: {out:?}");
+    let ev = io(&mut t, RECV, 60_000_000_001, 60_000_000_002, b"0123456789");
+    assert_eq!((ev.len(), ev[0].failure, ev[0].status), (1, None, 200));
+}
+
+#[test]
+fn switching_protocols_ends_the_exchange_and_the_tunnel_is_not_parsed() {
+    let mut t = tracker();
+    open(&mut t, KEY, OPENED, true);
+    io(
+        &mut t,
+        RECV,
+        1,
+        2,
+        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+    );
+    let ev = io(
+        &mut t,
+        SEND,
+        3,
+        4,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+    );
+    assert_eq!(
+        (ev.len(), ev[0].status, ev[0].end_time_unix_nano),
+        (1, 101, 4)
+    );
+    // WebSocket frames both ways: nothing parsed, nothing pending.
+    assert!(io(&mut t, RECV, 5, 6, &[0x81, 0x85, 1, 2, 3, 4, 5]).is_empty());
+    assert!(io(&mut t, SEND, 7, 8, b"GET /not-a-request HTTP/1.1\r\n\r\n").is_empty());
+    let mut out = Vec::new();
+    t.sweep(u64::MAX / 2, &mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn not_found_paths_have_no_route() {
+    let mut t = tracker();
+    open(&mut t, KEY, OPENED, true);
+    io(&mut t, RECV, 1, 2, b"GET /wp-login.php HTTP/1.1\r\n\r\n");
+    let ev = io(
+        &mut t,
+        SEND,
+        3,
+        4,
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(
+        (ev[0].route.as_str(), ev[0].path.as_str()),
+        ("", "/wp-login.php")
+    );
+}
+
+#[test]
+fn an_idle_connection_whose_descriptor_is_open_is_kept() {
+    let limits = Limits {
+        request_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(60),
+        max_connections: 16,
+    };
+    let mut t = Tracker::new(
+        "l7",
+        limits,
+        Routes::new(&[]).0,
+        ClockOffset::fixed(0),
+        "/proc".into(),
+    );
+    // This test process's stdin: an open descriptor.
+    let live = ConnKey {
+        tgid: std::process::id(),
+        fd: 0,
+    };
+    open(&mut t, live, OPENED, true);
+    let mut out = Vec::new();
+    t.sweep(OPENED + 61_000_000_000, &mut out);
+    assert_eq!(t.connections(), 1);
+}
+
+#[test]
+fn stray_line_ends_between_messages_are_skipped() {
+    let mut t = tracker();
+    open(&mut t, KEY, OPENED, true);
+    io(
+        &mut t,
+        RECV,
+        1,
+        2,
+        b"POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nok\r\n",
+    );
+    let ev = io(
+        &mut t,
+        SEND,
+        3,
+        4,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(ev.len(), 1);
+    io(&mut t, RECV, 5, 6, b"\r\nGET /b HTTP/1.1\r\n\r\n");
+    let ev = io(
+        &mut t,
+        SEND,
+        7,
+        8,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!((ev.len(), ev[0].path.as_str()), (1, "/b"));
 }

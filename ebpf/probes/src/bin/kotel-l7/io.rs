@@ -111,6 +111,17 @@ pub(super) fn enter(ctx: &TracePointContext, op: Op) {
     keep(ctx, pid_tgid, op, fd);
 }
 
+/// `MSG_PEEK`: the bytes stay queued and are read again.
+const MSG_PEEK: u64 = 2;
+
+/// Enter of `recvfrom(fd, buf, len, flags, ...)`: a peek is not a read.
+#[inline(always)]
+pub(super) fn enter_recvfrom(ctx: &TracePointContext) {
+    if field::<u64>(ctx, OFF_ARG0 + 24) & MSG_PEEK == 0 {
+        enter(ctx, Op::Recv);
+    }
+}
+
 /// `F_DUPFD` and `F_DUPFD_CLOEXEC`.
 const F_DUPFD: u64 = 0;
 const F_DUPFD_CLOEXEC: u64 = 1030;
@@ -152,6 +163,11 @@ pub(super) fn exit(ctx: &TracePointContext) {
             return;
         }
         let held = *slot;
+        // Taken by another thread while it was copied: its fields are not ours.
+        if core::ptr::read_volatile(core::ptr::addr_of!((*slot).pid_tgid)) != pid_tgid {
+            count(L7Stat::SlotLost);
+            return;
+        }
         (*slot).pid_tgid = 0;
         held
     };
@@ -171,6 +187,10 @@ pub(super) fn exit(ctx: &TracePointContext) {
         if ret >= 0 {
             follow::duplicated((pid_tgid >> 32) as u32, s.fd, ret as u32);
         }
+        return;
+    }
+    // `recvmsg(fd, msg, flags)` keeps its flags where a vector's length goes.
+    if s.op == Op::Recvmsg as u32 && s.vlen & MSG_PEEK != 0 {
         return;
     }
     if ret > 0 {

@@ -102,6 +102,7 @@ same_name!(KOTEL_L7_WAKEUP_BYTES, names::WAKEUP_BYTES);
 same_name!(KOTEL_L7_VFS_FIELDS, names::VFS_FIELDS);
 same_name!(KOTEL_L7_SOCK_FIELDS, names::SOCK_FIELDS);
 same_name!(kotel_l7_enter_recv, names::ENTER_RECV);
+same_name!(kotel_l7_enter_recvfrom, names::ENTER_RECVFROM);
 same_name!(kotel_l7_enter_send, names::ENTER_SEND);
 same_name!(kotel_l7_enter_readv, names::ENTER_READV);
 same_name!(kotel_l7_enter_writev, names::ENTER_WRITEV);
@@ -118,6 +119,12 @@ same_name!(kotel_l7_enter_close, names::ENTER_CLOSE);
 #[tracepoint]
 pub fn kotel_l7_enter_recv(ctx: TracePointContext) -> u32 {
     io::enter(&ctx, io::Op::Recv);
+    0
+}
+
+#[tracepoint]
+pub fn kotel_l7_enter_recvfrom(ctx: TracePointContext) -> u32 {
+    io::enter_recvfrom(&ctx);
     0
 }
 
