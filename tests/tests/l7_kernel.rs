@@ -65,13 +65,21 @@ fn keep_alive_requests_give_exact_spans_timed_by_the_kernel_and_joined() {
         assert_eq!(s.trace_id, c.trace_id, "{}", s.path);
         assert_eq!(s.parent_span_id, c.span_id, "{}", s.path);
         assert!(c.parent_span_id.is_empty());
-        // The client's span contains the server's.
+        // The client's span contains the server's: it starts before, and ends no earlier
+        // than a moment before. The client's read can return while the server's write
+        // syscall, which queued the bytes, has yet to: the server thread may wait for a
+        // CPU to return from it (seen on 5.10 under qemu, where that wait is long).
         assert!(
             c.start_time_unix_nano <= s.start_time_unix_nano,
             "{}",
             s.path
         );
-        assert!(c.end_time_unix_nano >= s.end_time_unix_nano, "{}", s.path);
+        assert!(
+            c.end_time_unix_nano + 20 * MS >= s.end_time_unix_nano,
+            "{}: the client's span ends {} ns before the server's",
+            s.path,
+            s.end_time_unix_nano - c.end_time_unix_nano
+        );
         assert_eq!(
             (s.version.as_str(), s.failure, c.failure),
             ("1.1", None, None)
