@@ -73,6 +73,20 @@ pub trait RecordDecoder: Send + 'static {
     ) -> Result<(), DecodeFailure>;
 }
 
+/// [`RecordDecoder::decode`] for a decoder that makes exactly one event per record:
+/// appends `decoded` wrapped as its event, or turns its error into the failure (`reason`
+/// label, message).
+pub fn one_event<T, E: std::fmt::Display>(
+    decoded: Result<T, E>,
+    reason: fn(&E) -> &'static str,
+    wrap: fn(T) -> Event,
+    out: &mut Vec<Event>,
+) -> Result<(), DecodeFailure> {
+    let event = decoded.map_err(|e| (reason(&e), e.to_string()))?;
+    out.push(wrap(event));
+    Ok(())
+}
+
 /// Source-specific work the shared loop does besides reading records: events gathered
 /// every `interval` (e.g. in-kernel histograms, read and reset) and once more at shutdown,
 /// and a notice when the kernel filter changed.

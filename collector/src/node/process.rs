@@ -8,3 +8,9 @@ pub fn own_tgid(proc: &std::path::Path) -> u32 {
         .and_then(|p| p.to_str()?.parse().ok())
         .unwrap_or_else(std::process::id)
 }
+
+/// The host's `/proc` as this process sees it: `<host_root>/proc` (a pod that mounts the
+/// host's `/` at `host_root`), or `/proc` for an empty `host_root`.
+pub fn host_proc(host_root: &std::path::Path) -> std::path::PathBuf {
+    std::path::Path::new("/").join(host_root).join("proc")
+}

@@ -29,8 +29,8 @@ use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
 use crate::kernel::source::{
-    ring_settings, Attached, KernelProgram, KernelSource, KernelSourceConfig, NoPeriodic,
-    RecordDecoder, RingMaps,
+    one_event, ring_settings, Attached, KernelProgram, KernelSource, KernelSourceConfig,
+    NoPeriodic, RecordDecoder, RingMaps,
 };
 use crate::kernel::spec::LoadPlan;
 use crate::settings::{ConfigError, Signal};
@@ -56,9 +56,7 @@ impl RecordDecoder for ExecDecoder {
         clock: &ClockOffset,
         out: &mut Vec<Event>,
     ) -> Result<(), DecodeFailure> {
-        let event = decode(record, clock).map_err(|e| (e.reason(), e.to_string()))?;
-        out.push(Event::Exec(event));
-        Ok(())
+        one_event(decode(record, clock), DecodeError::reason, Event::Exec, out)
     }
 }
 

@@ -68,7 +68,7 @@ impl Default for FileOpenSourceConfig {
 impl FileOpenSourceConfig {
     /// The `/proc` mount namespaces are found in: `<host_root>/proc`, or `/proc`.
     pub fn proc_dir(&self) -> PathBuf {
-        std::path::Path::new("/").join(&self.host_root).join("proc")
+        crate::node::process::host_proc(&self.host_root)
     }
 
     /// Every problem with the values, paths relative to the source (empty when valid). Checked

@@ -43,8 +43,8 @@ use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::clock::ClockOffset;
 use crate::kernel::source::{
-    ring_settings, Attached, KernelProgram, KernelSource, KernelSourceConfig, NoPeriodic,
-    RecordDecoder, RingMaps,
+    one_event, ring_settings, Attached, KernelProgram, KernelSource, KernelSourceConfig,
+    NoPeriodic, RecordDecoder, RingMaps,
 };
 use crate::kernel::spec::LoadPlan;
 use crate::settings::{ConfigError, Signal};
@@ -72,10 +72,12 @@ impl RecordDecoder for FileOpenDecoder {
         clock: &ClockOffset,
         out: &mut Vec<Event>,
     ) -> Result<(), DecodeFailure> {
-        let event = decode::decode(record, clock, &self.watched)
-            .map_err(|e| (e.reason(), e.to_string()))?;
-        out.push(Event::FileOpen(event));
-        Ok(())
+        one_event(
+            decode::decode(record, clock, &self.watched),
+            decode::DecodeError::reason,
+            Event::FileOpen,
+            out,
+        )
     }
 }
 

@@ -75,7 +75,7 @@ impl Default for L7SourceConfig {
 impl L7SourceConfig {
     /// The `/proc` of the host: `<host_root>/proc`, or `/proc`.
     pub fn proc_dir(&self) -> PathBuf {
-        std::path::Path::new("/").join(&self.host_root).join("proc")
+        crate::node::process::host_proc(&self.host_root)
     }
 
     /// Every problem with the values, paths relative to the source (empty when valid).

@@ -6,8 +6,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use kotel_common::l7::{
-    ConnInfo, L7Header, AF_INET, AF_INET6, CAPTURE_MAX, DATA_SEND, HEADER_BYTES, OPEN_RECORD_BYTES,
-    RECORD_CLOSE, RECORD_DATA, RECORD_IGNORED, RECORD_OPEN, ROLE_CLIENT, ROLE_SERVER,
+    ConnInfo, L7Header, AF_INET, AF_INET6, CAPTURE_MAX, DATA_SEND, HEADER_BYTES, RECORD_CLOSE,
+    RECORD_DATA, RECORD_IGNORED, RECORD_OPEN, ROLE_CLIENT, ROLE_SERVER,
 };
 
 /// A followed connection's identity: process, descriptor, and when it was opened.
@@ -120,10 +120,6 @@ impl<'a> Record<'a> {
             RECORD_OPEN => {
                 let info: ConnInfo =
                     read(bytes, HEADER_BYTES).ok_or(RecordError::Truncated(bytes.len()))?;
-                debug_assert_eq!(
-                    OPEN_RECORD_BYTES,
-                    HEADER_BYTES + std::mem::size_of::<ConnInfo>()
-                );
                 Ok(Record::Open(header, opened(&info)?))
             }
             RECORD_DATA => {

@@ -38,8 +38,8 @@ use crate::component::ComponentError;
 use crate::event::Event;
 use crate::kernel::batcher::DecodeFailure;
 use crate::kernel::source::{
-    ring_settings, Attached, KernelProgram, KernelSource, KernelSourceConfig, RecordDecoder,
-    RingMaps,
+    one_event, ring_settings, Attached, KernelProgram, KernelSource, KernelSourceConfig,
+    RecordDecoder, RingMaps,
 };
 use crate::kernel::spec::LoadPlan;
 use crate::kernel::task_names::TaskNames;
@@ -64,10 +64,12 @@ impl RecordDecoder for TcpDecoder {
         clock: &ClockOffset,
         out: &mut Vec<Event>,
     ) -> Result<(), DecodeFailure> {
-        let event = decode::decode_with(record, clock, &mut self.names)
-            .map_err(|e| (e.reason(), e.to_string()))?;
-        out.push(Event::Tcp(event));
-        Ok(())
+        one_event(
+            decode::decode_with(record, clock, &mut self.names),
+            decode::DecodeError::reason,
+            Event::Tcp,
+            out,
+        )
     }
 }
 
