@@ -1,9 +1,101 @@
 //! HTTP requests seen from socket syscalls (`l7` source): one per request and response,
 //! exported as a span and measured as RED metrics.
 
-use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::event::trace_ids::{SpanId, TraceId};
 use crate::event::Attribution;
+
+/// The request methods recognised (RFC 9110 plus PATCH); any other is `_OTHER`, as the
+/// HTTP semantic conventions ask.
+pub const HTTP_METHODS: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+];
+
+/// `http.request.method`: one of [`HTTP_METHODS`], else `_OTHER`; a static string, so
+/// an event carries it without allocating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HttpMethod(&'static str);
+
+impl HttpMethod {
+    /// `method` if it is one of [`HTTP_METHODS`], else `_OTHER`.
+    pub fn new(method: &str) -> Self {
+        Self(
+            HTTP_METHODS
+                .iter()
+                .find(|m| **m == method)
+                .copied()
+                .unwrap_or("_OTHER"),
+        )
+    }
+
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl Default for HttpMethod {
+    fn default() -> Self {
+        Self("GET")
+    }
+}
+
+impl std::ops::Deref for HttpMethod {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for HttpMethod {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpMethod {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::new(&std::borrow::Cow::<str>::deserialize(d)?))
+    }
+}
+
+/// `HTTP/1.0` or `HTTP/1.1`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HttpVersion {
+    /// HTTP/1.0: connections close after the response unless `keep-alive` is asked.
+    #[serde(rename = "1.0")]
+    Http10,
+    /// HTTP/1.1: connections persist unless `close` is asked.
+    #[default]
+    #[serde(rename = "1.1")]
+    Http11,
+}
+
+impl HttpVersion {
+    /// `network.protocol.version`: `1.0` or `1.1`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http10 => "1.0",
+            HttpVersion::Http11 => "1.1",
+        }
+    }
+}
+
+impl std::fmt::Display for HttpVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Which end of the exchange the observed process is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +129,7 @@ impl HttpFailure {
 }
 
 /// One HTTP/1.x request and its response (or the lack of one).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HttpEvent {
     /// Server or client side.
     pub side: HttpSide,
@@ -49,29 +141,29 @@ pub struct HttpEvent {
     pub end_time_unix_nano: u64,
     /// Process id.
     pub pid: u32,
-    /// Task name.
-    pub comm: String,
+    /// Task name (shared by the connection's exchanges).
+    pub comm: Arc<str>,
     /// cgroup v2 id of the process.
     pub cgroup_id: u64,
-    /// `http.request.method` (a known method, else `_OTHER`).
-    pub method: String,
+    /// `http.request.method`.
+    pub method: HttpMethod,
     /// `url.path`: the request target without its query, at most 512 bytes.
     pub path: String,
     /// `http.route`: the path with identifiers folded (bounded cardinality).
     pub route: String,
-    /// `network.protocol.version` (`1.0`, `1.1`).
-    pub version: String,
+    /// `network.protocol.version`.
+    pub version: HttpVersion,
     /// `http.response.status_code`; 0 when no response came.
     pub status: u16,
     /// The request's `Host` header without port (empty when absent).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub host: String,
     /// The observed process's address on the connection.
-    pub local_address: String,
+    pub local_address: IpAddr,
     /// Its port.
     pub local_port: u16,
     /// The other end's address (`network.peer.address`).
-    pub peer_address: String,
+    pub peer_address: IpAddr,
     /// Its port (`network.peer.port`).
     pub peer_port: u16,
     /// `http.request.body.size` from `Content-Length`, when it says.
@@ -80,13 +172,13 @@ pub struct HttpEvent {
     /// `http.response.body.size` from `Content-Length`, when it says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_body_bytes: Option<u64>,
-    /// Trace id, 32 lowercase hex digits.
-    pub trace_id: String,
-    /// Span id, 16 lowercase hex digits.
-    pub span_id: String,
-    /// Parent span id (empty for a root span).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub parent_span_id: String,
+    /// Trace id (serialized as 32 lowercase hex digits).
+    pub trace_id: TraceId,
+    /// Span id (16 hex digits).
+    pub span_id: SpanId,
+    /// Parent span id (none for a root span).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<SpanId>,
     /// Whether the exchange failed without a status to say so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<HttpFailure>,
@@ -112,11 +204,43 @@ impl HttpEvent {
     }
 
     /// The `error.type` value: the failure, else the status code of an error.
-    pub fn error_type(&self) -> Option<String> {
+    pub fn error_type(&self) -> Option<std::borrow::Cow<'static, str>> {
         match self.failure {
-            Some(f) => Some(f.as_str().to_string()),
-            None if self.is_error() => Some(self.status.to_string()),
+            Some(f) => Some(f.as_str().into()),
+            None if self.is_error() => Some(self.status.to_string().into()),
             None => None,
+        }
+    }
+}
+
+impl Default for HttpEvent {
+    /// A GET over HTTP/1.1 between unspecified addresses, with zero ids: a base for
+    /// tests and replay files to fill in.
+    fn default() -> Self {
+        Self {
+            side: HttpSide::default(),
+            start_time_unix_nano: 0,
+            end_time_unix_nano: 0,
+            pid: 0,
+            comm: Arc::from(""),
+            cgroup_id: 0,
+            method: HttpMethod::default(),
+            path: String::new(),
+            route: String::new(),
+            version: HttpVersion::default(),
+            status: 0,
+            host: String::new(),
+            local_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            local_port: 0,
+            peer_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            peer_port: 0,
+            request_body_bytes: None,
+            response_body_bytes: None,
+            trace_id: TraceId::default(),
+            span_id: SpanId::default(),
+            parent_span_id: None,
+            failure: None,
+            workload: None,
         }
     }
 }

@@ -11,6 +11,7 @@ mod metric;
 #[cfg(test)]
 pub(crate) mod samples;
 mod tcp;
+pub mod trace_ids;
 mod workload;
 
 use std::sync::Arc;
@@ -20,12 +21,13 @@ use serde::{Deserialize, Serialize};
 pub use exec::ExecEvent;
 pub use file::FileOpenEvent;
 pub use histogram::{CgroupHistogram, HistogramMetric};
-pub use http::{HttpEvent, HttpFailure, HttpSide};
+pub use http::{HttpEvent, HttpFailure, HttpMethod, HttpSide, HttpVersion, HTTP_METHODS};
 pub use metric::{
     Attributes, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint,
     PointHeader, Temporality,
 };
 pub use tcp::{Direction, TcpConnEvent, TcpConnStats, TcpCounters, TcpEventKind};
+pub use trace_ids::{SpanId, TraceId};
 pub use workload::{keys, Attribution, Workload};
 
 /// A unit of work between components. Batches keep per-item channel overhead off the

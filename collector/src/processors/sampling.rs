@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
 use crate::component::Processor;
-use crate::event::{Batch, Event, HttpEvent};
+use crate::event::{Batch, Event, HttpEvent, TraceId};
 use crate::settings::{duration, ComponentId, ConfigError, Signal};
 
 /// `processors.sampling`.
@@ -75,12 +75,11 @@ impl SamplingProcessor {
     }
 }
 
-/// The trace id's low 8 bytes (its last 16 hex digits) as a number; 0 when malformed.
-fn low_bytes(trace_id: &str) -> u64 {
-    trace_id
-        .get(trace_id.len().saturating_sub(16)..)
-        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-        .unwrap_or(0)
+/// The trace id's low 8 bytes (its last 16 hex digits) as a number.
+fn low_bytes(trace_id: &TraceId) -> u64 {
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&trace_id.as_bytes()[8..]);
+    u64::from_be_bytes(low)
 }
 
 impl Processor for SamplingProcessor {

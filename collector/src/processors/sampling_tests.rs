@@ -7,7 +7,7 @@ fn exchange(trace_low: u64, status: u16, millis: u64) -> Event {
         status,
         start_time_unix_nano: 1_000,
         end_time_unix_nano: 1_000 + millis * 1_000_000,
-        trace_id: format!("{:016x}{trace_low:016x}", 7u64),
+        trace_id: format!("{:016x}{trace_low:016x}", 7u64).parse().unwrap(),
         ..HttpEvent::default()
     })
 }

@@ -101,8 +101,8 @@ fn http_line(out: &mut String, e: &HttpEvent) {
         e.trace_id,
         e.span_id,
     );
-    if !e.parent_span_id.is_empty() {
-        let _ = write!(out, " parent={}", e.parent_span_id);
+    if let Some(parent) = e.parent_span_id {
+        let _ = write!(out, " parent={parent}");
     }
     if let Some(f) = e.failure {
         let _ = write!(out, " failure={}", f.as_str());

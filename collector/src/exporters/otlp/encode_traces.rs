@@ -7,7 +7,8 @@
 //! container's name, else the process's task name (a process outside any container),
 //! with `service.namespace` the pod's namespace.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -20,23 +21,31 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use crate::event::{keys, HttpEvent, HttpSide};
 use crate::exporters::otlp::resource::scope;
 
-/// The request carrying the spans of `events`; `None` when there is none.
+/// The request carrying the spans of `events`; `None` when there is none. Spans are
+/// grouped per service (one resource each), in the order services first appear.
 pub fn traces_request(
     resource: &Resource,
     events: &[&HttpEvent],
 ) -> Option<ExportTraceServiceRequest> {
-    let mut by_service: BTreeMap<Vec<(String, String)>, Vec<Span>> = BTreeMap::new();
+    // The workload (by identity: `k8s_cri` shares one per container) and, outside any
+    // container, the task name set a span's service apart.
+    let mut group_of: HashMap<(usize, &str), usize> = HashMap::new();
+    let mut groups: Vec<(&HttpEvent, Vec<Span>)> = Vec::new();
     for e in events {
-        by_service
-            .entry(service_attributes(e))
-            .or_default()
-            .push(span(e));
+        let workload = e.workload.as_ref().map_or(0, |w| Arc::as_ptr(w) as usize);
+        let named = container_name(e).is_some();
+        let key = (workload, if named { "" } else { &*e.comm });
+        let at = *group_of.entry(key).or_insert_with(|| {
+            groups.push((e, Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].1.push(span(e));
     }
-    (!by_service.is_empty()).then(|| ExportTraceServiceRequest {
-        resource_spans: by_service
+    (!groups.is_empty()).then(|| ExportTraceServiceRequest {
+        resource_spans: groups
             .into_iter()
-            .map(|(attributes, spans)| ResourceSpans {
-                resource: Some(with(resource, attributes)),
+            .map(|(first, spans)| ResourceSpans {
+                resource: Some(with(resource, service_attributes(first))),
                 scope_spans: vec![ScopeSpans {
                     scope: Some(scope()),
                     spans,
@@ -48,6 +57,10 @@ pub fn traces_request(
     })
 }
 
+fn container_name(e: &HttpEvent) -> Option<&str> {
+    e.workload.as_deref()?.get(keys::CONTAINER_NAME)
+}
+
 /// The resource attributes that set `e`'s workload apart.
 fn service_attributes(e: &HttpEvent) -> Vec<(String, String)> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
@@ -55,8 +68,7 @@ fn service_attributes(e: &HttpEvent) -> Vec<(String, String)> {
     if let Some(w) = workload {
         out.extend(w.attributes.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
-    let container = workload.and_then(|w| w.get(keys::CONTAINER_NAME));
-    let service = container.unwrap_or(&e.comm);
+    let service = container_name(e).unwrap_or(&e.comm);
     out.insert("service.name".into(), service.to_string());
     if let Some(ns) = workload.and_then(|w| w.get(keys::NAMESPACE)) {
         out.insert("service.namespace".into(), ns.to_string());
@@ -94,60 +106,47 @@ fn int(key: &str, value: impl Into<i64>) -> KeyValue {
     kv(key, Value::IntValue(value.into()))
 }
 
-/// Bytes of a hex id (empty for an empty or malformed one).
-fn id_bytes(hex: &str) -> Vec<u8> {
-    let digits: Option<Vec<u8>> = hex
-        .as_bytes()
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
-        .collect();
-    digits
-        .filter(|d| d.len() * 2 == hex.len())
-        .unwrap_or_default()
-}
-
 /// The span of one exchange.
 pub fn span(e: &HttpEvent) -> Span {
     let server = e.side == HttpSide::Server;
-    let mut attributes = vec![
-        text("http.request.method", &e.method),
+    let peer = e.peer_address.to_string();
+    let mut attributes = Vec::with_capacity(20);
+    attributes.extend([
+        text("http.request.method", e.method.as_str()),
         text("network.protocol.name", "http"),
-        text("network.protocol.version", &e.version),
-        text("network.peer.address", &e.peer_address),
+        text("network.protocol.version", e.version.as_str()),
         int("network.peer.port", e.peer_port),
         text("network.transport", "tcp"),
         int("process.pid", e.pid),
         text("process.executable.name", &e.comm),
-    ];
+    ]);
     if e.status > 0 {
         attributes.push(int("http.response.status_code", e.status));
     }
-    let (server_address, server_port) = if server {
-        (host_or(&e.host, &e.local_address), e.local_port)
-    } else {
-        (host_or(&e.host, &e.peer_address), e.peer_port)
+    let (server_address, server_port) = match (server, e.host.is_empty()) {
+        (_, false) => (
+            e.host.clone(),
+            if server { e.local_port } else { e.peer_port },
+        ),
+        (true, true) => (e.local_address.to_string(), e.local_port),
+        (false, true) => (peer.clone(), e.peer_port),
     };
-    attributes.push(text("server.address", server_address));
-    attributes.push(int("server.port", server_port));
     if server {
         attributes.push(text("url.path", &e.path));
         attributes.push(text("url.scheme", "http"));
-        attributes.push(text("client.address", &e.peer_address));
+        attributes.push(text("client.address", &peer));
         attributes.push(int("client.port", e.peer_port));
         if !e.route.is_empty() {
             attributes.push(text("http.route", &e.route));
         }
     } else {
-        attributes.push(text(
-            "url.full",
-            &format!(
-                "http://{}:{}{}",
-                bracketed(server_address),
-                server_port,
-                e.path
-            ),
-        ));
+        let host = bracketed(&server_address);
+        let url = format!("http://{host}:{server_port}{}", e.path);
+        attributes.push(kv("url.full", Value::StringValue(url)));
     }
+    attributes.push(kv("network.peer.address", Value::StringValue(peer)));
+    attributes.push(kv("server.address", Value::StringValue(server_address)));
+    attributes.push(int("server.port", server_port));
     if let Some(n) = e.request_body_bytes {
         attributes.push(int("http.request.body.size", n as i64));
     }
@@ -161,12 +160,14 @@ pub fn span(e: &HttpEvent) -> Span {
     let name = if server && !e.route.is_empty() {
         format!("{} {}", e.method, e.route)
     } else {
-        e.method.clone()
+        e.method.to_string()
     };
     Span {
-        trace_id: id_bytes(&e.trace_id),
-        span_id: id_bytes(&e.span_id),
-        parent_span_id: id_bytes(&e.parent_span_id),
+        trace_id: e.trace_id.as_bytes().to_vec(),
+        span_id: e.span_id.as_bytes().to_vec(),
+        parent_span_id: e
+            .parent_span_id
+            .map_or_else(Vec::new, |id| id.as_bytes().to_vec()),
         name,
         kind: if server {
             SpanKind::Server
@@ -191,23 +192,14 @@ pub fn span(e: &HttpEvent) -> Span {
     }
 }
 
-fn host_or<'a>(host: &'a str, address: &'a str) -> &'a str {
-    if host.is_empty() {
-        address
-    } else {
-        host
-    }
-}
-
 /// An IPv6 address in brackets for a URL.
-fn bracketed(host: &str) -> String {
+fn bracketed(host: &str) -> std::borrow::Cow<'_, str> {
     if host.contains(':') {
-        format!("[{host}]")
+        format!("[{host}]").into()
     } else {
-        host.to_string()
+        host.into()
     }
 }
-
 #[cfg(test)]
 #[path = "encode_traces_tests.rs"]
 mod tests;

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::event::{HttpFailure, Workload};
+use crate::event::{HttpFailure, HttpMethod, HttpVersion, Workload};
 
 fn exchange(side: HttpSide, status: u16) -> HttpEvent {
     HttpEvent {
@@ -11,21 +11,21 @@ fn exchange(side: HttpSide, status: u16) -> HttpEvent {
         pid: 7,
         comm: "python3".into(),
         cgroup_id: 1,
-        method: "GET".into(),
+        method: HttpMethod::new("GET"),
         path: "/users/42".into(),
         route: "/users/{id}".into(),
-        version: "1.1".into(),
+        version: HttpVersion::Http11,
         status,
         host: "api".into(),
-        local_address: "10.0.0.1".into(),
+        local_address: "10.0.0.1".parse().unwrap(),
         local_port: 8080,
-        peer_address: "10.0.0.2".into(),
+        peer_address: "10.0.0.2".parse().unwrap(),
         peer_port: 40000,
         request_body_bytes: None,
         response_body_bytes: Some(5),
-        trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
-        span_id: "b7ad6b7169203331".into(),
-        parent_span_id: String::new(),
+        trace_id: "0af7651916cd43dd8448eb211c80319c".parse().unwrap(),
+        span_id: "b7ad6b7169203331".parse().unwrap(),
+        parent_span_id: None,
         failure: None,
         workload: None,
     }
@@ -45,7 +45,13 @@ fn a_server_span_follows_the_http_conventions() {
         (s.name.as_str(), s.kind),
         ("GET /users/{id}", SpanKind::Server as i32)
     );
-    assert_eq!(s.trace_id, id_bytes("0af7651916cd43dd8448eb211c80319c"));
+    assert_eq!(
+        s.trace_id,
+        [
+            0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80,
+            0x31, 0x9c
+        ]
+    );
     assert_eq!((s.span_id.len(), s.parent_span_id.len()), (8, 0));
     assert_eq!(
         (s.start_time_unix_nano, s.end_time_unix_nano),

@@ -10,9 +10,10 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::event::{HttpEvent, HttpFailure, HttpSide};
+use crate::event::{HttpEvent, HttpFailure, HttpMethod, HttpSide};
 use crate::processors::aggregate::series_key::SeriesKey;
 
 /// Most combinations cached per workload.
@@ -22,32 +23,36 @@ pub const MAX_PER_WORKLOAD: usize = 4096;
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Labels {
     side: HttpSide,
-    method: String,
+    method: HttpMethod,
     status: u16,
     failure: Option<HttpFailure>,
-    /// The route (server) or `host:port` of the server (client).
+    /// The route (server) or the `Host` of the server (client).
     target: String,
+    /// The server's address, for a client request without a `Host`.
+    address: Option<IpAddr>,
     port: u16,
 }
 
 impl Labels {
     fn matches(&self, e: &HttpEvent) -> bool {
-        let (target, port) = target(e);
+        let (target, address, port) = target(e);
         self.side == e.side
             && self.status == e.status
             && self.failure == e.failure
             && self.port == port
             && self.method == e.method
+            && self.address == address
             && self.target == target
     }
 }
 
-/// The route of a server exchange; the server's address and port for a client one.
-fn target(e: &HttpEvent) -> (&str, u16) {
+/// The route of a server exchange; the server's name (its `Host`) or else address, and
+/// its port, for a client one.
+fn target(e: &HttpEvent) -> (&str, Option<IpAddr>, u16) {
     match e.side {
-        HttpSide::Server => (e.route.as_str(), 0),
-        HttpSide::Client if e.host.is_empty() => (e.peer_address.as_str(), e.peer_port),
-        HttpSide::Client => (e.host.as_str(), e.peer_port),
+        HttpSide::Server => (e.route.as_str(), None, 0),
+        HttpSide::Client if e.host.is_empty() => ("", Some(e.peer_address), e.peer_port),
+        HttpSide::Client => (e.host.as_str(), None, e.peer_port),
     }
 }
 
@@ -62,13 +67,14 @@ pub struct HttpSets {
 impl HttpSets {
     /// The set of `e`'s series, the workload's pairs being `base`.
     pub fn key(&mut self, base: &[(String, String)], e: &HttpEvent) -> &SeriesKey {
-        let (target_value, port) = target(e);
+        let (target_value, address, port) = target(e);
         let mut h = self.hasher.build_hasher();
         (e.side == HttpSide::Server).hash(&mut h);
         e.method.hash(&mut h);
         e.status.hash(&mut h);
         e.failure.map(HttpFailure::as_str).hash(&mut h);
         target_value.hash(&mut h);
+        address.hash(&mut h);
         port.hash(&mut h);
         let hash = h.finish();
         let found = self
@@ -93,27 +99,28 @@ impl HttpSets {
 }
 
 fn labels(e: &HttpEvent) -> Labels {
-    let (target, port) = target(e);
+    let (target, address, port) = target(e);
     Labels {
         side: e.side,
-        method: e.method.clone(),
+        method: e.method,
         status: e.status,
         failure: e.failure,
         target: target.to_string(),
+        address,
         port,
     }
 }
 
 fn series_key(base: &[(String, String)], e: &HttpEvent) -> SeriesKey {
     let mut pairs = base.to_vec();
-    pairs.push(("http.request.method".into(), e.method.clone()));
+    pairs.push(("http.request.method".into(), e.method.to_string()));
     if e.status > 0 {
         pairs.push(("http.response.status_code".into(), e.status.to_string()));
     }
     if let Some(t) = e.error_type() {
-        pairs.push(("error.type".into(), t));
+        pairs.push(("error.type".into(), t.into_owned()));
     }
-    let (target, port) = target(e);
+    let (target, address, port) = target(e);
     match e.side {
         HttpSide::Server => {
             if !target.is_empty() {
@@ -121,7 +128,8 @@ fn series_key(base: &[(String, String)], e: &HttpEvent) -> SeriesKey {
             }
         }
         HttpSide::Client => {
-            pairs.push(("server.address".into(), target.to_string()));
+            let server = address.map_or_else(|| target.to_string(), |a| a.to_string());
+            pairs.push(("server.address".into(), server));
             pairs.push(("server.port".into(), port.to_string()));
         }
     }

@@ -3,12 +3,12 @@ use super::*;
 fn exchange(side: HttpSide, status: u16, route: &str) -> HttpEvent {
     HttpEvent {
         side,
-        method: "GET".into(),
+        method: HttpMethod::new("GET"),
         status,
         route: route.into(),
         path: route.into(),
         host: "api".into(),
-        peer_address: "10.0.0.9".into(),
+        peer_address: "10.0.0.9".parse().unwrap(),
         peer_port: 8080,
         ..HttpEvent::default()
     }

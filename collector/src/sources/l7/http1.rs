@@ -9,17 +9,15 @@
 //! [`looks_like_request`] and [`looks_like_response`] decide by content, never by port,
 //! from a message's first bytes.
 
+use crate::event::trace_ids::{hex_digit, Id};
+use crate::event::{HttpVersion, SpanId, TraceId, HTTP_METHODS};
+
 /// Longest request target kept (longer ones are cut, flagged in [`RequestHead::target_cut`]).
 pub const MAX_TARGET_BYTES: usize = 512;
 /// Longest `Host` value kept (a longer one is dropped).
 pub const MAX_HOST_BYTES: usize = 255;
 /// Longest head parsed; a head still without its empty line beyond this is invalid.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
-
-/// The request methods recognised (RFC 9110 plus PATCH).
-pub const METHODS: [&str; 9] = [
-    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
-];
 
 /// A head parse result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,25 +58,6 @@ impl Invalid {
     }
 }
 
-/// `HTTP/1.0` or `HTTP/1.1`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Version {
-    /// HTTP/1.0: connections close after the response unless `keep-alive` is asked.
-    Http10,
-    /// HTTP/1.1: connections persist unless `close` is asked.
-    Http11,
-}
-
-impl Version {
-    /// `network.protocol.version`: `1.0` or `1.1`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Version::Http10 => "1.0",
-            Version::Http11 => "1.1",
-        }
-    }
-}
-
 /// How the body after a head is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framing {
@@ -96,9 +75,9 @@ pub enum Framing {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceParent {
     /// The trace id (not all zero).
-    pub trace_id: [u8; 16],
+    pub trace_id: TraceId,
     /// The parent span id (not all zero).
-    pub parent_id: [u8; 8],
+    pub parent_id: SpanId,
     /// The trace flags (bit 0: sampled).
     pub flags: u8,
 }
@@ -106,7 +85,7 @@ pub struct TraceParent {
 /// A request head.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestHead {
-    /// The method, one of [`METHODS`].
+    /// The method, one of [`HTTP_METHODS`].
     pub method: &'static str,
     /// The request target as sent (origin form `/path?query`, or absolute form), at most
     /// [`MAX_TARGET_BYTES`].
@@ -114,7 +93,7 @@ pub struct RequestHead {
     /// True when the target was longer and cut.
     pub target_cut: bool,
     /// The protocol version.
-    pub version: Version,
+    pub version: HttpVersion,
     /// The `Host` header, if present and short enough.
     pub host: Option<String>,
     /// The body's framing.
@@ -130,22 +109,50 @@ pub struct RequestHead {
 impl RequestHead {
     /// `url.path`: the target without its query (the path of an absolute-form target).
     pub fn path(&self) -> &str {
-        let target = match self.target.find("://") {
-            Some(scheme_end) => {
-                let rest = &self.target[scheme_end + 3..];
-                rest.find('/').map_or("/", |at| &rest[at..])
-            }
-            None => &self.target,
-        };
-        target.split(['?', '#']).next().unwrap_or(target)
+        path_of(&self.target)
     }
+
+    /// [`path`](Self::path), made from the target in place.
+    pub fn into_path(self) -> String {
+        narrowed(self.target, path_of)
+    }
+}
+
+fn path_of(target: &str) -> &str {
+    let target = match target.find("://") {
+        Some(scheme_end) => {
+            let rest = &target[scheme_end + 3..];
+            rest.find('/').map_or("/", |at| &rest[at..])
+        }
+        None => target,
+    };
+    target.split(['?', '#']).next().unwrap_or(target)
+}
+
+/// `text` cut down to `part(text)`, in place when `part` returns a slice of its argument
+/// (no allocation), else a copy of what it returns.
+pub fn narrowed(mut text: String, part: impl FnOnce(&str) -> &str) -> String {
+    let (start, len) = {
+        let kept = part(&text);
+        let start = (kept.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+        if start
+            .checked_add(kept.len())
+            .is_none_or(|end| end > text.len())
+        {
+            return kept.to_string();
+        }
+        (start, kept.len())
+    };
+    text.truncate(start + len);
+    text.drain(..start);
+    text
 }
 
 /// A response head.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponseHead {
     /// The protocol version.
-    pub version: Version,
+    pub version: HttpVersion,
     /// The status code, 100 to 999.
     pub status: u16,
     /// The body's framing, given the request it answers.
@@ -165,7 +172,7 @@ impl ResponseHead {
 /// True when `prefix` (a message's first bytes, at least 4) can start an HTTP/1.x
 /// request: a known method followed by a space.
 pub fn looks_like_request(prefix: &[u8]) -> bool {
-    METHODS.iter().any(|m| {
+    HTTP_METHODS.iter().any(|m| {
         let m = m.as_bytes();
         prefix.len() > m.len() && prefix.starts_with(m) && prefix[m.len()] == b' '
     })
@@ -287,19 +294,19 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-fn version(token: &[u8]) -> Option<Version> {
+fn version(token: &[u8]) -> Option<HttpVersion> {
     match token {
-        b"HTTP/1.1" => Some(Version::Http11),
-        b"HTTP/1.0" => Some(Version::Http10),
+        b"HTTP/1.1" => Some(HttpVersion::Http11),
+        b"HTTP/1.0" => Some(HttpVersion::Http10),
         _ => None,
     }
 }
 
 /// `METHOD SP target SP HTTP/1.x`.
-fn request_line(line: &[u8]) -> Option<(&'static str, &[u8], Version)> {
+fn request_line(line: &[u8]) -> Option<(&'static str, &[u8], HttpVersion)> {
     let mut parts = line.split(|b| *b == b' ');
     let method = parts.next()?;
-    let method = METHODS.iter().find(|m| m.as_bytes() == method)?;
+    let method = HTTP_METHODS.iter().find(|m| m.as_bytes() == method)?;
     let target = parts
         .next()
         .filter(|t| !t.is_empty() && t.iter().all(|b| b.is_ascii_graphic()))?;
@@ -308,7 +315,7 @@ fn request_line(line: &[u8]) -> Option<(&'static str, &[u8], Version)> {
 }
 
 /// `HTTP/1.x SP NNN [SP reason]`.
-fn status_line(line: &[u8]) -> Option<(Version, u16)> {
+fn status_line(line: &[u8]) -> Option<(HttpVersion, u16)> {
     let version = version(line.get(..8)?)?;
     let code = line.get(8..12).filter(|c| c[0] == b' ')?;
     let digits = &code[1..];
@@ -382,10 +389,10 @@ impl Headers {
     }
 
     /// Whether the connection closes after this message, for `version`.
-    fn closes(&self, version: Version) -> bool {
+    fn closes(&self, version: HttpVersion) -> bool {
         match version {
-            Version::Http11 => self.close,
-            Version::Http10 => !self.keep_alive || self.close,
+            HttpVersion::Http11 => self.close,
+            HttpVersion::Http10 => !self.keep_alive || self.close,
         }
     }
 }
@@ -431,8 +438,8 @@ pub fn traceparent(value: &[u8]) -> Option<TraceParent> {
         return None;
     }
     Some(TraceParent {
-        trace_id,
-        parent_id,
+        trace_id: Id(trace_id),
+        parent_id: Id(parent_id),
         flags: flags[0],
     })
 }
@@ -559,10 +566,6 @@ impl ChunkedBody {
             ChunkState::Data(n)
         }
     }
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]

@@ -26,14 +26,14 @@ fn a_keep_alive_get_with_a_traceparent() {
     assert_eq!(head.method, "GET");
     assert_eq!(head.target, "/api/users/42?full=1");
     assert_eq!(head.path(), "/api/users/42");
-    assert_eq!(head.version, Version::Http11);
+    assert_eq!(head.version, HttpVersion::Http11);
     assert_eq!(head.host.as_deref(), Some("shop.example:8080"));
     assert_eq!(head.framing, Framing::None);
     assert!(!head.close && !head.expect_continue);
     let parent = head.traceparent.unwrap();
-    assert_eq!(parent.trace_id[..4], [0x4b, 0xf9, 0x2f, 0x35]);
+    assert_eq!(parent.trace_id.0[..4], [0x4b, 0xf9, 0x2f, 0x35]);
     assert_eq!(
-        parent.parent_id,
+        parent.parent_id.0,
         [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]
     );
     assert_eq!(parent.flags, 1);
@@ -88,7 +88,7 @@ fn responses_without_bodies() {
     );
     assert_eq!(
         (served.version, served.status, served.close),
-        (Version::Http10, 503, true)
+        (HttpVersion::Http10, 503, true)
     );
 }
 

@@ -1,6 +1,9 @@
 //! Trace and span ids for spans that do not carry them: random, from a generator
 //! seeded by the kernel (`getrandom`), never all zero (W3C Trace Context).
 
+use crate::event::trace_ids::Id;
+use crate::event::{SpanId, TraceId};
+
 /// A SplitMix64 generator: fast, and ids only need to be unique, not secret.
 pub struct Ids {
     state: u64,
@@ -35,26 +38,15 @@ impl Ids {
     }
 
     /// A new trace id.
-    pub fn trace_id(&mut self) -> [u8; 16] {
+    pub fn trace_id(&mut self) -> TraceId {
         let mut id = [0u8; 16];
         id[..8].copy_from_slice(&self.next().to_be_bytes());
         id[8..].copy_from_slice(&self.next().to_be_bytes());
-        id
+        Id(id)
     }
 
     /// A new span id.
-    pub fn span_id(&mut self) -> [u8; 8] {
-        self.next().to_be_bytes()
+    pub fn span_id(&mut self) -> SpanId {
+        Id(self.next().to_be_bytes())
     }
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
 }

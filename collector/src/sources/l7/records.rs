@@ -4,6 +4,7 @@
 //! kind is a [`RecordError`] (its `reason` labels the decode-error counter).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use kotel_common::l7::{
     ConnInfo, L7Header, AF_INET, AF_INET6, CAPTURE_MAX, DATA_SEND, HEADER_BYTES, RECORD_CLOSE,
@@ -27,7 +28,7 @@ pub struct Opened {
     /// cgroup v2 id of the process.
     pub cgroup_id: u64,
     /// Task name.
-    pub comm: String,
+    pub comm: Arc<str>,
     /// The process's end (IPv4-mapped IPv6 addresses shown as IPv4).
     pub local: SocketAddr,
     /// The other end.
@@ -170,7 +171,7 @@ fn opened(info: &ConnInfo) -> Result<Opened, RecordError> {
     Ok(Opened {
         server,
         cgroup_id: info.cgroup_id,
-        comm: String::from_utf8_lossy(&info.comm[..comm_len]).into_owned(),
+        comm: Arc::from(String::from_utf8_lossy(&info.comm[..comm_len])),
         local: SocketAddr::new(addr(&info.local_addr)?, info.local_port),
         peer: SocketAddr::new(addr(&info.remote_addr)?, info.remote_port),
     })

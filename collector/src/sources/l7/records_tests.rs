@@ -42,7 +42,7 @@ fn open_records_give_addresses_with_v4_mapped_shown_as_v4() {
     };
     assert_eq!((h.key, h.opened_ns), (ConnKey { tgid: 7, fd: 3 }, 10));
     assert!(o.server);
-    assert_eq!((o.cgroup_id, o.comm.as_str()), (99, "nginx"));
+    assert_eq!((o.cgroup_id, &*o.comm), (99, "nginx"));
     assert_eq!(o.local, "10.1.2.3:8080".parse().unwrap());
     assert_eq!(o.peer, "[fd00::5]:51000".parse().unwrap());
     // Cut short, or with an unknown family: refused with a reason.

@@ -29,11 +29,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::event::{Event, HttpEvent, HttpFailure, HttpSide};
+use crate::event::{Event, HttpEvent, HttpFailure, HttpMethod, HttpSide, SpanId, TraceId};
 use crate::kernel::clock::ClockOffset;
 
-use super::http1::{Framing, RequestHead, ResponseHead};
-use super::ids::{hex, Ids};
+use super::http1::{narrowed, Framing, RequestHead, ResponseHead};
+use super::ids::Ids;
 use super::records::{ConnKey, Header, Opened, Record};
 use super::route::Routes;
 use super::stream::{At, Chunk, Step, Stream};
@@ -75,9 +75,9 @@ struct Pending {
     /// Its index on the connection (0 for the first request).
     index: u64,
     start_ns: u64,
-    trace: [u8; 16],
-    span: [u8; 8],
-    parent: Option<[u8; 8]>,
+    trace: TraceId,
+    span: SpanId,
+    parent: Option<SpanId>,
     /// Whether its ids came from a `traceparent`.
     propagated: bool,
     response: Option<ResponseHead>,
@@ -87,8 +87,8 @@ struct Pending {
 #[derive(Clone, Copy)]
 struct Sent {
     index: u64,
-    trace: [u8; 16],
-    span: [u8; 8],
+    trace: TraceId,
+    span: SpanId,
 }
 
 struct Conn {
@@ -436,7 +436,7 @@ impl Tracker {
     fn emit(
         &mut self,
         key: ConnKey,
-        p: Pending,
+        mut p: Pending,
         end_ns: u64,
         failure: Option<HttpFailure>,
         out: &mut Vec<Event>,
@@ -469,8 +469,13 @@ impl Tracker {
             Some(HttpFailure::ConnectionClosed) => &self.closed,
         };
         outcome.increment(1);
-        let path = p.head.path().to_string();
         let response = p.response.as_ref();
+        let status = response.map_or(0, |r| r.status);
+        let response_body_bytes = response.and_then(|r| body_bytes(r.framing));
+        let (method, version) = (HttpMethod::new(p.head.method), p.head.version);
+        let request_body_bytes = body_bytes(p.head.framing);
+        let host = narrowed(p.head.host.take().unwrap_or_default(), strip_port);
+        let path = p.head.into_path();
         out.push(Event::Http(HttpEvent {
             side: if meta.server {
                 HttpSide::Server
@@ -480,34 +485,28 @@ impl Tracker {
             start_time_unix_nano: self.clock.unix_nanos(p.start_ns),
             end_time_unix_nano: self.clock.unix_nanos(end_ns.max(p.start_ns)),
             pid: key.tgid,
-            comm: meta.comm.clone(),
+            comm: Arc::clone(&meta.comm),
             cgroup_id: meta.cgroup_id,
-            method: p.head.method.to_string(),
+            method,
             // A path nothing answers has no route (and scanners' paths no series).
-            route: if response.is_some_and(|r| r.status == 404) {
+            route: if status == 404 {
                 String::new()
             } else {
                 self.routes.route(&path)
             },
             path,
-            version: p.head.version.as_str().to_string(),
-            status: response.map_or(0, |r| r.status),
-            host: p
-                .head
-                .host
-                .as_deref()
-                .map(strip_port)
-                .unwrap_or_default()
-                .to_string(),
-            local_address: meta.local.ip().to_string(),
+            version,
+            status,
+            host,
+            local_address: meta.local.ip(),
             local_port: meta.local.port(),
-            peer_address: meta.peer.ip().to_string(),
+            peer_address: meta.peer.ip(),
             peer_port: meta.peer.port(),
-            request_body_bytes: body_bytes(p.head.framing),
-            response_body_bytes: response.and_then(|r| body_bytes(r.framing)),
-            trace_id: hex(&trace),
-            span_id: hex(&p.span),
-            parent_span_id: parent.map(|id| hex(&id)).unwrap_or_default(),
+            request_body_bytes,
+            response_body_bytes,
+            trace_id: trace,
+            span_id: p.span,
+            parent_span_id: parent,
             failure,
             workload: None,
         }));
