@@ -10,12 +10,13 @@
 //! or more for the first sample. Dropping a [`Prometheus`] kills the process; the
 //! directory is the caller's to remove.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -179,6 +180,58 @@ impl Prometheus {
             }
             thread::sleep(POLL * 5);
         }
+    }
+
+    /// The exemplars stored for the series `promql` selects over the last `window`
+    /// (`/api/v1/query_exemplars`; needs `--enable-feature=exemplar-storage`): each
+    /// exemplar's labels (`trace_id`, `span_id`, ...) and value.
+    pub fn exemplars(
+        &self,
+        promql: &str,
+        window: Duration,
+    ) -> io::Result<Vec<(BTreeMap<String, String>, f64)>> {
+        let end = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let start = end.saturating_sub(window.as_secs());
+        let (status, body) = self.get(&format!(
+            "/api/v1/query_exemplars?query={}&start={start}&end={}",
+            percent_encode(promql),
+            end + 1
+        ))?;
+        let response: Value = serde_json::from_str(&body)
+            .map_err(|e| io::Error::other(format!("{status}, not JSON ({e}): {body}")))?;
+        if response["status"] != "success" {
+            return Err(io::Error::other(format!("{status}: {body}")));
+        }
+        let mut out = Vec::new();
+        for series in response["data"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            for e in series["exemplars"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let labels = e["labels"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let value = e["value"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(f64::NAN);
+                out.push((labels, value));
+            }
+        }
+        Ok(out)
     }
 
     /// The active scrape targets (`/api/v1/targets`).

@@ -4,11 +4,13 @@
 //! shipped (text format: histograms stored as classic `le` buckets) and one with
 //! `--enable-feature=native-histograms` (protobuf: exponential histograms stored as native
 //! histograms, the form Prometheus's OTLP receiver also stores behind the Collector
-//! gateway). The test drives connections, a refused connect, retransmits across a veth
+//! gateway); both store exemplars. The test drives connections, a refused connect, retransmits across a veth
 //! pair, an exec and an open of a watched file, then:
 //!
 //! - every Prometheus query of the network, requests and security dashboards returns data
 //!   from both (HTTP requests from `kotel-test-http` for the requests dashboard), with the dashboards' own expressions (variables set to match everything);
+//! - both return the request histograms' exemplars (trace and span ids) to the query
+//!   Grafana uses to link a bucket to a trace;
 //! - each Prometheus stored the histograms in its own form (no `_bucket` series in the
 //!   native one, no native histogram in the classic one);
 //! - two pods with RTTs 2^9 apart, summed across pods, give quantiles inside the right
@@ -103,6 +105,34 @@ fn every_prometheus_panel_shows_the_workload_in_both_histogram_forms() {
         queries.len()
     );
 
+    // Grafana's exemplar query (`/api/v1/query_exemplars`) finds the request buckets'
+    // trace ids on both: from the OpenMetrics text and from protobuf buckets.
+    for (form, prometheus) in [("classic", &classic), ("native", &native)] {
+        let found = prometheus
+            .exemplars(
+                "http_server_request_duration_seconds_bucket",
+                Duration::from_secs(600),
+            )
+            .unwrap_or_else(|e| panic!("{form}: {e}"));
+        assert!(!found.is_empty(), "{form}: no exemplar");
+        for (labels, value) in &found {
+            let hex = |key: &str, n: usize| {
+                labels
+                    .get(key)
+                    .is_some_and(|v| v.len() == n && v.bytes().all(|b| b.is_ascii_hexdigit()))
+            };
+            assert!(
+                hex("trace_id", 32) && hex("span_id", 16),
+                "{form}: {labels:?}"
+            );
+            assert!(*value > 0.0 && *value < 60.0, "{form}: {value}");
+        }
+        eprintln!(
+            "{TEST}: {form}: {} request exemplars with trace ids",
+            found.len()
+        );
+    }
+
     // Each stored its own form.
     assert!(returns_data(&classic, "tcp_rtt_seconds_bucket"));
     assert!(!returns_data(&classic, "histogram_count(tcp_rtt_seconds)"));
@@ -167,7 +197,8 @@ fn pipeline(port: u16, watched: &Path, replay: &Path) -> String {
 }
 
 /// Two Prometheus scraping `127.0.0.1:port` every second under `dir`: one as shipped
-/// (text format, classic `le` buckets), one with native histograms (protobuf).
+/// (text format, classic `le` buckets), one with native histograms (protobuf); both store
+/// exemplars.
 fn two_prometheus(dir: &Path, port: u16) -> (Prometheus, Prometheus) {
     let target = format!("127.0.0.1:{port}");
     let start = |name: &str, flags: &[&str]| {
@@ -176,8 +207,11 @@ fn two_prometheus(dir: &Path, port: u16) -> (Prometheus, Prometheus) {
         Prometheus::start_with(&dir, &target, Duration::from_secs(1), flags).expect("prometheus")
     };
     (
-        start("classic", &[]),
-        start("native", &["--enable-feature=native-histograms"]),
+        start("classic", &["--enable-feature=exemplar-storage"]),
+        start(
+            "native",
+            &["--enable-feature=native-histograms,exemplar-storage"],
+        ),
     )
 }
 

@@ -148,7 +148,9 @@ fn real_servers_and_clients_give_exact_spans_over_grpc_and_http() {
         "sources:\n  l7: {{ batch_timeout: 50ms, request_timeout: 5s }}\n\
          exporters:\n  otlp: {{ endpoint: '{}', protocol: grpc }}\n  \
          otlp/http: {{ endpoint: '{}', protocol: http/protobuf }}\n\
-         pipelines:\n  traces: {{ sources: [l7], exporters: [otlp, otlp/http] }}\n",
+         processors:\n  aggregate: {{ interval: 1s }}\n\
+         pipelines:\n  traces: {{ sources: [l7], exporters: [otlp, otlp/http] }}\n  \
+         metrics: {{ sources: [l7], processors: [aggregate], exporters: [otlp] }}\n",
         grpc.grpc_endpoint(),
         http.http_endpoint(),
     );
@@ -356,6 +358,47 @@ fn real_servers_and_clients_give_exact_spans_over_grpc_and_http() {
         (sdk_trace, sdk_span)
     );
 
+    exemplars_name_received_spans(&grpc, &slept);
+
     drop(nginx);
     agent.stop();
+}
+
+/// Every exemplar of the request-duration histograms that reached `rotel` names a span it
+/// received, with that span's duration as its value; one of them is `slept`.
+fn exemplars_name_received_spans(rotel: &Rotel, slept: &ReceivedSpan) {
+    let exemplars = |received: &rotel::Received| {
+        received
+            .metrics
+            .iter()
+            .filter(|m| m.name.starts_with("http.") && m.name.ends_with(".request.duration"))
+            .flat_map(|m| m.points.iter().flat_map(|p| p.exemplars.clone()))
+            .collect::<Vec<_>>()
+    };
+    let received = rotel
+        .wait_until(0, Duration::from_secs(15), |r| {
+            exemplars(r).iter().any(|e| e.span_id == slept.span_id)
+        })
+        .unwrap_or_else(|e| panic!("no exemplar of the /sleep/100 span: {e}"));
+    let spans: BTreeMap<(String, String), ReceivedSpan> = rotel
+        .spans()
+        .into_iter()
+        .map(|s| ((s.trace_id.clone(), s.span_id.clone()), s))
+        .collect();
+    let all = exemplars(&received);
+    for e in &all {
+        let span = spans
+            .get(&(e.trace_id.clone(), e.span_id.clone()))
+            .unwrap_or_else(|| panic!("exemplar {e:?} names no span received"));
+        let took = (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / 1e9;
+        assert!(
+            (e.value - took).abs() <= 1e-6 + took * 1e-6,
+            "exemplar {e:?}: the span took {took} s"
+        );
+        assert_eq!(e.time_unix_nano, span.end_time_unix_nano, "{e:?}");
+    }
+    eprintln!(
+        "l7_real_peers: {} exemplars, each naming a span received with its duration",
+        all.len()
+    );
 }

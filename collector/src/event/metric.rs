@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::trace_ids::{SpanId, TraceId};
+
 /// Attribute pairs of a point, sorted by key; shared between collections of the series.
 pub type Attributes = Arc<[(String, String)]>;
 
@@ -122,6 +124,24 @@ pub struct HistogramPoint {
     pub bounds: Arc<[f64]>,
     /// Counts per bucket: `bounds.len() + 1` of them.
     pub bucket_counts: Vec<u64>,
+    /// At most one per bucket, in bucket order: the last value of the window that came
+    /// with a span, so a backend can link the bucket to a trace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// A measurement kept with a histogram point (OTLP `Exemplar`): its value, when it was
+/// made, and the span of the request it measured.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exemplar {
+    /// The value recorded, in the metric's unit.
+    pub value: f64,
+    /// When, nanoseconds since the Unix epoch.
+    pub time_unix_nano: u64,
+    /// The trace of the span it measured.
+    pub trace_id: TraceId,
+    /// That span.
+    pub span_id: SpanId,
 }
 
 /// An exponential histogram's point (positive values only, as kernel durations are).

@@ -23,8 +23,8 @@ pub use file::FileOpenEvent;
 pub use histogram::{CgroupHistogram, HistogramMetric};
 pub use http::{HttpEvent, HttpFailure, HttpMethod, HttpSide, HttpVersion, HTTP_METHODS};
 pub use metric::{
-    Attributes, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint,
-    PointHeader, Temporality,
+    Attributes, Exemplar, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData,
+    NumberPoint, PointHeader, Temporality,
 };
 pub use tcp::{Direction, TcpConnEvent, TcpConnStats, TcpCounters, TcpEventKind};
 pub use trace_ids::{SpanId, TraceId};

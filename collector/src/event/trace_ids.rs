@@ -17,6 +17,11 @@ pub type TraceId = Id<16>;
 pub type SpanId = Id<8>;
 
 impl<const N: usize> Id<N> {
+    /// The id of these bytes.
+    pub const fn from_bytes(bytes: [u8; N]) -> Self {
+        Self(bytes)
+    }
+
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8; N] {
         &self.0

@@ -9,8 +9,8 @@ use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberV
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use crate::event::{
-    Attributes, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint,
-    TelemetrySnapshot, Temporality,
+    Attributes, Exemplar, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData,
+    NumberPoint, TelemetrySnapshot, Temporality,
 };
 use crate::exporters::otlp::encode_telemetry::{self, telemetry_metrics};
 use crate::exporters::otlp::resource::{key_values, scope};
@@ -118,7 +118,18 @@ fn histogram_point(p: &HistogramPoint) -> otlp::HistogramDataPoint {
         sum: Some(p.sum),
         bucket_counts: p.bucket_counts.clone(),
         explicit_bounds: p.bounds.to_vec(),
+        exemplars: p.exemplars.iter().map(exemplar).collect(),
         ..Default::default()
+    }
+}
+
+fn exemplar(e: &Exemplar) -> otlp::Exemplar {
+    otlp::Exemplar {
+        filtered_attributes: Vec::new(),
+        time_unix_nano: e.time_unix_nano,
+        span_id: e.span_id.as_bytes().to_vec(),
+        trace_id: e.trace_id.as_bytes().to_vec(),
+        value: Some(otlp::exemplar::Value::AsDouble(e.value)),
     }
 }
 
@@ -138,3 +149,7 @@ fn exponential_point(p: &ExponentialPoint) -> otlp::ExponentialHistogramDataPoin
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+#[path = "encode_metrics_tests.rs"]
+mod tests;

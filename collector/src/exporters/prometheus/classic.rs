@@ -8,7 +8,7 @@
 //! [`EdgeSet`](super::edges::EdgeSet) (the same on every node); explicit series use the
 //! union of their family's bounds (the instrument's, the same on every node).
 
-use crate::event::Attributes;
+use crate::event::{Attributes, Exemplar};
 use crate::exporters::prometheus::edges::EdgeSet;
 use crate::exporters::prometheus::state::{Family, SeriesValue};
 
@@ -21,6 +21,8 @@ pub struct Classic {
     pub count: u64,
     /// Their sum.
     pub sum: f64,
+    /// The exemplar of each bucket, where it has one (as many as `buckets`).
+    pub exemplars: Vec<Option<Exemplar>>,
 }
 
 /// The classic form of every histogram series of `family` (counters and gauges are skipped).
@@ -31,16 +33,17 @@ pub fn histograms(family: &Family) -> Vec<(&Attributes, Classic)> {
         .series
         .iter()
         .filter_map(|(attributes, (value, _))| {
-            let (edges, cumulative, count, sum) = match value {
+            let (edges, cumulative, count, sum, exemplars) = match value {
                 SeriesValue::Number(_) => return None,
                 SeriesValue::Exponential(h) => {
                     let (set, edges): &(EdgeSet, Vec<f64>) = exponential.as_ref()?;
-                    (edges.clone(), set.cumulative(h), h.count, h.sum)
+                    (edges.clone(), set.cumulative(h), h.count, h.sum, &[][..])
                 }
                 SeriesValue::Buckets {
                     buckets,
                     count,
                     sum,
+                    exemplars,
                 } => {
                     let cumulative = explicit_edges
                         .iter()
@@ -52,17 +55,30 @@ pub fn histograms(family: &Family) -> Vec<(&Attributes, Classic)> {
                                 .sum()
                         })
                         .collect();
-                    (explicit_edges.clone(), cumulative, *count, *sum)
+                    (
+                        explicit_edges.clone(),
+                        cumulative,
+                        *count,
+                        *sum,
+                        &exemplars[..],
+                    )
                 }
             };
             let mut buckets: Vec<(f64, u64)> = edges.into_iter().zip(cumulative).collect();
             buckets.push((f64::INFINITY, count));
+            let mut by_bucket = vec![None; buckets.len()];
+            for e in exemplars {
+                if let Some(at) = buckets.iter().position(|(edge, _)| e.value <= *edge) {
+                    by_bucket[at] = Some(*e);
+                }
+            }
             Some((
                 attributes,
                 Classic {
                     buckets,
                     count,
                     sum,
+                    exemplars: by_bucket,
                 },
             ))
         })

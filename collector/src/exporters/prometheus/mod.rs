@@ -183,3 +183,7 @@ impl ExporterType for PrometheusExporterConfig {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "exemplar_tests.rs"]
+mod exemplar_tests;

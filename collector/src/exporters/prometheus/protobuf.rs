@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use prost::Message;
 
 use crate::event::exponential::Exponential;
-use crate::event::{Attributes, TelemetryPoint, TelemetrySnapshot};
+use crate::event::{Attributes, Exemplar, TelemetryPoint, TelemetrySnapshot};
 use crate::exporters::prometheus::classic::{self, Classic};
 use crate::exporters::prometheus::edges::NATIVE_SCALES;
 use crate::exporters::prometheus::state::{FamilyKind, ScrapeState, SeriesValue};
@@ -126,10 +126,12 @@ fn histogram(attributes: &Attributes, classic: &Classic, native: Option<&Exponen
         bucket: classic
             .buckets
             .iter()
-            .filter(|(edge, _)| edge.is_finite())
-            .map(|(edge, cumulative)| Bucket {
+            .zip(&classic.exemplars)
+            .filter(|((edge, _), _)| edge.is_finite())
+            .map(|((edge, cumulative), exemplar)| Bucket {
                 cumulative_count: Some(*cumulative),
                 upper_bound: Some(*edge),
+                exemplar: exemplar.as_ref().map(prom_exemplar),
             })
             .collect(),
         ..Histogram::default()
@@ -162,6 +164,18 @@ fn histogram(attributes: &Attributes, classic: &Classic, native: Option<&Exponen
         label: attribute_labels(attributes),
         histogram: Some(h),
         ..Metric::default()
+    }
+}
+
+fn prom_exemplar(e: &Exemplar) -> PromExemplar {
+    let (trace, span) = (e.trace_id.to_string(), e.span_id.to_string());
+    PromExemplar {
+        label: labels([("trace_id", trace.as_str()), ("span_id", span.as_str())].into_iter()),
+        value: Some(e.value),
+        timestamp: Some(Timestamp {
+            seconds: (e.time_unix_nano / 1_000_000_000) as i64,
+            nanos: (e.time_unix_nano % 1_000_000_000) as i32,
+        }),
     }
 }
 
@@ -305,6 +319,34 @@ pub struct Bucket {
     /// The `le` bound.
     #[prost(double, optional, tag = "2")]
     pub upper_bound: Option<f64>,
+    /// A value in this bucket and the trace it came from.
+    #[prost(message, optional, tag = "3")]
+    pub exemplar: Option<PromExemplar>,
+}
+
+/// `Exemplar`: labels (the trace and span ids), the value and when it was recorded.
+#[derive(Clone, PartialEq, Message)]
+pub struct PromExemplar {
+    /// `trace_id` and `span_id`.
+    #[prost(message, repeated, tag = "1")]
+    pub label: Vec<LabelPair>,
+    /// The value.
+    #[prost(double, optional, tag = "2")]
+    pub value: Option<f64>,
+    /// When.
+    #[prost(message, optional, tag = "3")]
+    pub timestamp: Option<Timestamp>,
+}
+
+/// `google.protobuf.Timestamp`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Timestamp {
+    /// Seconds since the epoch.
+    #[prost(int64, tag = "1")]
+    pub seconds: i64,
+    /// Nanoseconds within the second.
+    #[prost(int32, tag = "2")]
+    pub nanos: i32,
 }
 
 /// `BucketSpan`.

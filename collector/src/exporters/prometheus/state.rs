@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::event::exponential::Exponential;
-use crate::event::{Attributes, HistogramPoint, MetricBatch, MetricData, Temporality};
+use crate::event::{Attributes, Exemplar, HistogramPoint, MetricBatch, MetricData, Temporality};
 use crate::exporters::prometheus::edges::EdgeSet;
 
 /// A series not updated for this long is dropped from scrapes.
@@ -41,6 +41,9 @@ pub enum SeriesValue {
         count: u64,
         /// Their sum.
         sum: f64,
+        /// The latest exemplar of each bucket that has one (kept across collections
+        /// until a newer one of the same bucket comes).
+        exemplars: Vec<Exemplar>,
     },
 }
 
@@ -97,16 +100,20 @@ impl ScrapeState {
                 .families
                 .entry(metric.name.clone())
                 .or_insert_with(|| Family::new(&metric.unit, &metric.description, kind));
-            if temporality == Temporality::Cumulative {
-                family.series.clear();
-            }
-            for (attributes, value) in points {
+            let replaced = match temporality {
+                Temporality::Cumulative => std::mem::take(&mut family.series),
+                Temporality::Delta => BTreeMap::new(),
+            };
+            for (attributes, mut value) in points {
                 match (temporality, family.series.get_mut(&attributes)) {
                     (Temporality::Delta, Some((current, at))) => {
                         add(current, &value);
                         *at = now;
                     }
                     _ => {
+                        if let Some((older, _)) = replaced.get(&attributes) {
+                            carry_exemplars(older, &mut value);
+                        }
                         family.series.insert(attributes, (value, now));
                     }
                 }
@@ -176,6 +183,33 @@ fn explicit(p: &HistogramPoint) -> SeriesValue {
         buckets: bounds.zip(p.bucket_counts.iter().copied()).collect(),
         count: p.count,
         sum: p.sum,
+        exemplars: p.exemplars.clone(),
+    }
+}
+
+/// Gives a series replaced by `value` the exemplars `older` had for the buckets `value`
+/// has none of.
+fn carry_exemplars(older: &SeriesValue, value: &mut SeriesValue) {
+    if let (
+        SeriesValue::Buckets {
+            exemplars: older, ..
+        },
+        SeriesValue::Buckets {
+            buckets, exemplars, ..
+        },
+    ) = (older, value)
+    {
+        keep_exemplars(older, buckets, exemplars);
+    }
+}
+
+/// Adds to `exemplars` those of `older` whose bucket (of `buckets`) it has none of.
+fn keep_exemplars(older: &[Exemplar], buckets: &[(f64, u64)], exemplars: &mut Vec<Exemplar>) {
+    let bucket = |e: &Exemplar| buckets.iter().position(|(bound, _)| e.value <= *bound);
+    for old in older {
+        if !exemplars.iter().any(|e| bucket(e) == bucket(old)) {
+            exemplars.push(*old);
+        }
     }
 }
 
@@ -189,11 +223,13 @@ fn add(current: &mut SeriesValue, delta: &SeriesValue) {
                 buckets,
                 count,
                 sum,
+                exemplars,
             },
             SeriesValue::Buckets {
                 buckets: more,
                 count: c,
                 sum: s,
+                exemplars: newer,
             },
         ) => {
             for (bound, n) in more {
@@ -205,6 +241,8 @@ fn add(current: &mut SeriesValue, delta: &SeriesValue) {
             buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
             *count += c;
             *sum += s;
+            let older = std::mem::replace(exemplars, newer.clone());
+            keep_exemplars(&older, buckets, exemplars);
         }
         (current, delta) => *current = delta.clone(),
     }

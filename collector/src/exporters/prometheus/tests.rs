@@ -5,8 +5,8 @@ use super::state::ScrapeState;
 use super::text::{render, Format};
 use super::*;
 use crate::event::{
-    Attributes, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData, NumberPoint,
-    PointHeader, TelemetryPoint, TelemetrySnapshot, Temporality,
+    Attributes, Exemplar, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData,
+    NumberPoint, PointHeader, TelemetryPoint, TelemetrySnapshot, Temporality,
 };
 
 fn header(pod: &str) -> PointHeader {
@@ -17,7 +17,7 @@ fn header(pod: &str) -> PointHeader {
     }
 }
 
-fn batch(temporality: Temporality, opened: &[(&str, i64)]) -> MetricBatch {
+pub fn batch(temporality: Temporality, opened: &[(&str, i64)]) -> MetricBatch {
     MetricBatch {
         time_unix_nano: 2,
         metrics: vec![
@@ -62,6 +62,7 @@ fn batch(temporality: Temporality, opened: &[(&str, i64)]) -> MetricBatch {
                         sum: 0.75,
                         bounds: Arc::from([0.1, 0.5]),
                         bucket_counts: vec![1, 1, 1],
+                        exemplars: vec![exemplar(0.3, 7)],
                     }],
                 },
             },
@@ -86,7 +87,7 @@ fn batch(temporality: Temporality, opened: &[(&str, i64)]) -> MetricBatch {
     }
 }
 
-fn telemetry() -> TelemetrySnapshot {
+pub fn telemetry() -> TelemetrySnapshot {
     TelemetrySnapshot {
         start_time_unix_nano: 0,
         time_unix_nano: 0,
@@ -386,6 +387,18 @@ fn protobuf_scrapes_carry_native_histograms_with_their_classic_buckets() {
         families["target_info"].metric[0].label[0].value.as_deref(),
         Some("kotel")
     );
+}
+
+/// An exemplar of `value` at second 1700000000.5 whose ids end in `n`.
+pub fn exemplar(value: f64, n: u8) -> Exemplar {
+    let mut trace = [0xab; 16];
+    trace[15] = n;
+    Exemplar {
+        value,
+        time_unix_nano: 1_700_000_000_500_000_000,
+        trace_id: crate::event::trace_ids::Id(trace),
+        span_id: crate::event::trace_ids::Id([0, 0, 0, 0, 0, 0, 0, n]),
+    }
 }
 
 /// Attribute pairs as a shared set.

@@ -98,13 +98,24 @@ fn family_text(out: &mut String, name: &str, family: &Family, format: Format) {
     }
     for (attributes, histogram) in classic::histograms(family) {
         let labels: Vec<(String, String)> = attributes.to_vec();
-        for (edge, cumulative) in &histogram.buckets {
+        for ((edge, cumulative), exemplar) in histogram.buckets.iter().zip(&histogram.exemplars) {
             let le = format_float(*edge);
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{base}_bucket{} {cumulative}",
                 label_set(&labels, Some(&le))
             );
+            if let (Some(e), Format::OpenMetrics) = (exemplar, format) {
+                let _ = write!(
+                    out,
+                    " # {{trace_id=\"{}\",span_id=\"{}\"}} {} {}",
+                    e.trace_id,
+                    e.span_id,
+                    format_float(e.value),
+                    seconds(e.time_unix_nano)
+                );
+            }
+            out.push('\n');
         }
         let _ = writeln!(
             out,
@@ -196,6 +207,15 @@ fn escape_value(v: &str) -> String {
 
 fn escape_help(v: &str) -> String {
     v.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// Nanoseconds since the epoch as OpenMetrics seconds (`1520879607.789`).
+fn seconds(unix_nano: u64) -> String {
+    format!(
+        "{}.{:09}",
+        unix_nano / 1_000_000_000,
+        unix_nano % 1_000_000_000
+    )
 }
 
 fn format_float(x: f64) -> String {

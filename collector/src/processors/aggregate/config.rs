@@ -37,6 +37,10 @@ pub struct AggregateConfig {
     /// histogram with those upper bounds (in the metric's unit). The kernel's exponential
     /// histograms pass through unchanged unless buckets are given here.
     pub histograms: BTreeMap<String, HistogramConfig>,
+    /// Keep, per bucket of the HTTP request-duration histograms, the last request's
+    /// trace and span ids (exemplars, over OTLP and on the OpenMetrics scrape), so a
+    /// backend links a latency bucket to a trace.
+    pub exemplars: bool,
 }
 
 /// Which peer attributes connection metrics carry.
@@ -82,6 +86,7 @@ impl Default for AggregateConfig {
             cardinality_limit: 2000,
             series_ttl: Duration::from_secs(600),
             histograms: BTreeMap::new(),
+            exemplars: true,
         }
     }
 }

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use crate::component::kind::{Declared, Kind, ProcessorType, Shared};
 use crate::component::{Processor, Release};
-use crate::event::{unix_now, Batch, CgroupHistogram, Event, HttpEvent, HttpSide, Workload};
+use crate::event::{
+    unix_now, Batch, CgroupHistogram, Event, Exemplar, HttpEvent, HttpSide, Workload,
+};
 use crate::settings::{ComponentId, ConfigError, Signal};
 use crate::telemetry::names;
 
@@ -120,7 +122,7 @@ impl AggregateProcessor {
                         .cloned()
                         .unwrap_or_else(|| Arc::from(DEFAULT_SECONDS_BUCKETS));
                     explicit(&mut self.store, row.instrument, key, now, bounds, |e| {
-                        e.record(x, 1)
+                        e.record(x, 1);
                     });
                 }
             }
@@ -140,8 +142,19 @@ impl AggregateProcessor {
             .unwrap_or_else(|| Arc::from(HTTP_SECONDS_BUCKETS));
         let key = self.sets.entry(e.workload.as_ref(), None).http_key(e);
         let seconds = e.duration_seconds();
+        let exemplar = self.config.exemplars.then_some(Exemplar {
+            value: seconds,
+            time_unix_nano: e.end_time_unix_nano,
+            trace_id: e.trace_id,
+            span_id: e.span_id,
+        });
         explicit(&mut self.store, instrument, key, now, bounds, |h| {
-            h.record(seconds, 1)
+            match exemplar {
+                Some(exemplar) => h.record_exemplar(exemplar),
+                None => {
+                    h.record(seconds, 1);
+                }
+            };
         });
     }
 
@@ -287,3 +300,7 @@ impl ProcessorType for AggregateConfig {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "exemplar_tests.rs"]
+mod exemplar_tests;

@@ -180,9 +180,9 @@ fn points(
     let mut sums = Vec::new();
     let mut explicit = Vec::new();
     let mut exponential = Vec::new();
-    for (attributes, series) in entries.iter() {
+    for (attributes, series) in entries.iter_mut() {
         let header = header(attributes, series);
-        match &series.value {
+        match &mut series.value {
             Value::Sum(v) => sums.push(NumberPoint { header, value: *v }),
             Value::Explicit(h) => explicit.push(explicit_point(header, h)),
             Value::Exponential(h) => exponential.push(exponential_point(header, h)),
@@ -209,13 +209,16 @@ fn points(
     }
 }
 
-fn explicit_point(header: PointHeader, h: &Explicit) -> HistogramPoint {
+/// The point of an explicit series; its exemplars go with it (the next point carries
+/// only newer ones).
+fn explicit_point(header: PointHeader, h: &mut Explicit) -> HistogramPoint {
     HistogramPoint {
         header,
         count: h.count,
         sum: h.sum,
         bounds: h.bounds.clone(),
         bucket_counts: h.counts.clone(),
+        exemplars: h.take_exemplars(),
     }
 }
 

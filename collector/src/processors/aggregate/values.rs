@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kotel_common::tcp_quality::{MAX_INDEX, MIN_INDEX, SCALE};
 
 pub use crate::event::exponential::Exponential;
-use crate::event::CgroupHistogram;
+use crate::event::{CgroupHistogram, Exemplar};
 
 /// Why a histogram is refused: no kernel program makes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,6 +53,9 @@ pub struct Explicit {
     pub count: u64,
     /// Their sum.
     pub sum: f64,
+    /// The latest exemplar per bucket since the last collection; empty until the first
+    /// (a histogram without exemplars allocates nothing for them).
+    pub exemplars: Vec<Option<Exemplar>>,
 }
 
 impl Explicit {
@@ -63,16 +66,33 @@ impl Explicit {
             bounds,
             count: 0,
             sum: 0.0,
+            exemplars: Vec::new(),
         }
     }
 
+    /// Records `exemplar.value` once and keeps `exemplar` as its bucket's (replacing an
+    /// earlier one of the same window).
+    pub fn record_exemplar(&mut self, exemplar: Exemplar) {
+        let bucket = self.record(exemplar.value, 1);
+        if self.exemplars.is_empty() {
+            self.exemplars = vec![None; self.counts.len()];
+        }
+        self.exemplars[bucket] = Some(exemplar);
+    }
+
+    /// The exemplars of the window, in bucket order, and starts a new window of them.
+    pub fn take_exemplars(&mut self) -> Vec<Exemplar> {
+        self.exemplars.iter_mut().filter_map(Option::take).collect()
+    }
+
     /// Records `value` `n` times (a value equal to a bound falls in that bound's bucket,
-    /// as OTLP's `(lower, upper]` buckets say).
-    pub fn record(&mut self, value: f64, n: u64) {
+    /// as OTLP's `(lower, upper]` buckets say); returns the bucket.
+    pub fn record(&mut self, value: f64, n: u64) -> usize {
         let bucket = self.bounds.partition_point(|bound| *bound < value);
         self.counts[bucket] += n;
         self.count += n;
         self.sum += value * n as f64;
+        bucket
     }
 
     /// Adds a kernel histogram, re-binned: each exponential bucket's count goes to the
