@@ -164,7 +164,10 @@ class Layout:
         self.row_height = 0
 
 
-def prom_target(ref, expr, legend="", fmt="time_series", instant=False):
+def prom_target(ref, expr, legend="", fmt="time_series", instant=False, exemplar=False):
+    """A Prometheus query; `exemplar` also fetches the exemplars of the series it reads
+    (the trace ids kotel attaches to request buckets), which Grafana draws as points that
+    open the trace."""
     target = {
         "refId": ref,
         "datasource": PROMETHEUS,
@@ -175,6 +178,8 @@ def prom_target(ref, expr, legend="", fmt="time_series", instant=False):
         "instant": instant,
         "format": fmt,
     }
+    if exemplar:
+        target["exemplar"] = True
     return target
 
 
@@ -251,14 +256,14 @@ def timeseries(title, description, targets, unit, datasource=PROMETHEUS, stack=F
     }
 
 
-def heatmap(title, description, metric, unit, native):
+def heatmap(title, description, metric, unit, native, exemplar=False):
     expr = distribution(metric, native)
     return {
         "type": "heatmap",
         "title": title,
         "description": description,
         "datasource": PROMETHEUS,
-        "targets": [prom_target("A", expr, "{{le}}", fmt="heatmap")],
+        "targets": [prom_target("A", expr, "{{le}}", fmt="heatmap", exemplar=exemplar)],
         "fieldConfig": {
             "defaults": {
                 "custom": {
@@ -1410,10 +1415,11 @@ def requests_dashboard():
     layout.add(
         timeseries(
             "Duration by route: p50, p99",
-            "Server-side request duration quantiles per pod and route.",
+            "Server-side request duration quantiles per pod and route; the points are "
+            "exemplars: a request and its trace.",
             [
                 prom_target(ref, node_pod(quantile(q, SERVER, by_route, native=False)),
-                            route_legend + " " + name)
+                            route_legend + " " + name, exemplar=True)
                 for ref, q, name in (("A", "0.5", "p50"), ("B", "0.99", "p99"))
             ],
             "s",
@@ -1425,10 +1431,13 @@ def requests_dashboard():
     layout.add(
         heatmap(
             "Duration distribution",
-            "Requests per second in each duration bucket, all selected pods together.",
+            "Requests per second in each duration bucket, all selected pods together; "
+            "the points are exemplars, a request of that bucket: click one to open its "
+            "trace (the Prometheus data source's exemplar link to Tempo, on trace_id).",
             SERVER,
             "s",
             native=False,
+            exemplar=True,
         ),
         12,
         9,

@@ -59,6 +59,7 @@ fn collection() -> MetricBatch {
             sum: 1.5,
             bounds: bounds.clone(),
             bucket_counts: vec![1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 0, 0],
+            exemplars: Vec::new(),
         })
         .collect();
     MetricBatch {

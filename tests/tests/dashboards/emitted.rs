@@ -289,6 +289,7 @@ pub fn aggregate_names(rows: &[Row]) -> Result<BTreeMap<String, BTreeSet<String>
                 buckets: vec![(0.5, 1), (f64::INFINITY, 0)],
                 count: 1,
                 sum: 0.25,
+                exemplars: Vec::new(),
             },
             _ => SeriesValue::Number(1),
         };
