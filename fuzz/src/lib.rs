@@ -14,6 +14,7 @@ use kotel::exporters::debug::{format, Verbosity};
 use kotel::exporters::otlp::encode_logs::logs_request;
 use kotel::exporters::otlp::encode_metrics::metrics_request;
 use kotel::exporters::otlp::encode_traces::traces_request;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use kotel::kernel::clock::ClockOffset;
 use kotel::component::{Processor, Release};
 use kotel::processors::aggregate::{AggregateConfig, AggregateProcessor};
@@ -65,7 +66,8 @@ pub fn follow(event: &Event) {
     }
     if let Event::Http(e) = event {
         let request = traces_request(&resource, &[e]).expect("an exchange is a span");
-        let _ = request.encode_to_vec();
+        let decoded = ExportTraceServiceRequest::decode(request.0).expect("valid protobuf");
+        assert_eq!(decoded.resource_spans[0].scope_spans[0].spans.len(), 1);
     }
     let mut aggregate = AggregateProcessor::new("aggregate", &AggregateConfig::default());
     let mut out = aggregate.process(vec![event.clone()]);

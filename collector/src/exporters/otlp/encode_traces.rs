@@ -1,6 +1,8 @@
 //! HTTP exchanges -> OTLP spans, following the stable HTTP semantic conventions: one
 //! SERVER or CLIENT span per request, named `{method} {route}` (`{method}` for a client),
-//! grouped under one resource per workload.
+//! grouped under one resource per workload. The request is encoded straight into its
+//! protobuf bytes ([`wire`]): spans are the exporter's largest and most numerous
+//! messages, and building `prost` structs for them cost an allocation per attribute.
 //!
 //! The resource of a workload's spans is the agent's resource with the workload's
 //! attributes (pod, namespace, container, image) and a `service.name` of its own: the
@@ -8,29 +10,57 @@
 //! with `service.namespace` the pod's namespace.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
 use std::sync::Arc;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message;
 
 use crate::event::{keys, HttpEvent, HttpSide};
 use crate::exporters::otlp::resource::scope;
+use crate::exporters::otlp::wire::{self, Encoded};
 
-/// The request carrying the spans of `events`; `None` when there is none. Spans are
-/// grouped per service (one resource each), in the order services first appear.
-pub fn traces_request(
-    resource: &Resource,
-    events: &[&HttpEvent],
-) -> Option<ExportTraceServiceRequest> {
+/// Field numbers of `opentelemetry/proto/{collector/,}trace/v1` messages.
+mod field {
+    /// `ExportTraceServiceRequest.resource_spans`.
+    pub const RESOURCE_SPANS: u32 = 1;
+    /// `ResourceSpans.resource`.
+    pub const RESOURCE: u32 = 1;
+    /// `ResourceSpans.scope_spans`.
+    pub const SCOPE_SPANS: u32 = 2;
+    /// `ScopeSpans.scope`.
+    pub const SCOPE: u32 = 1;
+    /// `ScopeSpans.spans`.
+    pub const SPANS: u32 = 2;
+    /// `Span` fields.
+    pub const TRACE_ID: u32 = 1;
+    pub const SPAN_ID: u32 = 2;
+    pub const PARENT_SPAN_ID: u32 = 4;
+    pub const NAME: u32 = 5;
+    pub const KIND: u32 = 6;
+    pub const START_TIME: u32 = 7;
+    pub const END_TIME: u32 = 8;
+    pub const ATTRIBUTES: u32 = 9;
+    pub const STATUS: u32 = 15;
+    /// `Status` fields.
+    pub const STATUS_MESSAGE: u32 = 2;
+    pub const STATUS_CODE: u32 = 3;
+}
+
+/// The encoded `ExportTraceServiceRequest` carrying the spans of `events`; `None` when
+/// there is none. Spans are grouped per service (one resource each), in the order
+/// services first appear.
+pub fn traces_request(resource: &Resource, events: &[&HttpEvent]) -> Option<Encoded> {
     // The workload (by identity: `k8s_cri` shares one per container) and, outside any
     // container, the task name set a span's service apart.
     let mut group_of: HashMap<(usize, &str), usize> = HashMap::new();
-    let mut groups: Vec<(&HttpEvent, Vec<Span>)> = Vec::new();
+    let mut groups: Vec<(&HttpEvent, Vec<u8>)> = Vec::new();
+    let mut writer = SpanWriter::default();
     for e in events {
         let workload = e.workload.as_ref().map_or(0, |w| Arc::as_ptr(w) as usize);
         let named = container_name(e).is_some();
@@ -39,22 +69,26 @@ pub fn traces_request(
             groups.push((e, Vec::new()));
             groups.len() - 1
         });
-        groups[at].1.push(span(e));
+        writer.append(&mut groups[at].1, e);
     }
-    (!groups.is_empty()).then(|| ExportTraceServiceRequest {
-        resource_spans: groups
-            .into_iter()
-            .map(|(first, spans)| ResourceSpans {
-                resource: Some(with(resource, service_attributes(first))),
-                scope_spans: vec![ScopeSpans {
-                    scope: Some(scope()),
-                    spans,
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            })
-            .collect(),
-    })
+    if groups.is_empty() {
+        return None;
+    }
+    let scope = scope().encode_to_vec();
+    let size: usize = groups.iter().map(|(_, spans)| spans.len() + 64).sum();
+    let mut request = Vec::with_capacity(size + groups.len() * 512);
+    let (mut scope_spans, mut resource_spans) = (Vec::new(), Vec::new());
+    for (first, spans) in groups {
+        scope_spans.clear();
+        wire::message(&mut scope_spans, field::SCOPE, &scope);
+        scope_spans.extend_from_slice(&spans);
+        resource_spans.clear();
+        let service = with(resource, service_attributes(first)).encode_to_vec();
+        wire::message(&mut resource_spans, field::RESOURCE, &service);
+        wire::message(&mut resource_spans, field::SCOPE_SPANS, &scope_spans);
+        wire::message(&mut request, field::RESOURCE_SPANS, &resource_spans);
+    }
+    Some(Encoded(Bytes::from(request)))
 }
 
 fn container_name(e: &HttpEvent) -> Option<&str> {
@@ -98,108 +132,122 @@ fn kv(key: &str, value: Value) -> KeyValue {
     }
 }
 
-fn text(key: &str, value: &str) -> KeyValue {
-    kv(key, Value::StringValue(value.to_string()))
+/// Scratch space for encoding spans, reused from one span to the next.
+#[derive(Default)]
+struct SpanWriter {
+    span: Vec<u8>,
+    status: Vec<u8>,
+    peer: String,
+    server: String,
+    text: String,
 }
 
-fn int(key: &str, value: impl Into<i64>) -> KeyValue {
-    kv(key, Value::IntValue(value.into()))
-}
-
-/// The span of one exchange.
-pub fn span(e: &HttpEvent) -> Span {
-    let server = e.side == HttpSide::Server;
-    let peer = e.peer_address.to_string();
-    let mut attributes = Vec::with_capacity(20);
-    attributes.extend([
-        text("http.request.method", e.method.as_str()),
-        text("network.protocol.name", "http"),
-        text("network.protocol.version", e.version.as_str()),
-        int("network.peer.port", e.peer_port),
-        text("network.transport", "tcp"),
-        int("process.pid", e.pid),
-        text("process.executable.name", &e.comm),
-    ]);
-    if e.status > 0 {
-        attributes.push(int("http.response.status_code", e.status));
-    }
-    let (server_address, server_port) = match (server, e.host.is_empty()) {
-        (_, false) => (
-            e.host.clone(),
-            if server { e.local_port } else { e.peer_port },
-        ),
-        (true, true) => (e.local_address.to_string(), e.local_port),
-        (false, true) => (peer.clone(), e.peer_port),
-    };
-    if server {
-        attributes.push(text("url.path", &e.path));
-        attributes.push(text("url.scheme", "http"));
-        attributes.push(text("client.address", &peer));
-        attributes.push(int("client.port", e.peer_port));
-        if !e.route.is_empty() {
-            attributes.push(text("http.route", &e.route));
+impl SpanWriter {
+    /// Appends the span of one exchange to `spans` (as a `ScopeSpans.spans` field),
+    /// following the stable HTTP semantic conventions.
+    fn append(&mut self, spans: &mut Vec<u8>, e: &HttpEvent) {
+        let server = e.side == HttpSide::Server;
+        let b = &mut self.span;
+        b.clear();
+        wire::data(b, field::TRACE_ID, e.trace_id.as_bytes());
+        wire::data(b, field::SPAN_ID, e.span_id.as_bytes());
+        if let Some(parent) = &e.parent_span_id {
+            wire::data(b, field::PARENT_SPAN_ID, parent.as_bytes());
         }
-    } else {
-        let host = bracketed(&server_address);
-        let url = format!("http://{host}:{server_port}{}", e.path);
-        attributes.push(kv("url.full", Value::StringValue(url)));
-    }
-    attributes.push(kv("network.peer.address", Value::StringValue(peer)));
-    attributes.push(kv("server.address", Value::StringValue(server_address)));
-    attributes.push(int("server.port", server_port));
-    if let Some(n) = e.request_body_bytes {
-        attributes.push(int("http.request.body.size", n as i64));
-    }
-    if let Some(n) = e.response_body_bytes {
-        attributes.push(int("http.response.body.size", n as i64));
-    }
-    let error = e.error_type();
-    if let Some(t) = &error {
-        attributes.push(text("error.type", t));
-    }
-    let name = if server && !e.route.is_empty() {
-        format!("{} {}", e.method, e.route)
-    } else {
-        e.method.to_string()
-    };
-    Span {
-        trace_id: e.trace_id.as_bytes().to_vec(),
-        span_id: e.span_id.as_bytes().to_vec(),
-        parent_span_id: e
-            .parent_span_id
-            .map_or_else(Vec::new, |id| id.as_bytes().to_vec()),
-        name,
-        kind: if server {
+        if server && !e.route.is_empty() {
+            wire::joined(b, field::NAME, &[e.method.as_str(), " ", &e.route]);
+        } else {
+            wire::joined(b, field::NAME, &[e.method.as_str()]);
+        }
+        let kind = if server {
             SpanKind::Server
         } else {
             SpanKind::Client
-        } as i32,
-        start_time_unix_nano: e.start_time_unix_nano,
-        end_time_unix_nano: e.end_time_unix_nano,
-        attributes,
+        };
+        wire::uint(b, field::KIND, kind as u64);
+        wire::fixed64(b, field::START_TIME, e.start_time_unix_nano);
+        wire::fixed64(b, field::END_TIME, e.end_time_unix_nano);
+
+        let text = |b: &mut Vec<u8>, name: &str, value: &str| {
+            wire::string_attribute(b, field::ATTRIBUTES, name, value);
+        };
+        let int = |b: &mut Vec<u8>, name: &str, value: i64| {
+            wire::int_attribute(b, field::ATTRIBUTES, name, value);
+        };
+        set(&mut self.peer, e.peer_address);
+        text(b, "http.request.method", &e.method);
+        text(b, "network.protocol.name", "http");
+        text(b, "network.protocol.version", e.version.as_str());
+        text(b, "network.peer.address", &self.peer);
+        int(b, "network.peer.port", i64::from(e.peer_port));
+        text(b, "network.transport", "tcp");
+        int(b, "process.pid", i64::from(e.pid));
+        text(b, "process.executable.name", &e.comm);
+        if e.status > 0 {
+            int(b, "http.response.status_code", i64::from(e.status));
+        }
+        let server_port = if server { e.local_port } else { e.peer_port };
+        match (e.host.is_empty(), server) {
+            (false, _) => set(&mut self.server, &e.host),
+            (true, true) => set(&mut self.server, e.local_address),
+            (true, false) => set(&mut self.server, &self.peer),
+        }
+        text(b, "server.address", &self.server);
+        int(b, "server.port", i64::from(server_port));
+        if server {
+            text(b, "url.path", &e.path);
+            text(b, "url.scheme", "http");
+            text(b, "client.address", &self.peer);
+            int(b, "client.port", i64::from(e.peer_port));
+            if !e.route.is_empty() {
+                text(b, "http.route", &e.route);
+            }
+        } else {
+            self.text.clear();
+            let host = &self.server;
+            let _ = if host.contains(':') {
+                write!(self.text, "http://[{host}]:{server_port}{}", e.path)
+            } else {
+                write!(self.text, "http://{host}:{server_port}{}", e.path)
+            };
+            text(b, "url.full", &self.text);
+        }
+        if let Some(n) = e.request_body_bytes {
+            int(b, "http.request.body.size", n as i64);
+        }
+        if let Some(n) = e.response_body_bytes {
+            int(b, "http.response.body.size", n as i64);
+        }
         // The conventions leave the description empty where the status code says it all.
-        status: Some(match error {
-            Some(_) => Status {
-                code: StatusCode::Error as i32,
-                message: e
-                    .failure
-                    .map(|f| f.as_str().to_string())
-                    .unwrap_or_default(),
-            },
-            None => Status::default(),
-        }),
-        ..Default::default()
+        self.status.clear();
+        if e.is_error() {
+            let error = match e.failure {
+                Some(f) => f.as_str(),
+                None => {
+                    set(&mut self.text, e.status);
+                    &self.text
+                }
+            };
+            text(b, "error.type", error);
+            let message = e.failure.map_or("", |f| f.as_str());
+            wire::data(&mut self.status, field::STATUS_MESSAGE, message.as_bytes());
+            wire::uint(
+                &mut self.status,
+                field::STATUS_CODE,
+                StatusCode::Error as u64,
+            );
+        }
+        wire::message(b, field::STATUS, &self.status);
+        wire::message(spans, field::SPANS, b);
     }
 }
 
-/// An IPv6 address in brackets for a URL.
-fn bracketed(host: &str) -> std::borrow::Cow<'_, str> {
-    if host.contains(':') {
-        format!("[{host}]").into()
-    } else {
-        host.into()
-    }
+/// `to` holding `value` as text (its allocation kept).
+fn set(to: &mut String, value: impl std::fmt::Display) {
+    to.clear();
+    let _ = write!(to, "{value}");
 }
+
 #[cfg(test)]
 #[path = "encode_traces_tests.rs"]
 mod tests;

@@ -1,5 +1,8 @@
 use std::sync::Arc;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
+
 use super::*;
 use crate::event::{HttpFailure, HttpMethod, HttpVersion, Workload};
 
@@ -29,6 +32,18 @@ fn exchange(side: HttpSide, status: u16) -> HttpEvent {
         failure: None,
         workload: None,
     }
+}
+
+/// The request, decoded by the official message types.
+fn decoded(resource: &Resource, events: &[&HttpEvent]) -> Option<ExportTraceServiceRequest> {
+    let encoded = traces_request(resource, events)?;
+    Some(ExportTraceServiceRequest::decode(encoded.0).expect("a valid request"))
+}
+
+/// The span of one exchange, as a backend decodes it.
+fn span(e: &HttpEvent) -> Span {
+    let request = decoded(&Resource::default(), &[e]).unwrap();
+    request.resource_spans[0].scope_spans[0].spans[0].clone()
 }
 
 fn attribute<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
@@ -128,7 +143,7 @@ fn spans_are_grouped_under_their_workloads_service() {
         (keys::CONTAINER_NAME, "cart"),
     ])));
     let on_host = exchange(HttpSide::Client, 200);
-    let request = traces_request(&resource, &[&in_pod, &on_host, &in_pod]).unwrap();
+    let request = decoded(&resource, &[&in_pod, &on_host, &in_pod]).unwrap();
     assert_eq!(request.resource_spans.len(), 2);
     let service = |rs: &ResourceSpans| {
         let attrs = &rs.resource.as_ref().unwrap().attributes;
@@ -162,4 +177,37 @@ fn spans_are_grouped_under_their_workloads_service() {
         ]
     );
     assert!(traces_request(&resource, &[]).is_none());
+}
+
+#[test]
+fn a_child_span_names_its_parent_and_an_ipv6_server_is_bracketed_in_its_url() {
+    let mut e = exchange(HttpSide::Client, 503);
+    e.host = String::new();
+    e.peer_address = "fd00::7".parse().unwrap();
+    e.parent_span_id = Some("00f067aa0ba902b7".parse().unwrap());
+    let s = span(&e);
+    assert_eq!(
+        s.parent_span_id,
+        [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]
+    );
+    assert_eq!(
+        attribute(&s, "url.full").cloned(),
+        Some(Value::StringValue("http://[fd00::7]:40000/users/42".into()))
+    );
+    assert_eq!(
+        attribute(&s, "server.address").cloned(),
+        Some(Value::StringValue("fd00::7".into()))
+    );
+    assert_eq!(
+        attribute(&s, "error.type").cloned(),
+        Some(Value::StringValue("503".into()))
+    );
+    let status = s.status.unwrap();
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (StatusCode::Error as i32, "")
+    );
+    // A span without error has an empty (unset) status.
+    let ok = span(&exchange(HttpSide::Server, 200)).status.unwrap();
+    assert_eq!((ok.code, ok.message.as_str()), (0, ""));
 }

@@ -16,6 +16,7 @@ pub mod queue;
 pub mod resource;
 pub mod tls;
 pub mod transport;
+pub mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -20,18 +20,21 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use tonic::codec::CompressionEncoding;
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::Channel;
+use tonic_prost::ProstCodec;
 use tonic_types::StatusExt;
 
 use crate::exporters::otlp::config::{Compression, OtlpExporterConfig, Protocol};
 use crate::exporters::otlp::tls::TlsFiles;
+use crate::exporters::otlp::wire::Encoded;
+
+/// The gRPC method spans are exported with (`TraceService/Export`).
+const TRACES_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 /// One request, ready to send.
 #[derive(Clone, Debug)]
@@ -40,8 +43,8 @@ pub enum Request {
     Metrics(ExportMetricsServiceRequest),
     /// Logs.
     Logs(ExportLogsServiceRequest),
-    /// Spans.
-    Traces(ExportTraceServiceRequest),
+    /// Spans: an `ExportTraceServiceRequest`, encoded.
+    Traces(Encoded),
 }
 
 impl Request {
@@ -251,14 +254,22 @@ async fn grpc_send(
                 .map(|r| partial_logs(r.into_inner()))
         }
         Request::Traces(t) => {
-            let mut client = TraceServiceClient::new(channel);
+            // The generated client's call, with the bytes already encoded.
+            let mut client = tonic::client::Grpc::new(channel);
             if gzip {
                 client = client.send_compressed(CompressionEncoding::Gzip);
             }
-            client
-                .export(with_headers(t.clone(), headers))
-                .await
-                .map(|r| partial_traces(r.into_inner()))
+            let codec: ProstCodec<Encoded, ExportTraceServiceResponse> = ProstCodec::default();
+            let path = PathAndQuery::from_static(TRACES_EXPORT);
+            match client.ready().await {
+                Ok(()) => client
+                    .unary(with_headers(t.clone(), headers), path, codec)
+                    .await
+                    .map(|r| partial_traces(r.into_inner())),
+                Err(e) => Err(tonic::Status::unavailable(format!(
+                    "service was not ready: {e}"
+                ))),
+            }
         }
     };
     outcome.map_err(|status| {
@@ -308,7 +319,7 @@ async fn http_send(
     let (path, body) = match request {
         Request::Metrics(m) => ("/v1/metrics", m.encode_to_vec()),
         Request::Logs(l) => ("/v1/logs", l.encode_to_vec()),
-        Request::Traces(t) => ("/v1/traces", t.encode_to_vec()),
+        Request::Traces(t) => ("/v1/traces", t.0.to_vec()),
     };
     let body = if gzip { gzipped(&body) } else { body };
     let mut builder = hyper::Request::post(format!("{base}{path}"))
