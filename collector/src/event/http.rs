@@ -179,6 +179,10 @@ pub struct HttpEvent {
     /// Parent span id (none for a root span).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_span_id: Option<SpanId>,
+    /// The sampled flag of the request's `traceparent`, when it carried one (the
+    /// caller's decision, which `sampling` follows when `parent_based`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled: Option<bool>,
     /// Whether the exchange failed without a status to say so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<HttpFailure>,
@@ -239,6 +243,7 @@ impl Default for HttpEvent {
             trace_id: TraceId::default(),
             span_id: SpanId::default(),
             parent_span_id: None,
+            sampled: None,
             failure: None,
             workload: None,
         }

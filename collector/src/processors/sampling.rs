@@ -2,7 +2,9 @@
 //! decided once the whole request is seen: every error and every request slower than a
 //! threshold is kept, the rest by a ratio of trace ids (the OpenTelemetry
 //! `TraceIdRatioBased` rule on the id's low 8 bytes, so that every agent keeps or drops
-//! the same traces). Other events pass. What it drops is counted by the runtime in
+//! the same traces). A request that carried a `traceparent` follows its caller's sampled
+//! flag instead of the ratio (`parent_based`), so kotel's spans join the traces the
+//! instrumented services keep. Other events pass. What it drops is counted by the runtime in
 //! `kotel.component.events.dropped{reason="sampled"}`.
 
 use std::time::Duration;
@@ -25,6 +27,9 @@ pub struct SamplingConfig {
     /// Keep every request at least this slow; `0s`: no threshold.
     #[serde(with = "duration")]
     pub keep_slower_than: Duration,
+    /// A request whose `traceparent` says sampled is kept, and one that says not sampled
+    /// is dropped (unless an error or slow, above), instead of the ratio deciding.
+    pub parent_based: bool,
 }
 
 impl Default for SamplingConfig {
@@ -33,6 +38,7 @@ impl Default for SamplingConfig {
             ratio: 0.1,
             keep_errors: true,
             keep_slower_than: Duration::from_secs(1),
+            parent_based: true,
         }
     }
 }
@@ -71,7 +77,10 @@ impl SamplingProcessor {
         {
             return true;
         }
-        self.bound == u64::MAX || low_bytes(&e.trace_id) < self.bound
+        match e.sampled.filter(|_| self.config.parent_based) {
+            Some(sampled) => sampled,
+            None => self.bound == u64::MAX || low_bytes(&e.trace_id) < self.bound,
+        }
     }
 }
 

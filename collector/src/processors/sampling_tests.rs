@@ -22,6 +22,7 @@ fn the_ratio_keeps_its_share_by_trace_id_and_errors_and_slow_requests_always() {
         ratio: 0.25,
         keep_errors: true,
         keep_slower_than: Duration::from_millis(500),
+        parent_based: true,
     };
     let mut p = SamplingProcessor::new(&config);
     // Trace ids spread evenly over the 64-bit space: a quarter is kept.
@@ -55,6 +56,7 @@ fn ratio_one_keeps_all_and_zero_keeps_only_what_must_be() {
         ratio: 0.0,
         keep_errors: false,
         keep_slower_than: Duration::ZERO,
+        parent_based: true,
     });
     for low in [0, 1, u64::MAX / 2, u64::MAX] {
         let Event::Http(e) = exchange(low, 200, 10) else {
@@ -68,4 +70,37 @@ fn ratio_one_keeps_all_and_zero_keeps_only_what_must_be() {
         ..SamplingConfig::default()
     };
     assert_eq!(bad.validate()[0].path, "ratio");
+}
+
+#[test]
+fn a_traceparent_decides_when_parent_based() {
+    let with_flag = |low: u64, sampled: bool, status: u16| {
+        let Event::Http(mut e) = exchange(low, status, 10) else {
+            unreachable!()
+        };
+        e.sampled = Some(sampled);
+        e
+    };
+    let config = SamplingConfig {
+        ratio: 0.0,
+        keep_slower_than: Duration::ZERO,
+        ..SamplingConfig::default()
+    };
+    let p = SamplingProcessor::new(&config);
+    // The ratio keeps nothing, the caller's flag keeps its traces.
+    assert!(p.keeps(&with_flag(5, true, 200)));
+    let q = SamplingProcessor::new(&SamplingConfig {
+        ratio: 1.0,
+        ..config.clone()
+    });
+    // The ratio keeps everything, the caller's "not sampled" drops; errors stay.
+    assert!(!q.keeps(&with_flag(5, false, 200)));
+    assert!(q.keeps(&with_flag(5, false, 503)));
+    // Not parent based: the ratio decides.
+    let r = SamplingProcessor::new(&SamplingConfig {
+        ratio: 1.0,
+        parent_based: false,
+        ..config
+    });
+    assert!(r.keeps(&with_flag(5, false, 200)));
 }

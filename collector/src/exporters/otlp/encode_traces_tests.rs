@@ -29,6 +29,7 @@ fn exchange(side: HttpSide, status: u16) -> HttpEvent {
         trace_id: "0af7651916cd43dd8448eb211c80319c".parse().unwrap(),
         span_id: "b7ad6b7169203331".parse().unwrap(),
         parent_span_id: None,
+        sampled: None,
         failure: None,
         workload: None,
     }

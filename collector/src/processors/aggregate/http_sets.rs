@@ -1,7 +1,7 @@
 //! The attribute sets of the HTTP request-duration series of one workload: the
 //! workload's pairs plus `http.request.method`, `http.response.status_code`,
-//! `error.type`, and `http.route` (server) or `server.address`/`server.port` (client),
-//! as the HTTP semantic conventions give them. Made once per distinct combination and
+//! `error.type`, `url.scheme`, `network.protocol.version`, and `http.route` (server) or
+//! `server.address`/`server.port` (client), as the HTTP semantic conventions give them. Made once per distinct combination and
 //! reused, so that a request whose series exists allocates nothing: the lookup hashes the
 //! event's fields in place and compares them with the cached ones.
 //!
@@ -13,7 +13,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::event::{HttpEvent, HttpFailure, HttpMethod, HttpSide};
+use crate::event::{HttpEvent, HttpFailure, HttpMethod, HttpSide, HttpVersion};
 use crate::processors::aggregate::series_key::SeriesKey;
 
 /// Most combinations cached per workload.
@@ -24,6 +24,7 @@ pub const MAX_PER_WORKLOAD: usize = 4096;
 struct Labels {
     side: HttpSide,
     method: HttpMethod,
+    version: HttpVersion,
     status: u16,
     failure: Option<HttpFailure>,
     /// The route (server) or the `Host` of the server (client).
@@ -41,6 +42,7 @@ impl Labels {
             && self.failure == e.failure
             && self.port == port
             && self.method == e.method
+            && self.version == e.version
             && self.address == address
             && self.target == target
     }
@@ -71,6 +73,7 @@ impl HttpSets {
         let mut h = self.hasher.build_hasher();
         (e.side == HttpSide::Server).hash(&mut h);
         e.method.hash(&mut h);
+        e.version.hash(&mut h);
         e.status.hash(&mut h);
         e.failure.map(HttpFailure::as_str).hash(&mut h);
         target_value.hash(&mut h);
@@ -103,6 +106,7 @@ fn labels(e: &HttpEvent) -> Labels {
     Labels {
         side: e.side,
         method: e.method,
+        version: e.version,
         status: e.status,
         failure: e.failure,
         target: target.to_string(),
@@ -114,6 +118,8 @@ fn labels(e: &HttpEvent) -> Labels {
 fn series_key(base: &[(String, String)], e: &HttpEvent) -> SeriesKey {
     let mut pairs = base.to_vec();
     pairs.push(("http.request.method".into(), e.method.to_string()));
+    pairs.push(("url.scheme".into(), "http".into()));
+    pairs.push(("network.protocol.version".into(), e.version.as_str().into()));
     if e.status > 0 {
         pairs.push(("http.response.status_code".into(), e.status.to_string()));
     }

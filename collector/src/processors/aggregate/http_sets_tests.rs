@@ -33,6 +33,8 @@ fn server_series_carry_method_status_and_route() {
             ("http.response.status_code".into(), "200".into()),
             ("http.route".into(), "/users/{id}".into()),
             ("k8s.pod.name".into(), "cart-1".into()),
+            ("network.protocol.version".into(), "1.1".into()),
+            ("url.scheme".into(), "http".into()),
         ]
     );
     let key = pairs(sets.key(&base(), &exchange(HttpSide::Server, 503, "/x")));

@@ -475,6 +475,7 @@ impl Tracker {
         let (method, version) = (HttpMethod::new(p.head.method), p.head.version);
         let request_body_bytes = body_bytes(p.head.framing);
         let host = narrowed(p.head.host.take().unwrap_or_default(), strip_port);
+        let sampled = p.head.traceparent.map(|tp| tp.flags & 1 == 1);
         let path = p.head.into_path();
         out.push(Event::Http(HttpEvent {
             side: if meta.server {
@@ -507,6 +508,7 @@ impl Tracker {
             trace_id: trace,
             span_id: p.span,
             parent_span_id: parent,
+            sampled,
             failure,
             workload: None,
         }));

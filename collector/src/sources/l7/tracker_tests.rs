@@ -432,6 +432,7 @@ fn traceparent_joins_the_callers_trace() {
     open(&mut t, KEY, OPENED, true);
     io(&mut t, RECV, 1, 2, request.as_bytes());
     let ev = io(&mut t, SEND, 3, 4, response);
+    assert_eq!(ev[0].sampled, Some(true), "the caller's flag");
     assert_eq!(
         ev[0].trace_id.to_string(),
         "0af7651916cd43dd8448eb211c80319c"
