@@ -231,3 +231,48 @@ fn no_response_dropped_connections_garbage_tls_slow_and_long_heads() {
     );
     source.stop();
 }
+
+#[test]
+fn connections_established_before_the_source_started_are_followed() {
+    if !is_root() {
+        return skip("l7_adopt", "loading kernel programs needs root");
+    }
+    let _serial = serial();
+    let server = Server::start();
+    // A keep-alive connection made, and accepted, before the programs are attached.
+    let early = peers::Early::connect(&server, &["/users/7", "/fail", "/sleep/30"]);
+    let mut source = Source::start(L7SourceConfig::default(), &server);
+    let unpaired = || counter(tracker::SKIPPED, &[("reason", "response_without_request")]);
+    let unpaired_before = unpaired();
+    early.go();
+    // The server's thread was already inside `read` when the connection was found: that
+    // read (the first request) is not seen, and its response pairs with nothing. Every
+    // later request is followed on both sides.
+    let spans = source.spans_until(&server, 5, Duration::from_secs(10));
+    let servers = peers::side(&spans, HttpSide::Server);
+    let clients = peers::side(&spans, HttpSide::Client);
+    let paths = |v: &[kotel::event::HttpEvent]| {
+        v.iter()
+            .map(|e| (e.path.clone(), e.status))
+            .collect::<Vec<_>>()
+    };
+    let want = [
+        ("/users/7".to_string(), 200),
+        ("/fail".to_string(), 500),
+        ("/sleep/30".to_string(), 200),
+    ];
+    assert_eq!(paths(&clients), want);
+    assert_eq!(paths(&servers), want[1..]);
+    assert_eq!(unpaired() - unpaired_before, 1.0);
+    for (s, c) in servers.iter().zip(&clients[1..]) {
+        assert_eq!((s.local_port, c.peer_port), (server.port, server.port));
+        assert_eq!(s.peer_port, c.local_port);
+        assert_eq!(s.trace_id, c.trace_id, "joined on this node");
+    }
+    let took = servers[1].end_time_unix_nano - servers[1].start_time_unix_nano;
+    assert!(
+        (30 * MS..60 * MS).contains(&took),
+        "/sleep/30 took {took} ns"
+    );
+    source.stop();
+}

@@ -295,6 +295,65 @@ fn comm_key(comm: &str) -> [u8; 16] {
     key
 }
 
+/// The filter as user space applies it to what the kernel programs never saw (the `l7`
+/// source's connections opened before it started), by the maps' rules: per dimension,
+/// off, include (the value is in the set) or exclude (it is not).
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    cgroups: (u32, Vec<u64>),
+    comms: (u32, Vec<String>),
+    ports: (u32, Vec<u16>),
+}
+
+/// `(mode, values)` of one dimension: the include side's values if it has any, else the
+/// exclude side's.
+fn dimension<T: Clone>(include: &[T], exclude: &[T]) -> (u32, Vec<T>) {
+    match (include.is_empty(), exclude.is_empty()) {
+        (false, _) => (MODE_INCLUDE, include.to_vec()),
+        (true, false) => (MODE_EXCLUDE, exclude.to_vec()),
+        (true, true) => (MODE_OFF, Vec::new()),
+    }
+}
+
+fn passes(mode: u32, hit: bool) -> bool {
+    match mode {
+        MODE_INCLUDE => hit,
+        MODE_EXCLUDE => !hit,
+        _ => true,
+    }
+}
+
+impl UserFilter {
+    /// `config` with its cgroup paths resolved below `cgroup_root` (as
+    /// [`KernelFilter::take`] does).
+    pub fn new(config: &KernelFilterConfig, cgroup_root: &Path) -> Result<Self, ComponentError> {
+        let (inc, exc) = (&config.include, &config.exclude);
+        let cgroups = if inc.has_cgroups() {
+            (MODE_INCLUDE, resolve_cgroups(inc, cgroup_root)?)
+        } else if exc.has_cgroups() {
+            (MODE_EXCLUDE, resolve_cgroups(exc, cgroup_root)?)
+        } else {
+            (MODE_OFF, Vec::new())
+        };
+        Ok(Self {
+            cgroups,
+            comms: dimension(&inc.comms, &exc.comms),
+            ports: dimension(&inc.ports, &exc.ports),
+        })
+    }
+
+    /// Whether a connection of a process in `cgroup_id` named `comm`, between `ports`
+    /// (local, remote), passes.
+    pub fn admits(&self, cgroup_id: u64, comm: &str, ports: (u16, u16)) -> bool {
+        passes(self.cgroups.0, self.cgroups.1.contains(&cgroup_id))
+            && passes(self.comms.0, self.comms.1.iter().any(|c| c == comm))
+            && passes(
+                self.ports.0,
+                self.ports.1.contains(&ports.0) || self.ports.1.contains(&ports.1),
+            )
+    }
+}
+
 /// The ids of `m`'s cgroups: the listed ids plus the inode of each listed directory.
 fn resolve_cgroups(m: &KernelMatch, cgroup_root: &Path) -> Result<Vec<u64>, ComponentError> {
     let mut ids = m.cgroup_ids.clone();

@@ -43,3 +43,28 @@ fn comms_are_nul_padded_and_cut_like_the_kernel() {
     assert_eq!(&comm_key("curl")[..5], b"curl\0");
     assert_eq!(comm_key("abcdefghijklmnopq")[15], 0);
 }
+
+#[test]
+fn the_user_space_filter_follows_the_maps_rules() {
+    let config = KernelFilterConfig {
+        include: KernelMatch {
+            comms: vec!["nginx".into()],
+            ..KernelMatch::default()
+        },
+        exclude: KernelMatch {
+            cgroup_ids: vec![7],
+            ports: vec![22],
+            ..KernelMatch::default()
+        },
+    };
+    let f = UserFilter::new(&config, Path::new("")).unwrap();
+    assert!(f.admits(1, "nginx", (80, 40000)));
+    assert!(!f.admits(1, "curl", (80, 40000)), "not an included comm");
+    assert!(!f.admits(7, "nginx", (80, 40000)), "an excluded cgroup");
+    assert!(
+        !f.admits(1, "nginx", (40000, 22)),
+        "an excluded remote port"
+    );
+    let open = UserFilter::new(&KernelFilterConfig::default(), Path::new("")).unwrap();
+    assert!(open.admits(0, "", (0, 0)));
+}

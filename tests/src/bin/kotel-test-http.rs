@@ -6,6 +6,8 @@
 //! kotel-test-http client PORT PATH...    one keep-alive connection, the requests in turn
 //! kotel-test-http pipeline PORT PATH...  one connection, every request in one write
 //! kotel-test-http reconnect PORT N       N connections in turn, one GET /r each
+//! kotel-test-http late PORT PATH...      connects, prints `connected`, waits for a line on
+//!                                        stdin, then sends the requests on that connection
 //! kotel-test-http concurrent PORT N      N connections open at once, one GET /c each
 //! kotel-test-http raw PORT KIND          garbage | tls | slow | longhead | mute | abandon | peek
 //! kotel-test-http load CONNECTIONS REQUESTS   a server of its own and keep-alive clients
@@ -51,6 +53,7 @@ fn main() {
         Some("client") => client(port(), &args[2..]),
         Some("pipeline") => pipeline(port(), &args[2..]),
         Some("reconnect") => reconnect(port(), args[2].parse().expect("N")),
+        Some("late") => late(port(), &args[2..]),
         Some("concurrent") => concurrent(port(), args[2].parse().expect("N")),
         Some("raw") => raw(port(), &args[2]),
         Some("load") => {
@@ -250,6 +253,18 @@ fn pipeline(port: u16, specs: &[String]) {
     let all: Vec<u8> = specs.iter().flat_map(|s| request(s)).collect();
     conn.write_all(&all).expect("requests");
     for spec in specs {
+        read_response(&mut reader, method_of(spec));
+    }
+}
+
+fn late(port: u16, specs: &[String]) {
+    let (mut conn, mut reader) = connect(port);
+    println!("connected");
+    std::io::stdout().flush().expect("stdout");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).expect("stdin");
+    for spec in specs {
+        conn.write_all(&request(spec)).expect("request");
         read_response(&mut reader, method_of(spec));
     }
 }

@@ -2,7 +2,7 @@
 //! running in this process, with the spans of one server picked out of everything the
 //! machine does.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -71,6 +71,45 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A client connected before the source starts (`kotel-test-http late`), which sends its
+/// requests when told to.
+pub struct Early {
+    child: Child,
+}
+
+impl Early {
+    /// Connects to `server` and waits until the connection is established.
+    pub fn connect(server: &Server, paths: &[&str]) -> Self {
+        let mut child = Command::new(HTTP)
+            .arg("late")
+            .arg(server.port.to_string())
+            .args(paths)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting kotel-test-http late");
+        let mut line = String::new();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).expect("its first line");
+        assert_eq!(line.trim(), "connected");
+        child.stdout = Some(out.into_inner());
+        Self { child }
+    }
+
+    /// Sends the requests and waits for every response.
+    pub fn go(mut self) {
+        let mut stdin = self.child.stdin.take().unwrap();
+        stdin.write_all(b"go\n").expect("telling it to go");
+        drop(stdin);
+        let out = self.child.wait_with_output().expect("kotel-test-http late");
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("done"),
+            "kotel-test-http late: {}",
+            out.status
+        );
     }
 }
 

@@ -6,7 +6,8 @@
 //! `accept` to `close` and copy the first bytes of every read and write on them
 //! ([`plan`], [`loader`]); user space decodes the records ([`records`]), frames each
 //! direction into messages ([`stream`], [`http1`]) and pairs requests with responses
-//! ([`tracker`]), with `http.route` bounded by [`route`].
+//! ([`tracker`]), with `http.route` bounded by [`route`]. Connections established before
+//! the source started are found in `/proc` and followed too (`adopt`).
 //!
 //! Contract: [`L7Source::new`] touches nothing outside the process.
 //! [`Source::run`](crate::component::Source::run) loads, applies the kernel filter and
@@ -15,6 +16,7 @@
 //! ended every second. Stats go to [`KERNEL_EVENTS`]`{stat}`, [`tracker::SKIPPED`] and
 //! [`tracker::EXCHANGES`].
 
+mod adopt;
 mod config;
 pub mod http1;
 mod ids;
@@ -119,7 +121,7 @@ impl KernelProgram for L7 {
     fn reader(
         source: &str,
         config: &L7SourceConfig,
-        _: &mut Attached<()>,
+        attached: &mut Attached<()>,
     ) -> Result<(L7Decoder, Sweep), ComponentError> {
         let limits = Limits {
             request_timeout: config.request_timeout,
@@ -127,12 +129,18 @@ impl KernelProgram for L7 {
             max_connections: config.max_connections,
         };
         let (routes, _) = Routes::new(&config.routes);
-        let tracker = Tracker::new(
+        let mut tracker = Tracker::new(
             source,
             limits,
             routes,
             ClockOffset::now(),
             config.proc_dir(),
+        );
+        let adopted = adopt::adopt(&mut attached.ebpf, config, &mut tracker);
+        tracing::info!(
+            component = %source,
+            connections = adopted,
+            "l7 source follows the TCP connections established before it started"
         );
         let tracker = Arc::new(Mutex::new(tracker));
         Ok((

@@ -24,6 +24,7 @@
 //!   [`EXCHANGES`]`{source,outcome}`.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,6 +81,9 @@ struct Pending {
     parent: Option<SpanId>,
     /// Whether its ids came from a `traceparent`.
     propagated: bool,
+    /// Its method and target, hashed: what a server request and the client request it
+    /// is must share to be joined.
+    fingerprint: u64,
     response: Option<ResponseHead>,
 }
 
@@ -87,6 +91,7 @@ struct Pending {
 #[derive(Clone, Copy)]
 struct Sent {
     index: u64,
+    fingerprint: u64,
     trace: TraceId,
     span: SpanId,
 }
@@ -103,6 +108,10 @@ struct Conn {
     recent: VecDeque<Sent>,
     /// The connection switched protocols (101, CONNECT): its bytes are no longer parsed.
     tunnel: bool,
+    /// Server connections: the client's index of a request minus this side's, as the
+    /// last join found it (non-zero when one side missed requests: a connection found
+    /// already open, a lost record).
+    join_offset: u64,
 }
 
 /// The connections of one source.
@@ -215,6 +224,7 @@ impl Tracker {
                 next_index: 0,
                 recent: VecDeque::new(),
                 tunnel: false,
+                join_offset: 0,
             },
         );
     }
@@ -293,6 +303,7 @@ impl Tracker {
                     conn.pending.pop_front();
                     self.skips.count("pending_overflow");
                 }
+                let fingerprint = fingerprint(&head);
                 conn.pending.push_back(Pending {
                     head,
                     index,
@@ -301,6 +312,7 @@ impl Tracker {
                     span,
                     parent,
                     propagated,
+                    fingerprint,
                     response: None,
                 });
             }
@@ -448,17 +460,22 @@ impl Tracker {
         let (mut trace, mut parent) = (p.trace, p.parent);
         if meta.server {
             if !p.propagated {
-                if let Some(sent) = self.client_of(&meta, p.index) {
+                let offset = conn.join_offset;
+                if let Some(sent) = self.client_of(&meta, p.index + offset, p.fingerprint) {
                     trace = sent.trace;
                     parent = Some(sent.span);
+                    if let Some(conn) = self.conns.get_mut(&key) {
+                        conn.join_offset = sent.index.saturating_sub(p.index);
+                    }
                 }
             }
-        } else if let Some(conn) = self.conns.get_mut(&key) {
+        } else {
             if conn.recent.len() >= RECENT {
                 conn.recent.pop_front();
             }
             conn.recent.push_back(Sent {
                 index: p.index,
+                fingerprint: p.fingerprint,
                 trace: p.trace,
                 span: p.span,
             });
@@ -514,25 +531,29 @@ impl Tracker {
         }));
     }
 
-    /// The ids of request `index` of the client on this node whose connection a server
-    /// connection `server` accepted.
-    fn client_of(&self, server: &Opened, index: u64) -> Option<Sent> {
+    /// The ids of the request of the client on this node whose connection a server
+    /// connection `server` accepted: its request `index` if that has the same
+    /// `fingerprint`, else the first later one that has (a side that missed requests
+    /// counts them differently).
+    fn client_of(&self, server: &Opened, index: u64, fingerprint: u64) -> Option<Sent> {
         let key = self.clients.get(&server.peer)?;
         let client = self.conns.get(key)?;
         // Loopback addresses repeat in every network namespace: both ends must agree.
         if server.peer.ip().is_loopback() && client.meta.peer != server.local {
             return None;
         }
-        client
-            .pending
+        let sent = client
+            .recent
             .iter()
-            .find(|p| p.index == index)
-            .map(|p| Sent {
-                index,
+            .copied()
+            .chain(client.pending.iter().map(|p| Sent {
+                index: p.index,
+                fingerprint: p.fingerprint,
                 trace: p.trace,
                 span: p.span,
-            })
-            .or_else(|| client.recent.iter().find(|s| s.index == index).copied())
+            }));
+        sent.filter(|s| s.fingerprint == fingerprint && s.index >= index)
+            .min_by_key(|s| s.index)
     }
 }
 
@@ -552,6 +573,14 @@ impl Skips {
             )
             .increment(1);
     }
+}
+
+/// A request's method and target, hashed (the same in every tracker of the process).
+fn fingerprint(head: &RequestHead) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    head.method.hash(&mut h);
+    head.target.hash(&mut h);
+    h.finish()
 }
 
 fn body_bytes(framing: Framing) -> Option<u64> {

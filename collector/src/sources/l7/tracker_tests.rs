@@ -515,6 +515,69 @@ fn a_server_span_joins_the_client_span_of_the_same_request_on_this_node() {
 }
 
 #[test]
+fn a_server_that_missed_requests_still_joins_the_right_client_request() {
+    let mut t = tracker();
+    let client = ConnKey { tgid: 1, fd: 3 };
+    let server = ConnKey { tgid: 2, fd: 9 };
+    open(&mut t, client, 10, false);
+    open(&mut t, server, 11, true);
+    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let mut spans = Vec::new();
+    // The server side misses the first exchange (found open while inside `read`).
+    for (i, path) in ["/a", "/b", "/b", "/c"].iter().enumerate() {
+        let request = format!("GET {path} HTTP/1.1\r\n\r\n");
+        let n = request.len() as u64;
+        let at = 100 * (i as u64 + 1);
+        io_sized(&mut t, client, 10, SEND, at, at + 1, request.as_bytes(), n);
+        if i > 0 {
+            io_sized(
+                &mut t,
+                server,
+                11,
+                RECV,
+                at + 1,
+                at + 2,
+                request.as_bytes(),
+                n,
+            );
+        }
+        spans.extend(io_sized(
+            &mut t,
+            server,
+            11,
+            SEND,
+            at + 3,
+            at + 4,
+            response,
+            38,
+        ));
+        spans.extend(io_sized(
+            &mut t,
+            client,
+            10,
+            RECV,
+            at + 4,
+            at + 5,
+            response,
+            38,
+        ));
+    }
+    let servers: Vec<_> = spans
+        .iter()
+        .filter(|e| e.side == HttpSide::Server)
+        .collect();
+    let clients: Vec<_> = spans
+        .iter()
+        .filter(|e| e.side == HttpSide::Client)
+        .collect();
+    assert_eq!((servers.len(), clients.len()), (3, 4));
+    for (s, c) in servers.iter().zip(&clients[1..]) {
+        assert_eq!(s.path, c.path);
+        assert_eq!(s.parent_span_id, Some(c.span_id), "{}", s.path);
+    }
+}
+
+#[test]
 fn connections_beyond_the_limit_are_not_followed() {
     let mut t = tracker();
     for fd in 0..20 {
