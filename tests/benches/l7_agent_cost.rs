@@ -149,6 +149,7 @@ fn header(key: ConnKey, start_ns: u64, end_ns: u64, size: u64) -> Header {
         start_ns,
         end_ns,
         size,
+        offset: 0,
         flags: 0,
     }
 }

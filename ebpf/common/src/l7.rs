@@ -79,6 +79,10 @@ pub struct L7Header {
     pub end_ns: u64,
     /// Bytes the syscall moved (data records).
     pub size: u64,
+    /// Bytes the connection had moved in the same direction before this syscall (data
+    /// records): a record that starts past where the previous one of its direction ended
+    /// follows records that were lost (a full ring, a slot taken by another thread).
+    pub offset: u64,
     /// Payload bytes after the header (data records; at most [`CAPTURE_MAX`]).
     pub captured: u32,
     /// Padding (zero).
@@ -87,7 +91,7 @@ pub struct L7Header {
 
 /// Bytes of an [`L7Header`].
 pub const HEADER_BYTES: usize = core::mem::size_of::<L7Header>();
-const _: () = assert!(HEADER_BYTES == 56);
+const _: () = assert!(HEADER_BYTES == 64);
 
 /// What an open record carries after its header.
 #[repr(C)]
@@ -139,6 +143,11 @@ pub struct L7State {
     /// The descriptor the connection was opened as: records name it whichever copy of
     /// it (`dup`, `dup2`, `dup3`, `fcntl(F_DUPFD)`) a read or write went through.
     pub fd: u32,
+    /// Bytes written on the connection so far (kept in the state of the descriptor it
+    /// was opened as; a copy's own are unused).
+    pub sent: u64,
+    /// Bytes read so far (likewise).
+    pub received: u64,
 }
 
 /// The key of a followed socket.

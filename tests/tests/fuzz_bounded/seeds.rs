@@ -246,7 +246,7 @@ fn fix_times(value: &mut serde_json::Value) {
 /// An `l7` record sequence (each behind its 2-byte length): a server connection opened,
 /// two requests and their responses, closed.
 fn l7_exchange() -> Vec<u8> {
-    let header = |kind, flags, start_ns: u64, size: usize| L7Header {
+    let header = |kind, flags, start_ns: u64, size: usize, offset: u64| L7Header {
         kind,
         tgid: 4242,
         fd: 5,
@@ -255,6 +255,7 @@ fn l7_exchange() -> Vec<u8> {
         start_ns,
         end_ns: start_ns + 10,
         size: size as u64,
+        offset,
         captured: if kind == RECORD_DATA { size as u32 } else { 0 },
         _pad: 0,
     };
@@ -269,7 +270,7 @@ fn l7_exchange() -> Vec<u8> {
     info.local_addr[..4].copy_from_slice(&[10, 0, 0, 1]);
     info.remote_addr[..4].copy_from_slice(&[10, 0, 0, 2]);
     info.comm[..5].copy_from_slice(b"nginx");
-    let mut records = vec![[bytes(&header(RECORD_OPEN, 0, 1_000, 0)), bytes(&info)].concat()];
+    let mut records = vec![[bytes(&header(RECORD_OPEN, 0, 1_000, 0, 0)), bytes(&info)].concat()];
     let exchange: [(&[u8], u32); 4] = [
         (b"GET /users/42 HTTP/1.1\r\nHost: api\r\n\r\n", 0),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", DATA_SEND),
@@ -279,17 +280,22 @@ fn l7_exchange() -> Vec<u8> {
         ),
         (b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", DATA_SEND),
     ];
+    // Bytes moved so far: received, sent.
+    let mut moved = [0u64; 2];
     for (i, (payload, flags)) in exchange.iter().enumerate() {
         let start = 2_000 + 1_000 * i as u64;
+        let way = usize::from(*flags == DATA_SEND);
+        let offset = moved[way];
+        moved[way] += payload.len() as u64;
         records.push(
             [
-                bytes(&header(RECORD_DATA, *flags, start, payload.len())),
+                bytes(&header(RECORD_DATA, *flags, start, payload.len(), offset)),
                 payload.to_vec(),
             ]
             .concat(),
         );
     }
-    records.push(bytes(&header(RECORD_CLOSE, 0, 9_000, 0)));
+    records.push(bytes(&header(RECORD_CLOSE, 0, 9_000, 0, 0)));
     records
         .iter()
         .flat_map(|r| [(r.len() as u16).to_le_bytes().to_vec(), r.clone()].concat())

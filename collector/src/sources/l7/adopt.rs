@@ -83,6 +83,7 @@ pub fn adopt(ebpf: &mut Ebpf, config: &L7SourceConfig, tracker: &mut Tracker) ->
             start_ns: opened_ns,
             end_ns: opened_ns,
             size: 0,
+            offset: 0,
             flags: 0,
         };
         let opened = Opened {

@@ -65,6 +65,8 @@ pub struct Header {
     pub end_ns: u64,
     /// Bytes moved.
     pub size: u64,
+    /// Bytes the connection moved the same way before (data records).
+    pub offset: u64,
     /// Raw flags.
     pub flags: u32,
 }
@@ -115,6 +117,7 @@ impl<'a> Record<'a> {
             start_ns: raw.start_ns,
             end_ns: raw.end_ns,
             size: raw.size,
+            offset: raw.offset,
             flags: raw.flags,
         };
         match raw.kind {

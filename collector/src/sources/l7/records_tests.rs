@@ -18,6 +18,7 @@ fn header(kind: u32, captured: u32, flags: u32) -> L7Header {
         start_ns: 20,
         end_ns: 30,
         size: 900,
+        offset: 4096,
         captured,
         _pad: 0,
     }
@@ -72,7 +73,10 @@ fn data_records_carry_exactly_their_captured_bytes() {
         panic!("a data record");
     };
     assert!(send);
-    assert_eq!((got, header.size), (payload.as_slice(), 900));
+    assert_eq!(
+        (got, header.size, header.offset),
+        (payload.as_slice(), 900, 4096)
+    );
     // Captured bytes beyond the record, or beyond the ceiling, are refused.
     let short = [
         bytes_of(&self::header(RECORD_DATA, 19, 0)),

@@ -46,7 +46,10 @@ use super::stream::{At, Chunk, Step, Stream};
 /// `unknown_connection`:
 /// data of a connection not followed here; `response_without_request`;
 /// `pending_overflow`; `connections_full`; `idle_expired`; `tls`, `other_protocol`:
-/// connections the kernel stopped following).
+/// connections the kernel stopped following; `records_lost`: a record starts past where
+/// the previous one of its direction ended (lost in a full ring or a taken slot: that
+/// direction's framing starts over); `exchange_lost`: the request given up then, its
+/// response lost with them).
 pub const SKIPPED: &str = "kotel.source.l7.skipped";
 /// Counter: HTTP exchanges ended. Labels: `source`, `outcome` (`answered`, `timeout`,
 /// `connection_closed`).
@@ -108,6 +111,10 @@ struct Conn {
     recent: VecDeque<Sent>,
     /// The connection switched protocols (101, CONNECT): its bytes are no longer parsed.
     tunnel: bool,
+    /// Where the next record of each direction starts (`[received, sent]` bytes; both
+    /// count from the open, or from the agent's start for a connection found open): a
+    /// record starting later follows lost ones.
+    next_offset: [Option<u64>; 2],
     /// Server connections: the client's index of a request minus this side's, as the
     /// last join found it (non-zero when one side missed requests: a connection found
     /// already open, a lost record).
@@ -224,6 +231,7 @@ impl Tracker {
                 next_index: 0,
                 recent: VecDeque::new(),
                 tunnel: false,
+                next_offset: [Some(0), Some(0)],
                 join_offset: 0,
             },
         );
@@ -242,6 +250,16 @@ impl Tracker {
         if conn.tunnel {
             return;
         }
+        let next = &mut conn.next_offset[usize::from(send)];
+        let gap = next.is_some_and(|n| header.offset > n);
+        *next = Some(header.offset + header.size);
+        if gap {
+            self.skips.count("records_lost");
+            self.resync(header.key, send);
+        }
+        let Some(conn) = self.conns.get_mut(&header.key) else {
+            return;
+        };
         let chunk = Chunk {
             bytes,
             size: header.size,
@@ -274,6 +292,25 @@ impl Tracker {
                 self.response_step(header.key, step, out);
             }
             self.response_steps = steps;
+        }
+    }
+
+    /// After records of `key` were lost in one direction (`send`: what it wrote): that
+    /// direction's framing starts over at the next message, and when responses were lost,
+    /// the oldest request waiting for one is given up (without pipelining, the only one
+    /// whose response can have been in them), so later responses pair with their own
+    /// requests rather than one too early.
+    fn resync(&mut self, key: ConnKey, send: bool) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        if send != conn.meta.server {
+            conn.requests = Stream::default();
+        } else {
+            conn.responses = Stream::default();
+            if conn.pending.pop_front().is_some() {
+                self.skips.count("exchange_lost");
+            }
         }
     }
 

@@ -29,6 +29,7 @@ fn header(key: ConnKey, opened_ns: u64, start_ns: u64, end_ns: u64, size: u64) -
         start_ns,
         end_ns,
         size,
+        offset: 0,
         flags: 0,
     }
 }
@@ -575,6 +576,42 @@ fn a_server_that_missed_requests_still_joins_the_right_client_request() {
         assert_eq!(s.path, c.path);
         assert_eq!(s.parent_span_id, Some(c.span_id), "{}", s.path);
     }
+}
+
+#[test]
+fn lost_records_cost_their_exchange_and_no_later_pairing() {
+    let mut t = tracker();
+    open(&mut t, KEY, OPENED, false);
+    let request = |path: &str| format!("GET {path} HTTP/1.1\r\n\r\n");
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let gone = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+    let record = |t: &mut Tracker, send: bool, at: u64, offset: u64, bytes: &[u8]| {
+        let mut out = Vec::new();
+        let mut h = header(KEY, OPENED, at, at + 1, bytes.len() as u64);
+        h.offset = offset;
+        t.record(
+            Record::Data {
+                header: h,
+                send,
+                bytes,
+            },
+            &mut out,
+        );
+        https(out)
+    };
+    let (a, b, c) = (request("/a"), request("/b"), request("/c"));
+    let mut spans = Vec::new();
+    // /a is sent; its response (503) is lost in the ring; /b is sent and answered.
+    spans.extend(record(&mut t, SEND, 10, 0, a.as_bytes()));
+    spans.extend(record(&mut t, SEND, 30, a.len() as u64, b.as_bytes()));
+    let answered = gone.len() as u64;
+    spans.extend(record(&mut t, RECV, 40, answered, ok));
+    // Then a request record is lost: /c pairs with its own response still.
+    let sent = (a.len() + b.len() + 99) as u64;
+    spans.extend(record(&mut t, SEND, 50, sent, c.as_bytes()));
+    spans.extend(record(&mut t, RECV, 60, answered + ok.len() as u64, ok));
+    let got: Vec<_> = spans.iter().map(|e| (e.path.as_str(), e.status)).collect();
+    assert_eq!(got, [("/b", 200), ("/c", 200)]);
 }
 
 #[test]

@@ -86,6 +86,8 @@ pub(super) fn follow(fd: u32, role: u32, start_ns: u64) {
             role,
             head_len: 0,
             fd,
+            sent: 0,
+            received: 0,
         };
         if KOTEL_L7_SOCKETS.insert(&key, &state, 0).is_err() {
             return;
@@ -141,6 +143,7 @@ fn header(h: &mut L7Header, kind: u32, key: L7Key, opened_ns: u64, start_ns: u64
     h.start_ns = start_ns;
     h.end_ns = end_ns;
     h.size = 0;
+    h.offset = 0;
     h.captured = 0;
     h._pad = 0;
 }

@@ -239,6 +239,10 @@ fn data(slot: &Slot, moved: u64) {
             0
         };
         let sendfile = op == Op::Sendfile as u32;
+        let send_side = sendfile
+            || op == Op::Send as u32
+            || op == Op::Writev as u32
+            || op == Op::Sendmsg as u32;
         let h = &mut (*s).header;
         h.tgid = key.tgid;
         h.fd = (*state).fd;
@@ -246,6 +250,7 @@ fn data(slot: &Slot, moved: u64) {
         h.start_ns = slot.start_ns;
         h.end_ns = bpf_ktime_get_ns();
         h.size = moved;
+        h.offset = advance(key, state, send_side, moved);
         h._pad = 0;
         if (*state).protocol == PROTOCOL_UNKNOWN {
             if sendfile {
@@ -270,8 +275,6 @@ fn data(slot: &Slot, moved: u64) {
             }
             (*state).protocol = protocol;
         }
-        let send_side =
-            op == Op::Send as u32 || op == Op::Writev as u32 || op == Op::Sendmsg as u32;
         h.kind = RECORD_DATA;
         h.flags = if sendfile {
             count(L7Stat::Sendfile);
@@ -284,6 +287,38 @@ fn data(slot: &Slot, moved: u64) {
         h.captured = captured as u32;
         send(s, captured as u32);
         count(L7Stat::Data);
+    }
+}
+
+/// Counts `moved` bytes in the connection's direction (on the state of the descriptor it
+/// was opened as, whichever copy `key` is); returns the count before them.
+///
+/// # Safety
+/// `state` is the live map value of `key`.
+#[inline(always)]
+unsafe fn advance(key: L7Key, state: *mut L7State, send: bool, moved: u64) -> u64 {
+    let primary = L7Key {
+        tgid: key.tgid,
+        // SAFETY: the caller's live value.
+        fd: unsafe { (*state).fd },
+    };
+    let counters = if primary.fd == key.fd {
+        state
+    } else {
+        KOTEL_L7_SOCKETS.get_ptr_mut(&primary).unwrap_or(state)
+    };
+    // SAFETY: a live map value. Two threads moving bytes the same way on one connection
+    // at once may both read the same count: their bytes interleave anyway.
+    unsafe {
+        if send {
+            let before = (*counters).sent;
+            (*counters).sent = before + moved;
+            before
+        } else {
+            let before = (*counters).received;
+            (*counters).received = before + moved;
+            before
+        }
     }
 }
 
