@@ -87,7 +87,9 @@ def kotel_tool(kotel, prometheus_port, config=None, name="kotel", extra_env=None
                 ["tcp source attached", "exec source attached", "file_open source attached"], "err", env)
 
 
-def measure(tool, work, netns, load):
+def measure(tool, work, netns, load, probe=None):
+    """One round of `load` under `tool`; `probe(proc)`, when given, runs after the drain
+    and before the tool stops, and what it returns is kept as "probe"."""
     before = progs()
     proc = tool.start(work)
     base = progs()
@@ -105,9 +107,13 @@ def measure(tool, work, netns, load):
             name = after[i][0]
             t, c = runs.get(name, (0, 0))
             runs[name] = (t + after[i][1] - base[i][1], c + after[i][2] - base[i][2])
-    if proc:
-        stop(proc)
-    return {"ops": ops, "wall": wall, "load_cpu": load_cpu, "kernel": kernel, "user": cpu1 - cpu0, "runs": runs}
+    try:
+        probed = probe(proc) if probe and proc else None
+    finally:
+        if proc:
+            stop(proc)
+    return {"ops": ops, "wall": wall, "load_cpu": load_cpu, "kernel": kernel, "user": cpu1 - cpu0, "runs": runs,
+            "probe": probed}
 
 
 def spread(values):
