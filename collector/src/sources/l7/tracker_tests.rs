@@ -458,8 +458,10 @@ fn traceparent_joins_the_callers_trace() {
     assert!(ev[0].parent_span_id.is_none());
 }
 
-#[test]
-fn a_server_span_joins_the_client_span_of_the_same_request_on_this_node() {
+/// Requests for `paths`, one at a time, from a client connection to a server connection
+/// on this node (the client's local address is the server's peer); the server's read of
+/// request `i` is seen only when `server_reads(i)`. Returns the spans as they ended.
+fn same_node(paths: &[&str], server_reads: impl Fn(usize) -> bool) -> Vec<HttpEvent> {
     let mut t = tracker();
     let client = ConnKey { tgid: 1, fd: 3 };
     let server = ConnKey { tgid: 2, fd: 9 };
@@ -467,80 +469,13 @@ fn a_server_span_joins_the_client_span_of_the_same_request_on_this_node() {
     open(&mut t, server, 11, true);
     let response = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
     let mut spans = Vec::new();
-    for (i, path) in ["/a", "/b"].iter().enumerate() {
+    for (i, path) in paths.iter().enumerate() {
         let request = format!("GET {path} HTTP/1.1\r\n\r\n");
-        let n = request.len() as u64;
+        let (bytes, n) = (request.as_bytes(), request.len() as u64);
         let at = 100 * (i as u64 + 1);
-        io_sized(&mut t, client, 10, SEND, at, at + 1, request.as_bytes(), n);
-        io_sized(
-            &mut t,
-            server,
-            11,
-            RECV,
-            at + 1,
-            at + 2,
-            request.as_bytes(),
-            n,
-        );
-        spans.extend(io_sized(
-            &mut t,
-            server,
-            11,
-            SEND,
-            at + 3,
-            at + 4,
-            response,
-            38,
-        ));
-        spans.extend(io_sized(
-            &mut t,
-            client,
-            10,
-            RECV,
-            at + 4,
-            at + 5,
-            response,
-            38,
-        ));
-    }
-    let [s1, c1, s2, c2] = &spans[..] else {
-        panic!("four spans: {spans:?}");
-    };
-    for (s, c) in [(s1, c1), (s2, c2)] {
-        assert_eq!((s.side, c.side), (HttpSide::Server, HttpSide::Client));
-        assert_eq!(s.path, c.path);
-        assert_eq!(s.trace_id, c.trace_id);
-        assert_eq!(s.parent_span_id, Some(c.span_id));
-    }
-    assert_ne!(s1.trace_id, s2.trace_id);
-}
-
-#[test]
-fn a_server_that_missed_requests_still_joins_the_right_client_request() {
-    let mut t = tracker();
-    let client = ConnKey { tgid: 1, fd: 3 };
-    let server = ConnKey { tgid: 2, fd: 9 };
-    open(&mut t, client, 10, false);
-    open(&mut t, server, 11, true);
-    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-    let mut spans = Vec::new();
-    // The server side misses the first exchange (found open while inside `read`).
-    for (i, path) in ["/a", "/b", "/b", "/c"].iter().enumerate() {
-        let request = format!("GET {path} HTTP/1.1\r\n\r\n");
-        let n = request.len() as u64;
-        let at = 100 * (i as u64 + 1);
-        io_sized(&mut t, client, 10, SEND, at, at + 1, request.as_bytes(), n);
-        if i > 0 {
-            io_sized(
-                &mut t,
-                server,
-                11,
-                RECV,
-                at + 1,
-                at + 2,
-                request.as_bytes(),
-                n,
-            );
+        io_sized(&mut t, client, 10, SEND, at, at + 1, bytes, n);
+        if server_reads(i) {
+            io_sized(&mut t, server, 11, RECV, at + 1, at + 2, bytes, n);
         }
         spans.extend(io_sized(
             &mut t,
@@ -563,6 +498,28 @@ fn a_server_that_missed_requests_still_joins_the_right_client_request() {
             38,
         ));
     }
+    spans
+}
+
+#[test]
+fn a_server_span_joins_the_client_span_of_the_same_request_on_this_node() {
+    let spans = same_node(&["/a", "/b"], |_| true);
+    let [s1, c1, s2, c2] = &spans[..] else {
+        panic!("four spans: {spans:?}");
+    };
+    for (s, c) in [(s1, c1), (s2, c2)] {
+        assert_eq!((s.side, c.side), (HttpSide::Server, HttpSide::Client));
+        assert_eq!(s.path, c.path);
+        assert_eq!(s.trace_id, c.trace_id);
+        assert_eq!(s.parent_span_id, Some(c.span_id));
+    }
+    assert_ne!(s1.trace_id, s2.trace_id);
+}
+
+#[test]
+fn a_server_that_missed_requests_still_joins_the_right_client_request() {
+    // The server side misses the first exchange (found open while inside `read`).
+    let spans = same_node(&["/a", "/b", "/b", "/c"], |i| i > 0);
     let servers: Vec<_> = spans
         .iter()
         .filter(|e| e.side == HttpSide::Server)
