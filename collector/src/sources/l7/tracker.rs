@@ -114,10 +114,9 @@ struct Conn {
     /// count from the open, or from the agent's start for a connection found open): a
     /// record starting later follows lost ones.
     next_offset: [Option<u64>; 2],
-    /// Server connections: the client's index of a request minus this side's, as the
-    /// last join found it (non-zero when one side missed requests: a connection found
-    /// already open, a lost record).
-    join_offset: u64,
+    /// Client connections: the index of the last request a server span on this node
+    /// joined (requests are joined in order).
+    joined: Option<u64>,
 }
 
 /// The connections of one source.
@@ -231,7 +230,7 @@ impl Tracker {
                 recent: VecDeque::new(),
                 tunnel: false,
                 next_offset: [Some(0), Some(0)],
-                join_offset: 0,
+                joined: None,
             },
         );
     }
@@ -496,12 +495,11 @@ impl Tracker {
         let (mut trace, mut parent) = (p.trace, p.parent);
         if meta.server {
             if !p.propagated {
-                let offset = conn.join_offset;
-                if let Some(sent) = self.client_of(&meta, p.index + offset, p.fingerprint) {
+                if let Some((client, sent)) = self.client_of(&meta, p.fingerprint) {
                     trace = sent.trace;
                     parent = Some(sent.span);
-                    if let Some(conn) = self.conns.get_mut(&key) {
-                        conn.join_offset = sent.index.saturating_sub(p.index);
+                    if let Some(conn) = self.conns.get_mut(&client) {
+                        conn.joined = Some(sent.index);
                     }
                 }
             }
@@ -567,11 +565,12 @@ impl Tracker {
         }));
     }
 
-    /// The ids of the request of the client on this node whose connection a server
-    /// connection `server` accepted: its request `index` if that has the same
-    /// `fingerprint`, else the first later one that has (a side that missed requests
-    /// counts them differently).
-    fn client_of(&self, server: &Opened, index: u64, fingerprint: u64) -> Option<Sent> {
+    /// The client connection on this node whose connection a server connection `server`
+    /// accepted, and the ids of the request a server request with `fingerprint` is: the
+    /// first with that fingerprint after the last one joined. Not the one at the same
+    /// index: a side that missed requests (a lost record, a connection found open)
+    /// counts them differently.
+    fn client_of(&self, server: &Opened, fingerprint: u64) -> Option<(ConnKey, Sent)> {
         let key = self.clients.get(&server.peer)?;
         let client = self.conns.get(key)?;
         // Loopback addresses repeat in every network namespace: both ends must agree.
@@ -588,8 +587,10 @@ impl Tracker {
                 trace: p.trace,
                 span: p.span,
             }));
-        sent.filter(|s| s.fingerprint == fingerprint && s.index >= index)
+        let after = client.joined;
+        sent.filter(|s| s.fingerprint == fingerprint && after.is_none_or(|j| s.index > j))
             .min_by_key(|s| s.index)
+            .map(|s| (*key, s))
     }
 }
 

@@ -459,9 +459,10 @@ fn traceparent_joins_the_callers_trace() {
 }
 
 /// Requests for `paths`, one at a time, from a client connection to a server connection
-/// on this node (the client's local address is the server's peer); the server's read of
-/// request `i` is seen only when `server_reads(i)`. Returns the spans as they ended.
-fn same_node(paths: &[&str], server_reads: impl Fn(usize) -> bool) -> Vec<HttpEvent> {
+/// on this node (the client's local address is the server's peer); request `i`'s write
+/// by the client and read by the server are seen as `seen(i)` says. Returns the spans as
+/// they ended.
+fn same_node(paths: &[&str], seen: impl Fn(usize) -> (bool, bool)) -> Vec<HttpEvent> {
     let mut t = tracker();
     let client = ConnKey { tgid: 1, fd: 3 };
     let server = ConnKey { tgid: 2, fd: 9 };
@@ -473,8 +474,11 @@ fn same_node(paths: &[&str], server_reads: impl Fn(usize) -> bool) -> Vec<HttpEv
         let request = format!("GET {path} HTTP/1.1\r\n\r\n");
         let (bytes, n) = (request.as_bytes(), request.len() as u64);
         let at = 100 * (i as u64 + 1);
-        io_sized(&mut t, client, 10, SEND, at, at + 1, bytes, n);
-        if server_reads(i) {
+        let (client_writes, server_reads) = seen(i);
+        if client_writes {
+            io_sized(&mut t, client, 10, SEND, at, at + 1, bytes, n);
+        }
+        if server_reads {
             io_sized(&mut t, server, 11, RECV, at + 1, at + 2, bytes, n);
         }
         spans.extend(io_sized(
@@ -503,7 +507,7 @@ fn same_node(paths: &[&str], server_reads: impl Fn(usize) -> bool) -> Vec<HttpEv
 
 #[test]
 fn a_server_span_joins_the_client_span_of_the_same_request_on_this_node() {
-    let spans = same_node(&["/a", "/b"], |_| true);
+    let spans = same_node(&["/a", "/b"], |_| (true, true));
     let [s1, c1, s2, c2] = &spans[..] else {
         panic!("four spans: {spans:?}");
     };
@@ -519,7 +523,7 @@ fn a_server_span_joins_the_client_span_of_the_same_request_on_this_node() {
 #[test]
 fn a_server_that_missed_requests_still_joins_the_right_client_request() {
     // The server side misses the first exchange (found open while inside `read`).
-    let spans = same_node(&["/a", "/b", "/b", "/c"], |i| i > 0);
+    let spans = same_node(&["/a", "/b", "/b", "/c"], |i| (true, i > 0));
     let servers: Vec<_> = spans
         .iter()
         .filter(|e| e.side == HttpSide::Server)
@@ -530,6 +534,27 @@ fn a_server_that_missed_requests_still_joins_the_right_client_request() {
         .collect();
     assert_eq!((servers.len(), clients.len()), (3, 4));
     for (s, c) in servers.iter().zip(&clients[1..]) {
+        assert_eq!(s.path, c.path);
+        assert_eq!(s.parent_span_id, Some(c.span_id), "{}", s.path);
+    }
+}
+
+#[test]
+fn a_client_that_missed_a_request_leaves_that_server_span_alone() {
+    // The client's write of /a is not seen: the server's /a joins nothing, and every
+    // later server span joins its own client request.
+    let spans = same_node(&["/a", "/b", "/b", "/c"], |i| (i > 0, true));
+    let servers: Vec<_> = spans
+        .iter()
+        .filter(|e| e.side == HttpSide::Server)
+        .collect();
+    let clients: Vec<_> = spans
+        .iter()
+        .filter(|e| e.side == HttpSide::Client)
+        .collect();
+    assert_eq!((servers.len(), clients.len()), (4, 3));
+    assert_eq!(servers[0].parent_span_id, None);
+    for (s, c) in servers[1..].iter().zip(&clients) {
         assert_eq!(s.path, c.path);
         assert_eq!(s.parent_span_id, Some(c.span_id), "{}", s.path);
     }
