@@ -250,7 +250,7 @@ impl Tracker {
         }
         let next = &mut conn.next_offset[usize::from(send)];
         let gap = next.is_some_and(|n| header.offset > n);
-        *next = Some(header.offset + header.size);
+        *next = Some(header.offset.saturating_add(header.size));
         if gap {
             self.skips.count("records_lost");
             self.resync(header.key, send);
