@@ -520,18 +520,16 @@ fn a_server_span_joins_the_client_span_of_the_same_request_on_this_node() {
     assert_ne!(s1.trace_id, s2.trace_id);
 }
 
+/// The server spans and the client spans of `spans`, each in order.
+fn sides(spans: &[HttpEvent]) -> (Vec<&HttpEvent>, Vec<&HttpEvent>) {
+    spans.iter().partition(|e| e.side == HttpSide::Server)
+}
+
 #[test]
 fn a_server_that_missed_requests_still_joins_the_right_client_request() {
     // The server side misses the first exchange (found open while inside `read`).
     let spans = same_node(&["/a", "/b", "/b", "/c"], |i| (true, i > 0));
-    let servers: Vec<_> = spans
-        .iter()
-        .filter(|e| e.side == HttpSide::Server)
-        .collect();
-    let clients: Vec<_> = spans
-        .iter()
-        .filter(|e| e.side == HttpSide::Client)
-        .collect();
+    let (servers, clients) = sides(&spans);
     assert_eq!((servers.len(), clients.len()), (3, 4));
     for (s, c) in servers.iter().zip(&clients[1..]) {
         assert_eq!(s.path, c.path);
@@ -544,14 +542,7 @@ fn a_client_that_missed_a_request_leaves_that_server_span_alone() {
     // The client's write of /a is not seen: the server's /a joins nothing, and every
     // later server span joins its own client request.
     let spans = same_node(&["/a", "/b", "/b", "/c"], |i| (i > 0, true));
-    let servers: Vec<_> = spans
-        .iter()
-        .filter(|e| e.side == HttpSide::Server)
-        .collect();
-    let clients: Vec<_> = spans
-        .iter()
-        .filter(|e| e.side == HttpSide::Client)
-        .collect();
+    let (servers, clients) = sides(&spans);
     assert_eq!((servers.len(), clients.len()), (4, 3));
     assert_eq!(servers[0].parent_span_id, None);
     for (s, c) in servers[1..].iter().zip(&clients) {
