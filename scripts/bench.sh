@@ -19,7 +19,8 @@
 #          made = seen + lost per run, exactly (scripts/bench/loss.py; exits 1 if not)
 #   l7     cost per HTTP request of the l7 source (RED metrics only, and with every span
 #          exported over OTLP to a rotel that discards it) and per read/write on a
-#          descriptor it does not follow (scripts/bench/l7.py; L7_REQUESTS (50000),
+#          descriptor it does not follow, beside an empty program on the same
+#          tracepoints, the floor (scripts/bench/l7.py; L7_REQUESTS (50000),
 #          L7_CONNECTIONS (16), L7_SYSCALLS (500000); needs scripts/setup-receivers.sh's rotel)
 #   all    the four above
 #

@@ -11,6 +11,8 @@ Tools, alternating per round:
   kotel-metrics  l7 -> aggregate -> prometheus (RED metrics only)
   kotel-spans    the same plus l7 -> otlp (gRPC) to a rotel that discards what it gets:
                  every span exported
+  bpftrace-floor an empty program on each of the source's syscall tracepoints
+                 (l7-floor.bt): the slowdown no syscall-tracepoint agent can go below
 
 Cost is read from the kernel and /proc, not the clock: the agent's BPF programs'
 run_time_ns (bpf stats) plus the agent's CPU time (schedstat), divided by the requests
@@ -21,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import Tool, measure, report, settled, stop, value
+from benchlib import HERE, Tool, measure, report, settled, stop, value
 
 # A ring that holds a whole load's records (50 000 requests seen from both ends are
 # 200 000 records of ~250 bytes): the load runs faster than an agent sharing its two CPUs
@@ -72,6 +74,7 @@ def main():
             Tool("none", None, [], "out"),
             Tool("kotel-metrics", [kotel, "--log", "info", "run", "--config", metrics], ["l7 source attached"], "err", env),
             Tool("kotel-spans", [kotel, "--log", "info", "run", "--config", spans], ["l7 source attached"], "err", env),
+            Tool("bpftrace-floor", ["bpftrace", os.path.join(HERE, "l7-floor.bt")], ["Attaching"], "out"),
         ]
         def probe(proc):
             # Settled on the losses only: each scrape is an HTTP request the agent sees.
@@ -81,21 +84,21 @@ def main():
         try:
             for label, load, unit, names in [
                 (f"keep-alive HTTP/1.1, {requests} requests over {connections} connections, 64-byte bodies",
-                 [helper, "load", str(connections), str(requests)], "request", ["none", "kotel-metrics", "kotel-spans"]),
+                 [helper, "load", str(connections), str(requests)], "request", ["none", "kotel-metrics", "kotel-spans", "bpftrace-floor"]),
                 (f"{syscalls} one-byte write+read pairs on a pipe (descriptors kotel does not follow)",
-                 [helper, "syscalls", str(syscalls)], "syscall", ["none", "kotel-metrics"]),
+                 [helper, "syscalls", str(syscalls)], "syscall", ["none", "kotel-metrics", "bpftrace-floor"]),
             ]:
                 chosen = [t for t in tools if t.name in names]
                 results = {t.name: [] for t in chosen}
                 for _ in range(rounds):
                     for tool in chosen:
-                        results[tool.name].append(measure(tool, work, netns, load, probe))
+                        results[tool.name].append(measure(tool, work, netns, load, probe if tool.name.startswith("kotel") else None))
                 print(f"\n== {label}; {rounds} rounds, tools alternating")
                 report(results, unit, width=16, who="agent")
                 print("\nrecords lost in the ring, and exchanges ended (every round; the probe's own "
                       "scrapes add a few):")
                 for name, runs in results.items():
-                    if name != "none":
+                    if name.startswith("kotel"):
                         counts = [(r["probe"][0], r["probe"][1]) for r in runs]
                         print(f"  {name:16} lost {[c[0] for c in counts]}, exchanges {[c[1] for c in counts]}")
         finally:

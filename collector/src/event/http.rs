@@ -207,12 +207,31 @@ impl HttpEvent {
             || (self.side == HttpSide::Client && self.status >= 400)
     }
 
-    /// The `error.type` value: the failure, else the status code of an error.
-    pub fn error_type(&self) -> Option<std::borrow::Cow<'static, str>> {
+    /// The `error.type` of an error (see [`is_error`](Self::is_error)): the failure,
+    /// else the status code. The one rule for spans and metrics alike.
+    pub fn error_type(&self) -> Option<ErrorType> {
         match self.failure {
-            Some(f) => Some(f.as_str().into()),
-            None if self.is_error() => Some(self.status.to_string().into()),
+            Some(f) => Some(ErrorType::Failure(f)),
+            None if self.is_error() => Some(ErrorType::Status(self.status)),
             None => None,
+        }
+    }
+}
+
+/// An `error.type` value; written out by `Display` (no allocation of its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorType {
+    /// The exchange failed without a status ([`HttpFailure::as_str`]).
+    Failure(HttpFailure),
+    /// The status code of an error response, as text.
+    Status(u16),
+}
+
+impl std::fmt::Display for ErrorType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorType::Failure(failure) => f.write_str(failure.as_str()),
+            ErrorType::Status(status) => write!(f, "{status}"),
         }
     }
 }

@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 pub use exec::ExecEvent;
 pub use file::FileOpenEvent;
 pub use histogram::{CgroupHistogram, HistogramMetric};
-pub use http::{HttpEvent, HttpFailure, HttpMethod, HttpSide, HttpVersion, HTTP_METHODS};
+pub use http::{
+    ErrorType, HttpEvent, HttpFailure, HttpMethod, HttpSide, HttpVersion, HTTP_METHODS,
+};
 pub use metric::{
     Attributes, Exemplar, ExponentialPoint, HistogramPoint, Metric, MetricBatch, MetricData,
     NumberPoint, PointHeader, Temporality,

@@ -74,8 +74,11 @@ pub struct L7Header {
     /// connection's identity.
     pub opened_ns: u64,
     /// Monotonic time the syscall entered (ns); the record's time for open and close.
+    /// Data records read the clock once per syscall, so `start_ns == end_ns`: a client's
+    /// write (a request starting to be sent) at its enter, every other read or write
+    /// (a request arrived, a response sent or received) at its exit.
     pub start_ns: u64,
-    /// Monotonic time the syscall returned (ns).
+    /// Monotonic time the syscall returned (ns); for data records, see `start_ns`.
     pub end_ns: u64,
     /// Bytes the syscall moved (data records).
     pub size: u64,

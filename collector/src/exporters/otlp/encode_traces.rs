@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -77,16 +78,18 @@ pub fn traces_request(resource: &Resource, events: &[&HttpEvent]) -> Option<Enco
     let scope = scope().encode_to_vec();
     let size: usize = groups.iter().map(|(_, spans)| spans.len() + 64).sum();
     let mut request = Vec::with_capacity(size + groups.len() * 512);
-    let (mut scope_spans, mut resource_spans) = (Vec::new(), Vec::new());
     for (first, spans) in groups {
-        scope_spans.clear();
-        wire::message(&mut scope_spans, field::SCOPE, &scope);
-        scope_spans.extend_from_slice(&spans);
-        resource_spans.clear();
+        // ResourceSpans { resource, scope_spans: ScopeSpans { scope, spans } }, its
+        // lengths worked out so that the spans are copied once, here.
         let service = with(resource, service_attributes(first)).encode_to_vec();
-        wire::message(&mut resource_spans, field::RESOURCE, &service);
-        wire::message(&mut resource_spans, field::SCOPE_SPANS, &scope_spans);
-        wire::message(&mut request, field::RESOURCE_SPANS, &resource_spans);
+        let scope_spans = wire::message_len(field::SCOPE, scope.len()) + spans.len();
+        let resource_spans = wire::message_len(field::RESOURCE, service.len())
+            + wire::message_len(field::SCOPE_SPANS, scope_spans);
+        wire::message_head(&mut request, field::RESOURCE_SPANS, resource_spans);
+        wire::message(&mut request, field::RESOURCE, &service);
+        wire::message_head(&mut request, field::SCOPE_SPANS, scope_spans);
+        wire::message(&mut request, field::SCOPE, &scope);
+        request.extend_from_slice(&spans);
     }
     Some(Encoded(Bytes::from(request)))
 }
@@ -138,6 +141,8 @@ struct SpanWriter {
     span: Vec<u8>,
     status: Vec<u8>,
     peer: String,
+    /// The address `peer` holds as text.
+    peer_address: Option<IpAddr>,
     server: String,
     text: String,
 }
@@ -174,7 +179,11 @@ impl SpanWriter {
         let int = |b: &mut Vec<u8>, name: &str, value: i64| {
             wire::int_attribute(b, field::ATTRIBUTES, name, value);
         };
-        set(&mut self.peer, e.peer_address);
+        // Spans of one connection follow one another: its peer is written out once.
+        if self.peer_address != Some(e.peer_address) {
+            set(&mut self.peer, e.peer_address);
+            self.peer_address = Some(e.peer_address);
+        }
         text(b, "http.request.method", &e.method);
         text(b, "network.protocol.name", "http");
         text(b, "network.protocol.version", e.version.as_str());
@@ -220,15 +229,9 @@ impl SpanWriter {
         }
         // The conventions leave the description empty where the status code says it all.
         self.status.clear();
-        if e.is_error() {
-            let error = match e.failure {
-                Some(f) => f.as_str(),
-                None => {
-                    set(&mut self.text, e.status);
-                    &self.text
-                }
-            };
-            text(b, "error.type", error);
+        if let Some(error) = e.error_type() {
+            set(&mut self.text, error);
+            text(b, "error.type", &self.text);
             let message = e.failure.map_or("", |f| f.as_str());
             wire::data(&mut self.status, field::STATUS_MESSAGE, message.as_bytes());
             wire::uint(

@@ -77,9 +77,21 @@ pub fn joined(buf: &mut Vec<u8>, field: u32, parts: &[&str]) {
 /// An embedded message field whose encoding is `body` (written even when empty: a
 /// present message differs from an absent one).
 pub fn message(buf: &mut Vec<u8>, field: u32, body: &[u8]) {
-    key(buf, field, DELIMITED);
-    varint(buf, body.len() as u64);
+    message_head(buf, field, body.len());
     buf.extend_from_slice(body);
+}
+
+/// The start of an embedded message field whose body, `len` bytes, the caller appends
+/// next: for a message made of parts already encoded, without copying them into one
+/// body first.
+pub fn message_head(buf: &mut Vec<u8>, field: u32, len: usize) {
+    key(buf, field, DELIMITED);
+    varint(buf, len as u64);
+}
+
+/// Bytes an embedded message field with a body of `len` bytes takes.
+pub fn message_len(field: u32, len: usize) -> usize {
+    key_len(field) + varint_len(len as u64) + len
 }
 
 /// An OTLP `KeyValue` field with a string value (`AnyValue.string_value`).

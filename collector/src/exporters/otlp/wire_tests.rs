@@ -66,3 +66,17 @@ fn an_encoded_message_is_its_bytes() {
     assert_eq!(e.encoded_len(), 3);
     assert_eq!(e.encode_to_vec(), b"\x0a\x01x");
 }
+
+#[test]
+fn a_message_written_in_parts_is_the_message_written_whole() {
+    for len in [0usize, 1, 127, 128, 300, 16_384] {
+        let body = vec![7u8; len];
+        let mut whole = Vec::new();
+        message(&mut whole, 2, &body);
+        let mut parts = Vec::new();
+        message_head(&mut parts, 2, len);
+        parts.extend_from_slice(&body);
+        assert_eq!(parts, whole, "body of {len} bytes");
+        assert_eq!(message_len(2, len), whole.len(), "body of {len} bytes");
+    }
+}

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::event::{HttpEvent, HttpFailure, HttpMethod, HttpSide, HttpVersion};
-use crate::processors::aggregate::series_key::SeriesKey;
+use crate::processors::aggregate::series_key::{BuildPrehashed, SeriesKey};
 
 /// Most combinations cached per workload.
 pub const MAX_PER_WORKLOAD: usize = 4096;
@@ -61,8 +61,11 @@ fn target(e: &HttpEvent) -> (&str, Option<IpAddr>, u16) {
 /// The cached sets of one workload.
 #[derive(Default)]
 pub struct HttpSets {
-    hasher: std::collections::hash_map::RandomState,
-    by_hash: HashMap<u64, Vec<(Labels, SeriesKey)>>,
+    /// Seeded per process; a bucket of colliding sets is scanned, and their number is
+    /// bounded by [`MAX_PER_WORKLOAD`].
+    hasher: foldhash::fast::RandomState,
+    /// Keyed by the hash already made: not hashed again.
+    by_hash: HashMap<u64, Vec<(Labels, SeriesKey)>, BuildPrehashed>,
     len: usize,
 }
 
@@ -124,7 +127,7 @@ fn series_key(base: &[(String, String)], e: &HttpEvent) -> SeriesKey {
         pairs.push(("http.response.status_code".into(), e.status.to_string()));
     }
     if let Some(t) = e.error_type() {
-        pairs.push(("error.type".into(), t.into_owned()));
+        pairs.push(("error.type".into(), t.to_string()));
     }
     let (target, address, port) = target(e);
     match e.side {

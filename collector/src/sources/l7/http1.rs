@@ -185,11 +185,10 @@ pub fn looks_like_response(prefix: &[u8]) -> bool {
 
 /// Parses a request head from the start of `buf`.
 pub fn request_head(buf: &[u8]) -> Parsed<RequestHead> {
-    let (lines, length) = match head_lines(buf) {
+    let (mut lines, length) = match head_lines(buf) {
         Ok(found) => found,
         Err(parsed) => return parsed,
     };
-    let mut lines = lines.into_iter();
     let Some(start) = lines.next() else {
         return Parsed::Invalid(Invalid::StartLine);
     };
@@ -230,11 +229,10 @@ pub fn request_head(buf: &[u8]) -> Parsed<RequestHead> {
 /// Parses a response head from the start of `buf`; `request_method` is the method of the
 /// request it answers (a response to `HEAD` has no body, nor does a 1xx, 204 or 304).
 pub fn response_head(buf: &[u8], request_method: &str) -> Parsed<ResponseHead> {
-    let (lines, length) = match head_lines(buf) {
+    let (mut lines, length) = match head_lines(buf) {
         Ok(found) => found,
         Err(parsed) => return parsed,
     };
-    let mut lines = lines.into_iter();
     let Some((version, status)) = lines.next().and_then(status_line) else {
         return Parsed::Invalid(Invalid::StartLine);
     };
@@ -267,9 +265,10 @@ pub fn response_head(buf: &[u8], request_method: &str) -> Parsed<ResponseHead> {
     )
 }
 
-/// The lines of the head at the start of `buf` (without line endings) and the head's
-/// length, or the result to return when it is not complete or not valid.
-fn head_lines<T>(buf: &[u8]) -> Result<(Vec<&[u8]>, usize), Parsed<T>> {
+/// The lines of the head at the start of `buf` (without line endings, read as they are
+/// iterated) and the head's length, or the result to return when it is not complete or
+/// not valid.
+fn head_lines<T>(buf: &[u8]) -> Result<(impl Iterator<Item = &[u8]>, usize), Parsed<T>> {
     let Some(end) = find(buf, b"\r\n\r\n") else {
         // A head ended by bare LFs is valid too (RFC 9112 2.2).
         return match find(buf, b"\n\n") {
@@ -284,10 +283,9 @@ fn head_lines<T>(buf: &[u8]) -> Result<(Vec<&[u8]>, usize), Parsed<T>> {
     Ok((split_lines(&buf[..end]), end + 4))
 }
 
-fn split_lines(head: &[u8]) -> Vec<&[u8]> {
+fn split_lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
     head.split(|b| *b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .collect()
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -361,7 +359,20 @@ impl Headers {
     }
 
     fn take(&mut self, name: &[u8], value: &[u8]) -> Result<(), Invalid> {
-        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        // The names read here differ in length: one comparison per header line.
+        let wanted: &[u8] = match name.len() {
+            14 => b"content-length",
+            17 => b"transfer-encoding",
+            4 => b"host",
+            6 => b"expect",
+            10 => b"connection",
+            11 => b"traceparent",
+            _ => return Ok(()),
+        };
+        if !name.eq_ignore_ascii_case(wanted) {
+            return Ok(());
+        }
+        let is = |n: &str| wanted == n.as_bytes();
         if is("content-length") {
             let n = decimal(value).ok_or(Invalid::ContentLength)?;
             if self.content_length.is_some_and(|m| m != n) {

@@ -59,9 +59,10 @@ pub struct Header {
     pub key: ConnKey,
     /// When it was opened (kernel monotonic ns).
     pub opened_ns: u64,
-    /// Syscall enter (kernel monotonic ns).
+    /// Syscall enter (kernel monotonic ns). Data records carry one time per syscall
+    /// (`start_ns == end_ns`): a client's write's enter, any other read or write's exit.
     pub start_ns: u64,
-    /// Syscall return.
+    /// Syscall return (for data records, as `start_ns`).
     pub end_ns: u64,
     /// Bytes moved.
     pub size: u64,

@@ -17,7 +17,10 @@
 //! - Ids: a request with a `traceparent` joins its trace (a server span under the
 //!   caller's span; a client span is the caller's span itself). Otherwise a server span
 //!   whose client is on this node (the client's local address is the server's peer) joins
-//!   the client span of the same request on that connection; else a new trace.
+//!   the client span of the same request on that connection; else a new trace. Such a
+//!   server span whose client request has not been seen yet (the client's write record
+//!   can come after the server's answer) is held for it up to `JOIN_WAIT_NS` of kernel
+//!   time, then sent unjoined.
 //! - A `101 Switching Protocols` or a `2xx` to `CONNECT` ends its exchange at the head;
 //!   the connection is a tunnel from then on and is no longer parsed.
 //! - Whatever is dropped is counted in [`SKIPPED`]`{source,reason}`; each exchange in
@@ -54,12 +57,22 @@ pub const SKIPPED: &str = "kotel.source.l7.skipped";
 /// `connection_closed`).
 pub const EXCHANGES: &str = "kotel.source.l7.exchanges";
 
+/// The hasher of the per-record maps: keys come from the kernel, not from peers, and
+/// SipHash was a tenth of the agent's time per request.
+type FastHash = foldhash::fast::RandomState;
+
 /// Requests waiting for their responses on one connection, at most; an older one is
 /// dropped (counted `pending_overflow`).
 pub const MAX_PENDING: usize = 64;
 /// Client requests remembered after they end, per connection, for a server span on this
 /// node to join.
 const RECENT: usize = 16;
+/// How long a server span whose client is on this node waits for that client's request
+/// record (kernel ns): the client's write can reach the ring after the server has read
+/// and answered it (its exit comes after the bytes were delivered).
+const JOIN_WAIT_NS: u64 = 100_000_000;
+/// Server spans waiting so at most; beyond, the oldest goes out unjoined.
+const MAX_HELD: usize = 4096;
 
 /// Limits of the tracker.
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +100,18 @@ struct Pending {
     /// is must share to be joined.
     fingerprint: u64,
     response: Option<ResponseHead>,
+}
+
+/// A server span waiting for the request record of its client on this node.
+struct Held {
+    event: HttpEvent,
+    /// The client's connection.
+    client: ConnKey,
+    fingerprint: u64,
+    /// When the server's request started (kernel ns): the client's began before.
+    start_ns: u64,
+    /// When it goes out unjoined (kernel ns).
+    until_ns: u64,
 }
 
 /// A client request's ids, kept for the server span of the same request.
@@ -127,13 +152,15 @@ pub struct Tracker {
     routes: Routes,
     ids: Ids,
     clock: ClockOffset,
-    conns: HashMap<ConnKey, Conn>,
+    conns: HashMap<ConnKey, Conn, FastHash>,
     /// Client connections by their local address.
-    clients: HashMap<SocketAddr, ConnKey>,
+    clients: HashMap<SocketAddr, ConnKey, FastHash>,
     request_steps: Vec<Step<RequestHead>>,
     response_steps: Vec<Step<ResponseHead>>,
     /// Scratch: the methods of the requests not answered yet.
     methods: Vec<&'static str>,
+    /// Server spans waiting for their client's request, oldest first.
+    held: VecDeque<Held>,
     answered: metrics::Counter,
     timed_out: metrics::Counter,
     closed: metrics::Counter,
@@ -161,11 +188,12 @@ impl Tracker {
             routes,
             ids: Ids::default(),
             clock,
-            conns: HashMap::new(),
-            clients: HashMap::new(),
+            conns: HashMap::default(),
+            clients: HashMap::default(),
             request_steps: Vec::new(),
             response_steps: Vec::new(),
             methods: Vec::new(),
+            held: VecDeque::new(),
             answered: outcome("answered"),
             timed_out: outcome("timeout"),
             closed: outcome("connection_closed"),
@@ -236,6 +264,7 @@ impl Tracker {
     }
 
     fn data(&mut self, header: &Header, send: bool, bytes: &[u8], out: &mut Vec<Event>) {
+        self.release_held(header.end_ns, out);
         let Some(conn) = self
             .conns
             .get_mut(&header.key)
@@ -271,7 +300,7 @@ impl Tracker {
             let mut steps = std::mem::take(&mut self.request_steps);
             conn.requests.feed(&chunk, &[], &mut steps);
             for step in steps.drain(..) {
-                self.request_step(header.key, step);
+                self.request_step(header.key, step, out);
             }
             self.request_steps = steps;
         } else {
@@ -312,7 +341,7 @@ impl Tracker {
         }
     }
 
-    fn request_step(&mut self, key: ConnKey, step: Step<RequestHead>) {
+    fn request_step(&mut self, key: ConnKey, step: Step<RequestHead>, out: &mut Vec<Event>) {
         match step {
             Step::Head { head, at, framed } => {
                 if !framed {
@@ -339,6 +368,12 @@ impl Tracker {
                     self.skips.count("pending_overflow");
                 }
                 let fingerprint = fingerprint(&head);
+                if !server {
+                    self.join_held(key, fingerprint, (index, start_ns, trace, span), out);
+                }
+                let Some(conn) = self.conns.get_mut(&key) else {
+                    return;
+                };
                 conn.pending.push_back(Pending {
                     head,
                     index,
@@ -441,6 +476,7 @@ impl Tracker {
     /// Ends requests unanswered past `request_timeout` and forgets connections idle past
     /// `idle_timeout`, as of kernel monotonic time `now_ns`.
     pub fn sweep(&mut self, now_ns: u64, out: &mut Vec<Event>) {
+        self.release_held(now_ns, out);
         let timeout = self.limits.request_timeout.as_nanos() as u64;
         let idle = self.limits.idle_timeout.as_nanos() as u64;
         let mut expired = Vec::new();
@@ -493,6 +529,7 @@ impl Tracker {
         };
         let meta = Arc::clone(&conn.meta);
         let (mut trace, mut parent) = (p.trace, p.parent);
+        let mut wait_for = None;
         if meta.server {
             if !p.propagated {
                 if let Some((client, sent)) = self.client_of(&meta, p.fingerprint) {
@@ -501,6 +538,8 @@ impl Tracker {
                     if let Some(conn) = self.conns.get_mut(&client) {
                         conn.joined = Some(sent.index);
                     }
+                } else {
+                    wait_for = self.client_conn(&meta).map(|(key, _)| key);
                 }
             }
         } else {
@@ -528,7 +567,7 @@ impl Tracker {
         let host = narrowed(p.head.host.take().unwrap_or_default(), strip_port);
         let sampled = p.head.traceparent.map(|tp| tp.flags & 1 == 1);
         let path = p.head.into_path();
-        out.push(Event::Http(HttpEvent {
+        let event = HttpEvent {
             side: if meta.server {
                 HttpSide::Server
             } else {
@@ -562,7 +601,62 @@ impl Tracker {
             sampled,
             failure,
             workload: None,
-        }));
+        };
+        match wait_for {
+            Some(client) => {
+                if self.held.len() >= MAX_HELD {
+                    self.release_oldest(out);
+                }
+                self.held.push_back(Held {
+                    event,
+                    client,
+                    fingerprint: p.fingerprint,
+                    start_ns: p.start_ns,
+                    until_ns: end_ns.saturating_add(JOIN_WAIT_NS),
+                });
+            }
+            None => out.push(Event::Http(event)),
+        }
+    }
+
+    /// A client request of `key` has started: the held server span of the same request
+    /// (same fingerprint, started after it) joins it and goes out. `sent` is the
+    /// request's index, start (kernel ns), trace and span.
+    fn join_held(
+        &mut self,
+        key: ConnKey,
+        fingerprint: u64,
+        sent: (u64, u64, TraceId, SpanId),
+        out: &mut Vec<Event>,
+    ) {
+        let (index, start_ns, trace, span) = sent;
+        let Some(at) = self.held.iter().position(|h| {
+            h.client == key && h.fingerprint == fingerprint && start_ns <= h.start_ns
+        }) else {
+            return;
+        };
+        let Some(mut held) = self.held.remove(at) else {
+            return;
+        };
+        held.event.trace_id = trace;
+        held.event.parent_span_id = Some(span);
+        if let Some(conn) = self.conns.get_mut(&key) {
+            conn.joined = Some(index);
+        }
+        out.push(Event::Http(held.event));
+    }
+
+    /// Sends the held server spans whose wait ended by `now_ns`, unjoined.
+    fn release_held(&mut self, now_ns: u64, out: &mut Vec<Event>) {
+        while self.held.front().is_some_and(|h| h.until_ns <= now_ns) {
+            self.release_oldest(out);
+        }
+    }
+
+    fn release_oldest(&mut self, out: &mut Vec<Event>) {
+        if let Some(held) = self.held.pop_front() {
+            out.push(Event::Http(held.event));
+        }
     }
 
     /// The client connection on this node whose connection a server connection `server`
@@ -571,12 +665,7 @@ impl Tracker {
     /// index: a side that missed requests (a lost record, a connection found open)
     /// counts them differently.
     fn client_of(&self, server: &Opened, fingerprint: u64) -> Option<(ConnKey, Sent)> {
-        let key = self.clients.get(&server.peer)?;
-        let client = self.conns.get(key)?;
-        // Loopback addresses repeat in every network namespace: both ends must agree.
-        if server.peer.ip().is_loopback() && client.meta.peer != server.local {
-            return None;
-        }
+        let (key, client) = self.client_conn(server)?;
         let sent = client
             .recent
             .iter()
@@ -590,7 +679,18 @@ impl Tracker {
         let after = client.joined;
         sent.filter(|s| s.fingerprint == fingerprint && after.is_none_or(|j| s.index > j))
             .min_by_key(|s| s.index)
-            .map(|s| (*key, s))
+            .map(|s| (key, s))
+    }
+
+    /// The client connection on this node whose connection `server` accepted.
+    fn client_conn(&self, server: &Opened) -> Option<(ConnKey, &Conn)> {
+        let key = self.clients.get(&server.peer)?;
+        let client = self.conns.get(key)?;
+        // Loopback addresses repeat in every network namespace: both ends must agree.
+        if server.peer.ip().is_loopback() && client.meta.peer != server.local {
+            return None;
+        }
+        Some((*key, client))
     }
 }
 

@@ -76,16 +76,17 @@ pub struct Slot {
     _pad: u32,
 }
 
-/// Takes this thread's slot for syscall `op` on `fd`.
+/// Takes this thread's slot for syscall `op` on `fd`, entered at `start_ns` (0: not
+/// read; the exit's time stands for both).
 #[inline(always)]
-fn keep(ctx: &TracePointContext, pid_tgid: u64, op: Op, fd: u32) {
+fn keep(ctx: &TracePointContext, pid_tgid: u64, op: Op, fd: u32, start_ns: u64) {
     let Some(slot) = KOTEL_L7_SLOTS.get_ptr_mut(pid_tgid as u32 & (SLOTS - 1)) else {
         return;
     };
     // SAFETY: an array slot. Two threads sharing a slot inside a syscall at once: the
     // second takes it, the first's exit finds another owner (counted as `SlotLost`).
     unsafe {
-        (*slot).start_ns = bpf_ktime_get_ns();
+        (*slot).start_ns = start_ns;
         (*slot).buf = field::<u64>(ctx, OFF_ARG0 + 8);
         (*slot).vlen = field::<u64>(ctx, OFF_ARG0 + 16);
         (*slot).fd = fd;
@@ -96,6 +97,10 @@ fn keep(ctx: &TracePointContext, pid_tgid: u64, op: Op, fd: u32) {
 }
 
 /// Enter of a read or write: one lookup, and the slot only for a followed socket.
+///
+/// One clock read per syscall: a client's write is timed at its enter (when a request
+/// starts being sent); every other read or write at its exit (when a request has arrived,
+/// a response has been sent or received).
 #[inline(always)]
 pub(super) fn enter(ctx: &TracePointContext, op: Op) {
     let pid_tgid = bpf_get_current_pid_tgid();
@@ -104,11 +109,18 @@ pub(super) fn enter(ctx: &TracePointContext, op: Op) {
         tgid: (pid_tgid >> 32) as u32,
         fd,
     };
-    // SAFETY: a lookup; the value is not read.
-    if unsafe { KOTEL_L7_SOCKETS.get(&key) }.is_none() {
+    // SAFETY: a lookup; only `role` is read.
+    let Some(state) = (unsafe { KOTEL_L7_SOCKETS.get(&key) }) else {
         return;
-    }
-    keep(ctx, pid_tgid, op, fd);
+    };
+    let send = op == Op::Send || op == Op::Writev || op == Op::Sendmsg || op == Op::Sendfile;
+    let start_ns = if send && state.role == ROLE_CLIENT {
+        // SAFETY: a helper call without arguments.
+        unsafe { bpf_ktime_get_ns() }
+    } else {
+        0
+    };
+    keep(ctx, pid_tgid, op, fd, start_ns);
 }
 
 /// `MSG_PEEK`: the bytes stay queued and are read again.
@@ -146,7 +158,10 @@ pub(super) fn enter_fcntl(ctx: &TracePointContext) {
 pub(super) fn enter_connect(ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let fd = field::<u64>(ctx, OFF_ARG0) as u32;
-    keep(ctx, pid_tgid, Op::Connect, fd);
+    // SAFETY: a helper call without arguments.
+    keep(ctx, pid_tgid, Op::Connect, fd, unsafe {
+        bpf_ktime_get_ns()
+    });
 }
 
 /// Exit of every syscall with an enter here: nothing unless this thread's slot holds
@@ -247,8 +262,14 @@ fn data(slot: &Slot, moved: u64) {
         h.tgid = key.tgid;
         h.fd = (*state).fd;
         h.opened_ns = (*state).opened_ns;
-        h.start_ns = slot.start_ns;
-        h.end_ns = bpf_ktime_get_ns();
+        // One clock read per syscall (see `enter`).
+        let at = if slot.start_ns != 0 {
+            slot.start_ns
+        } else {
+            bpf_ktime_get_ns()
+        };
+        h.start_ns = at;
+        h.end_ns = at;
         h.size = moved;
         h.offset = advance(key, state, send_side, moved);
         h._pad = 0;
