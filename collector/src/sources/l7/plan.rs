@@ -212,3 +212,7 @@ pub fn every_switch(config: &L7SourceConfig, facts: &KernelFacts) -> Vec<Combina
     });
     out
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

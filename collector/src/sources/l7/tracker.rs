@@ -21,6 +21,10 @@
 //!   server span whose client request has not been seen yet (the client's write record
 //!   can come after the server's answer) is held for it up to `JOIN_WAIT_NS` of kernel
 //!   time, then sent unjoined.
+//! - A client's response read before its request's record came (separate reader and
+//!   writer threads) waits for that request up to `JOIN_WAIT_NS`, and answers it when
+//!   the request started before the response was read; else it is counted as
+//!   `response_without_request`.
 //! - A `101 Switching Protocols` or a `2xx` to `CONNECT` ends its exchange at the head;
 //!   the connection is a tunnel from then on and is no longer parsed.
 //! - Whatever is dropped is counted in [`SKIPPED`]`{source,reason}`; each exchange in
@@ -114,6 +118,17 @@ struct Held {
     until_ns: u64,
 }
 
+/// A client's response read before the record of its request came: a client whose
+/// reader and writer are separate threads (Go's `net/http`) can read the answer before
+/// its write's exit reaches the ring. Held until that request comes, for `JOIN_WAIT_NS`.
+struct Early {
+    head: ResponseHead,
+    /// When its head was read (kernel ns).
+    at_ns: u64,
+    /// When its body ended, once it has.
+    ended: Option<u64>,
+}
+
 /// A client request's ids, kept for the server span of the same request.
 #[derive(Clone, Copy)]
 struct Sent {
@@ -142,6 +157,8 @@ struct Conn {
     /// Client connections: the index of the last request a server span on this node
     /// joined (requests are joined in order).
     joined: Option<u64>,
+    /// Client connections: a response waiting for its request's record.
+    early: Option<Early>,
 }
 
 /// The connections of one source.
@@ -259,6 +276,7 @@ impl Tracker {
                 tunnel: false,
                 next_offset: [Some(0), Some(0)],
                 joined: None,
+                early: None,
             },
         );
     }
@@ -385,6 +403,9 @@ impl Tracker {
                     fingerprint,
                     response: None,
                 });
+                if let Some(early) = conn.early.take() {
+                    self.answer_early(key, early, start_ns, out);
+                }
             }
             Step::End(_) => {}
             Step::Invalid(e) => self.skips.count(e.reason()),
@@ -402,7 +423,21 @@ impl Tracker {
                     return;
                 }
                 let Some(p) = conn.pending.iter_mut().find(|p| p.response.is_none()) else {
-                    self.skips.count("response_without_request");
+                    // A client's answer may come before its request's record (`Early`);
+                    // anything else, or a second one, answers nothing seen.
+                    let early = !conn.meta.server && framed && head.status != 101;
+                    let displaced = early
+                        && conn
+                            .early
+                            .replace(Early {
+                                head,
+                                at_ns: at.end_ns,
+                                ended: None,
+                            })
+                            .is_some();
+                    if !early || displaced {
+                        self.skips.count("response_without_request");
+                    }
                     return;
                 };
                 // A switch of protocols (101) or a CONNECT tunnel: the exchange ends with
@@ -421,6 +456,8 @@ impl Tracker {
             Step::End(at) => {
                 if conn.pending.front().is_some_and(|p| p.response.is_some()) {
                     self.finish_front(key, at.end_ns, None, out);
+                } else if let Some(early) = &mut conn.early {
+                    early.ended.get_or_insert(at.end_ns);
                 }
             }
             Step::Invalid(e) => self.skips.count(e.reason()),
@@ -428,8 +465,33 @@ impl Tracker {
                 self.skips.count("framing_lost");
                 if conn.pending.front().is_some_and(|p| p.response.is_some()) {
                     self.finish_front(key, at.end_ns, None, out);
+                } else if let Some(early) = &mut conn.early {
+                    early.ended.get_or_insert(at.end_ns);
                 }
             }
+        }
+    }
+
+    /// A request of `key` that started at `start_ns` came after `early`, a response read
+    /// before it: the response is its answer when the request started before it was read
+    /// (responses come in order: the first request still unanswered); else it answered a
+    /// request never seen.
+    fn answer_early(&mut self, key: ConnKey, early: Early, start_ns: u64, out: &mut Vec<Event>) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let waiting = conn.pending.iter_mut().find(|p| p.response.is_none());
+        let Some(p) = waiting.filter(|_| start_ns <= early.at_ns) else {
+            self.skips.count("response_without_request");
+            return;
+        };
+        p.response = Some(early.head);
+        let index = p.index;
+        let Some(end_ns) = early.ended else {
+            return;
+        };
+        if conn.pending.front().is_some_and(|f| f.index == index) {
+            self.finish_front(key, end_ns, None, out);
         }
     }
 
@@ -455,6 +517,9 @@ impl Tracker {
         };
         let pending = std::mem::take(&mut conn.pending);
         let until_close = conn.responses.until_close();
+        if conn.early.take().is_some() {
+            self.skips.count("response_without_request");
+        }
         for p in pending {
             let failure = match &p.response {
                 Some(r) if until_close || r.framing == Framing::None => None,
@@ -485,11 +550,25 @@ impl Tracker {
         // download, a stream) ends with its body or the connection.
         let unanswered_since =
             |p: &Pending| p.response.is_none() && now_ns.saturating_sub(p.start_ns) >= timeout;
+        let mut stale_early = Vec::new();
         for (key, conn) in &self.conns {
+            if conn
+                .early
+                .as_ref()
+                .is_some_and(|e| e.at_ns.saturating_add(JOIN_WAIT_NS) <= now_ns)
+            {
+                stale_early.push(*key);
+            }
             if conn.pending.front().is_some_and(unanswered_since) {
                 expired.push(*key);
             } else if conn.pending.is_empty() && now_ns.saturating_sub(conn.last_ns) >= idle {
                 idle_keys.push(*key);
+            }
+        }
+        for key in stale_early {
+            if let Some(conn) = self.conns.get_mut(&key) {
+                conn.early = None;
+                self.skips.count("response_without_request");
             }
         }
         for key in expired {

@@ -790,3 +790,36 @@ fn a_server_span_waits_for_a_client_request_record_that_comes_after_the_answer()
         ("/other", None)
     );
 }
+
+#[test]
+fn a_response_read_before_its_request_record_came_answers_that_request() {
+    let mut t = tracker();
+    open(&mut t, KEY, OPENED, false);
+    let request = b"GET /early HTTP/1.1\r\n\r\n";
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let gone = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+    let n = request.len() as u64;
+    // The reader thread read the answer at 105; the writer's record (its write began at
+    // 100) comes after.
+    assert!(io_sized(&mut t, KEY, OPENED, RECV, 105, 105, ok, 38).is_empty());
+    let spans = io_sized(&mut t, KEY, OPENED, SEND, 100, 100, request, n);
+    let [e] = &spans[..] else {
+        panic!("one span: {spans:?}");
+    };
+    assert_eq!((e.path.as_str(), e.status), ("/early", 200));
+    assert_eq!(e.end_time_unix_nano - e.start_time_unix_nano, 5);
+
+    // A response read before a request that started later answered something never
+    // seen: that request waits for its own.
+    let at = 200;
+    assert!(io_sized(&mut t, KEY, OPENED, RECV, at, at, gone, gone.len() as u64).is_empty());
+    assert!(io_sized(&mut t, KEY, OPENED, SEND, at + 10, at + 10, request, n).is_empty());
+    let spans = io_sized(&mut t, KEY, OPENED, RECV, at + 20, at + 20, ok, 38);
+    let [e] = &spans[..] else {
+        panic!("one span: {spans:?}");
+    };
+    assert_eq!(
+        (e.status, e.end_time_unix_nano - e.start_time_unix_nano),
+        (200, 10)
+    );
+}
