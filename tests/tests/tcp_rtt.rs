@@ -2,7 +2,7 @@
 //! a veth pair whose client end is rate-limited with `tbf` (queueing delay; no netem here),
 //! a bulk transfer from a fresh cgroup, and `TCP_INFO.tcpi_rtt` of the test's own socket
 //! sampled every few ms. kotel's merged histogram for the cgroup must count about as many
-//! samples as the sender received ACKs and put its median within one bucket of the
+//! samples as the sender received ACKs and put its median within two buckets of the
 //! sampled median; the connect latency histogram must hold the connection too.
 
 #[path = "tcp_quality/net.rs"]
@@ -133,8 +133,12 @@ fn rtt_histogram_of_a_shaped_bulk_transfer_matches_tcp_info() {
         truth > 1_000,
         "the shaping queued packets: median {truth} µs"
     );
+    // Within two buckets (a factor of 2^(2/4) = 1.41 either way): the kernel histogram
+    // takes every ACK's own RTT sample, while `tcpi_rtt` is the smoothed RTT sampled in
+    // time, and this shaped transfer's samples have two modes; one bucket (1.19) was
+    // missed by one once in a few dozen runs. A wrong unit or scale is still far outside.
     assert!(
-        (got - want).abs() <= 1,
+        (got - want).abs() <= 2,
         "median bucket {got} vs ground truth bucket {want}: {rtt:?}"
     );
     // One sample per segment that acknowledges new data: the sender's incoming segments
