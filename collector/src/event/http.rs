@@ -158,6 +158,10 @@ pub struct HttpEvent {
     /// The request's `Host` header without port (empty when absent).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub host: String,
+    /// The port the `Host` header names, when it names one: a server span's
+    /// `server.port` (else the local port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u16>,
     /// The observed process's address on the connection.
     pub local_address: IpAddr,
     /// Its port.
@@ -253,6 +257,7 @@ impl Default for HttpEvent {
             version: HttpVersion::default(),
             status: 0,
             host: String::new(),
+            host_port: None,
             local_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             local_port: 0,
             peer_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),

@@ -195,7 +195,12 @@ impl SpanWriter {
         if e.status > 0 {
             int(b, "http.response.status_code", i64::from(e.status));
         }
-        let server_port = if server { e.local_port } else { e.peer_port };
+        // A server is the port its `Host` names, else the one it was reached on.
+        let server_port = match (server, e.host_port) {
+            (true, Some(port)) if !e.host.is_empty() => port,
+            (true, _) => e.local_port,
+            (false, _) => e.peer_port,
+        };
         match (e.host.is_empty(), server) {
             (false, _) => set(&mut self.server, &e.host),
             (true, true) => set(&mut self.server, e.local_address),

@@ -20,6 +20,7 @@ fn exchange(side: HttpSide, status: u16) -> HttpEvent {
         version: HttpVersion::Http11,
         status,
         host: "api".into(),
+        host_port: None,
         local_address: "10.0.0.1".parse().unwrap(),
         local_port: 8080,
         peer_address: "10.0.0.2".parse().unwrap(),
@@ -211,4 +212,20 @@ fn a_child_span_names_its_parent_and_an_ipv6_server_is_bracketed_in_its_url() {
     // A span without error has an empty (unset) status.
     let ok = span(&exchange(HttpSide::Server, 200)).status.unwrap();
     assert_eq!((ok.code, ok.message.as_str()), (0, ""));
+}
+
+#[test]
+fn a_server_is_the_port_its_host_header_names() {
+    let mut e = exchange(HttpSide::Server, 200);
+    e.host_port = Some(8443);
+    assert_eq!(
+        attribute(&span(&e), "server.port").cloned(),
+        Some(Value::IntValue(8443))
+    );
+    // Without a `Host`, the port is the socket's.
+    e.host = String::new();
+    assert_eq!(
+        attribute(&span(&e), "server.port").cloned(),
+        Some(Value::IntValue(8080))
+    );
 }

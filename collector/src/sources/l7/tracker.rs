@@ -643,6 +643,7 @@ impl Tracker {
         let response_body_bytes = response.and_then(|r| body_bytes(r.framing));
         let (method, version) = (HttpMethod::new(p.head.method), p.head.version);
         let request_body_bytes = body_bytes(p.head.framing);
+        let host_port = p.head.host.as_deref().and_then(port_of);
         let host = narrowed(p.head.host.take().unwrap_or_default(), strip_port);
         let sampled = p.head.traceparent.map(|tp| tp.flags & 1 == 1);
         let path = p.head.into_path();
@@ -668,6 +669,7 @@ impl Tracker {
             version,
             status,
             host,
+            host_port,
             local_address: meta.local.ip(),
             local_port: meta.local.port(),
             peer_address: meta.peer.ip(),
@@ -805,6 +807,20 @@ fn body_bytes(framing: Framing) -> Option<u64> {
         Framing::Length(n) => Some(n),
         _ => None,
     }
+}
+
+/// The port a `Host` value names (`name:port`, `[v6]:port`), if it names one.
+fn port_of(host: &str) -> Option<u16> {
+    let (after, bracketed) = match host.strip_prefix('[') {
+        Some(rest) => (rest.split_once(']')?.1, true),
+        None => (host, false),
+    };
+    let (name, port) = after.rsplit_once(':')?;
+    // An unbracketed IPv6 address has colons but no port.
+    if !bracketed && name.contains(':') {
+        return None;
+    }
+    port.parse().ok()
 }
 
 /// A `Host` value without its port (`[v6]:port` keeps the brackets' content).

@@ -823,3 +823,18 @@ fn a_response_read_before_its_request_record_came_answers_that_request() {
         (200, 10)
     );
 }
+
+#[test]
+fn the_port_a_host_header_names_is_kept_apart_from_its_name() {
+    for (host, port) in [
+        ("api:8443", Some(8443)),
+        ("api", None),
+        ("[fd00::1]:8080", Some(8080)),
+        ("[fd00::1]", None),
+        ("fd00::1", None),
+        ("api:", None),
+        ("api:99999", None),
+    ] {
+        assert_eq!(port_of(host), port, "{host}");
+    }
+}
