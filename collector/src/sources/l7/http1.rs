@@ -360,41 +360,35 @@ impl Headers {
 
     fn take(&mut self, name: &[u8], value: &[u8]) -> Result<(), Invalid> {
         // The names read here differ in length: one comparison per header line.
-        let wanted: &[u8] = match name.len() {
-            14 => b"content-length",
-            17 => b"transfer-encoding",
-            4 => b"host",
-            6 => b"expect",
-            10 => b"connection",
-            11 => b"traceparent",
-            _ => return Ok(()),
-        };
-        if !name.eq_ignore_ascii_case(wanted) {
-            return Ok(());
-        }
-        let is = |n: &str| wanted == n.as_bytes();
-        if is("content-length") {
-            let n = decimal(value).ok_or(Invalid::ContentLength)?;
-            if self.content_length.is_some_and(|m| m != n) {
-                return Err(Invalid::ContentLength);
+        let is = |wanted: &[u8]| name.eq_ignore_ascii_case(wanted);
+        match name.len() {
+            14 if is(b"content-length") => {
+                let n = decimal(value).ok_or(Invalid::ContentLength)?;
+                if self.content_length.is_some_and(|m| m != n) {
+                    return Err(Invalid::ContentLength);
+                }
+                self.content_length = Some(n);
             }
-            self.content_length = Some(n);
-        } else if is("transfer-encoding") {
-            // Chunked is the final coding when it is last in the list.
-            let last = value.rsplit(|b| *b == b',').next().map(trim).unwrap_or(b"");
-            self.chunked = last.eq_ignore_ascii_case(b"chunked");
-        } else if is("host") {
-            self.host = (value.len() <= MAX_HOST_BYTES && !value.is_empty())
-                .then(|| String::from_utf8_lossy(value).into_owned());
-        } else if is("expect") {
-            self.expect_continue = value.eq_ignore_ascii_case(b"100-continue");
-        } else if is("connection") {
-            for option in value.split(|b| *b == b',').map(trim) {
-                self.close |= option.eq_ignore_ascii_case(b"close");
-                self.keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+            17 if is(b"transfer-encoding") => {
+                // Chunked is the final coding when it is last in the list.
+                let last = value.rsplit(|b| *b == b',').next().map(trim).unwrap_or(b"");
+                self.chunked = last.eq_ignore_ascii_case(b"chunked");
             }
-        } else if is("traceparent") {
-            self.traceparent = traceparent(value);
+            4 if is(b"host") => {
+                self.host = (value.len() <= MAX_HOST_BYTES && !value.is_empty())
+                    .then(|| String::from_utf8_lossy(value).into_owned());
+            }
+            6 if is(b"expect") => {
+                self.expect_continue = value.eq_ignore_ascii_case(b"100-continue");
+            }
+            10 if is(b"connection") => {
+                for option in value.split(|b| *b == b',').map(trim) {
+                    self.close |= option.eq_ignore_ascii_case(b"close");
+                    self.keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+            11 if is(b"traceparent") => self.traceparent = traceparent(value),
+            _ => {}
         }
         Ok(())
     }

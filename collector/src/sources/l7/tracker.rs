@@ -453,22 +453,26 @@ impl Tracker {
                     self.finish_front(key, at.end_ns, None, out);
                 }
             }
-            Step::End(at) => {
-                if conn.pending.front().is_some_and(|p| p.response.is_some()) {
-                    self.finish_front(key, at.end_ns, None, out);
-                } else if let Some(early) = &mut conn.early {
-                    early.ended.get_or_insert(at.end_ns);
-                }
-            }
+            Step::End(at) => self.response_ended(key, at.end_ns, out),
             Step::Invalid(e) => self.skips.count(e.reason()),
             Step::Lost(at) => {
                 self.skips.count("framing_lost");
-                if conn.pending.front().is_some_and(|p| p.response.is_some()) {
-                    self.finish_front(key, at.end_ns, None, out);
-                } else if let Some(early) = &mut conn.early {
-                    early.ended.get_or_insert(at.end_ns);
-                }
+                self.response_ended(key, at.end_ns, out);
             }
+        }
+    }
+
+    /// The response body under way on `key` ended at `end_ns` (by its framing, or where
+    /// the framing was lost): its exchange ends, or a response held for its request
+    /// (`Early`) keeps the time.
+    fn response_ended(&mut self, key: ConnKey, end_ns: u64, out: &mut Vec<Event>) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        if conn.pending.front().is_some_and(|p| p.response.is_some()) {
+            self.finish_front(key, end_ns, None, out);
+        } else if let Some(early) = &mut conn.early {
+            early.ended.get_or_insert(end_ns);
         }
     }
 
@@ -611,14 +615,16 @@ impl Tracker {
         let mut wait_for = None;
         if meta.server {
             if !p.propagated {
-                if let Some((client, sent)) = self.client_of(&meta, p.fingerprint) {
-                    trace = sent.trace;
-                    parent = Some(sent.span);
-                    if let Some(conn) = self.conns.get_mut(&client) {
-                        conn.joined = Some(sent.index);
+                match self.client_of(&meta, p.fingerprint) {
+                    Some((client, Some(sent))) => {
+                        trace = sent.trace;
+                        parent = Some(sent.span);
+                        if let Some(conn) = self.conns.get_mut(&client) {
+                            conn.joined = Some(sent.index);
+                        }
                     }
-                } else {
-                    wait_for = self.client_conn(&meta).map(|(key, _)| key);
+                    Some((client, None)) => wait_for = Some(client),
+                    None => {}
                 }
             }
         } else {
@@ -643,8 +649,8 @@ impl Tracker {
         let response_body_bytes = response.and_then(|r| body_bytes(r.framing));
         let (method, version) = (HttpMethod::new(p.head.method), p.head.version);
         let request_body_bytes = body_bytes(p.head.framing);
-        let host_port = p.head.host.as_deref().and_then(port_of);
-        let host = narrowed(p.head.host.take().unwrap_or_default(), strip_port);
+        let host_port = p.head.host.as_deref().and_then(|h| split_host(h).1);
+        let host = narrowed(p.head.host.take().unwrap_or_default(), |h| split_host(h).0);
         let sampled = p.head.traceparent.map(|tp| tp.flags & 1 == 1);
         let path = p.head.into_path();
         let event = HttpEvent {
@@ -741,12 +747,17 @@ impl Tracker {
     }
 
     /// The client connection on this node whose connection a server connection `server`
-    /// accepted, and the ids of the request a server request with `fingerprint` is: the
-    /// first with that fingerprint after the last one joined. Not the one at the same
-    /// index: a side that missed requests (a lost record, a connection found open)
-    /// counts them differently.
-    fn client_of(&self, server: &Opened, fingerprint: u64) -> Option<(ConnKey, Sent)> {
-        let (key, client) = self.client_conn(server)?;
+    /// accepted, and the ids of the request a server request with `fingerprint` is, if
+    /// its record has come: the first with that fingerprint after the last one joined.
+    /// Not the one at the same index: a side that missed requests (a lost record, a
+    /// connection found open) counts them differently.
+    fn client_of(&self, server: &Opened, fingerprint: u64) -> Option<(ConnKey, Option<Sent>)> {
+        let key = *self.clients.get(&server.peer)?;
+        let client = self.conns.get(&key)?;
+        // Loopback addresses repeat in every network namespace: both ends must agree.
+        if server.peer.ip().is_loopback() && client.meta.peer != server.local {
+            return None;
+        }
         let sent = client
             .recent
             .iter()
@@ -758,20 +769,10 @@ impl Tracker {
                 span: p.span,
             }));
         let after = client.joined;
-        sent.filter(|s| s.fingerprint == fingerprint && after.is_none_or(|j| s.index > j))
-            .min_by_key(|s| s.index)
-            .map(|s| (key, s))
-    }
-
-    /// The client connection on this node whose connection `server` accepted.
-    fn client_conn(&self, server: &Opened) -> Option<(ConnKey, &Conn)> {
-        let key = self.clients.get(&server.peer)?;
-        let client = self.conns.get(key)?;
-        // Loopback addresses repeat in every network namespace: both ends must agree.
-        if server.peer.ip().is_loopback() && client.meta.peer != server.local {
-            return None;
-        }
-        Some((*key, client))
+        let sent = sent
+            .filter(|s| s.fingerprint == fingerprint && after.is_none_or(|j| s.index > j))
+            .min_by_key(|s| s.index);
+        Some((key, sent))
     }
 }
 
@@ -809,28 +810,21 @@ fn body_bytes(framing: Framing) -> Option<u64> {
     }
 }
 
-/// The port a `Host` value names (`name:port`, `[v6]:port`), if it names one.
-fn port_of(host: &str) -> Option<u16> {
-    let (after, bracketed) = match host.strip_prefix('[') {
-        Some(rest) => (rest.split_once(']')?.1, true),
-        None => (host, false),
-    };
-    let (name, port) = after.rsplit_once(':')?;
-    // An unbracketed IPv6 address has colons but no port.
-    if !bracketed && name.contains(':') {
-        return None;
-    }
-    port.parse().ok()
-}
-
-/// A `Host` value without its port (`[v6]:port` keeps the brackets' content).
-fn strip_port(host: &str) -> &str {
+/// A `Host` value's name and the port it names, if any: `name:port`, `[v6]:port` (the
+/// brackets' content is the name); an unbracketed IPv6 address has colons and no port.
+fn split_host(host: &str) -> (&str, Option<u16>) {
     if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
+        return match rest.split_once(']') {
+            Some((name, after)) => (name, after.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (rest, None),
+        };
     }
-    host.rsplit_once(':')
-        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(host, |(name, _)| name)
+    match host.split_once(':') {
+        Some((name, port)) if !port.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            (name, port.parse().ok())
+        }
+        _ => (host, None),
+    }
 }
 
 #[cfg(test)]

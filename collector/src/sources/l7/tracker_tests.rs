@@ -835,6 +835,6 @@ fn the_port_a_host_header_names_is_kept_apart_from_its_name() {
         ("api:", None),
         ("api:99999", None),
     ] {
-        assert_eq!(port_of(host), port, "{host}");
+        assert_eq!(split_host(host).1, port, "{host}");
     }
 }
